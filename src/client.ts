@@ -1,0 +1,25 @@
+/**
+ * `healthsynth`: the command-line interface. Each command group lives in src/cli/ and
+ * registers itself here; every command has --help.
+ */
+import { Command } from 'commander';
+import { registerStackCommands } from './cli/stack.js';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('healthsynth')
+    .description('Health Synth: a daily healthcare data pipeline on Temporal.')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerStackCommands(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  await buildProgram().parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? `healthsynth: ${err.message}` : err);
+  process.exit(1);
+});

@@ -1,0 +1,305 @@
+/**
+ * Every setting Health Synth reads, parsed and validated once.
+ *
+ * Settings come from environment variables, and from a `.env` file in the working directory
+ * when present (real environment variables win). Without production settings everything points
+ * at the local stack that `npm run stack:up` starts on loopback. A wrong value fails with the
+ * setting's name and what is wrong; secret values are never echoed back.
+ */
+import path from 'node:path';
+import { config as loadDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/** Where the local stack listens; `healthsynth stack env` prints the same values. */
+export const LOCAL = {
+  temporalPort: 7233,
+  temporalUiPort: 8233,
+  temporalMetricsPort: 7235,
+  postgresPort: 54329,
+  postgresUser: 'healthsynth',
+  postgresPassword: 'healthsynth',
+  postgresDatabase: 'healthsynth',
+  s3Port: 9100,
+  s3AccessKey: 'healthsynth',
+  s3SecretKey: 'healthsynth-local-secret',
+  s3Bucket: 'healthsynth',
+  s3Region: 'us-east-1',
+  workerMetricsPort: 9464,
+} as const;
+
+export const TASK_QUEUE_DEFAULT = 'healthsynth';
+
+export type Scale = 'small' | 'medium' | 'large' | number;
+
+/** Appointments per day for each named scale; other entities are generated in proportion. */
+export const SCALE_APPOINTMENTS = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
+
+/** Parses a scale given as a name or a positive whole number of appointments. */
+export function parseScale(value: string | number): Scale {
+  if (typeof value === 'number' || /^\d+$/.test(value)) {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 10_000_000) {
+      throw new Error(`scale must be small, medium, large or a whole number from 1 to 10000000, got ${value}`);
+    }
+    return n;
+  }
+  if (value === 'small' || value === 'medium' || value === 'large') return value;
+  throw new Error(`scale must be small, medium, large or a whole number of appointments, got "${value}"`);
+}
+
+export function appointmentsFor(scale: Scale): number {
+  return typeof scale === 'number' ? scale : SCALE_APPOINTMENTS[scale];
+}
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((v, ctx) => {
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+    ctx.addIssue({ code: 'custom', message: 'must be true or false (also accepted: 1/0, yes/no, on/off)' });
+    return z.NEVER;
+  });
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const url = z.string().trim().url('must be a URL such as http://host:port');
+const optional = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The raw environment schema: one entry per variable, documented in .env.example. */
+const envSchema = z.object({
+  HEALTHSYNTH_DATA_DIR: optional(z.string()),
+
+  TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:7233')),
+  TEMPORAL_NAMESPACE: optional(z.string().min(1)),
+  TEMPORAL_TASK_QUEUE: optional(z.string().min(1)),
+  TEMPORAL_TLS: optional(bool),
+  TEMPORAL_TLS_CERT_PATH: optional(z.string()),
+  TEMPORAL_TLS_KEY_PATH: optional(z.string()),
+  TEMPORAL_API_KEY: optional(z.string()),
+  TEMPORAL_UI_URL: optional(url),
+  TEMPORAL_ENCRYPTION_KEY: optional(
+    z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)'),
+  ),
+
+  S3_ENDPOINT: optional(url),
+  S3_BUCKET: optional(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
+  S3_REGION: optional(z.string().min(1)),
+  S3_ACCESS_KEY_ID: optional(z.string()),
+  S3_SECRET_ACCESS_KEY: optional(z.string()),
+  S3_FORCE_PATH_STYLE: optional(bool),
+  REPORT_PUBLIC_BASE_URL: optional(url),
+
+  WAREHOUSE: optional(z.enum(['postgres', 'redshift'], { message: 'must be postgres or redshift' })),
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+  REDSHIFT_CLUSTER_ID: optional(z.string()),
+  REDSHIFT_DB_USER: optional(z.string()),
+  REDSHIFT_WORKGROUP: optional(z.string()),
+  REDSHIFT_SECRET_ARN: optional(z.string().startsWith('arn:', 'must be an ARN')),
+  REDSHIFT_DATABASE: optional(z.string()),
+  REDSHIFT_IAM_ROLE: optional(z.string().startsWith('arn:aws:iam::', 'must be an IAM role ARN')),
+  REDSHIFT_REGION: optional(z.string()),
+
+  DBT_BIN: optional(z.string()),
+  DBT_THREADS: optional(int(1, 64)),
+
+  SLACK_WEBHOOK_URL: optional(url),
+  TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from @BotFather)')),
+  TELEGRAM_CHAT_ID: optional(z.string().regex(/^(-?\d+|@\w+)$/, 'must be a numeric chat id or @channelname')),
+  TELEGRAM_API_ROOT: optional(url),
+
+  HEALTHSYNTH_TIMEZONE: optional(z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin')),
+  RETENTION_DAYS: optional(int(1, 36_500)),
+  DEFAULT_SCALE: optional(z.string().transform((v, ctx) => {
+    try {
+      return parseScale(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  })),
+  GENERATOR_SEED: optional(int(0, 2 ** 31 - 1)),
+  SHARD_ROWS: optional(int(1_000, 50_000_000)),
+  BACKFILL_MAX_DAYS: optional(int(1, 3_660)),
+  WEEKEND_NOTICE_TEXT: optional(z.string().min(1)),
+  EMERGENCY_PHONE: optional(z.string().min(3)),
+  WORKER_METRICS_PORT: optional(int(0, 65_535)),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  dataDir: string;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    tls: boolean;
+    tlsCertPath?: string;
+    tlsKeyPath?: string;
+    apiKey?: string;
+    uiUrl: string;
+    encryptionKey?: string;
+  };
+  s3: {
+    /** Undefined means AWS S3 with the default endpoint and credential chain. */
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+    publicBaseUrl?: string;
+    local: boolean;
+  };
+  warehouse:
+    | { kind: 'postgres'; databaseUrl: string; local: boolean }
+    | {
+        kind: 'redshift';
+        clusterId?: string;
+        dbUser?: string;
+        workgroup?: string;
+        secretArn?: string;
+        database: string;
+        iamRole: string;
+        region: string;
+      };
+  dbt: { bin?: string; threads: number };
+  slack: { webhookUrl?: string };
+  telegram: { botToken?: string; chatId?: string; apiRoot?: string };
+  timezone: string;
+  retentionDays: number;
+  defaultScale: Scale;
+  seed: number;
+  shardRows: number;
+  backfillMaxDays: number;
+  weekendNotice: { text: string; emergencyPhone: string };
+  workerMetricsPort: number;
+}
+
+/** A configuration error: names every bad setting and what is wrong, never a secret value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function fromEnv(env: Env, cwd: string): Config {
+  const problems: string[] = [];
+  const s3Local = env.S3_ENDPOINT === undefined && env.S3_BUCKET === undefined;
+  const warehouseKind =
+    env.WAREHOUSE ?? (env.REDSHIFT_CLUSTER_ID || env.REDSHIFT_WORKGROUP ? 'redshift' : 'postgres');
+
+  let warehouse: Config['warehouse'];
+  if (warehouseKind === 'redshift') {
+    if (!env.REDSHIFT_CLUSTER_ID && !env.REDSHIFT_WORKGROUP) {
+      problems.push('REDSHIFT_CLUSTER_ID or REDSHIFT_WORKGROUP: one is required when WAREHOUSE=redshift');
+    }
+    if (env.REDSHIFT_CLUSTER_ID && !env.REDSHIFT_DB_USER && !env.REDSHIFT_SECRET_ARN) {
+      problems.push('REDSHIFT_DB_USER or REDSHIFT_SECRET_ARN: one is required with REDSHIFT_CLUSTER_ID');
+    }
+    if (!env.REDSHIFT_DATABASE) problems.push('REDSHIFT_DATABASE: required when WAREHOUSE=redshift');
+    if (!env.REDSHIFT_IAM_ROLE) problems.push('REDSHIFT_IAM_ROLE: required for COPY and UNLOAD when WAREHOUSE=redshift');
+    if (s3Local) problems.push('S3_BUCKET: Redshift loads from AWS S3, so S3_BUCKET must name a real bucket');
+    warehouse = {
+      kind: 'redshift',
+      clusterId: env.REDSHIFT_CLUSTER_ID,
+      dbUser: env.REDSHIFT_DB_USER,
+      workgroup: env.REDSHIFT_WORKGROUP,
+      secretArn: env.REDSHIFT_SECRET_ARN,
+      database: env.REDSHIFT_DATABASE ?? '',
+      iamRole: env.REDSHIFT_IAM_ROLE ?? '',
+      region: env.REDSHIFT_REGION ?? env.S3_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
+    };
+  } else {
+    const local = env.DATABASE_URL === undefined;
+    warehouse = {
+      kind: 'postgres',
+      local,
+      databaseUrl:
+        env.DATABASE_URL ??
+        `postgres://${LOCAL.postgresUser}:${LOCAL.postgresPassword}@127.0.0.1:${LOCAL.postgresPort}/${LOCAL.postgresDatabase}`,
+    };
+  }
+
+  if (env.TEMPORAL_TLS_CERT_PATH && !env.TEMPORAL_TLS_KEY_PATH) {
+    problems.push('TEMPORAL_TLS_KEY_PATH: required with TEMPORAL_TLS_CERT_PATH (mTLS needs both)');
+  }
+  if (!s3Local && env.S3_BUCKET === undefined) problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
+  if ((env.TELEGRAM_BOT_TOKEN === undefined) !== (env.TELEGRAM_CHAT_ID === undefined)) {
+    problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID: set both to deliver to Telegram, or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+
+  return {
+    dataDir: path.resolve(cwd, env.HEALTHSYNTH_DATA_DIR ?? '.data'),
+    temporal: {
+      address: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${LOCAL.temporalPort}`,
+      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: env.TEMPORAL_TASK_QUEUE ?? TASK_QUEUE_DEFAULT,
+      tls: env.TEMPORAL_TLS ?? (env.TEMPORAL_API_KEY !== undefined || env.TEMPORAL_TLS_CERT_PATH !== undefined),
+      tlsCertPath: env.TEMPORAL_TLS_CERT_PATH,
+      tlsKeyPath: env.TEMPORAL_TLS_KEY_PATH,
+      apiKey: env.TEMPORAL_API_KEY,
+      uiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${LOCAL.temporalUiPort}`,
+      encryptionKey: env.TEMPORAL_ENCRYPTION_KEY,
+    },
+    s3: {
+      endpoint: s3Local ? `http://127.0.0.1:${LOCAL.s3Port}` : env.S3_ENDPOINT,
+      bucket: env.S3_BUCKET ?? LOCAL.s3Bucket,
+      region: env.S3_REGION ?? process.env.AWS_REGION ?? LOCAL.s3Region,
+      accessKeyId: env.S3_ACCESS_KEY_ID ?? (s3Local ? LOCAL.s3AccessKey : undefined),
+      secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? (s3Local ? LOCAL.s3SecretKey : undefined),
+      forcePathStyle: env.S3_FORCE_PATH_STYLE ?? (s3Local || env.S3_ENDPOINT !== undefined),
+      publicBaseUrl: env.REPORT_PUBLIC_BASE_URL,
+      local: s3Local,
+    },
+    warehouse,
+    dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4 },
+    slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
+    telegram: { botToken: env.TELEGRAM_BOT_TOKEN, chatId: env.TELEGRAM_CHAT_ID, apiRoot: env.TELEGRAM_API_ROOT },
+    timezone: env.HEALTHSYNTH_TIMEZONE ?? 'UTC',
+    retentionDays: env.RETENTION_DAYS ?? 365,
+    defaultScale: env.DEFAULT_SCALE ?? 'small',
+    seed: env.GENERATOR_SEED ?? 20_261_120,
+    shardRows: env.SHARD_ROWS ?? 250_000,
+    backfillMaxDays: env.BACKFILL_MAX_DAYS ?? 62,
+    weekendNotice: {
+      text:
+        env.WEEKEND_NOTICE_TEXT ??
+        'Our clinics are closed this weekend. Appointments resume on Monday. In an emergency, call',
+      emergencyPhone: env.EMERGENCY_PHONE ?? '112',
+    },
+    workerMetricsPort: env.WORKER_METRICS_PORT ?? LOCAL.workerMetricsPort,
+  };
+}
+
+/**
+ * Parses configuration from `env` (default: process.env plus `.env`).
+ * Throws {@link ConfigError} listing every invalid setting by name.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  if (env === process.env) loadDotenv({ path: path.join(cwd, '.env'), quiet: true });
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  - ${lines.join('\n  - ')}`);
+  }
+  return fromEnv(parsed.data, cwd);
+}
+
+/** Names of every environment variable {@link loadConfig} reads (compose validation uses it). */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);

@@ -1,0 +1,130 @@
+/**
+ * Plain data types that cross Temporal history (workflow inputs, activity results).
+ * Keep them small: keys, table names and counts, never CSV contents or query results.
+ */
+import type { EntityName } from './entities.js';
+
+/** A scale given as a name or a number of appointments per day. */
+export type ScaleInput = 'small' | 'medium' | 'large' | number;
+
+/** One generated part file in the object store. */
+export interface ShardObject {
+  key: string;
+  etag: string;
+  bytes: number;
+  rows: number;
+}
+
+export interface GenerateShardInput {
+  entity: EntityName;
+  runDate: string;
+  scale: ScaleInput;
+  shard: number;
+  seed: number;
+}
+
+export interface LoadBatchInput {
+  entity: EntityName;
+  batchDate: string;
+  objects: ShardObject[];
+}
+
+export interface LoadResult {
+  entity: EntityName;
+  batchDate: string;
+  rows: number;
+  /** `unchanged`: the ledger says these exact objects were already loaded, nothing was written. */
+  status: 'loaded' | 'unchanged';
+  durationMs: number;
+}
+
+export interface IngestResult {
+  entity: EntityName;
+  runDate: string;
+  shards: number;
+  rowsGenerated: number;
+  bytes: number;
+  rowsLoaded: number;
+  loadStatus: LoadResult['status'];
+}
+
+export interface DbtNodeTiming {
+  uniqueId: string;
+  status: string;
+  seconds: number;
+}
+
+export interface DbtSummary {
+  command: string;
+  success: boolean;
+  elapsedSeconds: number;
+  modelsBuilt: number;
+  testsPassed: number;
+  testsFailed: number;
+  testsWarned: number;
+  unitTestsPassed: number;
+  failingTests: string[];
+  slowest: DbtNodeTiming[];
+}
+
+export type Channel = 'slack' | 'telegram';
+
+export interface NotificationResult {
+  channel: Channel;
+  /** delivered: the endpoint accepted it; outbox: no endpoint configured, written to disk; failed: gave up. */
+  status: 'delivered' | 'outbox' | 'failed';
+  detail?: string;
+  outboxPath?: string;
+}
+
+export interface ReportResult {
+  runDate: string;
+  reportKey: string;
+  reportUrl: string;
+  doctorsRanked: number;
+  topDoctor?: { name: string; score: number };
+  notifications: NotificationResult[];
+}
+
+export interface CleanupTableResult {
+  table: string;
+  cutoff: string;
+  backupKey?: string;
+  rowsBackedUp: number;
+  rowsDeleted: number;
+  status: 'cleaned' | 'nothing-to-clean' | 'already-done';
+}
+
+export interface CleanupResult {
+  runDate: string;
+  retentionDays: number;
+  tables: CleanupTableResult[];
+  notifications: NotificationResult[];
+}
+
+export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+
+export interface StepProgress {
+  name: string;
+  state: StepState;
+  detail?: string;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+export interface PipelineProgress {
+  runDate: string;
+  steps: StepProgress[];
+  entities: Partial<Record<EntityName, { generated: number; loaded: number; state: StepState }>>;
+}
+
+export interface PipelineSummary {
+  runDate: string;
+  scale: ScaleInput;
+  ingest: IngestResult[];
+  dbt?: DbtSummary;
+  report?: ReportResult | { error: string };
+  cleanup?: CleanupResult | { error: string };
+  notifications: NotificationResult[];
+  webUiUrl?: string;
+}
