@@ -2,6 +2,7 @@
  * Plain data types that cross Temporal history (workflow inputs, activity results).
  * Keep them small: keys, table names and counts, never CSV contents or query results.
  */
+import type { IncomingWebhookSendArguments } from '@slack/webhook';
 import type { EntityName } from './entities.js';
 
 /** A scale given as a name or a number of appointments per day. */
@@ -21,6 +22,8 @@ export interface GenerateShardInput {
   scale: ScaleInput;
   shard: number;
   seed: number;
+  /** Appointments per shard; the workflow passes the value it planned with, so a config change mid-run cannot split shards differently. */
+  shardRows?: number;
 }
 
 export interface LoadBatchInput {
@@ -127,4 +130,15 @@ export interface PipelineSummary {
   cleanup?: CleanupResult | { error: string };
   notifications: NotificationResult[];
   webUiUrl?: string;
+}
+
+/**
+ * A Slack message as plain data (it crosses history as the notify activity's input).
+ * `text` is the notification/fallback text; `blocks` is Block Kit JSON (https://api.slack.com/block-kit).
+ */
+export interface SlackMessage {
+  /** Short kebab-case name for logs and outbox files, e.g. "doctor-rating" or "pipeline-failed". */
+  name: string;
+  text: string;
+  blocks?: IncomingWebhookSendArguments['blocks'];
 }

@@ -1,0 +1,34 @@
+/**
+ * Settings the workflows need, read on the worker (workflow code cannot read env vars) and
+ * recorded in history so a replay sees the values the run used.
+ */
+import type { Config } from '../config.js';
+import type { ScaleInput } from '../domain/types.js';
+
+export interface PipelineSettings {
+  seed: number;
+  shardRows: number;
+  retentionDays: number;
+  defaultScale: ScaleInput;
+  uiUrl: string;
+}
+
+export function createSettingsActivities({ config }: { config: Config }) {
+  return {
+    /** Pure read of configuration; idempotent. */
+    async pipelineSettings(): Promise<PipelineSettings> {
+      return {
+        seed: config.seed,
+        shardRows: config.shardRows,
+        retentionDays: config.retentionDays,
+        defaultScale: config.defaultScale,
+        uiUrl: config.temporal.uiUrl,
+      };
+    },
+    /** The weekend notice text with the emergency number; idempotent. */
+    async weekendNoticeText({ date }: { date: string }): Promise<string> {
+      const { text, emergencyPhone } = config.weekendNotice;
+      return `${text} ${emergencyPhone}. (${date})`;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Connecting to Temporal, for the CLI, tests and the worker. Local dev server by default;
+ * Temporal Cloud or a TLS cluster through TEMPORAL_TLS_* or TEMPORAL_API_KEY.
+ */
+import { readFile } from 'node:fs/promises';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { Config } from './config.js';
+
+import { uiLink } from './workflow-ids.js';
+
+export { WORKFLOW_TYPES, workflowIds } from './workflow-ids.js';
+
+/** Connection options shared by the client and the worker's NativeConnection. */
+export async function connectionOptions(
+  temporal: Config['temporal'],
+): Promise<Pick<ConnectionOptions, 'address' | 'tls'> & { apiKey?: string }> {
+  const tls =
+    temporal.tlsCertPath && temporal.tlsKeyPath
+      ? {
+          clientCertPair: {
+            crt: await readFile(temporal.tlsCertPath),
+            key: await readFile(temporal.tlsKeyPath),
+          },
+        }
+      : temporal.tls;
+  return {
+    address: temporal.address,
+    tls,
+    ...(temporal.apiKey ? { apiKey: temporal.apiKey } : {}),
+  };
+}
+
+/**
+ * Connects a Temporal client, failing with a message that says where it tried and what to do.
+ */
+export async function connectClient(config: Config): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(await connectionOptions(config.temporal));
+  } catch (err) {
+    throw new Error(
+      `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}). ` +
+        'Start the local stack with `npm run stack:up`, or set TEMPORAL_ADDRESS.',
+    );
+  }
+  return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/** The Web UI page of one workflow run. */
+export function webUiLink(config: Config, workflowId: string, runId?: string): string {
+  return uiLink(config.temporal.uiUrl, config.temporal.namespace, workflowId, runId);
+}

@@ -1,0 +1,87 @@
+/**
+ * The Health Synth worker: connects to Temporal, builds the activities with real clients, runs the
+ * `healthsynth` task queue and shuts down cleanly on SIGINT/SIGTERM (in-flight activities get a grace
+ * period, then the connection and database pool close).
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import { createNotifier } from './activities/notify.js';
+import { ObjectStore } from './activities/storage.js';
+import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
+import { loadConfig, type Config } from './config.js';
+import { connectionOptions } from './temporal.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped and its resources are closed. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Creates a worker with real dependencies and starts it. `overrides` lets tests use a different task
+ * queue or wrap activities (fault injection); production passes nothing.
+ */
+export async function startWorker(
+  config: Config,
+  overrides: Partial<Pick<WorkerOptions, 'taskQueue' | 'activities'>> & {
+    wrapActivities?: (a: ReturnType<typeof createActivities>) => object;
+  } = {},
+): Promise<RunningWorker> {
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(await connectionOptions(config.temporal));
+  } catch (err) {
+    throw new Error(
+      `worker cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}); ` +
+        'start the local stack with `npm run stack:up` or set TEMPORAL_ADDRESS',
+    );
+  }
+  const store = ObjectStore.fromConfig(config.s3);
+  if (config.s3.local) await store.ensureBucket();
+  const warehouse: Warehouse = createWarehouse(config, store);
+  await warehouse.ensureRawTables();
+  const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config) });
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
+    shutdownGraceTime: '20 seconds',
+  });
+  const done = worker.run().finally(async () => {
+    await warehouse.close();
+    await connection.close();
+  });
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const running = await startWorker(config);
+  console.log(
+    `healthsynth worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
+      `(namespace ${config.temporal.namespace}); Ctrl-C stops it`,
+  );
+  await running.done;
+  console.log('healthsynth worker: stopped');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * dailyPipeline: the whole day for one run date.
+ *
+ *   ingest (one child per entity, Promise.all) → dbt build → report ‖ cleanup → summary
+ *
+ * Any failing step sends an alert (Slack + Telegram) naming the run, the step, the error and the
+ * Web UI link, then fails the run. The report and the cleanup run side by side and one failing
+ * does not cancel the other; both outcomes are in the summary.
+ */
+import {
+  ApplicationFailure,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  ParentClosePolicy,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { ActivityTypes } from '../activities/index.js';
+import { ENTITY_NAMES } from '../domain/entities.js';
+import type {
+  CleanupResult,
+  DbtSummary,
+  IngestResult,
+  NotificationResult,
+  PipelineProgress,
+  PipelineSummary,
+  ReportResult,
+  StepState,
+} from '../domain/types.js';
+import { workflowIds } from '../workflow-ids.js';
+import { ingestEntity } from './ingest-entity.js';
+import {
+  parseInput,
+  pipelineInput,
+  scheduledPipelineInput,
+  type PipelineInput,
+  type ScheduledPipelineInput,
+} from './input.js';
+import { retentionCleanup } from './retention-cleanup.js';
+import { doctorRatingReport } from './doctor-rating-report.js';
+import { entityProgressSignal, progressQuery } from './signals.js';
+import { describeError, formatSummary, localDate, uiLink } from './format.js';
+
+const { pipelineSettings } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+const { runDbt } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['DbtTestFailure', 'DbtNotInstalled', 'ConfigError'] },
+});
+
+/** Notifications retry inside the activity and report failure as a result, so Temporal retries only crashes. */
+const { notify } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '3 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'summary'] as const;
+type Step = (typeof STEPS)[number];
+
+export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSummary> {
+  const input = parseInput('dailyPipeline', pipelineInput, rawInput);
+  const { runDate } = input;
+  const info = workflowInfo();
+
+  const progress: PipelineProgress = {
+    runDate,
+    steps: STEPS.map((name) => ({ name, state: 'pending' as StepState })),
+    entities: {},
+  };
+  setHandler(progressQuery, () => progress);
+  setHandler(entityProgressSignal, ({ entity, generated, loaded, state }) => {
+    progress.entities[entity] = { generated, loaded, state };
+  });
+  const mark = (step: Step, state: StepState, detail?: string): void => {
+    const s = progress.steps.find((x) => x.name === step);
+    if (!s) return;
+    s.state = state;
+    if (detail !== undefined) s.detail = detail;
+    const now = new Date().toISOString();
+    if (state === 'running') s.startedAt = now;
+    else if (state !== 'pending') s.endedAt = now;
+  };
+
+  const settings = await pipelineSettings();
+  const scale = input.scale ?? settings.defaultScale;
+  const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
+  const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };
+
+  /** Runs one step; on failure alerts, records it and fails the workflow with the step named. */
+  const step = async <T>(name: Step, run: () => Promise<T>, describe: (r: T) => string): Promise<T> => {
+    mark(name, 'running');
+    try {
+      const result = await run();
+      mark(name, 'completed', describe(result));
+      return result;
+    } catch (err) {
+      const message = describeError(err);
+      mark(name, 'failed', message);
+      await alert(name, message);
+      throw ApplicationFailure.nonRetryable(`dailyPipeline ${runDate} failed at step ${name}: ${message}`, 'PipelineStepFailed');
+    }
+  };
+  const alert = async (name: string, message: string): Promise<void> => {
+    const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
+    summary.notifications.push(
+      ...(await notify({ slack: { text, title: `Pipeline failed: ${runDate}` }, telegramText: text.replace(/[*:]rotating_light:\s?|\*/g, '') })),
+    );
+  };
+
+  summary.ingest = await step(
+    'ingest',
+    () =>
+      Promise.all(
+        ENTITY_NAMES.map((entity) =>
+          executeChild(ingestEntity, {
+            workflowId: workflowIds.ingest(entity, runDate),
+            args: [
+              { entity, runDate, scale, seed: settings.seed, shardRows: settings.shardRows, parentWorkflowId: info.workflowId },
+            ],
+            parentClosePolicy: ParentClosePolicy.TERMINATE,
+          }),
+        ),
+      ),
+    (results: IngestResult[]) => `${results.reduce((n, r) => n + r.rowsLoaded, 0)} rows loaded`,
+  );
+
+  summary.dbt = await step(
+    'dbt',
+    () => runDbt({ runDate }),
+    (d: DbtSummary) => `${d.modelsBuilt} models, ${d.testsPassed} tests passed`,
+  );
+
+  mark('report', 'running');
+  mark('cleanup', 'running');
+  const [report, cleanup] = await Promise.allSettled([
+    executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
+    executeChild(retentionCleanup, {
+      workflowId: workflowIds.cleanup(runDate),
+      args: [{ runDate, retentionDays: settings.retentionDays }],
+    }),
+  ]);
+  const failures: string[] = [];
+  if (report.status === 'fulfilled') {
+    summary.report = report.value;
+    mark('report', 'completed', `${report.value.doctorsRanked} doctors ranked`);
+  } else {
+    summary.report = { error: describeError(report.reason) };
+    mark('report', 'failed', summary.report.error);
+    failures.push(`report: ${summary.report.error}`);
+  }
+  if (cleanup.status === 'fulfilled') {
+    summary.cleanup = cleanup.value;
+    const deleted = cleanup.value.tables.reduce((n, t) => n + t.rowsDeleted, 0);
+    mark('cleanup', 'completed', `${deleted} rows deleted after backup`);
+  } else {
+    summary.cleanup = { error: describeError(cleanup.reason) };
+    mark('cleanup', 'failed', summary.cleanup.error);
+    failures.push(`cleanup: ${summary.cleanup.error}`);
+  }
+
+  if (failures.length > 0) {
+    await alert(failures.map((f) => f.split(':')[0]).join(' and '), failures.join('; '));
+    throw ApplicationFailure.nonRetryable(
+      `dailyPipeline ${runDate} failed: ${failures.join('; ')}`,
+      'PipelineStepFailed',
+      summary,
+    );
+  }
+
+  mark('summary', 'running');
+  const text = formatSummary(summary);
+  summary.notifications.push(...(await notify({ slack: { text, title: `Health Synth daily run ${runDate}` } })));
+  mark('summary', 'completed');
+  return summary;
+}
+
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/**
+ * What the `daily-pipeline` schedule starts. It takes the run date from the schedule's scheduled time
+ * (not the start time), so a late, caught-up or backfilled run still processes its own date, then runs
+ * dailyPipeline as a child with the business id `daily-pipeline-<date>`.
+ */
+export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): Promise<PipelineSummary> {
+  const input = parseInput('scheduledDailyPipeline', scheduledPipelineInput, rawInput);
+  const scheduled = workflowInfo().typedSearchAttributes.get(SCHEDULED_START) ?? new Date(workflowInfo().startTime);
+  const runDate = localDate(scheduled, input.timezone);
+  return executeChild(dailyPipeline, {
+    workflowId: workflowIds.dailyPipeline(runDate),
+    args: [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }],
+  });
+}
+
+export type { CleanupResult, NotificationResult, ReportResult };

@@ -1,0 +1,9 @@
+/**
+ * Every workflow the worker registers. Deterministic code only: the ESLint config bans Node
+ * built-ins, clients and activity implementations here.
+ */
+export { dailyPipeline, scheduledDailyPipeline } from './daily-pipeline.js';
+export { ingestEntity } from './ingest-entity.js';
+export { doctorRatingReport } from './doctor-rating-report.js';
+export { retentionCleanup } from './retention-cleanup.js';
+export { weekendNotice, scheduledWeekendNotice } from './weekend-notice.js';

@@ -1,0 +1,57 @@
+/**
+ * ingestEntity: one entity's day, generated as parallel shard activities and loaded exactly once.
+ * Only keys and counts cross history; the CSV bytes stay in the object store.
+ */
+import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
+import type { ActivityTypes } from '../activities/index.js';
+import { planShards } from '../domain/shards.js';
+import type { IngestResult } from '../domain/types.js';
+import { ingestInput, parseInput, type IngestInput } from './input.js';
+import { entityProgressSignal } from './signals.js';
+
+const NON_RETRYABLE = ['InvalidInput', 'CsvLoadError', 'RowCountMismatch', 'ConfigError'];
+
+const { generateShard } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const { loadBatch } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '2 minutes',
+  retry: { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult> {
+  const input = parseInput('ingestEntity', ingestInput, rawInput);
+  const { entity, runDate, scale, seed, shardRows } = input;
+  const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
+  const report = async (generated: number, loaded: number, state: 'running' | 'completed'): Promise<void> => {
+    // Progress is best effort: a parent that already closed must not fail the ingest.
+    await parent?.signal(entityProgressSignal, { entity, generated, loaded, state }).catch(() => undefined);
+  };
+
+  const shards = planShards(entity, scale, shardRows);
+  let generated = 0;
+  const objects = await Promise.all(
+    Array.from({ length: shards }, async (_, shard) => {
+      const object = await generateShard({ entity, runDate, scale, shard, seed, shardRows });
+      generated += object.rows;
+      await report(generated, 0, 'running');
+      return object;
+    }),
+  );
+
+  const load = await loadBatch({ entity, batchDate: runDate, objects });
+  await report(generated, load.rows, 'completed');
+  return {
+    entity,
+    runDate,
+    shards,
+    rowsGenerated: generated,
+    bytes: objects.reduce((sum, o) => sum + o.bytes, 0),
+    rowsLoaded: load.rows,
+    loadStatus: load.status,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * weekendNotice: tells patients on Telegram (and the team on Slack) that clinics are closed, with the
+ * emergency number. The workflow id `weekend-notice-<date>` makes it at most once per date: a retry,
+ * a schedule catch-up or a manual trigger for the same date finds the existing run instead of
+ * messaging patients again.
+ */
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
+import type { ActivityTypes } from '../activities/index.js';
+import type { NotificationResult } from '../domain/types.js';
+import { workflowIds } from '../workflow-ids.js';
+import { localDate } from './format.js';
+import { parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
+
+const { notify, weekendNoticeText } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '3 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+export interface WeekendNoticeResult {
+  date: string;
+  notifications: NotificationResult[];
+  /** True when an earlier run already sent the notice for this date. */
+  alreadySent?: boolean;
+}
+
+export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
+  const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
+  const text = await weekendNoticeText({ date });
+  const notifications = await notify({ telegramText: text, slack: { title: `Weekend notice ${date}`, text } });
+  return { date, notifications };
+}
+
+const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/** What the `weekend-notice` schedule starts: runs weekendNotice once for the scheduled date. */
+export async function scheduledWeekendNotice(rawInput: { timezone?: string }): Promise<WeekendNoticeResult> {
+  const { timezone } = parseInput('scheduledWeekendNotice', scheduledWeekendNoticeInput, rawInput);
+  const scheduled = workflowInfo().typedSearchAttributes.get(SCHEDULED_START) ?? new Date(workflowInfo().startTime);
+  const date = localDate(scheduled, timezone);
+  try {
+    return await executeChild(weekendNotice, {
+      workflowId: workflowIds.weekendNotice(date),
+      args: [{ date }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { date, notifications: [], alreadySent: true };
+    throw err;
+  }
+}
