@@ -3,6 +3,7 @@
  * registers itself here; every command has --help.
  */
 import { Command } from 'commander';
+import { registerRunCommands } from './cli/run.js';
 import { registerStackCommands } from './cli/stack.js';
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description('Health Synth: a daily healthcare data pipeline on Temporal.')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
+  registerRunCommands(program);
   registerStackCommands(program);
   return program;
 }

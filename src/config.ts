@@ -62,12 +62,7 @@ const bool = z
     return z.NEVER;
   });
 const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 const url = z.string().trim().url('must be a URL such as http://host:port');
 const optional = <T extends z.ZodTypeAny>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
@@ -84,6 +79,11 @@ function validTimeZone(tz: string): boolean {
 /** The raw environment schema: one entry per variable, documented in .env.example. */
 const envSchema = z.object({
   HEALTHSYNTH_DATA_DIR: optional(z.string()),
+  HEALTHSYNTH_TEMPORAL_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_TEMPORAL_UI_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_TEMPORAL_METRICS_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_POSTGRES_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_S3_PORT: optional(int(1, 65_535)),
 
   TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:7233')),
   TEMPORAL_NAMESPACE: optional(z.string().min(1)),
@@ -125,26 +125,40 @@ const envSchema = z.object({
 
   HEALTHSYNTH_TIMEZONE: optional(z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin')),
   RETENTION_DAYS: optional(int(1, 36_500)),
-  DEFAULT_SCALE: optional(z.string().transform((v, ctx) => {
-    try {
-      return parseScale(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  })),
+  DEFAULT_SCALE: optional(
+    z.string().transform((v, ctx) => {
+      try {
+        return parseScale(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  ),
   GENERATOR_SEED: optional(int(0, 2 ** 31 - 1)),
   SHARD_ROWS: optional(int(1_000, 50_000_000)),
   BACKFILL_MAX_DAYS: optional(int(1, 3_660)),
   WEEKEND_NOTICE_TEXT: optional(z.string().min(1)),
   EMERGENCY_PHONE: optional(z.string().min(3)),
   WORKER_METRICS_PORT: optional(int(0, 65_535)),
+  WORKER_METRICS_HOST: optional(z.string().trim().min(1)),
 });
 
 type Env = z.infer<typeof envSchema>;
 
+/** Loopback ports of the local stack: {@link LOCAL} unless overridden by HEALTHSYNTH_*_PORT. */
+export interface LocalPorts {
+  temporal: number;
+  temporalUi: number;
+  temporalMetrics: number;
+  postgres: number;
+  s3: number;
+}
+
 export interface Config {
   dataDir: string;
+  /** Where `healthsynth stack up` listens; the local defaults below follow these ports. */
+  localPorts: LocalPorts;
   temporal: {
     address: string;
     namespace: string;
@@ -190,6 +204,8 @@ export interface Config {
   backfillMaxDays: number;
   weekendNotice: { text: string; emergencyPhone: string };
   workerMetricsPort: number;
+  /** Interface the worker's /metrics listens on: loopback by default, 0.0.0.0 inside a container. */
+  workerMetricsHost: string;
 }
 
 /** A configuration error: names every bad setting and what is wrong, never a secret value. */
@@ -199,9 +215,20 @@ export class ConfigError extends Error {
 
 function fromEnv(env: Env, cwd: string): Config {
   const problems: string[] = [];
+  const ports: LocalPorts = {
+    temporal: env.HEALTHSYNTH_TEMPORAL_PORT ?? LOCAL.temporalPort,
+    temporalUi: env.HEALTHSYNTH_TEMPORAL_UI_PORT ?? LOCAL.temporalUiPort,
+    temporalMetrics: env.HEALTHSYNTH_TEMPORAL_METRICS_PORT ?? LOCAL.temporalMetricsPort,
+    postgres: env.HEALTHSYNTH_POSTGRES_PORT ?? LOCAL.postgresPort,
+    s3: env.HEALTHSYNTH_S3_PORT ?? LOCAL.s3Port,
+  };
+  const byPort = new Map<number, string[]>();
+  for (const [name, port] of Object.entries(ports)) byPort.set(port, [...(byPort.get(port) ?? []), name]);
+  for (const [port, names] of byPort) {
+    if (names.length > 1) problems.push(`HEALTHSYNTH_*_PORT: ${names.join(' and ')} would both listen on port ${port}`);
+  }
   const s3Local = env.S3_ENDPOINT === undefined && env.S3_BUCKET === undefined;
-  const warehouseKind =
-    env.WAREHOUSE ?? (env.REDSHIFT_CLUSTER_ID || env.REDSHIFT_WORKGROUP ? 'redshift' : 'postgres');
+  const warehouseKind = env.WAREHOUSE ?? (env.REDSHIFT_CLUSTER_ID || env.REDSHIFT_WORKGROUP ? 'redshift' : 'postgres');
 
   let warehouse: Config['warehouse'];
   if (warehouseKind === 'redshift') {
@@ -212,7 +239,8 @@ function fromEnv(env: Env, cwd: string): Config {
       problems.push('REDSHIFT_DB_USER or REDSHIFT_SECRET_ARN: one is required with REDSHIFT_CLUSTER_ID');
     }
     if (!env.REDSHIFT_DATABASE) problems.push('REDSHIFT_DATABASE: required when WAREHOUSE=redshift');
-    if (!env.REDSHIFT_IAM_ROLE) problems.push('REDSHIFT_IAM_ROLE: required for COPY and UNLOAD when WAREHOUSE=redshift');
+    if (!env.REDSHIFT_IAM_ROLE)
+      problems.push('REDSHIFT_IAM_ROLE: required for COPY and UNLOAD when WAREHOUSE=redshift');
     if (s3Local) problems.push('S3_BUCKET: Redshift loads from AWS S3, so S3_BUCKET must name a real bucket');
     warehouse = {
       kind: 'redshift',
@@ -231,7 +259,7 @@ function fromEnv(env: Env, cwd: string): Config {
       local,
       databaseUrl:
         env.DATABASE_URL ??
-        `postgres://${LOCAL.postgresUser}:${LOCAL.postgresPassword}@127.0.0.1:${LOCAL.postgresPort}/${LOCAL.postgresDatabase}`,
+        `postgres://${LOCAL.postgresUser}:${LOCAL.postgresPassword}@127.0.0.1:${ports.postgres}/${LOCAL.postgresDatabase}`,
     };
   }
 
@@ -246,19 +274,20 @@ function fromEnv(env: Env, cwd: string): Config {
 
   return {
     dataDir: path.resolve(cwd, env.HEALTHSYNTH_DATA_DIR ?? '.data'),
+    localPorts: ports,
     temporal: {
-      address: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${LOCAL.temporalPort}`,
+      address: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${ports.temporal}`,
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
       taskQueue: env.TEMPORAL_TASK_QUEUE ?? TASK_QUEUE_DEFAULT,
       tls: env.TEMPORAL_TLS ?? (env.TEMPORAL_API_KEY !== undefined || env.TEMPORAL_TLS_CERT_PATH !== undefined),
       tlsCertPath: env.TEMPORAL_TLS_CERT_PATH,
       tlsKeyPath: env.TEMPORAL_TLS_KEY_PATH,
       apiKey: env.TEMPORAL_API_KEY,
-      uiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${LOCAL.temporalUiPort}`,
+      uiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${ports.temporalUi}`,
       encryptionKey: env.TEMPORAL_ENCRYPTION_KEY,
     },
     s3: {
-      endpoint: s3Local ? `http://127.0.0.1:${LOCAL.s3Port}` : env.S3_ENDPOINT,
+      endpoint: s3Local ? `http://127.0.0.1:${ports.s3}` : env.S3_ENDPOINT,
       bucket: env.S3_BUCKET ?? LOCAL.s3Bucket,
       region: env.S3_REGION ?? process.env.AWS_REGION ?? LOCAL.s3Region,
       accessKeyId: env.S3_ACCESS_KEY_ID ?? (s3Local ? LOCAL.s3AccessKey : undefined),
@@ -284,6 +313,7 @@ function fromEnv(env: Env, cwd: string): Config {
       emergencyPhone: env.EMERGENCY_PHONE ?? '112',
     },
     workerMetricsPort: env.WORKER_METRICS_PORT ?? LOCAL.workerMetricsPort,
+    workerMetricsHost: env.WORKER_METRICS_HOST ?? '127.0.0.1',
   };
 }
 

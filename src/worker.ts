@@ -10,6 +10,14 @@ import { createNotifier } from './activities/notify.js';
 import { ObjectStore } from './activities/storage.js';
 import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
 import { loadConfig, type Config } from './config.js';
+import {
+  createActivityMetricsInterceptor,
+  createMetrics,
+  freeLoopbackPort,
+  installRuntimeMetrics,
+  startMetricsServer,
+  type Metrics,
+} from './metrics.js';
 import { connectionOptions } from './temporal.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -29,6 +37,8 @@ export async function startWorker(
   config: Config,
   overrides: Partial<Pick<WorkerOptions, 'taskQueue' | 'activities'>> & {
     wrapActivities?: (a: ReturnType<typeof createActivities>) => object;
+    /** Record pipeline metrics here (the standalone worker serves them over HTTP). */
+    metrics?: Metrics;
   } = {},
 ): Promise<RunningWorker> {
   let connection: NativeConnection;
@@ -44,7 +54,8 @@ export async function startWorker(
   if (config.s3.local) await store.ensureBucket();
   const warehouse: Warehouse = createWarehouse(config, store);
   await warehouse.ensureRawTables();
-  const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config) });
+  const { metrics } = overrides;
+  const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config), metrics });
 
   const worker = await Worker.create({
     connection,
@@ -53,6 +64,7 @@ export async function startWorker(
     workflowsPath: WORKFLOWS_PATH,
     activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
     shutdownGraceTime: '20 seconds',
+    ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
   });
   const done = worker.run().finally(async () => {
     await warehouse.close();
@@ -68,15 +80,37 @@ export async function startWorker(
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const running = await startWorker(config);
+/**
+ * The standalone worker process: SDK runtime metrics plus ours on one Prometheus endpoint
+ * (WORKER_METRICS_PORT, 0 turns it off), then the worker until SIGINT/SIGTERM.
+ */
+export async function runWorkerProcess(config: Config): Promise<void> {
+  let metrics: Metrics | undefined;
+  let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (config.workerMetricsPort !== 0) {
+    const { sdkUrl } = installRuntimeMetrics(await freeLoopbackPort());
+    metrics = createMetrics();
+    server = await startMetricsServer(metrics, {
+      port: config.workerMetricsPort,
+      host: config.workerMetricsHost,
+      sdkUrl,
+    });
+  }
+  const running = await startWorker(config, { metrics });
   console.log(
     `healthsynth worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
-      `(namespace ${config.temporal.namespace}); Ctrl-C stops it`,
+      `(namespace ${config.temporal.namespace})${server ? `, metrics on ${server.url}` : ''}; Ctrl-C stops it`,
   );
-  await running.done;
+  try {
+    await running.done;
+  } finally {
+    await server?.close();
+  }
   console.log('healthsynth worker: stopped');
+}
+
+async function main(): Promise<void> {
+  await runWorkerProcess(loadConfig());
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

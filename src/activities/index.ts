@@ -1,8 +1,10 @@
 /**
  * All activities, built from their dependencies (the activities-dependency-injection pattern):
- * the worker passes real clients, tests may pass other ones.
+ * the worker passes real clients, tests may pass other ones. Metrics are recorded here, from each
+ * activity's result, so the activities themselves stay free of metrics plumbing.
  */
 import type { Config } from '../config.js';
+import type { Metrics, PipelineOutcome } from '../metrics.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createDbtActivities } from './dbt.js';
 import { createGenerateActivities } from './generate.js';
@@ -12,23 +14,65 @@ import { createNotifyActivities, createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
 import type { ObjectStore } from './storage.js';
 import type { Warehouse } from './warehouse/index.js';
+import type { NotificationResult } from '../domain/types.js';
 
 export interface ActivityDeps {
   config: Config;
   store: ObjectStore;
   warehouse: Warehouse;
   notifier: Notifier;
+  metrics?: Metrics;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const { metrics } = deps;
+  const generate = createGenerateActivities(deps);
+  const load = createLoadActivities(deps);
+  const dbt = createDbtActivities(deps);
+  const report = createReportActivities({ ...deps, query: (sql, params) => deps.warehouse.query(sql, params) });
+  const notify = createNotifyActivities(deps);
+  const countNotifications = (results: NotificationResult[]): NotificationResult[] => {
+    for (const r of results) metrics?.notification(r.channel, r.status);
+    return results;
+  };
+
   return {
     ...createSettingsActivities(deps),
-    ...createGenerateActivities(deps),
-    ...createLoadActivities(deps),
-    ...createDbtActivities(deps),
-    ...createReportActivities({ ...deps, query: (sql, params) => deps.warehouse.query(sql, params) }),
-    ...createNotifyActivities(deps),
     ...createCleanupActivities(deps),
+    ...report,
+    ...notify,
+    async generateShard(input: Parameters<typeof generate.generateShard>[0]) {
+      const object = await generate.generateShard(input);
+      metrics?.rowsGenerated(input.entity, object.rows);
+      return object;
+    },
+    async loadBatch(input: Parameters<typeof load.loadBatch>[0]) {
+      const result = await load.loadBatch(input);
+      if (result.status === 'loaded') metrics?.loadFinished(input.entity, result.rows, result.durationMs / 1000);
+      return result;
+    },
+    async runDbt(input: Parameters<typeof dbt.runDbt>[0]) {
+      const started = Date.now();
+      try {
+        const summary = await dbt.runDbt(input);
+        metrics?.dbtFinished((Date.now() - started) / 1000, summary.testsFailed);
+        return summary;
+      } catch (err) {
+        const failed = (err as { details?: Array<{ testsFailed?: number }> }).details?.[0]?.testsFailed;
+        metrics?.dbtFinished((Date.now() - started) / 1000, failed ?? 0);
+        throw err;
+      }
+    },
+    async postDoctorRatingReport(input: Parameters<typeof report.postDoctorRatingReport>[0]) {
+      return countNotifications(await report.postDoctorRatingReport(input));
+    },
+    async notify(input: Parameters<typeof notify.notify>[0]) {
+      return countNotifications(await notify.notify(input));
+    },
+    /** Counts a finished pipeline run by outcome; idempotent enough for a counter (a retry may count twice). */
+    async recordPipelineRun({ outcome }: { outcome: PipelineOutcome }): Promise<void> {
+      metrics?.pipelineRun(outcome);
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { PipelineSummary } from '../domain/types.js';
 import { isoDate, localDate } from '../domain/dates.js';
 import { awaitPipeline, ensureWorker, rootMessage, startPipeline, type WorkerMode } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
-import { startWorker } from '../worker.js';
+import { runWorkerProcess } from '../worker.js';
 
 /** Validates a --date value: a real calendar date written YYYY-MM-DD. */
 export function parseDateOption(value: string): string {
@@ -21,7 +21,9 @@ export function printSummary(summary: PipelineSummary, log: (line: string) => vo
   log(`run date ${summary.runDate}, scale ${summary.scale}`);
   log('entity          generated      loaded  load');
   for (const r of summary.ingest) {
-    log(`${r.entity.padEnd(14)} ${String(r.rowsGenerated).padStart(10)}  ${String(r.rowsLoaded).padStart(10)}  ${r.loadStatus}`);
+    log(
+      `${r.entity.padEnd(14)} ${String(r.rowsGenerated).padStart(10)}  ${String(r.rowsLoaded).padStart(10)}  ${r.loadStatus}`,
+    );
   }
   if (summary.dbt) {
     log(
@@ -34,11 +36,15 @@ export function printSummary(summary: PipelineSummary, log: (line: string) => vo
   }
   if (summary.cleanup && 'tables' in summary.cleanup) {
     for (const t of summary.cleanup.tables) {
-      log(`cleanup ${t.table}: ${t.status}, ${t.rowsDeleted} deleted, ${t.rowsBackedUp} backed up${t.backupKey ? ` (${t.backupKey})` : ''}`);
+      log(
+        `cleanup ${t.table}: ${t.status}, ${t.rowsDeleted} deleted, ${t.rowsBackedUp} backed up${t.backupKey ? ` (${t.backupKey})` : ''}`,
+      );
     }
   }
   for (const n of summary.notifications) {
-    log(`notification ${n.channel}: ${n.status}${n.outboxPath ? ` (NOT DELIVERED, written to ${n.outboxPath})` : ''}${n.detail ? ` — ${n.detail}` : ''}`);
+    log(
+      `notification ${n.channel}: ${n.status}${n.outboxPath ? ` (NOT DELIVERED, written to ${n.outboxPath})` : ''}${n.detail ? ` — ${n.detail}` : ''}`,
+    );
   }
 }
 
@@ -47,8 +53,10 @@ export function registerRunCommands(program: Command): void {
     .command('run')
     .description('Run the daily pipeline for one date and wait for it (starts a worker in-process if none is polling).')
     .option('--date <YYYY-MM-DD>', 'run date (default: today in HEALTHSYNTH_TIMEZONE)', parseDateOption)
-    .option('--scale <small|medium|large|N>', 'rows to generate: a named scale or a number of appointments', (v: string) =>
-      parseScale(v),
+    .option(
+      '--scale <small|medium|large|N>',
+      'rows to generate: a named scale or a number of appointments',
+      (v: string) => parseScale(v),
     )
     .addOption(
       new Option('--worker <mode>', 'start an in-process worker: auto (if none polls), always, never')
@@ -57,41 +65,51 @@ export function registerRunCommands(program: Command): void {
     )
     .option('--follow', 'show live progress while it runs')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { date?: string; scale?: ReturnType<typeof parseScale>; worker: WorkerMode; follow?: boolean; json?: boolean }) => {
-      const config = loadConfig();
-      const runDate = opts.date ?? localDate(new Date(), config.timezone);
-      const client = await connectClient(config);
-      const worker = await ensureWorker(client, config, opts.worker);
-      try {
-        const handle = await startPipeline(client, config, { runDate, ...(opts.scale !== undefined ? { scale: opts.scale } : {}) });
-        if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);
-        if (opts.follow) {
-          const { followWorkflow } = await import('./follow.js');
-          await followWorkflow(client, config, handle.workflowId, { json: opts.json, tty: process.stdout.isTTY });
+    .action(
+      async (opts: {
+        date?: string;
+        scale?: ReturnType<typeof parseScale>;
+        worker: WorkerMode;
+        follow?: boolean;
+        json?: boolean;
+      }) => {
+        const config = loadConfig();
+        const runDate = opts.date ?? localDate(new Date(), config.timezone);
+        const client = await connectClient(config);
+        const worker = await ensureWorker(client, config, opts.worker);
+        try {
+          const handle = await startPipeline(client, config, {
+            runDate,
+            ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+          });
+          if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);
+          if (opts.follow) {
+            const { followWorkflow } = await import('./follow.js');
+            await followWorkflow(client, config, handle.workflowId, { json: opts.json, tty: process.stdout.isTTY });
+          }
+          const outcome = await awaitPipeline(config, handle);
+          if (opts.json) {
+            console.log(JSON.stringify({ ...outcome, error: outcome.error ? rootMessage(outcome.error) : undefined }));
+          } else if (outcome.summary) {
+            if (!opts.follow) printSummary(outcome.summary);
+            console.log(`Web UI: ${outcome.webUiUrl}`);
+          } else {
+            console.error(
+              `run ${outcome.workflowId} failed: ${rootMessage(outcome.error)}\nWeb UI: ${outcome.webUiUrl}`,
+            );
+          }
+          process.exitCode = outcome.error ? 1 : 0;
+        } finally {
+          await worker?.shutdown();
+          await client.connection.close();
         }
-        const outcome = await awaitPipeline(config, handle);
-        if (opts.json) {
-          console.log(JSON.stringify({ ...outcome, error: outcome.error ? rootMessage(outcome.error) : undefined }));
-        } else if (outcome.summary) {
-          if (!opts.follow) printSummary(outcome.summary);
-          console.log(`Web UI: ${outcome.webUiUrl}`);
-        } else {
-          console.error(`run ${outcome.workflowId} failed: ${rootMessage(outcome.error)}\nWeb UI: ${outcome.webUiUrl}`);
-        }
-        process.exitCode = outcome.error ? 1 : 0;
-      } finally {
-        await worker?.shutdown();
-        await client.connection.close();
-      }
-    });
+      },
+    );
 
   program
     .command('worker')
     .description('Run a worker on the configured task queue in the foreground (Ctrl-C stops it).')
     .action(async () => {
-      const config = loadConfig();
-      const running = await startWorker(config);
-      console.log(`worker polling "${config.temporal.taskQueue}" on ${config.temporal.address}; Ctrl-C stops it`);
-      await running.done;
+      await runWorkerProcess(loadConfig());
     });
 }

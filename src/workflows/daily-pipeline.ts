@@ -54,7 +54,7 @@ const { runDbt } = proxyActivities<ActivityTypes>({
 });
 
 /** Notifications retry inside the activity and report failure as a result, so Temporal retries only crashes. */
-const { notify } = proxyActivities<ActivityTypes>({
+const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
 });
@@ -108,8 +108,13 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   const alert = async (name: string, message: string): Promise<void> => {
     const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
     summary.notifications.push(
-      ...(await notify({ slack: { text, title: `Pipeline failed: ${runDate}` }, telegramText: text.replace(/[*:]rotating_light:\s?|\*/g, '') })),
+      ...(await notify({
+        name: 'pipeline-failed',
+        slack: { name: 'pipeline-failed', text },
+        telegramText: `Health Synth run ${info.workflowId} failed at step ${name}: ${message}\n${link}`,
+      })),
     );
+    await recordPipelineRun({ outcome: 'failed' });
   };
 
   summary.ingest = await step(
@@ -174,7 +179,8 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
   mark('summary', 'running');
   const text = formatSummary(summary);
-  summary.notifications.push(...(await notify({ slack: { text, title: `Health Synth daily run ${runDate}` } })));
+  summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
+  await recordPipelineRun({ outcome: 'completed' });
   mark('summary', 'completed');
   return summary;
 }

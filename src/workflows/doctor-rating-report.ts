@@ -21,6 +21,6 @@ const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
 export async function doctorRatingReport(rawInput: { runDate: string }): Promise<ReportResult> {
   const { runDate } = parseInput('doctorRatingReport', runDateInput, rawInput);
   const built = await buildDoctorRatingReport({ runDate });
-  const notifications = await postDoctorRatingReport({ runDate, ...built });
-  return { runDate, ...built, notifications };
+  const notifications = await postDoctorRatingReport(built);
+  return { ...built, notifications };
 }

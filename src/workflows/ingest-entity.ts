@@ -13,13 +13,14 @@ const NON_RETRYABLE = ['InvalidInput', 'CsvLoadError', 'RowCountMismatch', 'Conf
 
 const { generateShard } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '1 minute',
+  // Short heartbeat timeouts let a shard or load whose worker died be retried elsewhere within seconds.
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 const { loadBatch } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

@@ -36,7 +36,9 @@ export async function retentionCleanup(rawInput: { runDate: string; retentionDay
       ` (older than ${t.cutoff})`,
   );
   const notifications = await notify({
-    slack: { title: `Retention cleanup ${runDate}`, text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}` },
+    slack: {
+      name: 'retention-cleanup',
+      text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}` },
   });
   return { runDate, retentionDays, tables, notifications };
 }

@@ -1,0 +1,32 @@
+# The Health Synth worker: Node 20 running the TypeScript sources through tsx (no build step),
+# plus dbt (dbt-postgres, dbt-redshift) in its own virtualenv for the dbt activity.
+# Built by docker-compose.yml; configuration comes from the environment (see src/config.ts).
+FROM node:20-bookworm
+
+# dbt 1.11 on Debian's Python 3.11; versions match what the project tests against.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3-venv \
+  && rm -rf /var/lib/apt/lists/* \
+  && python3 -m venv /opt/dbt \
+  && /opt/dbt/bin/pip install --no-cache-dir dbt-core==1.11.16 dbt-postgres==1.11.0 dbt-redshift==1.11.1
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY --chown=node:node dbt ./dbt
+RUN mkdir -p /app/.data && chown node:node /app/.data
+
+ENV NODE_ENV=production \
+    DBT_BIN=/opt/dbt/bin/dbt \
+    HEALTHSYNTH_DATA_DIR=/app/.data \
+    WORKER_METRICS_PORT=9464 \
+    WORKER_METRICS_HOST=0.0.0.0
+USER node
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=12 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["npx", "tsx", "src/worker.ts"]

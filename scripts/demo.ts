@@ -1,0 +1,64 @@
+/**
+ * `npm run demo`: the main job on the local default. Installs what is missing, starts the local stack,
+ * runs a worker in this process, runs dailyPipeline for today (or --date) at scale small (or --scale),
+ * prints the summary, where the chart is and the Web UI URL, and exits. The stack stays up for the
+ * Web UI; `npm run stack:down` stops it.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { printSummary } from '../src/cli/run.js';
+import { loadConfig, parseScale } from '../src/config.js';
+import { isoDate, localDate } from '../src/domain/dates.js';
+import { awaitPipeline, ensureWorker, rootMessage, startPipeline } from '../src/run-pipeline.js';
+import { stackUp } from '../src/stack/index.js';
+import { connectClient } from '../src/temporal.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { date: { type: 'string' }, scale: { type: 'string' }, help: { type: 'boolean' } },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log('usage: npm run demo [-- --date YYYY-MM-DD] [-- --scale small|medium|large|N]');
+    return;
+  }
+  if (values.date !== undefined && !isoDate.safeParse(values.date).success) {
+    throw new Error(`--date ${values.date}: must be a real date written YYYY-MM-DD`);
+  }
+  const scale = values.scale !== undefined ? parseScale(values.scale) : 'small';
+
+  const stack = await stackUp();
+  for (const [k, v] of Object.entries(stack.env)) process.env[k] ??= v;
+  const config = loadConfig();
+  const runDate = values.date ?? localDate(new Date(), config.timezone);
+  console.log(`Local stack up in ${(stack.elapsedMs / 1000).toFixed(1)} s; Temporal Web UI: ${stack.uiUrl}`);
+
+  const client = await connectClient(config);
+  const worker = await ensureWorker(client, config, 'auto');
+  try {
+    console.log(`Running dailyPipeline for ${runDate} at scale ${scale}…`);
+    const handle = await startPipeline(client, config, { runDate, scale });
+    const outcome = await awaitPipeline(config, handle);
+    if (!outcome.summary) {
+      console.error(`The run failed: ${rootMessage(outcome.error)}\nSee ${outcome.webUiUrl}`);
+      process.exitCode = 1;
+      return;
+    }
+    printSummary(outcome.summary);
+    const report = outcome.summary.report;
+    if (report && 'reportKey' in report) {
+      console.log(`Chart: s3://${config.s3.bucket}/${report.reportKey}`);
+      if (config.s3.local) console.log(`       ${path.join(config.dataDir, 's3', config.s3.bucket, report.reportKey)}`);
+    }
+    console.log(`Web UI: ${outcome.webUiUrl}`);
+    console.log('The stack keeps running for the Web UI; `npm run stack:down` stops it.');
+  } finally {
+    await worker?.shutdown();
+    await client.connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * Shared test setup: configuration for the running stack (`npm test` brings it up and exports its
+ * settings), unique names, and a worker on a private task queue so test files never steal each
+ * other's tasks.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { ObjectStore } from '../../src/activities/storage.js';
+import { createWarehouse, type Warehouse } from '../../src/activities/warehouse/index.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { connectClient } from '../../src/temporal.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+
+/** A short unique suffix for ids, task queues and prefixes. */
+export const uniq = (): string => randomUUID().slice(0, 8);
+
+/** Configuration for a test: the stack's settings plus a private task queue and any overrides. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ ...process.env, TEMPORAL_TASK_QUEUE: `test-${uniq()}`, ...env });
+}
+
+export interface TestHarness {
+  config: Config;
+  client: Client;
+  store: ObjectStore;
+  warehouse: Warehouse;
+  worker?: RunningWorker;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects a client, object store and warehouse for `config`, and starts an in-process worker unless
+ * `worker: false`. `close()` stops everything it started.
+ */
+export async function harness(
+  config: Config,
+  opts: { worker?: boolean; wrapActivities?: Parameters<typeof startWorker>[1]['wrapActivities'] } = {},
+): Promise<TestHarness> {
+  const client = await connectClient(config);
+  const store = ObjectStore.fromConfig(config.s3);
+  await store.ensureBucket();
+  const warehouse = createWarehouse(config, store);
+  await warehouse.ensureRawTables();
+  const worker =
+    opts.worker === false
+      ? undefined
+      : await startWorker(config, opts.wrapActivities ? { wrapActivities: opts.wrapActivities } : {});
+  return {
+    config,
+    client,
+    store,
+    warehouse,
+    worker,
+    async close() {
+      await worker?.shutdown();
+      await warehouse.close();
+      await client.connection.close();
+    },
+  };
+}
+
+/** A random date in 2031-2039, so each test run loads batches no other run or test touches. */
+export function uniqueDate(): string {
+  const start = Date.UTC(2031, 0, 1);
+  const day = Math.floor(Math.random() * 365 * 8);
+  return new Date(start + day * 86_400_000).toISOString().slice(0, 10);
+}
