@@ -4,6 +4,7 @@
  * other's tasks.
  */
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { createWarehouse, type Warehouse } from '../../src/activities/warehouse/index.js';
@@ -57,6 +58,26 @@ export async function harness(
       await client.connection.close();
     },
   };
+}
+
+/**
+ * Drops and recreates database `name` on the configured PostgreSQL server and returns its URL, for
+ * tests whose assertions count every row of a table (cleanup, marts) and must not see other tests' rows.
+ */
+export async function freshDatabase(name: string): Promise<string> {
+  const base = loadConfig();
+  if (base.warehouse.kind !== 'postgres') throw new Error('these tests need WAREHOUSE=postgres');
+  const admin = new pg.Client({ connectionString: base.warehouse.databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base.warehouse.databaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 /** A random date in 2031-2039, so each test run loads batches no other run or test touches. */

@@ -1,0 +1,154 @@
+/**
+ * Warehouse DDL derived from the one entity definition (src/domain/entities.ts), for both dialects.
+ *
+ * Nothing here talks to a database: the adapters run these strings, and unit tests compare them, so a
+ * column added to an entity shows up in PostgreSQL and Redshift alike without touching this file.
+ */
+import { csvColumns, ENTITIES, RAW_SCHEMA, type Column, type EntityName } from '../../domain/entities.js';
+import type { ShardObject } from '../../domain/types.js';
+
+/** The two SQL dialects the warehouse speaks. */
+export type Dialect = 'postgres' | 'redshift';
+
+/** Ledger of loaded batches: one row per (entity, batch_date) naming the exact objects (key + etag) loaded. */
+export const LOAD_LEDGER = `${RAW_SCHEMA}._load_ledger`;
+/** Ledger of retention cleanups: one row per (run_date, table) so a rerun neither backs up twice nor deletes more. */
+export const CLEANUP_LEDGER = `${RAW_SCHEMA}._cleanup_ledger`;
+
+/** Redshift VARCHAR length is in bytes; 4 bytes per character covers any UTF-8 text of `maxLength` characters. */
+const REDSHIFT_DEFAULT_VARCHAR = 256;
+
+/** The SQL type of one column in `dialect`. */
+export function sqlType(column: Column, dialect: Dialect): string {
+  switch (column.type) {
+    case 'id':
+      return 'bigint';
+    case 'integer':
+      return 'integer';
+    case 'smallint':
+      return 'smallint';
+    case 'text':
+      return dialect === 'postgres'
+        ? 'text'
+        : `varchar(${column.maxLength ? Math.min(65_535, column.maxLength * 4) : REDSHIFT_DEFAULT_VARCHAR})`;
+    case 'date':
+      return 'date';
+    case 'timestamp':
+      return 'timestamp';
+    case 'time':
+      return 'time';
+    case 'boolean':
+      return 'boolean';
+    case 'money':
+      return dialect === 'postgres' ? 'numeric(12,2)' : 'decimal(12,2)';
+  }
+}
+
+/** `raw.<entity>`: the raw table an entity's batches load into. */
+export function rawTable(entity: EntityName): string {
+  return `${RAW_SCHEMA}.${entity}`;
+}
+
+/** The column list in CSV order, for COPY and INSERT statements. */
+export function columnList(entity: EntityName): string {
+  return csvColumns(entity)
+    .map((c) => c.name)
+    .join(', ');
+}
+
+/**
+ * CREATE TABLE IF NOT EXISTS for an entity's raw table. Every column is NOT NULL unless the entity says
+ * nullable. Raw tables carry no primary key: a batch is replaced as a whole and dbt tests keys downstream.
+ * Redshift sorts by batch_date so the per-batch delete and the retention scans touch few blocks.
+ */
+export function createRawTableSql(entity: EntityName, dialect: Dialect): string {
+  const cols = csvColumns(entity).map((c) => `  ${c.name} ${sqlType(c, dialect)}${c.nullable ? '' : ' NOT NULL'}`);
+  const tail = dialect === 'redshift' ? `\nSORTKEY (batch_date)` : '';
+  return `CREATE TABLE IF NOT EXISTS ${rawTable(entity)} (\n${cols.join(',\n')}\n)${tail}`;
+}
+
+/**
+ * Every statement that makes the raw schema ready, in order: schema, one table per entity, both ledgers,
+ * and on PostgreSQL an index on batch_date per raw table (a reload deletes its batch by that column;
+ * without the index every load would scan the whole history).
+ */
+export function ensureRawTablesSql(dialect: Dialect): string[] {
+  const text = dialect === 'postgres' ? 'text' : 'varchar(65535)';
+  const stmts = [`CREATE SCHEMA IF NOT EXISTS ${RAW_SCHEMA}`];
+  for (const entity of Object.keys(ENTITIES) as EntityName[]) {
+    stmts.push(createRawTableSql(entity, dialect));
+    if (dialect === 'postgres') {
+      stmts.push(`CREATE INDEX IF NOT EXISTS ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date)`);
+    }
+  }
+  stmts.push(
+    `CREATE TABLE IF NOT EXISTS ${LOAD_LEDGER} (\n` +
+      `  entity varchar(64) NOT NULL,\n  batch_date date NOT NULL,\n  objects ${text} NOT NULL,\n` +
+      `  rows bigint NOT NULL,\n  loaded_at timestamp NOT NULL,\n  PRIMARY KEY (entity, batch_date)\n)`,
+    `CREATE TABLE IF NOT EXISTS ${CLEANUP_LEDGER} (\n` +
+      `  run_date date NOT NULL,\n  table_name varchar(64) NOT NULL,\n  cutoff date NOT NULL,\n` +
+      `  backup_key varchar(1024) NOT NULL,\n  rows bigint NOT NULL,\n  cleaned_at timestamp NOT NULL,\n` +
+      `  PRIMARY KEY (run_date, table_name)\n)`,
+  );
+  return stmts;
+}
+
+/**
+ * The ledger's canonical form of a batch's objects: keys and etags only, sorted by key, as compact JSON.
+ * Two loads of the same objects give the same string whatever order the shards finished in.
+ */
+export function canonicalObjects(objects: readonly ShardObject[]): string {
+  const sorted = objects
+    .map((o) => ({ key: o.key, etag: o.etag }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return JSON.stringify(sorted);
+}
+
+/** Tables retention cleanup prunes, with the date that ages each row and the key column for the backup checksum. */
+export const RETENTION_TABLES = {
+  appointments: { dateColumn: 'appointment_day', key: 'appointment_id' },
+  records: { dateColumn: 'report_date', key: 'record_id' },
+  // Feedback goes too: it references appointments, and keeping it would keep personal data past retention.
+  feedback: { dateColumn: 'submitted_at', key: 'feedback_id' },
+} as const satisfies Partial<Record<EntityName, { dateColumn: string; key: string }>>;
+
+/** A table retention cleanup handles. */
+export type RetentionTable = keyof typeof RETENTION_TABLES;
+
+/** Narrows untrusted input (activity arguments) to a {@link RetentionTable}. */
+export function isRetentionTable(value: unknown): value is RetentionTable {
+  return typeof value === 'string' && Object.hasOwn(RETENTION_TABLES, value);
+}
+
+/**
+ * The predicate selecting a table's expired rows: its date (for feedback, `submitted_at::date`) before
+ * `cutoff`. Comparing the timestamp with the cutoff date is the same test and can use a sort key or index.
+ */
+export function expiredPredicate(table: RetentionTable, cutoff: string): string {
+  return `${RETENTION_TABLES[table].dateColumn} < ${dateLiteral(cutoff)}`;
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A validated `'YYYY-MM-DD'::date` literal; anything else throws (dates reach SQL text only through here). */
+export function dateLiteral(date: string): string {
+  const parsed = new Date(`${date}T00:00:00Z`);
+  if (!DATE_RE.test(date) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) {
+    throw new Error(`not a date in YYYY-MM-DD form: ${JSON.stringify(date)}`);
+  }
+  return `'${date}'::date`;
+}
+
+/** A single-quoted SQL string literal (quotes doubled; backslashes doubled too, for Redshift). */
+export function stringLiteral(value: string, dialect: Dialect): string {
+  const escaped = value.replace(/'/g, "''");
+  return `'${dialect === 'redshift' ? escaped.replace(/\\/g, '\\\\') : escaped}'`;
+}
+
+/** `date` minus `days` whole days, as YYYY-MM-DD (UTC calendar arithmetic, no time zone involved). */
+export function minusDays(date: string, days: number): string {
+  dateLiteral(date);
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10);
+}

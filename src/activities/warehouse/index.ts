@@ -1,0 +1,80 @@
+/**
+ * The warehouse: one interface, two adapters. PostgreSQL locally (COPY FROM STDIN streamed from the object
+ * store), Amazon Redshift in production (Redshift Data API: COPY from S3, UNLOAD for backups).
+ *
+ * Activities depend on {@link Warehouse} only, so the same load and cleanup code runs on both, and the
+ * exactly-once rules (ledger, one transaction per batch, verified backup before delete) live in the adapters.
+ */
+import type { Config } from '../../config.js';
+import type { EntityName } from '../../domain/entities.js';
+import type { CleanupTableResult, LoadBatchInput, LoadResult } from '../../domain/types.js';
+import type { ObjectStore } from '../storage.js';
+import type { RetentionTable } from './ddl.js';
+import { PostgresWarehouse } from './postgres.js';
+import { RedshiftWarehouse } from './redshift.js';
+
+export type { Dialect, RetentionTable } from './ddl.js';
+export { RETENTION_TABLES, isRetentionTable, minusDays } from './ddl.js';
+
+/** One retention run for one table: rows whose date is before `cutoff` go, backed up under `runDate`. */
+export interface CleanupPlan {
+  table: RetentionTable;
+  runDate: string;
+  cutoff: string;
+}
+
+/** Where an adapter wrote a table's backup: the key to report and every object holding backed-up rows. */
+export interface BackupObjects {
+  backupKey: string;
+  dataKeys: string[];
+}
+
+/** What re-reading a backup found: its CSV record count and the sum of its key column (as a decimal string). */
+export interface VerifiedBackup {
+  rows: number;
+  keySum: string;
+}
+
+/**
+ * Re-reads a backup from the object store and reports what it really holds. The adapter deletes only when
+ * this matches the rows it is about to delete, so a truncated or empty upload never costs data.
+ */
+export type BackupVerifier = (backup: BackupObjects) => Promise<VerifiedBackup>;
+
+export interface Warehouse {
+  readonly kind: 'postgres' | 'redshift';
+  /** Creates schema `raw`, one table per entity and both ledgers when missing. Safe to call concurrently and often. */
+  ensureRawTables(): Promise<void>;
+  /**
+   * Replaces batch (entity, batchDate) with exactly `input.objects`, in one transaction. Returns `unchanged` without
+   * writing when the ledger shows the same keys and etags already loaded. Bad data fails non-retryably
+   * (`CsvLoadError`, `RowCountMismatch`, `ObjectChanged`); connection errors are plain and retry. `onProgress`
+   * receives rows loaded so far (approximate until an object completes).
+   */
+  loadBatch(input: LoadBatchInput, onProgress?: (rows: number) => void): Promise<LoadResult>;
+  /** Rows of `raw.<entity>` whose batch_date is `batchDate`. */
+  countBatch(entity: EntityName, batchDate: string): Promise<number>;
+  /**
+   * Runs a read query with `$1`… placeholders and returns all rows. For small results (reports, summaries):
+   * everything is held in memory. bigint and numeric come back as numbers, date and timestamp as strings.
+   * Parameters are strings, numbers or booleans (Redshift binds them as text and cannot bind null).
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Backs up `plan.table`'s rows older than `plan.cutoff` to the object store, has `verify` re-read the backup,
+   * deletes exactly the verified rows in one transaction and records the run in `raw._cleanup_ledger`.
+   * A run already in the ledger returns `already-done` with the recorded numbers and touches nothing.
+   */
+  cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult>;
+  /** Releases connections. The instance is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Builds the adapter `config.warehouse` selects. The object store serves loads (PG) and manifests/backups. */
+export function createWarehouse(config: Config, store: ObjectStore): Warehouse {
+  const wh = config.warehouse;
+  if (wh.kind === 'postgres') return new PostgresWarehouse({ databaseUrl: wh.databaseUrl, store });
+  return RedshiftWarehouse.fromConfig(wh, store);
+}
+
+export { PostgresWarehouse, RedshiftWarehouse };

@@ -1,0 +1,127 @@
+/**
+ * The whole daily pipeline on the real stack: Temporal, PostgreSQL, S3, dbt, and Slack/Telegram over
+ * real HTTP to a local receiver. Runs a date older than the retention window first, then a date that
+ * expires it, then the same date again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { addDays } from '../../src/domain/dates.js';
+import { ENTITIES, ENTITY_NAMES } from '../../src/domain/entities.js';
+import type { PipelineSummary, ReportResult, CleanupResult, PipelineProgress } from '../../src/domain/types.js';
+import { awaitPipeline, startPipeline } from '../../src/run-pipeline.js';
+import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+
+describe('dailyPipeline end to end', () => {
+  let receiver: Receiver;
+  let h: TestHarness;
+  const runDate = uniqueDate();
+  const oldDate = addDays(runDate, -400);
+
+  before(async () => {
+    receiver = await startReceiver();
+    h = await harness(
+      testConfig({
+        SLACK_WEBHOOK_URL: receiver.slackUrl,
+        TELEGRAM_BOT_TOKEN: '123456:TEST-token',
+        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        RETENTION_DAYS: '365',
+        // Its own database: the cleanup assertions count every expired row.
+        DATABASE_URL: await freshDatabase('hs_e2e_test'),
+      }),
+    );
+  });
+  after(async () => {
+    await h?.close();
+    await receiver?.close();
+  });
+
+  const run = async (date: string): Promise<PipelineSummary> => {
+    const handle = await startPipeline(h.client, h.config, { runDate: date, scale: 'small' });
+    const outcome = await awaitPipeline(h.config, handle);
+    if (outcome.error) throw outcome.error;
+    const progress = await handle.query<PipelineProgress>('progress');
+    assert.deepEqual(
+      progress.steps.map((s) => s.state),
+      ['completed', 'completed', 'completed', 'completed', 'completed'],
+    );
+    return outcome.summary as PipelineSummary;
+  };
+
+  test('an old date, then a new one: loads, marts, report, verified cleanup, notifications', async () => {
+    const old = await run(oldDate);
+    const oldAppointments = old.ingest.find((r) => r.entity === 'appointments')?.rowsLoaded ?? 0;
+    assert.ok(oldAppointments > 0);
+
+    receiver.requests.length = 0;
+    const summary = await run(runDate);
+
+    // Every entity loaded exactly what was generated.
+    assert.deepEqual(summary.ingest.map((r) => r.entity).sort(), [...ENTITY_NAMES].sort());
+    for (const r of summary.ingest) {
+      assert.ok(r.rowsGenerated > 0, `${r.entity} generated rows`);
+      assert.equal(r.rowsLoaded, r.rowsGenerated, r.entity);
+      assert.equal(await h.warehouse.countBatch(r.entity, runDate), r.rowsGenerated, `${r.entity} in warehouse`);
+    }
+    assert.equal(summary.ingest.find((r) => r.entity === 'appointments')?.rowsLoaded, 1_000);
+
+    // dbt built the marts and every test passed.
+    assert.ok(summary.dbt);
+    assert.equal(summary.dbt.testsFailed, 0);
+    assert.ok(summary.dbt.modelsBuilt >= 11, `models built: ${summary.dbt.modelsBuilt}`);
+    for (const mart of ['doctor_performance', 'doctor_rating', 'appointments_monthly', 'patient_conditions_monthly', 'no_show_rates']) {
+      const [row] = await h.warehouse.query<{ n: number }>(`select count(*) as n from marts.${mart}`);
+      assert.ok(Number(row?.n) > 0, `marts.${mart} has rows`);
+    }
+
+    // The chart is a real PNG in the object store, and the same bytes went to Telegram.
+    const report = summary.report as ReportResult;
+    assert.equal(report.reportKey, `reports/dt=${runDate}/doctor-rating.png`);
+    const png = Buffer.concat(await (await h.store.get(report.reportKey)).toArray());
+    const meta = await sharp(png).metadata();
+    assert.equal(meta.format, 'png');
+    assert.ok((meta.width ?? 0) >= 1000);
+    const photo = receiver.requests.find((r) => r.telegramMethod === 'sendPhoto');
+    assert.ok(photo?.files?.photo, 'Telegram received a photo');
+    assert.ok(photo.files.photo.bytes.equals(png), 'Telegram photo is the stored chart');
+    const slackTexts = receiver.requests.filter((r) => r.channel === 'slack').map((r) => JSON.stringify(r.json));
+    assert.ok(slackTexts.some((t) => t.includes(report.reportUrl.split('?')[0] ?? '')), 'Slack got the report link');
+    assert.ok(slackTexts.some((t) => t.includes(`daily run ${runDate}`)), 'Slack got the summary');
+    assert.ok(report.notifications.every((n) => n.status === 'delivered'));
+
+    // Retention: the old date's appointments, records and feedback were backed up, verified and deleted.
+    const cleanup = summary.cleanup as CleanupResult;
+    const appt = cleanup.tables.find((t) => t.table === 'appointments');
+    assert.equal(appt?.status, 'cleaned');
+    assert.equal(appt?.rowsDeleted, oldAppointments);
+    assert.equal(appt?.rowsBackedUp, oldAppointments);
+    assert.equal(await h.warehouse.countBatch('appointments', oldDate), 0);
+    assert.ok(appt?.backupKey && (await h.store.list(appt.backupKey.replace(/[^/]*$/, ''))).length > 0);
+    assert.ok(slackTexts.some((t) => t.includes('Retention cleanup')), 'Slack got the cleanup note');
+  });
+
+  test('the same date again: nothing reloaded, counts unchanged, no duplicate keys, nothing more deleted', async () => {
+    const before = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
+    const again = await run(runDate);
+    assert.ok(again.ingest.every((r) => r.loadStatus === 'unchanged'), JSON.stringify(again.ingest));
+    const afterCounts = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
+    assert.deepEqual(afterCounts, before);
+    for (const entity of ENTITY_NAMES) {
+      const key = ENTITIES[entity].key;
+      const [row] = await h.warehouse.query<{ n: number }>(
+        `select count(*) - count(distinct ${key}) as n from raw.${entity} where batch_date = $1`,
+        [runDate],
+      );
+      assert.equal(Number(row?.n), 0, `${entity} duplicate keys`);
+    }
+    const cleanup = again.cleanup as CleanupResult;
+    assert.deepEqual(
+      cleanup.tables.map((t) => t.status),
+      ['already-done', 'already-done', 'already-done'],
+    );
+    const [total] = await h.warehouse.query<{ n: number }>('select count(*) as n from raw.appointments');
+    assert.equal(Number(total?.n), before[ENTITY_NAMES.indexOf('appointments')], 'only the new batch remains');
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The PostgreSQL warehouse against the real local PostgreSQL and S3: exact counts, the ledger's
+ * `unchanged`, batch replacement, CSV errors that name key and line and leave the old batch untouched.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { createLoadActivities } from '../../src/activities/load.js';
+import { ObjectStore } from '../../src/activities/storage.js';
+import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
+import type { Config } from '../../src/config.js';
+import { randomUUID } from 'node:crypto';
+import { appointmentsCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
+
+describe('PostgreSQL warehouse loads', () => {
+  let config: Config;
+  let store: ObjectStore;
+  let warehouse: PostgresWarehouse;
+  const prefix = `test-warehouse-${randomUUID().slice(0, 8)}`;
+
+  before(async () => {
+    config = await privateDatabase('hs_wh_test');
+    store = ObjectStore.fromConfig(config.s3);
+    await store.ensureBucket();
+    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
+    warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
+    await warehouse.ensureRawTables();
+  });
+
+  after(async () => {
+    try {
+      await store.delete((await store.list(`${prefix}/`)).map((o) => o.key));
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+  const key = (batchDate: string, name: string) => `${prefix}/raw/appointments/dt=${batchDate}/${name}`;
+  const ids = async (batchDate: string) =>
+    (
+      await warehouse.query<{ appointment_id: number }>(
+        'SELECT appointment_id FROM raw.appointments WHERE batch_date = $1 ORDER BY appointment_id',
+        [batchDate],
+      )
+    ).map((r) => r.appointment_id);
+
+  test('load, reload of the same objects, replacement by another object set', async () => {
+    const day = uniqueDate();
+    const a = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 120), 120);
+    const b = await putShard(store, key(day, 'part-00001.csv'), appointmentsCsv(day, 121, 80), 80);
+    const { loadBatch } = createLoadActivities({ warehouse });
+
+    const first = await loadBatch({ entity: 'appointments', batchDate: day, objects: [a, b] });
+    assert.equal(first.status, 'loaded');
+    assert.equal(first.rows, 200);
+    assert.equal(await warehouse.countBatch('appointments', day), 200);
+
+    // Same objects in another order: the ledger recognizes them and nothing is written.
+    const before = await warehouse.query<{ loaded_at: string }>(
+      `SELECT loaded_at FROM raw._load_ledger WHERE entity = 'appointments' AND batch_date = $1`,
+      [day],
+    );
+    const again = await loadBatch({ entity: 'appointments', batchDate: day, objects: [b, a] });
+    assert.equal(again.status, 'unchanged');
+    assert.equal(again.rows, 200);
+    assert.equal(await warehouse.countBatch('appointments', day), 200);
+    const afterRows = await warehouse.query<{ loaded_at: string }>(
+      `SELECT loaded_at FROM raw._load_ledger WHERE entity = 'appointments' AND batch_date = $1`,
+      [day],
+    );
+    assert.deepEqual(afterRows, before);
+
+    // A different object set replaces the batch as a whole.
+    const c = await putShard(store, key(day, 'part-00000-v2.csv'), appointmentsCsv(day, 5_001, 50), 50);
+    const replaced = await loadBatch({ entity: 'appointments', batchDate: day, objects: [c] });
+    assert.equal(replaced.status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', day), 50);
+    const loaded = await ids(day);
+    assert.equal(loaded[0], 5_001);
+    assert.equal(loaded.at(-1), 5_050);
+
+    const ledger = await warehouse.query<{ objects: string; rows: number }>(
+      `SELECT objects, rows FROM raw._load_ledger WHERE entity = 'appointments' AND batch_date = $1`,
+      [day],
+    );
+    assert.deepEqual(JSON.parse(ledger[0]?.objects ?? 'null'), [{ key: c.key, etag: c.etag }]);
+    assert.equal(ledger[0]?.rows, 50);
+  });
+
+  test('a bad value on line 7 fails with CsvLoadError naming key and line; the loaded batch stays', async () => {
+    const day = uniqueDate();
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 30), 30);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+
+    const lines = appointmentsCsv(day, 1_000, 20).split('\n');
+    lines[6] = (lines[6] ?? '').replace(/,(true|false),(true|false),/, ',maybe,false,'); // file line 7
+    const bad = await putShard(store, key(day, 'part-bad.csv'), lines.join('\n'), 20);
+    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [bad] }).then(
+      () => assert.fail('load of a bad object succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, new RegExp(`${bad.key.replace(/[.]/g, '\\.')} line 7 \\(column sms_received\\)`));
+    assert.deepEqual(
+      await ids(day),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+  });
+
+  test('a truncated object fails with CsvLoadError on its last line; the loaded batch stays', async () => {
+    const day = uniqueDate();
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+
+    const full = appointmentsCsv(day, 500, 12);
+    const truncated = full.slice(0, full.length - 25); // cuts the 12th row (file line 13) mid-record
+    const bad = await putShard(store, key(day, 'part-truncated.csv'), truncated, 12);
+    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good, bad] }).then(
+      () => assert.fail('load of a truncated object succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.match(err.message, /part-truncated\.csv line 13/);
+    assert.equal(await warehouse.countBatch('appointments', day), 10);
+  });
+
+  test('declared rows that differ from the object fail with RowCountMismatch and change nothing', async () => {
+    const day = uniqueDate();
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    const lying = await putShard(store, key(day, 'part-00001.csv'), appointmentsCsv(day, 100, 10), 11);
+    await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [lying] }), {
+      type: 'RowCountMismatch',
+      nonRetryable: true,
+    });
+    // Rows that carry another batch's date are caught as well (they would escape every later reload).
+    const otherDay = await putShard(store, key(day, 'part-00002.csv'), appointmentsCsv(uniqueDate(), 200, 5), 5);
+    await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [otherDay] }), {
+      type: 'RowCountMismatch',
+    });
+    assert.equal(await warehouse.countBatch('appointments', day), 10);
+  });
+
+  test('an object overwritten after generation fails with ObjectChanged', async () => {
+    const day = uniqueDate();
+    const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
+    await store.put(shard.key, appointmentsCsv(day, 1, 9), 'text/csv');
+    await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] }), {
+      type: 'ObjectChanged',
+    });
+    assert.equal(await warehouse.countBatch('appointments', day), 0);
+  });
+
+  test('two concurrent loads of one batch serialize: one loads, the other sees the ledger', async () => {
+    const day = uniqueDate();
+    const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 500), 500);
+    const progress: number[] = [];
+    const input = { entity: 'appointments' as const, batchDate: day, objects: [shard] };
+    const results = await Promise.all([
+      warehouse.loadBatch(input, (rows) => progress.push(rows)),
+      warehouse.loadBatch(input, (rows) => progress.push(rows)),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['loaded', 'unchanged']);
+    assert.equal(await warehouse.countBatch('appointments', day), 500);
+    assert.equal(progress.at(-1), 500);
+  });
+});
