@@ -3,7 +3,11 @@
  * registers itself here; every command has --help.
  */
 import { Command } from 'commander';
+import { registerBackfillCommands } from './cli/backfill.js';
+import { registerFollowCommands } from './cli/follow.js';
 import { registerRunCommands } from './cli/run.js';
+import { registerScheduleCommands } from './cli/schedules.js';
+import { registerStatusCommands } from './cli/status.js';
 import { registerStackCommands } from './cli/stack.js';
 
 export function buildProgram(): Command {
@@ -14,6 +18,10 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerRunCommands(program);
   registerStackCommands(program);
+  registerScheduleCommands(program);
+  registerBackfillCommands(program);
+  registerFollowCommands(program);
+  registerStatusCommands(program);
   return program;
 }
 

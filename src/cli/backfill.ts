@@ -1,0 +1,309 @@
+/**
+ * `healthsynth backfill --from D --to D`: runs the daily pipeline for every weekday in a past range,
+ * a few dates at a time, and reports each date's outcome with its Web UI link.
+ *
+ * Each date is the workflow `daily-pipeline-<date>`, so a backfill is idempotent by id: a date whose
+ * run already completed is skipped (unless --force), a date that is running is attached to and
+ * waited for, and a failed date is started again.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { Command } from 'commander';
+import { parseScale, type Config } from '../config.js';
+import type { ScaleInput } from '../domain/types.js';
+import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
+import {
+  EXIT,
+  formatDuration,
+  jsonOption,
+  printJson,
+  resolveDeps,
+  runAction,
+  UsageError,
+  withClient,
+  type CliDeps,
+} from './output.js';
+
+const DAY_MS = 86_400_000;
+
+/** A backfill range that cannot run; the message says what is wrong and what is allowed. */
+export class BackfillRangeError extends UsageError {
+  override name = 'BackfillRangeError';
+}
+
+/** Checks that `value` is a real calendar date written YYYY-MM-DD (2026-02-30 is rejected). */
+export function parseIsoDate(value: string, name: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    throw new BackfillRangeError(`${name} must be a date written YYYY-MM-DD, e.g. 2026-11-02; got "${value}"`);
+  }
+  const d = new Date(`${value}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    throw new BackfillRangeError(`${name} ${value} is not a real calendar date`);
+  }
+  return value;
+}
+
+/** Today's date (YYYY-MM-DD) in `timezone`: what "the future" means for a backfill. */
+export function todayIn(timezone: string, now: Date = new Date()): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).formatToParts(now);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+/** Monday-to-Friday dates from `from` to `to`, both included, in order (the pipeline runs on weekdays only). */
+export function weekdaysInRange(from: string, to: string): string[] {
+  const dates: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += DAY_MS) {
+    const d = new Date(t);
+    const dow = d.getUTCDay();
+    if (dow !== 0 && dow !== 6) dates.push(d.toISOString().slice(0, 10));
+  }
+  return dates;
+}
+
+export interface BackfillRange {
+  from: string;
+  to: string;
+  /** Today in the configured timezone (see {@link todayIn}); dates after it are refused. */
+  today: string;
+  /** config.backfillMaxDays: the longest range, in calendar days, one backfill may cover. */
+  maxDays: number;
+}
+
+/**
+ * Validates a backfill range and returns its weekdays. Refuses, with a {@link BackfillRangeError}:
+ * a malformed or impossible date, from after to, a `to` after today (there is no data to make for
+ * the future, and the schedule owns today onwards), and a range longer than `maxDays` calendar days.
+ * Today itself is allowed, so a missed run can be made up the same day.
+ */
+export function backfillDates(range: BackfillRange): string[] {
+  const from = parseIsoDate(range.from, '--from');
+  const to = parseIsoDate(range.to, '--to');
+  if (from > to) throw new BackfillRangeError(`--from ${from} is after --to ${to}`);
+  if (to > range.today) {
+    throw new BackfillRangeError(`--to ${to} is in the future (today is ${range.today} in the configured timezone)`);
+  }
+  const days = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
+  if (days > range.maxDays) {
+    throw new BackfillRangeError(
+      `the range ${from}..${to} covers ${days} days; at most ${range.maxDays} are allowed at once ` +
+        '(BACKFILL_MAX_DAYS). Split it into smaller ranges.',
+    );
+  }
+  return weekdaysInRange(from, to);
+}
+
+/** Parses --concurrency: a whole number from 1 to 32. */
+export function parseConcurrency(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 32) {
+    throw new BackfillRangeError(`--concurrency must be a whole number from 1 to 32, got "${value}"`);
+  }
+  return Number(value);
+}
+
+export type BackfillStatus = 'completed' | 'skipped' | 'failed';
+
+export interface BackfillOutcome {
+  runDate: string;
+  workflowId: string;
+  runId?: string;
+  status: BackfillStatus;
+  /** What happened: "already completed", "attached to the running run", the failure message… */
+  detail: string;
+  webUiUrl: string;
+  durationMs: number;
+}
+
+export interface BackfillOptions {
+  dates: readonly string[];
+  /** How many dates run at once (default 2): each pipeline fans out to many activities already. */
+  concurrency?: number;
+  /** Run dates again even when their last run completed (a new run with the same workflow id). */
+  force?: boolean;
+  scale?: ScaleInput;
+  /** Called as each date finishes, in completion order (the CLI prints a line). */
+  onOutcome?: (outcome: BackfillOutcome) => void;
+}
+
+async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function failureMessage(err: unknown): string {
+  // The workflow's own failure ("dailyPipeline 2026-11-02 failed at step dbt: …") is the cause.
+  if (err instanceof WorkflowFailedError) return err.cause?.message || err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs (or skips, or attaches to) the pipeline for one date and waits for it to close.
+ * Start semantics: without --force the reuse policy is ALLOW_DUPLICATE_FAILED_ONLY, so a run that
+ * completed between our describe and our start is not repeated (the start is rejected and reported as
+ * skipped); with --force it is ALLOW_DUPLICATE. The conflict policy USE_EXISTING makes a start that
+ * races with a running run (for example the schedule's) attach to it instead of failing or killing it.
+ */
+export async function backfillDate(
+  client: Client,
+  config: Config,
+  runDate: string,
+  opts: { force?: boolean; scale?: ScaleInput } = {},
+): Promise<BackfillOutcome> {
+  const workflowId = workflowIds.dailyPipeline(runDate);
+  const started = Date.now();
+  const outcome = (status: BackfillStatus, detail: string, runId?: string): BackfillOutcome => ({
+    runDate,
+    workflowId,
+    runId,
+    status,
+    detail,
+    webUiUrl: webUiLink(config, workflowId, runId),
+    durationMs: Date.now() - started,
+  });
+  try {
+    const existing = await describeOrUndefined(client.workflow.getHandle(workflowId));
+    if (existing?.status.name === 'COMPLETED' && !opts.force) {
+      return outcome('skipped', `already completed at ${existing.closeTime?.toISOString() ?? '?'}`, existing.runId);
+    }
+    let handle: WorkflowHandle;
+    let runId: string | undefined;
+    let how: string;
+    if (existing?.status.name === 'RUNNING') {
+      handle = client.workflow.getHandle(workflowId, existing.runId);
+      runId = existing.runId;
+      how = 'attached to the running run';
+    } else {
+      try {
+        const startedRun = await client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId,
+          args: [{ runDate, scale: opts.scale ?? config.defaultScale }],
+          workflowIdReusePolicy: opts.force ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        handle = startedRun;
+        runId = startedRun.firstExecutionRunId;
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          return outcome('skipped', 'completed by another run while the backfill was starting');
+        }
+        throw err;
+      }
+      how = existing ? `started again (previous run ${existing.status.name.toLowerCase()})` : 'started';
+    }
+    try {
+      await handle.result();
+    } catch (err) {
+      return outcome('failed', `${how}; failed: ${failureMessage(err)}`, runId);
+    }
+    return outcome('completed', how, runId);
+  } catch (err) {
+    return outcome('failed', `could not run: ${failureMessage(err)}`);
+  }
+}
+
+/**
+ * Runs {@link backfillDate} for every date with at most `concurrency` in flight, and returns the
+ * outcomes in date order. Never throws for a failed date: each failure is an outcome.
+ */
+export async function runBackfill(client: Client, config: Config, opts: BackfillOptions): Promise<BackfillOutcome[]> {
+  const dates = [...opts.dates];
+  const results: BackfillOutcome[] = new Array(dates.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < dates.length) {
+      const i = next++;
+      const result = await backfillDate(client, config, dates[i] as string, opts);
+      results[i] = result;
+      opts.onOutcome?.(result);
+    }
+  };
+  const lanes = Math.max(1, Math.min(opts.concurrency ?? 2, dates.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return results;
+}
+
+/** Counts outcomes by status. */
+export function countOutcomes(outcomes: readonly BackfillOutcome[]): Record<BackfillStatus, number> {
+  const counts: Record<BackfillStatus, number> = { completed: 0, skipped: 0, failed: 0 };
+  for (const o of outcomes) counts[o.status]++;
+  return counts;
+}
+
+/** Registers `backfill --from --to [--concurrency] [--force] [--scale] [--json]` on `program`. */
+export function registerBackfillCommands(program: Command, deps: CliDeps = {}): void {
+  const { io, config: getConfig } = resolveDeps(deps);
+  jsonOption(
+    program
+      .command('backfill')
+      .description(
+        'Run the daily pipeline for every weekday from --from to --to (inclusive), skipping dates already completed.',
+      )
+      .requiredOption('--from <date>', 'first date, YYYY-MM-DD')
+      .requiredOption('--to <date>', 'last date, YYYY-MM-DD (today at the latest)')
+      .option('--concurrency <n>', 'dates running at once', '2')
+      .option('--force', 'run dates again even when their last run completed')
+      .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)'),
+  ).action((opts: { from: string; to: string; concurrency: string; force?: boolean; scale?: string; json?: boolean }) =>
+    runAction(io, async () => {
+      const config = getConfig();
+      const concurrency = parseConcurrency(opts.concurrency);
+      let scale: ScaleInput | undefined;
+      try {
+        scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
+      } catch (err) {
+        throw new UsageError(`--scale: ${(err as Error).message}`);
+      }
+      const dates = backfillDates({
+        from: opts.from,
+        to: opts.to,
+        today: todayIn(config.timezone),
+        maxDays: config.backfillMaxDays,
+      });
+      if (dates.length === 0) {
+        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
+        else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
+        return;
+      }
+      if (!opts.json) {
+        io.out(
+          `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
+            `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+        );
+      }
+      const outcomes = await withClient(config, (client) =>
+        runBackfill(client, config, {
+          dates,
+          concurrency,
+          force: opts.force,
+          scale,
+          onOutcome: opts.json
+            ? undefined
+            : (o) =>
+                io.out(
+                  `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
+                ),
+        }),
+      );
+      const counts = countOutcomes(outcomes);
+      if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
+      else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
+      io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
+    }),
+  );
+}

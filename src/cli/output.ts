@@ -1,0 +1,159 @@
+/**
+ * Shared helpers for the operator commands (schedules, backfill, follow, status): where output
+ * goes, `--json`, plain tables, exit codes and a connected client that is always closed.
+ *
+ * Every command writes through a {@link CliIo} instead of `console`, so tests can run the real
+ * commander program in-process and read exactly what a person would see.
+ */
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config.js';
+import { connectClient } from '../temporal.js';
+
+/** Exit codes shared by every operator command, so scripts can branch on them. */
+export const EXIT = {
+  /** The command did what was asked and every workflow it waited for completed. */
+  ok: 0,
+  /** A workflow the command started or followed failed, or was cancelled, terminated or timed out. */
+  failed: 1,
+  /** Bad arguments or configuration: nothing was started. */
+  usage: 2,
+} as const;
+
+/** Where a command writes, and how it reports its exit code. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** True when stdout is an interactive terminal (progress bars instead of plain lines). */
+  isTTY: boolean;
+  /** The stream progress bars draw on (cli-progress needs a real stream). */
+  stream: NodeJS.WritableStream;
+  setExitCode(code: number): void;
+}
+
+/** The process's own stdout/stderr; exit codes go to `process.exitCode` so pending output flushes. */
+export const processIo: CliIo = {
+  out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  isTTY: Boolean(process.stdout.isTTY),
+  stream: process.stdout,
+  setExitCode: (code) => {
+    // Never downgrade: a failure reported earlier in the same command must survive a later success.
+    if (code > (process.exitCode === undefined ? 0 : Number(process.exitCode))) process.exitCode = code;
+  },
+};
+
+/**
+ * What the operator commands need from their surroundings. The defaults read configuration from
+ * the environment and talk to the process's stdout; tests pass their own config and a capturing io.
+ */
+export interface CliDeps {
+  io?: CliIo;
+  config?: () => Config;
+}
+
+/** A usage error: printed without a stack trace and exits with {@link EXIT.usage}. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Resolves {@link CliDeps} with defaults filled in. */
+export function resolveDeps(deps: CliDeps = {}): Required<CliDeps> {
+  return { io: deps.io ?? processIo, config: deps.config ?? (() => loadConfig()) };
+}
+
+/**
+ * Connects a client from `config`, runs `fn`, and closes the connection whatever happens, so a
+ * command never leaves the process hanging on an open gRPC channel.
+ */
+export async function withClient<T>(config: Config, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(config);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/**
+ * Runs a command's action, turning a {@link UsageError} into a message plus exit code 2. Other
+ * errors propagate to the entry point, which prints them and exits 1.
+ */
+export async function runAction(io: CliIo, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`healthsynth: ${err.message}`);
+      io.setExitCode(EXIT.usage);
+      return;
+    }
+    throw err;
+  }
+}
+
+/** Prints `value` as indented JSON: the whole output of a command run with `--json`. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}
+
+/**
+ * Formats rows as a plain left-aligned table with a header, two spaces between columns. Plain
+ * text on purpose: it stays readable in logs and CI output where box-drawing characters are not.
+ */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    widths
+      .map((w, i) => (i === widths.length - 1 ? (cells[i] ?? '') : (cells[i] ?? '').padEnd(w)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** Formats a date as `YYYY-MM-DD HH:MM:SS` in UTC, or `-` when absent (tables stay aligned). */
+export function formatTime(date: Date | undefined): string {
+  if (!date) return '-';
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+/** Formats milliseconds as a short human duration: `850ms`, `12.3s`, `4m 05s`, `2h 03m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Adds the shared `--json` option to a command. */
+export function jsonOption(command: Command): Command {
+  return command.option('--json', 'print machine-readable JSON instead of text');
+}
+
+/** A {@link CliIo} that keeps everything in memory: for tests and for embedding commands in other tools. */
+export interface MemoryIo extends CliIo {
+  stdout: string[];
+  stderr: string[];
+  exitCode: number;
+  /** Everything written to stdout, joined. */
+  text(): string;
+}
+
+/** Creates a {@link MemoryIo}; `isTTY` is false, so progress is written as plain lines. */
+export function memoryIo(): MemoryIo {
+  const io: MemoryIo = {
+    stdout: [],
+    stderr: [],
+    exitCode: 0,
+    isTTY: false,
+    stream: process.stderr,
+    out: (text) => void io.stdout.push(text),
+    err: (text) => void io.stderr.push(text),
+    setExitCode: (code) => {
+      if (code > io.exitCode) io.exitCode = code;
+    },
+    text: () => io.stdout.join('\n'),
+  };
+  return io;
+}
