@@ -7,7 +7,7 @@ import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@tem
 import type { Config } from './config.js';
 import type { PipelineSummary, ScaleInput } from './domain/types.js';
 import { webUiLink, workflowIds, WORKFLOW_TYPES } from './temporal.js';
-import { startWorker, type RunningWorker } from './worker.js';
+import { installQuietRuntime, startWorker, type RunningWorker } from './worker.js';
 
 export type WorkerMode = 'auto' | 'always' | 'never';
 
@@ -25,6 +25,7 @@ export async function hasWorkers(client: Client, config: Config): Promise<boolea
 export async function ensureWorker(client: Client, config: Config, mode: WorkerMode): Promise<RunningWorker | undefined> {
   if (mode === 'never') return undefined;
   if (mode === 'auto' && (await hasWorkers(client, config))) return undefined;
+  installQuietRuntime();
   return startWorker(config);
 }
 

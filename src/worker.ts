@@ -4,7 +4,7 @@
  * period, then the connection and database pool close).
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { createNotifier } from './activities/notify.js';
 import { ObjectStore } from './activities/storage.js';
@@ -27,6 +27,23 @@ export interface RunningWorker {
   /** Resolves when the worker has stopped and its resources are closed. */
   done: Promise<void>;
   shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * For workers started inside a command (run, demo, tests): the SDK logs warnings and errors only, so
+ * its bundling and state-change lines do not drown the command's own output. Runtime.install works once
+ * per process, before the first connection; later calls are no-ops.
+ */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by someone else in this process (e.g. with metrics): keep theirs.
+  }
 }
 
 /**
@@ -88,6 +105,7 @@ export async function runWorkerProcess(config: Config): Promise<void> {
   let metrics: Metrics | undefined;
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (config.workerMetricsPort !== 0) {
+    runtimeInstalled = true;
     const { sdkUrl } = installRuntimeMetrics(await freeLoopbackPort());
     metrics = createMetrics();
     server = await startMetricsServer(metrics, {

@@ -10,7 +10,7 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { createWarehouse, type Warehouse } from '../../src/activities/warehouse/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { connectClient } from '../../src/temporal.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { installQuietRuntime, startWorker, type RunningWorker } from '../../src/worker.js';
 
 /** A short unique suffix for ids, task queues and prefixes. */
 export const uniq = (): string => randomUUID().slice(0, 8);
@@ -35,8 +35,9 @@ export interface TestHarness {
  */
 export async function harness(
   config: Config,
-  opts: { worker?: boolean; wrapActivities?: Parameters<typeof startWorker>[1]['wrapActivities'] } = {},
+  opts: { worker?: boolean; wrapActivities?: NonNullable<Parameters<typeof startWorker>[1]>['wrapActivities'] } = {},
 ): Promise<TestHarness> {
+  installQuietRuntime();
   const client = await connectClient(config);
   const store = ObjectStore.fromConfig(config.s3);
   await store.ensureBucket();

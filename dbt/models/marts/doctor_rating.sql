@@ -1,0 +1,158 @@
+{#
+  The doctor ranking behind the daily report, as of var('run_date') over a trailing window of
+  var('rating_window_days') days (run date included). The score is documented in doctor_rating.yml:
+
+    shrunk_rating   = (C * m + sum of ratings) / (C + rating_count)        C = var('rating_prior_weight'),
+                                                                           m = mean of all ratings in the window
+    rating_part     = (shrunk_rating - 1) / 4                              0..1
+    billing_index   = billing_per_patient / specialty average of it        1 = typical for the specialty
+    billing_part    = least(billing_index, 2) / 2                          0..1 (0.5 = typical)
+    score           = 100 * (w_r * rating_part + w_b * billing_part)       w_r, w_b = var('rating_score_weight'),
+                                                                           var('billing_score_weight')
+#}
+{%- set window_days = var('rating_window_days') | int -%}
+{%- set prior_weight = var('rating_prior_weight') -%}
+
+with
+
+appointments as (
+
+    select * from {{ ref('appointments') }}
+
+),
+
+doctors as (
+
+    select * from {{ ref('stg_doctors') }}
+
+),
+
+clinics as (
+
+    select * from {{ ref('stg_clinics') }}
+
+),
+
+params as (
+
+    select
+        {{ run_date() }} as as_of_on,
+        cast({{ dbt.dateadd('day', -(window_days - 1), run_date()) }} as date) as window_start_on
+
+),
+
+windowed as (
+
+    select
+        appointments.doctor_id,
+        appointments.patient_id,
+        appointments.billing_amount,
+        -- A rating counts once it has been submitted, so a rerun of an old day reproduces that day's ranking.
+        case
+            when cast(appointments.feedback_submitted_at as date) <= params.as_of_on then appointments.rating
+        end as rating,
+        params.as_of_on,
+        params.window_start_on
+
+    from appointments
+    cross join params
+    where appointments.appointment_on between params.window_start_on and params.as_of_on
+
+),
+
+per_doctor as (
+
+    select
+        doctor_id,
+        as_of_on,
+        window_start_on,
+        count(distinct patient_id) as patients,
+        cast(coalesce(sum(billing_amount), 0) as {{ dbt.type_numeric() }}) as billing_total_amount,
+        count(rating) as rating_count,
+        cast(coalesce(sum(rating), 0) as {{ dbt.type_numeric() }}) as rating_sum
+
+    from windowed
+    group by doctor_id, as_of_on, window_start_on
+
+),
+
+network_mean as (
+
+    -- m: the network-wide mean rating in the window (3, the middle of the scale, when nobody was rated).
+    select
+        coalesce(sum(rating_sum) / nullif(sum(rating_count), 0), 3.0) as prior_mean
+
+    from per_doctor
+
+),
+
+shrunk as (
+
+    select
+        per_doctor.*,
+        (cast({{ prior_weight }} as {{ dbt.type_numeric() }}) * network_mean.prior_mean + per_doctor.rating_sum)
+            / ({{ prior_weight }} + per_doctor.rating_count) as shrunk_rating,
+        per_doctor.billing_total_amount / per_doctor.patients as billing_per_patient,
+        doctors.full_name,
+        doctors.specialty,
+        doctors.clinic_id,
+        clinics.clinic_name
+
+    from per_doctor
+    cross join network_mean
+    inner join doctors
+        on per_doctor.doctor_id = doctors.doctor_id
+    inner join clinics
+        on doctors.clinic_id = clinics.clinic_id
+
+),
+
+components as (
+
+    select
+        shrunk.*,
+        (shrunk_rating - 1) / 4 as rating_part,
+        case
+            when avg(billing_per_patient) over (partition by specialty) > 0
+                then least(billing_per_patient / avg(billing_per_patient) over (partition by specialty), 2) / 2
+            else 0.5
+        end as billing_part
+
+    from shrunk
+
+),
+
+scored as (
+
+    select
+        components.*,
+        100 * ({{ var('rating_score_weight') }} * rating_part + {{ var('billing_score_weight') }} * billing_part)
+            as raw_score
+
+    from components
+
+),
+
+final as (
+
+    select
+        doctor_id,
+        full_name,
+        specialty,
+        clinic_name,
+        rating_count,
+        cast(round(rating_sum / nullif(rating_count, 0), 2) as numeric(3, 2)) as avg_rating,
+        patients,
+        cast(round(billing_per_patient, 2) as {{ type_money() }}) as billing_per_patient_amount,
+        cast(round(raw_score, 2) as numeric(5, 2)) as score,
+        row_number() over (order by raw_score desc, shrunk_rating desc, doctor_id) as score_rank,
+        cast(round(shrunk_rating, 4) as numeric(6, 4)) as shrunk_rating,
+        clinic_id,
+        as_of_on,
+        window_start_on
+
+    from scored
+
+)
+
+select * from final

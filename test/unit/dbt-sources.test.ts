@@ -1,0 +1,96 @@
+/**
+ * dbt/models/staging/__sources.yml must be exactly what the entity definitions render, and the rendering must
+ * declare only tests that hold at raw level.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { execa } from 'execa';
+import { parse } from 'yaml';
+import { REPEATED_ACROSS_BATCHES, SOURCES_YAML_PATH, renderSourcesYaml } from '../../src/domain/dbt-sources.js';
+import { ENTITIES, ENTITY_NAMES, csvColumns } from '../../src/domain/entities.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface SourceColumn {
+  name: string;
+  description: string;
+  data_tests?: (string | Record<string, { arguments: Record<string, unknown> }>)[];
+}
+interface SourceTable {
+  name: string;
+  description: string;
+  data_tests?: unknown[];
+  columns: SourceColumn[];
+}
+
+const testNames = (c: SourceColumn): string[] =>
+  (c.data_tests ?? []).map((t) => (typeof t === 'string' ? t : Object.keys(t)[0]!));
+
+describe('dbt sources YAML', () => {
+  test('the committed file matches the rendering (run `npx tsx scripts/dbt-sources.ts` if not)', async () => {
+    const committed = await readFile(path.join(ROOT, SOURCES_YAML_PATH), 'utf8');
+    assert.equal(committed, renderSourcesYaml());
+  });
+
+  test('declares every entity column, with only the tests that hold at raw level', () => {
+    const doc = parse(renderSourcesYaml()) as { sources: { name: string; schema: string; tables: SourceTable[] }[] };
+    assert.equal(doc.sources.length, 1);
+    const source = doc.sources[0]!;
+    assert.deepEqual([source.name, source.schema], ['raw', 'raw']);
+    assert.deepEqual(
+      source.tables.map((t) => t.name),
+      [...ENTITY_NAMES],
+    );
+    for (const table of source.tables) {
+      const entity = ENTITIES[table.name as keyof typeof ENTITIES];
+      assert.equal(table.description, entity.description);
+      assert.deepEqual(
+        table.columns.map((c) => c.name),
+        csvColumns(entity.name).map((c) => c.name),
+      );
+      const key = table.columns.find((c) => c.name === entity.key)!;
+      // Snapshot entities repeat keys across batches: unique per batch only, the key itself is tested in staging.
+      assert.equal(
+        testNames(key).includes('unique'),
+        !REPEATED_ACROSS_BATCHES.has(entity.name),
+        `${table.name}.${entity.key}`,
+      );
+      assert.equal(table.data_tests !== undefined, REPEATED_ACROSS_BATCHES.has(entity.name));
+      for (const def of entity.columns) {
+        const col = table.columns.find((c) => c.name === def.name)!;
+        assert.equal(col.description, def.description);
+        assert.equal(testNames(col).includes('not_null'), !def.nullable, `${table.name}.${def.name} not_null`);
+        assert.equal(testNames(col).includes('relationships'), def.references !== undefined);
+        assert.equal(testNames(col).includes('accepted_values'), def.accepted !== undefined);
+      }
+    }
+    const comment = source.tables.find((t) => t.name === 'feedback')!.columns.find((c) => c.name === 'comment')!;
+    assert.equal(comment.data_tests, undefined, 'a nullable column without enumeration has no tests');
+    const rating = source.tables.find((t) => t.name === 'feedback')!.columns.find((c) => c.name === 'rating')!;
+    assert.deepEqual(rating.data_tests?.[1], {
+      accepted_values: { arguments: { values: [1, 2, 3, 4, 5], quote: false } },
+    });
+  });
+
+  test('scripts/dbt-sources.ts --check passes on the committed file and exits 1 on drift', async () => {
+    const ok = await execa('npx', ['tsx', 'scripts/dbt-sources.ts', '--check'], { cwd: ROOT, reject: false });
+    assert.equal(ok.exitCode, 0, ok.stderr);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-dbt-sources-'));
+    try {
+      const drifted = path.join(dir, '__sources.yml');
+      await writeFile(drifted, renderSourcesYaml().replace('name: clinic_name', 'name: clinic_title'));
+      const bad = await execa('npx', ['tsx', 'scripts/dbt-sources.ts', '--check', `--file=${drifted}`], {
+        cwd: ROOT,
+        reject: false,
+      });
+      assert.equal(bad.exitCode, 1);
+      assert.match(bad.stderr, /is out of date: run `npx tsx scripts\/dbt-sources.ts`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
