@@ -3,12 +3,14 @@
  * (orchestration overhead) computed from the histories of the run and its children.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 import type { Config } from '../src/config.js';
 import type { ScaleInput } from '../src/domain/types.js';
 import { awaitPipeline, rootMessage, startPipeline } from '../src/run-pipeline.js';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
 
 const millis = (t: HistoryEvent['eventTime']): number =>

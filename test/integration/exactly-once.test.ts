@@ -9,7 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 import { ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
 import type { GenerateShardInput, IngestResult, PipelineSummary, ShardObject } from '../../src/domain/types.js';
 import { keys } from '../../src/activities/storage.js';
