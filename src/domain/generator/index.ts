@@ -1,0 +1,19 @@
+/**
+ * The synthetic data generator: part files for every entity as a pure function of
+ * (seed, runDate, entity, shard, scale). See stream.ts for the entry points and visits.ts for the model.
+ */
+// Shard planning lives in src/domain/shards.ts so workflow code can import it without the generator.
+export { planShards, shardRange, appointmentsPerDay } from '../shards.js';
+export {
+  generateShardStream,
+  generateShardChunks,
+  resolveShardSpec,
+  ShardStream,
+  GeneratorInputError,
+  type ShardSpec,
+  type ResolvedSpec,
+  type RowCounter,
+} from './stream.js';
+export { ID_DAY_STRIDE } from './patients.js';
+export { DOCTOR_ID_STRIDE, clinicCount, doctorSlots } from './network.js';
+export { MIN_RUN_DATE, MAX_RUN_DATE, parseDayIndex, dayString } from './calendar.js';
