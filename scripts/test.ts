@@ -1,0 +1,236 @@
+/**
+ * `npm test [layers or files...]`: runs the test suite against the real local stack.
+ *
+ * Ensures the toolchain, brings the local stack up unless it is already running (remembering what
+ * it started), creates a fresh test database and an emptied test bucket, points the tests at them
+ * through environment variables, runs node's test runner one file at a time over test/unit,
+ * test/workflow, test/integration and test/e2e (in that order), then stops what it started, also
+ * on Ctrl-C. The exit code is the test runner's.
+ *
+ *   npm test                         all layers
+ *   npm test -- unit integration     some layers
+ *   npm test -- test/unit/config.test.ts
+ *
+ * Environment: HEALTHSYNTH_TEST_DATABASE (default healthsynth_test), HEALTHSYNTH_TEST_BUCKET
+ * (default healthsynth-test), plus the HEALTHSYNTH_*_PORT and HEALTHSYNTH_DATA_DIR of the stack.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ObjectStore } from '../src/activities/storage.js';
+import { loadConfig } from '../src/config.js';
+import { localStackEnv, type ServiceName, StackError, stackDown, stackUp } from '../src/stack/index.js';
+import { localPgUrl, withPg } from '../src/stack/postgres.js';
+import { ensureLocalBucket, localS3 } from '../src/stack/s3.js';
+import { ensureFullToolchain, REPO_ROOT, ToolchainError } from './lib/toolchain.js';
+
+const LAYERS = ['unit', 'workflow', 'integration', 'e2e'] as const;
+type Layer = (typeof LAYERS)[number];
+
+async function testFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await testFiles(full)));
+    else if (e.isFile() && e.name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+
+/** A group of test files run by one test-runner process: a layer, or files outside test/<layer>/. */
+interface Group {
+  name: string;
+  files: string[];
+}
+
+/**
+ * Turns arguments (layer names, folders, files) into groups in layer order: unit, workflow,
+ * integration, e2e, then anything else. (Node's runner sorts the files it is given by path,
+ * so the layer order is kept by running one process per layer.)
+ */
+async function selectGroups(args: readonly string[]): Promise<Group[]> {
+  const files: string[] = [];
+  for (const arg of args.length > 0 ? args : LAYERS) {
+    if ((LAYERS as readonly string[]).includes(arg)) {
+      files.push(...(await testFiles(path.join(REPO_ROOT, 'test', arg as Layer))));
+    } else if (existsSync(arg) && statSync(arg).isDirectory()) {
+      files.push(...(await testFiles(path.resolve(arg))));
+    } else if (existsSync(arg)) {
+      files.push(path.resolve(arg));
+    } else {
+      throw new Error(`"${arg}" is neither a layer (${LAYERS.join(', ')}) nor an existing test file or folder`);
+    }
+  }
+  const groups: Group[] = [...LAYERS, 'other'].map((name) => ({ name, files: [] }));
+  for (const file of new Set(files)) {
+    const rel = path.relative(path.join(REPO_ROOT, 'test'), file);
+    const layer = rel.split(path.sep)[0] ?? '';
+    const group = groups.find((g) => g.name === layer) ?? groups[groups.length - 1]!;
+    group.files.push(path.relative(process.cwd(), file));
+  }
+  return groups.filter((g) => g.files.length > 0);
+}
+
+interface Counts {
+  pass: number;
+  fail: number;
+  cancelled: number;
+  skipped: number;
+  todo: number;
+}
+
+/** Reads the summary counts from the end of a TAP report. */
+async function tapCounts(file: string): Promise<Counts | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const counts = {
+    pass: count('pass'),
+    fail: count('fail'),
+    cancelled: count('cancelled'),
+    skipped: count('skipped'),
+    todo: count('todo'),
+  };
+  return Object.values(counts).some(Number.isNaN) ? undefined : counts;
+}
+
+/** Drops and recreates the test database so every run starts empty. */
+async function freshDatabase(port: number, name: string): Promise<void> {
+  await withPg(port, 'postgres', async (c) => {
+    const ident = `"${name.replace(/"/g, '""')}"`;
+    try {
+      await c.query(`drop database if exists ${ident}`);
+    } catch (err) {
+      throw new Error(
+        `could not drop the test database ${name} (${(err as Error).message}); another test run may be using it: set HEALTHSYNTH_TEST_DATABASE to another name`,
+      );
+    }
+    await c.query(`create database ${ident}`);
+  });
+}
+
+/** Creates the test bucket and deletes whatever an earlier run left in it. */
+async function freshBucket(port: number, bucket: string): Promise<void> {
+  await ensureLocalBucket(port, bucket);
+  const store = ObjectStore.fromConfig(localS3(port, bucket));
+  try {
+    const leftovers = await store.list('');
+    await store.delete(leftovers.map((o) => o.key));
+  } finally {
+    store.client.destroy();
+  }
+}
+
+/** The closing count line, set once the test runs are over. */
+let summary: string | undefined;
+
+async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const groups = await selectGroups(process.argv.slice(2));
+  const fileCount = groups.reduce((n, g) => n + g.files.length, 0);
+  if (fileCount === 0) {
+    console.error('npm test: no *.test.ts files found for this selection');
+    return 1;
+  }
+
+  let interrupted: NodeJS.Signals | undefined;
+  let child: ReturnType<typeof spawn> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = sig;
+    console.error(`\nnpm test: ${sig}: stopping the tests, then what this run started`);
+    child?.kill(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const config = loadConfig();
+  const log = (line: string) => console.error(line);
+  let started: ServiceName[] = [];
+  try {
+    const tools = await ensureFullToolchain({ log });
+    if (interrupted) return 130;
+    // A stack already listening on our ports (ours, or one started by hand with the same
+    // credentials) is used as it is; only what this run starts is stopped at the end.
+    const up = await stackUp({ config, log, adoptForeign: true });
+    started = up.services.filter((s) => s.status === 'started').map((s) => s.name);
+    console.error(
+      `Stack: ${up.services.map((s) => `${s.name} ${s.status}`).join(', ')} (${(up.elapsedMs / 1000).toFixed(1)} s)`,
+    );
+    if (interrupted) return 130;
+
+    const database = process.env.HEALTHSYNTH_TEST_DATABASE ?? 'healthsynth_test';
+    const bucket = process.env.HEALTHSYNTH_TEST_BUCKET ?? 'healthsynth-test';
+    await freshDatabase(config.localPorts.postgres, database);
+    await freshBucket(config.localPorts.s3, bucket);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...localStackEnv(config, tools),
+      DATABASE_URL: localPgUrl(config.localPorts.postgres, database),
+      S3_BUCKET: bucket,
+      // The project targets Node 20 on purpose; the SDK's "Node 22 from 2027" notice is noise in test output.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
+    };
+    const tapDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hs-test-'));
+    const total: Counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
+    let exitCode = 0;
+    try {
+      for (const group of groups) {
+        if (interrupted) break;
+        const tap = path.join(tapDir, `${group.name}.tap`);
+        // prettier-ignore
+        const args = [
+          '--import', 'tsx', '--test', '--test-concurrency=1',
+          '--test-reporter=spec', '--test-reporter-destination=stdout',
+          '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+          ...group.files,
+        ];
+        console.log(`\n=== ${group.name}: ${group.files.length} file(s) ===`);
+        const proc = spawn(process.execPath, args, { stdio: 'inherit', env, cwd: process.cwd() });
+        child = proc;
+        const code = await new Promise<number>((resolve) => {
+          proc.once('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1)));
+          proc.once('error', (err) => {
+            console.error(err);
+            resolve(1);
+          });
+        });
+        child = undefined;
+        const counts = await tapCounts(tap);
+        if (counts) for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
+        else total.fail += 1; // the runner died before it could report
+        if (code !== 0 && exitCode === 0) exitCode = code;
+      }
+    } finally {
+      await fs.rm(tapDir, { recursive: true, force: true });
+    }
+    // One closing line for all layers, printed last (after the stack is stopped) by main().
+    summary = `total: ${total.pass} passed, ${total.fail + total.cancelled} failed, ${total.skipped + total.todo} skipped`;
+    if (interrupted) return Math.max(exitCode, 130);
+    return exitCode;
+  } finally {
+    if (started.length > 0) {
+      await stackDown({ config, log, only: started }).catch((err: unknown) =>
+        console.error(`npm test: ${String(err)}`),
+      );
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    if (summary) console.log(`\n${summary}`);
+    process.exit(code);
+  },
+  (err: unknown) => {
+    const errors = err instanceof AggregateError ? (err.errors as unknown[]) : [err];
+    for (const e of errors) {
+      console.error(e instanceof ToolchainError || e instanceof StackError ? `npm test: ${e.message}` : e);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, LOCAL, loadConfig } from '../../src/config.js';
+
+/** loadConfig on an explicit environment only (never process.env or a .env file). */
+const load = (env: Record<string, string>) => loadConfig({ ...env }, '/tmp/hs-config-test');
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    load(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected loadConfig to throw');
+}
+
+describe('loadConfig defaults', () => {
+  test('point at the local stack on loopback', () => {
+    const c = load({});
+    assert.equal(c.dataDir, path.resolve('/tmp/hs-config-test', '.data'));
+    assert.equal(c.temporal.address, `127.0.0.1:${LOCAL.temporalPort}`);
+    assert.equal(c.temporal.namespace, 'default');
+    assert.equal(c.temporal.tls, false);
+    assert.equal(c.temporal.uiUrl, `http://127.0.0.1:${LOCAL.temporalUiPort}`);
+    assert.equal(c.s3.endpoint, `http://127.0.0.1:${LOCAL.s3Port}`);
+    assert.equal(c.s3.bucket, LOCAL.s3Bucket);
+    assert.equal(c.s3.accessKeyId, LOCAL.s3AccessKey);
+    assert.equal(c.s3.forcePathStyle, true);
+    assert.equal(c.s3.local, true);
+    assert.deepEqual(c.warehouse, {
+      kind: 'postgres',
+      local: true,
+      databaseUrl: `postgres://healthsynth:healthsynth@127.0.0.1:${LOCAL.postgresPort}/healthsynth`,
+    });
+    assert.deepEqual(c.localPorts, {
+      temporal: LOCAL.temporalPort,
+      temporalUi: LOCAL.temporalUiPort,
+      temporalMetrics: LOCAL.temporalMetricsPort,
+      postgres: LOCAL.postgresPort,
+      s3: LOCAL.s3Port,
+    });
+    assert.equal(c.retentionDays, 365);
+    assert.equal(c.defaultScale, 'small');
+    assert.equal(c.timezone, 'UTC');
+  });
+
+  test('local defaults follow the HEALTHSYNTH_*_PORT overrides', () => {
+    const c = load({
+      HEALTHSYNTH_TEMPORAL_PORT: '17233',
+      HEALTHSYNTH_TEMPORAL_UI_PORT: '18233',
+      HEALTHSYNTH_TEMPORAL_METRICS_PORT: '17235',
+      HEALTHSYNTH_POSTGRES_PORT: '15432',
+      HEALTHSYNTH_S3_PORT: '19100',
+      HEALTHSYNTH_DATA_DIR: 'elsewhere',
+    });
+    assert.equal(c.temporal.address, '127.0.0.1:17233');
+    assert.equal(c.temporal.uiUrl, 'http://127.0.0.1:18233');
+    assert.equal(c.s3.endpoint, 'http://127.0.0.1:19100');
+    assert.equal(
+      c.warehouse.kind === 'postgres' && c.warehouse.databaseUrl,
+      'postgres://healthsynth:healthsynth@127.0.0.1:15432/healthsynth',
+    );
+    assert.equal(c.localPorts.temporalMetrics, 17235);
+    assert.equal(c.dataDir, '/tmp/hs-config-test/elsewhere');
+  });
+
+  test('explicit settings win over the port overrides', () => {
+    const c = load({
+      HEALTHSYNTH_TEMPORAL_PORT: '17233',
+      TEMPORAL_ADDRESS: 'temporal.example.com:7233',
+      DATABASE_URL: 'postgres://u:p@db.example.com/x',
+    });
+    assert.equal(c.temporal.address, 'temporal.example.com:7233');
+    assert.equal(c.warehouse.kind === 'postgres' && c.warehouse.local, false);
+  });
+});
+
+describe('loadConfig errors', () => {
+  test('name the setting and what is wrong', () => {
+    const err = configError({ HEALTHSYNTH_POSTGRES_PORT: 'abc', RETENTION_DAYS: '0' });
+    assert.match(err.message, /HEALTHSYNTH_POSTGRES_PORT: must be a whole number/);
+    assert.match(err.message, /RETENTION_DAYS:/);
+  });
+
+  test('reject two services on one port', () => {
+    const err = configError({ HEALTHSYNTH_S3_PORT: '54329' });
+    assert.match(err.message, /postgres and s3 would both listen on port 54329/);
+  });
+
+  test('cover cross-field rules', () => {
+    assert.match(configError({ WAREHOUSE: 'redshift' }).message, /REDSHIFT_CLUSTER_ID or REDSHIFT_WORKGROUP/);
+    assert.match(configError({ S3_ENDPOINT: 'http://minio:9000' }).message, /S3_BUCKET: required when S3_ENDPOINT/);
+    assert.match(configError({ TELEGRAM_CHAT_ID: '12345' }).message, /TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID/);
+  });
+
+  test('never echo a secret value', () => {
+    const token = 'not-a-valid-token-s3cr3t-value';
+    const key = 'this-is-not-base64-but-it-is-secret-0123456789';
+    const err = configError({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_CHAT_ID: '1', TEMPORAL_ENCRYPTION_KEY: key });
+    assert.match(err.message, /TELEGRAM_BOT_TOKEN/);
+    assert.match(err.message, /TEMPORAL_ENCRYPTION_KEY/);
+    assert.ok(!err.message.includes(token), 'the bot token leaked into the message');
+    assert.ok(!err.message.includes(key), 'the encryption key leaked into the message');
+  });
+});
+
+describe('loadConfig booleans', () => {
+  test('parse the accepted spellings', () => {
+    for (const v of ['1', 'true', 'TRUE', 'yes', 'on', ' On '])
+      assert.equal(load({ TEMPORAL_TLS: v }).temporal.tls, true, v);
+    for (const v of ['0', 'false', 'no', 'off']) assert.equal(load({ TEMPORAL_TLS: v }).temporal.tls, false, v);
+    // Boolean('false') would be true; the parser must not do that.
+    assert.equal(load({ S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false);
+  });
+
+  test('reject anything else, naming the setting', () => {
+    assert.match(configError({ TEMPORAL_TLS: 'maybe' }).message, /TEMPORAL_TLS: must be true or false/);
+  });
+});
