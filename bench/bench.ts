@@ -27,7 +27,10 @@ async function peakRssMb(pid: number): Promise<number> {
 
 /** A worker in its own process, so its peak memory is the worker's alone. */
 async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     proc.stdout?.on('data', (d: Buffer) => {
@@ -60,7 +63,9 @@ async function main(): Promise<void> {
     result.generation = generation;
     log('entity          rows/s   naive rows/s   ratio');
     for (const [entity, g] of Object.entries(generation)) {
-      log(`${entity.padEnd(13)} ${fmt(g.rows_per_s)}  ${fmt(g.naive_faker_rows_per_s)}  ${(g.rows_per_s / g.naive_faker_rows_per_s).toFixed(1)}x`);
+      log(
+        `${entity.padEnd(13)} ${fmt(g.rows_per_s)}  ${fmt(g.naive_faker_rows_per_s)}  ${(g.rows_per_s / g.naive_faker_rows_per_s).toFixed(1)}x`,
+      );
     }
   }
 
@@ -71,11 +76,16 @@ async function main(): Promise<void> {
     log('load: loadBatch vs psql \\copy of the same CSV into an identical table…');
     const load = await benchLoad();
     result.load = Object.fromEntries(
-      Object.entries(load).map(([e, r]) => [e, { rows_per_s: r.rows_per_s, psql_copy_rows_per_s: r.psql_copy_rows_per_s }]),
+      Object.entries(load).map(([e, r]) => [
+        e,
+        { rows_per_s: r.rows_per_s, psql_copy_rows_per_s: r.psql_copy_rows_per_s },
+      ]),
     );
     log('entity          rows/s  psql rows/s   ratio');
     for (const [entity, r] of Object.entries(load)) {
-      log(`${entity.padEnd(13)} ${fmt(r.rows_per_s)}  ${fmt(r.psql_copy_rows_per_s)}  ${(r.rows_per_s / r.psql_copy_rows_per_s).toFixed(2)}x`);
+      log(
+        `${entity.padEnd(13)} ${fmt(r.rows_per_s)}  ${fmt(r.psql_copy_rows_per_s)}  ${(r.rows_per_s / r.psql_copy_rows_per_s).toFixed(2)}x`,
+      );
     }
   }
 
@@ -101,14 +111,18 @@ async function main(): Promise<void> {
         log(`e2e: dailyPipeline at ${name} for ${runDate}…`);
         e2e[name] = await benchE2e(client, config, runDate, scale);
         rss[name] = await peakRssMb(worker.pid as number);
-        log(`  wall ${e2e[name].wall_s.toFixed(1)} s, outside activities ${e2e[name].overhead_s.toFixed(2)} s, worker peak RSS ${rss[name]} MB`);
+        log(
+          `  wall ${e2e[name].wall_s.toFixed(1)} s, outside activities ${e2e[name].overhead_s.toFixed(2)} s, worker peak RSS ${rss[name]} MB`,
+        );
       } finally {
         worker.kill('SIGTERM');
         if (worker.exitCode === null) await once(worker, 'exit');
       }
     }
     await client.connection.close();
-    result.e2e = Object.fromEntries(Object.entries(e2e).map(([k, v]) => [k, { wall_s: v.wall_s, overhead_s: v.overhead_s }]));
+    result.e2e = Object.fromEntries(
+      Object.entries(e2e).map(([k, v]) => [k, { wall_s: v.wall_s, overhead_s: v.overhead_s }]),
+    );
     result.peak_rss_mb = rss;
   }
 

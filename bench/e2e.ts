@@ -59,7 +59,10 @@ function childIds(events: HistoryEvent[]): string[] {
     .filter(Boolean);
 }
 
-async function collectIntervals(client: Client, handle: WorkflowHandle): Promise<{ events: HistoryEvent[]; intervals: Array<[number, number]> }> {
+async function collectIntervals(
+  client: Client,
+  handle: WorkflowHandle,
+): Promise<{ events: HistoryEvent[]; intervals: Array<[number, number]> }> {
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
   const intervals = activityIntervals(events);

@@ -22,7 +22,11 @@ export async function hasWorkers(client: Client, config: Config): Promise<boolea
 }
 
 /** Starts a worker in this process unless one is already polling (mode auto) or told not to. */
-export async function ensureWorker(client: Client, config: Config, mode: WorkerMode): Promise<RunningWorker | undefined> {
+export async function ensureWorker(
+  client: Client,
+  config: Config,
+  mode: WorkerMode,
+): Promise<RunningWorker | undefined> {
   if (mode === 'never') return undefined;
   if (mode === 'auto' && (await hasWorkers(client, config))) return undefined;
   installQuietRuntime();
@@ -57,7 +61,11 @@ export interface PipelineOutcome {
 /** Waits for a started run; a failure is returned (with its message), not thrown. */
 export async function awaitPipeline(config: Config, handle: WorkflowHandle): Promise<PipelineOutcome> {
   const desc = await handle.describe();
-  const base = { workflowId: handle.workflowId, runId: desc.runId, webUiUrl: webUiLink(config, handle.workflowId, desc.runId) };
+  const base = {
+    workflowId: handle.workflowId,
+    runId: desc.runId,
+    webUiUrl: webUiLink(config, handle.workflowId, desc.runId),
+  };
   try {
     return { ...base, summary: (await handle.result()) as PipelineSummary };
   } catch (err) {

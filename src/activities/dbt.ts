@@ -3,9 +3,17 @@
  * summarised from dbt's run_results.json into a small {@link DbtSummary} for the workflow history.
  *
  * dbt runs as a child process (execa). Each run gets its own target and log directory under
- * `<dataDir>/dbt/<runDate>-<run>/`, so pipelines for different dates can run dbt at the same time, and the
- * connection settings reach dbt's profile (dbt/profiles.yml) as environment variables derived from the config;
- * secrets go only into the child's environment, never into arguments, results or logs.
+ * `<dataDir>/dbt/<runDate>-<run>/`, and the connection settings reach dbt's profile (dbt/profiles.yml) as environment
+ * variables derived from the config; secrets go only into the child's environment, never into arguments, results or
+ * logs.
+ *
+ * Builds are serialized per warehouse: every build replaces the shared staging views and marts tables, and two
+ * builds at once (a backfill runs pipelines for two dates in parallel) would race on the same relations. On
+ * PostgreSQL runDbt holds a session advisory lock for the whole dbt process, so concurrent pipelines' builds run one
+ * after the other. On Redshift there are no advisory locks: run dbt from one place at a time there (for example a
+ * dedicated worker for the dbt activity with maxConcurrentActivityTaskExecutions 1, or a backfill concurrency of 1).
+ * Each date keeps its own ranking in marts.doctor_rating (incremental on as_of_on), so a report never reads another
+ * date's ranking even while the next build runs.
  */
 import { randomUUID } from 'node:crypto';
 import { access, constants, readFile, rm } from 'node:fs/promises';
@@ -15,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
+import pg from 'pg';
 import type { Config } from '../config.js';
 import type { DbtNodeTiming, DbtSummary } from '../domain/types.js';
 
@@ -32,6 +41,25 @@ export interface RunDbtInput {
   runDate: string;
   /** A dbt node selection (e.g. `+doctor_rating`); default: the whole project. */
   select?: string;
+}
+
+/**
+ * The PostgreSQL advisory lock (two-int form, in the `0x4853_xxxx` family the warehouse adapter uses for its own
+ * locks) that runDbt holds for the whole dbt process. Advisory locks are per database, so this serializes the
+ * builds of one warehouse and leaves other databases (tests, other environments on the same server) independent.
+ */
+export const DBT_BUILD_LOCK = [0x4853_0003, 0] as const;
+
+/** The heartbeat detail (`last`) while runDbt waits for another build to release {@link DBT_BUILD_LOCK}. */
+export const DBT_LOCK_WAIT_DETAIL = 'waiting for another dbt build';
+
+/** What runDbt heartbeats: dbt's progress, or the lock wait while another build runs. */
+export interface DbtHeartbeat {
+  runDate: string;
+  phase: 'waiting' | 'running';
+  done: number;
+  total: number;
+  last: string;
 }
 
 /** Failure types runDbt raises, for workflows' retry policies and alerts. */
@@ -192,11 +220,94 @@ async function isExecutable(file: string): Promise<boolean> {
 
 const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n').trim();
 
+/** A held {@link DBT_BUILD_LOCK}; `release` unlocks and closes its connection (never throws). */
+interface BuildLock {
+  /** Milliseconds spent waiting for the lock (0 when it was free). */
+  waitedMs: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Takes {@link DBT_BUILD_LOCK} on a dedicated connection to `databaseUrl` and keeps that session open until
+ * `release`: the lock belongs to the session, so a crashed worker (its connection gone) releases it too.
+ * Tries without waiting first; when another build holds it, calls `onWait` and blocks in `pg_advisory_lock`.
+ * An abort of `signal` while waiting cancels the waiting statement (pg_cancel_backend from a second connection) and
+ * closes the session, so a cancelled activity never takes the lock later, then rethrows the abort reason.
+ */
+async function acquireBuildLock(
+  databaseUrl: string,
+  { signal, onWait }: { signal?: AbortSignal; onWait: () => void },
+): Promise<BuildLock> {
+  const connection = {
+    connectionString: databaseUrl,
+    application_name: 'healthsynth-dbt-lock',
+    keepAlive: true,
+    connectionTimeoutMillis: 15_000,
+  };
+  const client = new pg.Client(connection);
+  // A connection lost while dbt runs must not crash the worker; the build finishes without the lock.
+  client.on('error', () => {});
+  const close = async (): Promise<void> => {
+    await client.end().catch(() => {});
+  };
+  const started = Date.now();
+  try {
+    signal?.throwIfAborted();
+    await client.connect();
+    const [k1, k2] = DBT_BUILD_LOCK;
+    const tried = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [k1, k2]);
+    if (!tried.rows[0]?.ok) {
+      onWait();
+      // Wait as long as it takes (the activity's timeouts bound it), whatever the role's defaults say.
+      await client.query('set statement_timeout = 0; set lock_timeout = 0');
+      // PostgreSQL 14+: notice a vanished client while blocked in the lock wait, not only once the lock is granted.
+      await client.query(`set client_connection_check_interval = '5s'`).catch(() => {});
+      const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+      const cancelWait = (): void => {
+        const canceller = new pg.Client(connection);
+        canceller.on('error', () => {});
+        void canceller
+          .connect()
+          .then(() => canceller.query('select pg_cancel_backend($1)', [pid]))
+          .catch(() => {})
+          .finally(() => {
+            void canceller.end().catch(() => {});
+            void close();
+          });
+      };
+      signal?.addEventListener('abort', cancelWait, { once: true });
+      try {
+        await client.query('select pg_advisory_lock($1, $2)', [k1, k2]);
+      } finally {
+        signal?.removeEventListener('abort', cancelWait);
+      }
+      if (signal?.aborted) {
+        // Granted just as the cancel arrived: give it back at once.
+        await close();
+        signal.throwIfAborted();
+      }
+    }
+    const waitedMs = Date.now() - started;
+    return {
+      waitedMs,
+      async release() {
+        await client.query('select pg_advisory_unlock($1, $2)', [k1, k2]).catch(() => {});
+        await close();
+      },
+    };
+  } catch (err) {
+    await close();
+    if (signal?.aborted) throw signal.reason;
+    throw err;
+  }
+}
+
 /**
  * Builds the dbt activities with their dependencies (the parsed config).
  *
- * `runDbt` is idempotent: dbt rebuilds every selected view and table from the raw tables, so a retry (or a
- * rerun of the same date) produces the same marts. Outcomes:
+ * `runDbt` is idempotent: dbt rebuilds every selected view and table from the raw tables and replaces the run
+ * date's rows of the incremental marts (marts.doctor_rating), so a retry (or a rerun of the same date) produces the
+ * same marts and leaves other dates' rankings alone. Outcomes:
  * - exit 0: the summary;
  * - exit 1 with failing tests: `ApplicationFailure.nonRetryable(…, 'DbtTestFailure', summary)` (bad data does
  *   not get better by retrying); exit 1 without failing tests (a model errored, e.g. a lost connection):
@@ -204,6 +315,12 @@ const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines
  * - exit 2 (dbt crashed, cannot connect, bad profile): a plain Error, retried;
  * - dbt not installed: non-retryable `DbtNotInstalled`.
  * It heartbeats every {@link DBT_HEARTBEAT_INTERVAL_MS} with dbt's progress, and a cancelled activity kills dbt.
+ *
+ * On PostgreSQL the build runs under {@link DBT_BUILD_LOCK}: while another build holds it, runDbt heartbeats
+ * {@link DBT_LOCK_WAIT_DETAIL} (phase `waiting`) and starts dbt when the lock is free; the wait counts against the
+ * activity's startToCloseTimeout, so give it room for one more build. A cancel while waiting ends the wait and
+ * throws the cancellation; the lock is released in `finally` whatever dbt did. On Redshift there is no lock (see
+ * the file comment): serialize dbt there by running the activity one at a time.
  */
 export function createDbtActivities({
   config,
@@ -247,13 +364,26 @@ export function createDbtActivities({
       const args = ['build', '--target', target, '--vars', vars, ...selectArgs];
       const command = `dbt ${args.join(' ')}`;
 
-      const progress = { done: 0, total: 0, last: '' };
-      const heartbeat = (): void =>
-        ctx?.heartbeat({ runDate, done: progress.done, total: progress.total, last: progress.last });
-      heartbeat();
+      const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
+      const heartbeat = (): void => ctx?.heartbeat({ ...progress });
       const timer = ctx ? setInterval(heartbeat, heartbeatIntervalMs) : undefined;
-      const startedAt = Date.now();
+      let lock: BuildLock | undefined;
       try {
+        if (config.warehouse.kind === 'postgres') {
+          const waitingSince = Date.now();
+          lock = await acquireBuildLock(config.warehouse.databaseUrl, {
+            ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+            onWait: () => {
+              progress.phase = 'waiting';
+              progress.last = `${DBT_LOCK_WAIT_DETAIL} (since ${new Date(waitingSince).toISOString()})`;
+              heartbeat();
+            },
+          });
+          progress.phase = 'running';
+          progress.last = '';
+        }
+        heartbeat();
+        const startedAt = Date.now();
         const subprocess = execa(
           bin,
           [
@@ -332,6 +462,7 @@ export function createDbtActivities({
         );
       } finally {
         if (timer) clearInterval(timer);
+        await lock?.release();
       }
     },
   };

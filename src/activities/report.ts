@@ -6,6 +6,7 @@
  * never the query and render. Both pass only the object key and URL through history, never the image.
  */
 import type { Readable } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { NotificationResult, SlackMessage } from '../domain/types.js';
 import { renderDoctorRatingPng, TOP_N, type DoctorRatingRow } from './charts.js';
@@ -43,14 +44,19 @@ export interface BuiltReport {
 export type PostReportInput = BuiltReport;
 
 /**
- * The query behind the chart: the top doctors by score plus the total count in one round trip.
- * Plain SQL that PostgreSQL and Redshift both run.
+ * The query behind the chart: the run date's top doctors by score plus that date's total count in one round trip.
+ * `$1` is the run date: the mart keeps one ranking per `as_of_on`, and a pipeline must read its own date's even
+ * while another date's dbt build runs. Plain SQL that PostgreSQL and Redshift both run.
  */
 export const DOCTOR_RATING_SQL = `select doctor_id, full_name, specialty, clinic_name, rating_count, avg_rating, patients,
        billing_per_patient_amount, score, score_rank, count(*) over () as doctors_ranked
 from marts.doctor_rating
+where as_of_on = cast($1 as date)
 order by score_rank, doctor_id
 limit ${TOP_N}`;
+
+/** Failure type of `buildDoctorRatingReport` when the mart has no ranking for the run date (non-retryable). */
+export const NO_RATING_DATA = 'NoRatingData';
 
 type RatingQueryRow = DoctorRatingRow & { doctors_ranked: number | string };
 
@@ -133,13 +139,22 @@ async function toBuffer(stream: Readable): Promise<Buffer> {
 export function createReportActivities({ config, store, notifier, query }: ReportDeps) {
   return {
     /**
-     * Queries `marts.doctor_rating`, renders the top doctors as a PNG and stores it at
+     * Queries the run date's ranking in `marts.doctor_rating`, renders the top doctors as a PNG and stores it at
      * `reports/dt=<runDate>/doctor-rating.png`. Idempotent: the same mart gives the same bytes at the same key,
      * so a retry overwrites the object with identical content. Query and store errors are thrown and retried.
+     * No row for the run date means dbt has not built that date's ranking (the report would otherwise show an
+     * empty or another date's chart): `ApplicationFailure.nonRetryable(…, 'NoRatingData')`, since retrying the
+     * query cannot build it; run dbt for the date, then the report.
      */
     async buildDoctorRatingReport({ runDate }: BuildReportInput): Promise<BuiltReport> {
-      const rows = await query<RatingQueryRow>(DOCTOR_RATING_SQL);
-      const doctorsRanked = rows.length > 0 ? Number(rows[0]?.doctors_ranked) : 0;
+      const rows = await query<RatingQueryRow>(DOCTOR_RATING_SQL, [runDate]);
+      if (rows.length === 0) {
+        throw ApplicationFailure.nonRetryable(
+          `marts.doctor_rating has no ranking as of ${runDate}: dbt has not built the ranking for that date (run dbt for ${runDate}, then the report)`,
+          NO_RATING_DATA,
+        );
+      }
+      const doctorsRanked = Number(rows[0]?.doctors_ranked);
       const png = await renderDoctorRatingPng(rows, runDate, { totalDoctors: doctorsRanked });
       const reportKey = keys.report(runDate);
       await store.put(reportKey, png, 'image/png');

@@ -69,7 +69,11 @@ export class ObjectStore {
    * Streams `body` to `key` with a multipart upload (single PUT below one part).
    * Idempotent: the same bytes to the same key give the same object. Returns ETag and size.
    */
-  async put(key: string, body: Readable | Buffer | string, contentType = 'application/octet-stream'): Promise<StoredObject> {
+  async put(
+    key: string,
+    body: Readable | Buffer | string,
+    contentType = 'application/octet-stream',
+  ): Promise<StoredObject> {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
@@ -131,7 +135,10 @@ export class ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       const res = await this.client.send(
-        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
       );
       if (res.Errors && res.Errors.length > 0) {
         const first = res.Errors[0];

@@ -102,7 +102,10 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
       const message = describeError(err);
       mark(name, 'failed', message);
       await alert(name, message);
-      throw ApplicationFailure.nonRetryable(`dailyPipeline ${runDate} failed at step ${name}: ${message}`, 'PipelineStepFailed');
+      throw ApplicationFailure.nonRetryable(
+        `dailyPipeline ${runDate} failed at step ${name}: ${message}`,
+        'PipelineStepFailed',
+      );
     }
   };
   const alert = async (name: string, message: string): Promise<void> => {
@@ -125,7 +128,14 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
           executeChild(ingestEntity, {
             workflowId: workflowIds.ingest(entity, runDate),
             args: [
-              { entity, runDate, scale, seed: settings.seed, shardRows: settings.shardRows, parentWorkflowId: info.workflowId },
+              {
+                entity,
+                runDate,
+                scale,
+                seed: settings.seed,
+                shardRows: settings.shardRows,
+                parentWorkflowId: info.workflowId,
+              },
             ],
             parentClosePolicy: ParentClosePolicy.TERMINATE,
           }),

@@ -10,13 +10,9 @@ import { ENTITY_NAMES } from '../domain/entities.js';
 
 export { isoDate };
 
-export const scaleInput = z.union(
-  [
-    z.enum(['small', 'medium', 'large']),
-    z.number().int().min(1).max(10_000_000),
-  ],
-  { message: 'must be "small", "medium", "large" or a whole number of appointments from 1 to 10000000' },
-);
+export const scaleInput = z.union([z.enum(['small', 'medium', 'large']), z.number().int().min(1).max(10_000_000)], {
+  message: 'must be "small", "medium", "large" or a whole number of appointments from 1 to 10000000',
+});
 
 export const timezone = z.string().refine((tz) => {
   try {
@@ -30,7 +26,10 @@ export const timezone = z.string().refine((tz) => {
 export const pipelineInput = z.strictObject({ runDate: isoDate, scale: scaleInput.optional() });
 export type PipelineInput = z.infer<typeof pipelineInput>;
 
-export const scheduledPipelineInput = z.strictObject({ timezone: timezone.default('UTC'), scale: scaleInput.optional() });
+export const scheduledPipelineInput = z.strictObject({
+  timezone: timezone.default('UTC'),
+  scale: scaleInput.optional(),
+});
 export type ScheduledPipelineInput = z.input<typeof scheduledPipelineInput>;
 
 export const ingestInput = z.strictObject({

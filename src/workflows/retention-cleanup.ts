@@ -38,7 +38,8 @@ export async function retentionCleanup(rawInput: { runDate: string; retentionDay
   const notifications = await notify({
     slack: {
       name: 'retention-cleanup',
-      text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}` },
+      text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}`,
+    },
   });
   return { runDate, retentionDays, tables, notifications };
 }

@@ -32,7 +32,11 @@ export interface WeekendNoticeResult {
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
   const text = await weekendNoticeText({ date });
-  const notifications = await notify({ name: 'weekend-notice', telegramText: text, slack: { name: 'weekend-notice', text } });
+  const notifications = await notify({
+    name: 'weekend-notice',
+    telegramText: text,
+    slack: { name: 'weekend-notice', text },
+  });
   return { date, notifications };
 }
 

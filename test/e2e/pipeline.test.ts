@@ -71,7 +71,13 @@ describe('dailyPipeline end to end', () => {
     assert.ok(summary.dbt);
     assert.equal(summary.dbt.testsFailed, 0);
     assert.ok(summary.dbt.modelsBuilt >= 11, `models built: ${summary.dbt.modelsBuilt}`);
-    for (const mart of ['doctor_performance', 'doctor_rating', 'appointments_monthly', 'patient_conditions_monthly', 'no_show_rates']) {
+    for (const mart of [
+      'doctor_performance',
+      'doctor_rating',
+      'appointments_monthly',
+      'patient_conditions_monthly',
+      'no_show_rates',
+    ]) {
       const [row] = await h.warehouse.query<{ n: number }>(`select count(*) as n from marts.${mart}`);
       assert.ok(Number(row?.n) > 0, `marts.${mart} has rows`);
     }
@@ -87,8 +93,14 @@ describe('dailyPipeline end to end', () => {
     assert.ok(photo?.files?.photo, 'Telegram received a photo');
     assert.ok(photo.files.photo.bytes.equals(png), 'Telegram photo is the stored chart');
     const slackTexts = receiver.requests.filter((r) => r.channel === 'slack').map((r) => JSON.stringify(r.json));
-    assert.ok(slackTexts.some((t) => t.includes(report.reportUrl.split('?')[0] ?? '')), 'Slack got the report link');
-    assert.ok(slackTexts.some((t) => t.includes(`daily run ${runDate}`)), 'Slack got the summary');
+    assert.ok(
+      slackTexts.some((t) => t.includes(report.reportUrl.split('?')[0] ?? '')),
+      'Slack got the report link',
+    );
+    assert.ok(
+      slackTexts.some((t) => t.includes(`daily run ${runDate}`)),
+      'Slack got the summary',
+    );
     assert.ok(report.notifications.every((n) => n.status === 'delivered'));
 
     // Retention: the old date's appointments, records and feedback were backed up, verified and deleted.
@@ -99,13 +111,19 @@ describe('dailyPipeline end to end', () => {
     assert.equal(appt?.rowsBackedUp, oldAppointments);
     assert.equal(await h.warehouse.countBatch('appointments', oldDate), 0);
     assert.ok(appt?.backupKey && (await h.store.list(appt.backupKey.replace(/[^/]*$/, ''))).length > 0);
-    assert.ok(slackTexts.some((t) => t.includes('Retention cleanup')), 'Slack got the cleanup note');
+    assert.ok(
+      slackTexts.some((t) => t.includes('Retention cleanup')),
+      'Slack got the cleanup note',
+    );
   });
 
   test('the same date again: nothing reloaded, counts unchanged, no duplicate keys, nothing more deleted', async () => {
     const before = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
     const again = await run(runDate);
-    assert.ok(again.ingest.every((r) => r.loadStatus === 'unchanged'), JSON.stringify(again.ingest));
+    assert.ok(
+      again.ingest.every((r) => r.loadStatus === 'unchanged'),
+      JSON.stringify(again.ingest),
+    );
     const afterCounts = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
     assert.deepEqual(afterCounts, before);
     for (const entity of ENTITY_NAMES) {

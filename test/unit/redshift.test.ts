@@ -102,7 +102,7 @@ describe('Redshift Data API adapter', () => {
       'appointment_id, patient_id, doctor_id, scheduled_at, appointment_day, sms_received, no_show, batch_date';
     assert.deepEqual(load, [
       'CREATE TEMP TABLE stage_appointments (LIKE raw.appointments)',
-      `COPY stage_appointments (${cols}) FROM 's3://healthsynth/${manifest}' IAM_ROLE '${ROLE}' MANIFEST FORMAT AS CSV ` +
+      `COPY stage_appointments (${cols}) FROM 's3://${store.bucket}/${manifest}' IAM_ROLE '${ROLE}' MANIFEST FORMAT AS CSV ` +
         `IGNOREHEADER 1 DATEFORMAT 'YYYY-MM-DD' TIMEFORMAT 'YYYY-MM-DD HH:MI:SS' REGION 'eu-west-1'`,
       `SELECT COUNT(*) AS staged, 1 / (CASE WHEN COUNT(*) = 100 THEN 1 ELSE 0 END) AS guard FROM stage_appointments ` +
         `WHERE batch_date = '${batchDate}'::date`,
@@ -125,7 +125,7 @@ describe('Redshift Data API adapter', () => {
     ]);
     // The manifest names exactly the batch's objects; COPY loads nothing else under the prefix.
     const listed = JSON.parse(await store.getText(manifest)) as { entries: { url: string; mandatory: boolean }[] };
-    assert.deepEqual(listed.entries.map((e) => e.url).sort(), objects.map((o) => `s3://healthsynth/${o.key}`).sort());
+    assert.deepEqual(listed.entries.map((e) => e.url).sort(), objects.map((o) => `s3://${store.bucket}/${o.key}`).sort());
     assert.deepEqual(sleeps, [200]); // one poll of the ledger query while STARTED
   });
 
@@ -183,7 +183,7 @@ describe('Redshift Data API adapter', () => {
     rs.on(GetStatementResultCommand, { Id: 'errors' }).resolves({
       Records: [
         [
-          { stringValue: `s3://healthsynth/${key}` },
+          { stringValue: `s3://${store.bucket}/${key}` },
           { longValue: 7 },
           { stringValue: 'shift_start' },
           { stringValue: 'Invalid time format' },
@@ -273,7 +273,7 @@ describe('Redshift Data API adapter', () => {
     await store.put(`${prefix}part-000.csv`, csv, 'text/csv');
     await store.put(
       `${prefix}part-manifest`,
-      JSON.stringify({ entries: [{ url: `s3://healthsynth/${prefix}part-000.csv` }] }),
+      JSON.stringify({ entries: [{ url: `s3://${store.bucket}/${prefix}part-000.csv` }] }),
     );
     written.push(`${prefix}part-000.csv`, `${prefix}part-manifest`);
 
@@ -316,7 +316,7 @@ describe('Redshift Data API adapter', () => {
     assert.deepEqual(statements, [
       'SELECT cutoff, backup_key, rows FROM raw._cleanup_ledger WHERE run_date = :p1 AND table_name = :p2',
       "SELECT COUNT(*) AS n, COALESCE(SUM(record_id::decimal(38,0)), 0)::varchar AS key_sum FROM raw.records WHERE report_date < '2025-01-01'::date",
-      `UNLOAD ('SELECT ${cols} FROM raw.records WHERE report_date < ''2025-01-01''::date') TO 's3://healthsynth/${prefix}part-' ` +
+      `UNLOAD ('SELECT ${cols} FROM raw.records WHERE report_date < ''2025-01-01''::date') TO 's3://${store.bucket}/${prefix}part-' ` +
         `IAM_ROLE '${ROLE}' FORMAT AS CSV HEADER PARALLEL OFF ALLOWOVERWRITE MANIFEST EXTENSION 'csv' REGION 'eu-west-1'`,
     ]);
     assert.deepEqual(sqlsSent()[1], [
@@ -333,7 +333,7 @@ describe('Redshift Data API adapter', () => {
     await store.put(`${prefix}part-000.csv`, `${csvHeader('feedback')}\n5,1,1,1,4,,2020-01-01 10:00:00,2020-01-01\n`);
     await store.put(
       `${prefix}part-manifest`,
-      JSON.stringify({ entries: [{ url: `s3://healthsynth/${prefix}part-000.csv` }] }),
+      JSON.stringify({ entries: [{ url: `s3://${store.bucket}/${prefix}part-000.csv` }] }),
     );
     written.push(`${prefix}part-000.csv`, `${prefix}part-manifest`);
     rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });

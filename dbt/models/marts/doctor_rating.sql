@@ -10,6 +10,26 @@
     score           = 100 * (w_r * rating_part + w_b * billing_part)       w_r, w_b = var('rating_score_weight'),
                                                                            var('billing_score_weight')
 #}
+{#
+  One ranking per run date: each build replaces the rows of its own as_of_on (delete+insert keyed on as_of_on, in
+  one transaction, so a reader sees the old ranking or the new one, never none) and leaves other dates alone. Two
+  pipelines for different dates therefore never overwrite each other's ranking, and the report reads its own date.
+  The key is as_of_on alone, not (as_of_on, doctor_id), so a rebuild of a date also drops a doctor who has left
+  that date's ranking. The grain (one row per as_of_on and doctor) is checked by the tests in doctor_rating.yml.
+  `dbt build --full-refresh` recreates the table with only the run date's ranking (older dates come back when the
+  pipeline is rerun for them). sort/dist apply on Redshift, indexes on PostgreSQL; each adapter ignores the other's.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_on',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['as_of_on', 'score_rank']}],
+        sort=['as_of_on', 'score_rank'],
+        dist='even',
+    )
+}}
 {%- set window_days = var('rating_window_days') | int -%}
 {%- set prior_weight = var('rating_prior_weight') -%}
 
