@@ -93,6 +93,9 @@ const envSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: optional(z.string()),
   TEMPORAL_API_KEY: optional(z.string()),
   TEMPORAL_UI_URL: optional(url),
+  TEMPORAL_ENCRYPTION_KEY: optional(
+    z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)'),
+  ),
 
   S3_ENDPOINT: optional(url),
   S3_BUCKET: optional(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
@@ -165,6 +168,8 @@ export interface Config {
     tlsKeyPath?: string;
     apiKey?: string;
     uiUrl: string;
+    /** AES-256-GCM key (base64) for the payload codec; unset = payloads stored as plain JSON. */
+    encryptionKey?: string;
   };
   s3: {
     /** Undefined means AWS S3 with the default endpoint and credential chain. */
@@ -279,6 +284,7 @@ function fromEnv(env: Env, cwd: string): Config {
       tlsCertPath: env.TEMPORAL_TLS_CERT_PATH,
       tlsKeyPath: env.TEMPORAL_TLS_KEY_PATH,
       apiKey: env.TEMPORAL_API_KEY,
+      encryptionKey: env.TEMPORAL_ENCRYPTION_KEY,
       uiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${ports.temporalUi}`,
     },
     s3: {
