@@ -18,268 +18,28 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { DBT_PROJECT_DIR, createDbtActivities, dbtProfileEnv, resolveDbtBin } from '../../src/activities/dbt.js';
 import type { DbtSummary } from '../../src/domain/types.js';
-import { ENTITY_NAMES, RAW_SCHEMA, csvColumns, type ColumnType, type EntityName } from '../../src/domain/entities.js';
-
-const PG_TYPES: Record<ColumnType, string> = {
-  id: 'text',
-  integer: 'integer',
-  smallint: 'smallint',
-  text: 'text',
-  date: 'date',
-  timestamp: 'timestamp',
-  time: 'time',
-  boolean: 'boolean',
-  money: 'numeric(12, 2)',
-};
-
-type Row = Record<string, string | number | boolean | null>;
-
-const B1 = '2026-02-27';
-const B2 = '2026-03-02';
-
-/** Two daily batches. Clinics/doctors are snapshots (D3 left after B1, C2 was renamed); P1 appears in both. */
-const FIXTURE: Record<EntityName, Row[]> = {
-  clinics: [
-    {
-      clinic_id: 'C1',
-      clinic_name: 'North Clinic',
-      neighbourhood: 'Centro',
-      capacity: 80,
-      opened_on: '2010-01-04',
-      batch_date: B1,
-    },
-    {
-      clinic_id: 'C2',
-      clinic_name: 'South Clinic (old name)',
-      neighbourhood: 'Praia',
-      capacity: 40,
-      opened_on: '2015-06-01',
-      batch_date: B1,
-    },
-    {
-      clinic_id: 'C1',
-      clinic_name: 'North Clinic',
-      neighbourhood: 'Centro',
-      capacity: 80,
-      opened_on: '2010-01-04',
-      batch_date: B2,
-    },
-    {
-      clinic_id: 'C2',
-      clinic_name: 'South Clinic',
-      neighbourhood: 'Praia',
-      capacity: 40,
-      opened_on: '2015-06-01',
-      batch_date: B2,
-    },
-  ],
-  doctors: [
-    {
-      doctor_id: 'D1',
-      full_name: 'Ana Souza',
-      specialty: 'cardiology',
-      clinic_id: 'C1',
-      shift_start: '08:00',
-      shift_end: '16:00',
-      hired_on: '2018-03-01',
-      batch_date: B1,
-    },
-    {
-      doctor_id: 'D2',
-      full_name: 'Bruno Lima',
-      specialty: 'pediatrics',
-      clinic_id: 'C2',
-      shift_start: '09:00',
-      shift_end: '17:00',
-      hired_on: '2019-05-10',
-      batch_date: B1,
-    },
-    {
-      doctor_id: 'D3',
-      full_name: 'Carla Dias',
-      specialty: 'pediatrics',
-      clinic_id: 'C2',
-      shift_start: '12:00',
-      shift_end: '20:00',
-      hired_on: '2020-01-15',
-      batch_date: B1,
-    },
-    {
-      doctor_id: 'D1',
-      full_name: 'Ana Souza',
-      specialty: 'cardiology',
-      clinic_id: 'C1',
-      shift_start: '08:00',
-      shift_end: '16:00',
-      hired_on: '2018-03-01',
-      batch_date: B2,
-    },
-    {
-      doctor_id: 'D2',
-      full_name: 'Bruno Lima',
-      specialty: 'pediatrics',
-      clinic_id: 'C2',
-      shift_start: '09:00',
-      shift_end: '17:00',
-      hired_on: '2019-05-10',
-      batch_date: B2,
-    },
-  ],
-  patients: [
-    patient('P1', 'F', '1960-03-15', { hypertension: true }, B1),
-    patient('P2', 'M', '2001-07-01', {}, B1),
-    patient('P1', 'F', '1960-03-15', { hypertension: true }, B2),
-    patient('P3', 'F', '2015-11-30', { handicap: 1 }, B2),
-    patient('P4', 'M', '1985-01-20', { diabetes: true, hypertension: true }, B2),
-  ],
-  appointments: [
-    appt('A1', 'P1', 'D1', '2026-02-20 09:30:00', B1, true, false, B1),
-    appt('A2', 'P2', 'D1', '2026-02-27 07:00:00', B1, false, true, B1),
-    appt('A3', 'P2', 'D3', '2026-02-01 10:00:00', B1, true, false, B1),
-    appt('A4', 'P1', 'D1', '2026-02-25 11:00:00', B2, true, false, B2),
-    appt('A5', 'P3', 'D1', '2026-03-01 18:00:00', B2, false, false, B2),
-    appt('A6', 'P4', 'D2', '2026-03-02 08:00:00', B2, false, false, B2),
-    appt('A7', 'P3', 'D2', '2026-01-10 12:00:00', B2, true, true, B2),
-  ],
-  records: [
-    rec('R1', 'A1', 'P1', 'D1', B1, 'hypertension', 150.0),
-    rec('R2', 'A3', 'P2', 'D3', B1, 'bronchitis', 80.0),
-    rec('R3', 'A4', 'P1', 'D1', B2, 'hypertension', 250.5),
-    rec('R4', 'A5', 'P3', 'D1', B2, 'arrhythmia', 120.0),
-    rec('R5', 'A6', 'P4', 'D2', B2, 'bronchitis', 60.0),
-  ],
-  feedback: [
-    fb('F1', 'A1', 'P1', 'D1', 5, 'Very kind.', `${B1} 18:00:00`, B1),
-    fb('F2', 'A4', 'P1', 'D1', 3, '', `${B2} 12:00:00`, B2),
-    fb('F3', 'A5', 'P3', 'D1', 4, null, `${B2} 19:00:00`, B2),
-    fb('F4', 'A6', 'P4', 'D2', 2, 'Long wait.', `${B2} 20:00:00`, B2),
-  ],
-};
-
-function patient(
-  id: string,
-  gender: string,
-  born: string,
-  flags: Partial<Record<string, boolean | number>>,
-  batch: string,
-): Row {
-  return {
-    patient_id: id,
-    full_name: `Patient ${id}`,
-    gender,
-    birth_date: born,
-    neighbourhood: 'Centro',
-    scholarship: false,
-    hypertension: Boolean(flags.hypertension),
-    diabetes: Boolean(flags.diabetes),
-    alcoholism: false,
-    handicap: Number(flags.handicap ?? 0),
-    registered_on: '2024-01-01',
-    batch_date: batch,
-  };
-}
-function appt(
-  id: string,
-  p: string,
-  d: string,
-  at: string,
-  day: string,
-  sms: boolean,
-  noShow: boolean,
-  batch: string,
-): Row {
-  return {
-    appointment_id: id,
-    patient_id: p,
-    doctor_id: d,
-    scheduled_at: at,
-    appointment_day: day,
-    sms_received: sms,
-    no_show: noShow,
-    batch_date: batch,
-  };
-}
-function rec(id: string, a: string, p: string, d: string, day: string, diagnosis: string, amount: number): Row {
-  return {
-    record_id: id,
-    appointment_id: a,
-    patient_id: p,
-    doctor_id: d,
-    report_date: day,
-    diagnosis,
-    billing_amount: amount,
-    batch_date: day,
-  };
-}
-function fb(
-  id: string,
-  a: string,
-  p: string,
-  d: string,
-  rating: number,
-  comment: string | null,
-  at: string,
-  batch: string,
-): Row {
-  return {
-    feedback_id: id,
-    appointment_id: a,
-    patient_id: p,
-    doctor_id: d,
-    rating,
-    comment,
-    submitted_at: at,
-    batch_date: batch,
-  };
-}
-
-async function createRawTables(client: pg.Client): Promise<void> {
-  await client.query(`create schema if not exists ${RAW_SCHEMA}`);
-  for (const entity of ENTITY_NAMES) {
-    const cols = csvColumns(entity).map((c) => `${c.name} ${PG_TYPES[c.type]}${c.nullable ? '' : ' not null'}`);
-    await client.query(`create table ${RAW_SCHEMA}.${entity} (${cols.join(', ')})`);
-  }
-}
-
-async function insertRows(client: pg.Client, entity: EntityName, rows: Row[]): Promise<void> {
-  const names = csvColumns(entity).map((c) => c.name);
-  for (const row of rows) {
-    const params = names.map((n) => row[n] ?? null);
-    await client.query(
-      `insert into ${RAW_SCHEMA}.${entity} (${names.join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')})`,
-      params,
-    );
-  }
-}
+import { RAW_SCHEMA } from '../../src/domain/entities.js';
+import { B1, B2, appt, createFixtureDatabase, insertRows, type FixtureDatabase } from '../support/dbt-fixture.js';
 
 describe('dbt project on PostgreSQL', { timeout: 600_000 }, () => {
-  const dbName = `hs_dbt_test_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  const base = loadConfig();
-  let admin: pg.Client;
+  let fixture: FixtureDatabase;
+  let dbName: string;
   let db: pg.Client;
   let config: Config;
   let dataDir: string;
 
   before(async () => {
-    assert.equal(base.warehouse.kind, 'postgres', 'the dbt integration test needs the local PostgreSQL');
-    if (base.warehouse.kind !== 'postgres') return;
-    admin = new pg.Client({ connectionString: base.warehouse.databaseUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    const url = new URL(base.warehouse.databaseUrl);
-    url.pathname = `/${dbName}`;
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-dbt-test-'));
-    config = loadConfig({ ...process.env, DATABASE_URL: url.toString(), HEALTHSYNTH_DATA_DIR: dataDir });
-    db = new pg.Client({ connectionString: url.toString() });
+    fixture = await createFixtureDatabase('hs_dbt_test', dataDir);
+    dbName = fixture.name;
+    config = fixture.config;
+    db = new pg.Client({ connectionString: fixture.url });
     await db.connect();
-    await createRawTables(db);
-    for (const entity of ENTITY_NAMES) await insertRows(db, entity, FIXTURE[entity]);
   });
 
   after(async () => {
     await db?.end();
-    await admin?.query(`drop database if exists ${dbName} with (force)`);
-    await admin?.end();
+    await fixture?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -657,6 +417,85 @@ describe('dbt project on PostgreSQL', { timeout: 600_000 }, () => {
       { ...staging.rows[0] },
       { c2: 'South Clinic', d3_current: false, patients: '4', empty_comments: '2' },
     );
+  });
+
+  test('doctor_rating keeps one ranking per run date; a rerun replaces its own date; a full refresh starts over', async () => {
+    const { runDbt } = createDbtActivities({ config });
+    const ranking = async (asOf: string) =>
+      (
+        await db.query(
+          `select doctor_id, rating_count, score::text, score_rank, shrunk_rating::text, window_start_on::text
+             from marts.doctor_rating where as_of_on = $1 order by score_rank`,
+          [asOf],
+        )
+      ).rows.map((r) => ({ ...r }));
+    const dates = async () =>
+      (
+        await db.query(
+          `select as_of_on::text as as_of_on, count(*)::int as n from marts.doctor_rating group by 1 order by 1`,
+        )
+      ).rows.map((r) => ({ ...r }));
+    const b2Before = await ranking(B2);
+    assert.equal(b2Before.length, 3, 'the previous test built the ranking as of B2');
+
+    // As of B1 (window 2025-11-30 .. 2026-02-27): A1 (D1, 150.00, rated 5 on B1), A2 (D1, no-show), A3 (D3, 80.00).
+    // m = 5, so both shrunk ratings are 5; each doctor is alone in his specialty (billing part 0.5):
+    // score 100 * (0.75 * 1 + 0.25 * 0.5) = 87.50 for both; the tie goes to the lower doctor_id.
+    const b1 = await runDbt({ runDate: B1, select: 'doctor_rating' });
+    assert.equal(b1.success, true);
+    assert.equal(b1.modelsBuilt, 1);
+    const b1Expected = [
+      {
+        doctor_id: 'D1',
+        rating_count: '1',
+        score: '87.50',
+        score_rank: '1',
+        shrunk_rating: '5.0000',
+        window_start_on: '2025-11-30',
+      },
+      {
+        doctor_id: 'D3',
+        rating_count: '0',
+        score: '87.50',
+        score_rank: '2',
+        shrunk_rating: '5.0000',
+        window_start_on: '2025-11-30',
+      },
+    ];
+    assert.deepEqual(await ranking(B1), b1Expected);
+    assert.deepEqual(await ranking(B2), b2Before, 'building B1 must leave the B2 ranking as it was');
+    assert.deepEqual(await dates(), [
+      { as_of_on: B1, n: 2 },
+      { as_of_on: B2, n: 3 },
+    ]);
+
+    // A rerun of B1 replaces B1's rows (no duplicates: the per-date uniqueness tests passed inside the build too).
+    const again = await runDbt({ runDate: B1, select: 'doctor_rating' });
+    assert.ok(again.testsPassed >= 10, `doctor_rating's tests ran: ${again.testsPassed}`);
+    assert.deepEqual(await ranking(B1), b1Expected);
+    assert.deepEqual(await dates(), [
+      { as_of_on: B1, n: 2 },
+      { as_of_on: B2, n: 3 },
+    ]);
+
+    // --full-refresh recreates the table with the run date's ranking only.
+    const full = await execa(
+      resolveDbtBin(config),
+      [
+        'build',
+        '--select',
+        'doctor_rating',
+        '--full-refresh',
+        '--vars',
+        JSON.stringify({ run_date: B2 }),
+        ...['--project-dir', DBT_PROJECT_DIR, '--profiles-dir', DBT_PROJECT_DIR, '--no-use-colors'],
+        ...['--target-path', path.join(dataDir, 'full-refresh'), '--log-path', path.join(dataDir, 'full-refresh')],
+      ],
+      { env: { ...process.env, ...dbtProfileEnv(config) }, reject: false, all: true },
+    );
+    assert.equal(full.exitCode, 0, full.all);
+    assert.deepEqual(await dates(), [{ as_of_on: B2, n: 3 }]);
+    assert.deepEqual(await ranking(B2), b2Before);
   });
 
   test('a broken relationship fails runDbt with DbtTestFailure naming the tests', async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import sharp from 'sharp';
 import { createNotifier } from '../../src/activities/notify.js';
@@ -34,10 +35,12 @@ describe('doctor-rating report activities', () => {
   /** The warehouse's small-result query, run for real against the private database. */
   const query: QueryFn = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
 
-  async function fillMart(count: number): Promise<void> {
-    await pool.query('truncate marts.doctor_rating');
+  /** Replaces the ranking as of `asOf` with `count` sample rows (other dates' rankings stay, as in the mart). */
+  async function fillMart(asOf: string, count: number): Promise<void> {
+    await pool.query('delete from marts.doctor_rating where as_of_on = $1', [asOf]);
     for (const r of sampleDoctorRatingRows(count)) {
-      await pool.query(`insert into marts.doctor_rating values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+      await pool.query(`insert into marts.doctor_rating values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+        asOf,
         r.doctor_id,
         r.full_name,
         r.specialty,
@@ -68,9 +71,9 @@ describe('doctor-rating report activities', () => {
     await pool.query('create schema if not exists marts');
     await pool.query('drop table if exists marts.doctor_rating');
     await pool.query(`create table marts.doctor_rating (
-      doctor_id bigint primary key, full_name text, specialty text, clinic_name text, rating_count integer,
+      as_of_on date not null, doctor_id bigint not null, full_name text, specialty text, clinic_name text, rating_count integer,
       avg_rating numeric(4,2), patients integer, billing_per_patient_amount numeric(12,2), score numeric(8,2),
-      score_rank integer)`);
+      score_rank integer, primary key (as_of_on, doctor_id))`);
     config = loadConfig({
       ...process.env,
       HEALTHSYNTH_DATA_DIR: '/nonexistent-outbox-must-not-be-used',
@@ -95,8 +98,8 @@ describe('doctor-rating report activities', () => {
   });
 
   test('build stores the chart in the object store; post sends it to Slack and Telegram', async () => {
-    await fillMart(18);
     const runDate = uniqueDate();
+    await fillMart(runDate, 18);
     const { buildDoctorRatingReport, postDoctorRatingReport } = activities();
 
     const built = await buildDoctorRatingReport({ runDate });
@@ -136,8 +139,8 @@ describe('doctor-rating report activities', () => {
   });
 
   test('build is idempotent: a retry writes the same bytes to the same key', async () => {
-    await fillMart(6);
     const runDate = uniqueDate();
+    await fillMart(runDate, 6);
     const { buildDoctorRatingReport } = activities();
     const a = await buildDoctorRatingReport({ runDate });
     written.push(a.reportKey);
@@ -149,14 +152,32 @@ describe('doctor-rating report activities', () => {
     assert.equal(first?.size, second?.size);
   });
 
-  test('an empty mart gives a report with no top doctor', async () => {
-    await fillMart(0);
+  test("the report reads its own date's ranking while other dates' rankings sit in the mart", async () => {
     const runDate = uniqueDate();
+    const [y, m, d] = runDate.split('-').map(Number) as [number, number, number];
+    const dayBefore = new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
+    const dayAfter = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+    await fillMart(dayBefore, 4);
+    await fillMart(runDate, 7);
+    await fillMart(dayAfter, 12);
     const built = await activities().buildDoctorRatingReport({ runDate });
     written.push(built.reportKey);
-    assert.equal(built.doctorsRanked, 0);
-    assert.equal(built.topDoctor, undefined);
-    assert.ok(await store.head(built.reportKey));
+    assert.equal(built.doctorsRanked, 7);
+    assert.equal(built.topDoctor?.score, 92.4);
+  });
+
+  test('no ranking for the run date fails with NoRatingData, without writing a report', async () => {
+    const runDate = uniqueDate();
+    const [y, m, d] = runDate.split('-').map(Number) as [number, number, number];
+    await fillMart(new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10), 5); // only yesterday's ranking
+    await assert.rejects(activities().buildDoctorRatingReport({ runDate }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
+      assert.equal(err.type, 'NoRatingData');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, new RegExp(`dbt has not built the ranking for that date.*${runDate}`));
+      return true;
+    });
+    assert.equal(await store.head(keys.report(runDate)), undefined, 'no chart is stored for a date without data');
   });
 
   test('notify sends Slack, Telegram text and a stored photo in one call', async () => {

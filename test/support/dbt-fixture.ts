@@ -1,0 +1,291 @@
+/**
+ * A small hand-made warehouse for the dbt tests: raw tables built from the entity definitions in a database of
+ * their own, filled with two daily batches whose marts the tests compute by hand (see test/integration/dbt.test.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/config.js';
+import { ENTITY_NAMES, RAW_SCHEMA, csvColumns, type ColumnType, type EntityName } from '../../src/domain/entities.js';
+
+const PG_TYPES: Record<ColumnType, string> = {
+  id: 'text',
+  integer: 'integer',
+  smallint: 'smallint',
+  text: 'text',
+  date: 'date',
+  timestamp: 'timestamp',
+  time: 'time',
+  boolean: 'boolean',
+  money: 'numeric(12, 2)',
+};
+
+export type Row = Record<string, string | number | boolean | null>;
+
+export const B1 = '2026-02-27';
+export const B2 = '2026-03-02';
+
+/** Two daily batches. Clinics/doctors are snapshots (D3 left after B1, C2 was renamed); P1 appears in both. */
+export const FIXTURE: Record<EntityName, Row[]> = {
+  clinics: [
+    {
+      clinic_id: 'C1',
+      clinic_name: 'North Clinic',
+      neighbourhood: 'Centro',
+      capacity: 80,
+      opened_on: '2010-01-04',
+      batch_date: B1,
+    },
+    {
+      clinic_id: 'C2',
+      clinic_name: 'South Clinic (old name)',
+      neighbourhood: 'Praia',
+      capacity: 40,
+      opened_on: '2015-06-01',
+      batch_date: B1,
+    },
+    {
+      clinic_id: 'C1',
+      clinic_name: 'North Clinic',
+      neighbourhood: 'Centro',
+      capacity: 80,
+      opened_on: '2010-01-04',
+      batch_date: B2,
+    },
+    {
+      clinic_id: 'C2',
+      clinic_name: 'South Clinic',
+      neighbourhood: 'Praia',
+      capacity: 40,
+      opened_on: '2015-06-01',
+      batch_date: B2,
+    },
+  ],
+  doctors: [
+    {
+      doctor_id: 'D1',
+      full_name: 'Ana Souza',
+      specialty: 'cardiology',
+      clinic_id: 'C1',
+      shift_start: '08:00',
+      shift_end: '16:00',
+      hired_on: '2018-03-01',
+      batch_date: B1,
+    },
+    {
+      doctor_id: 'D2',
+      full_name: 'Bruno Lima',
+      specialty: 'pediatrics',
+      clinic_id: 'C2',
+      shift_start: '09:00',
+      shift_end: '17:00',
+      hired_on: '2019-05-10',
+      batch_date: B1,
+    },
+    {
+      doctor_id: 'D3',
+      full_name: 'Carla Dias',
+      specialty: 'pediatrics',
+      clinic_id: 'C2',
+      shift_start: '12:00',
+      shift_end: '20:00',
+      hired_on: '2020-01-15',
+      batch_date: B1,
+    },
+    {
+      doctor_id: 'D1',
+      full_name: 'Ana Souza',
+      specialty: 'cardiology',
+      clinic_id: 'C1',
+      shift_start: '08:00',
+      shift_end: '16:00',
+      hired_on: '2018-03-01',
+      batch_date: B2,
+    },
+    {
+      doctor_id: 'D2',
+      full_name: 'Bruno Lima',
+      specialty: 'pediatrics',
+      clinic_id: 'C2',
+      shift_start: '09:00',
+      shift_end: '17:00',
+      hired_on: '2019-05-10',
+      batch_date: B2,
+    },
+  ],
+  patients: [
+    patient('P1', 'F', '1960-03-15', { hypertension: true }, B1),
+    patient('P2', 'M', '2001-07-01', {}, B1),
+    patient('P1', 'F', '1960-03-15', { hypertension: true }, B2),
+    patient('P3', 'F', '2015-11-30', { handicap: 1 }, B2),
+    patient('P4', 'M', '1985-01-20', { diabetes: true, hypertension: true }, B2),
+  ],
+  appointments: [
+    appt('A1', 'P1', 'D1', '2026-02-20 09:30:00', B1, true, false, B1),
+    appt('A2', 'P2', 'D1', '2026-02-27 07:00:00', B1, false, true, B1),
+    appt('A3', 'P2', 'D3', '2026-02-01 10:00:00', B1, true, false, B1),
+    appt('A4', 'P1', 'D1', '2026-02-25 11:00:00', B2, true, false, B2),
+    appt('A5', 'P3', 'D1', '2026-03-01 18:00:00', B2, false, false, B2),
+    appt('A6', 'P4', 'D2', '2026-03-02 08:00:00', B2, false, false, B2),
+    appt('A7', 'P3', 'D2', '2026-01-10 12:00:00', B2, true, true, B2),
+  ],
+  records: [
+    rec('R1', 'A1', 'P1', 'D1', B1, 'hypertension', 150.0),
+    rec('R2', 'A3', 'P2', 'D3', B1, 'bronchitis', 80.0),
+    rec('R3', 'A4', 'P1', 'D1', B2, 'hypertension', 250.5),
+    rec('R4', 'A5', 'P3', 'D1', B2, 'arrhythmia', 120.0),
+    rec('R5', 'A6', 'P4', 'D2', B2, 'bronchitis', 60.0),
+  ],
+  feedback: [
+    fb('F1', 'A1', 'P1', 'D1', 5, 'Very kind.', `${B1} 18:00:00`, B1),
+    fb('F2', 'A4', 'P1', 'D1', 3, '', `${B2} 12:00:00`, B2),
+    fb('F3', 'A5', 'P3', 'D1', 4, null, `${B2} 19:00:00`, B2),
+    fb('F4', 'A6', 'P4', 'D2', 2, 'Long wait.', `${B2} 20:00:00`, B2),
+  ],
+};
+
+function patient(
+  id: string,
+  gender: string,
+  born: string,
+  flags: Partial<Record<string, boolean | number>>,
+  batch: string,
+): Row {
+  return {
+    patient_id: id,
+    full_name: `Patient ${id}`,
+    gender,
+    birth_date: born,
+    neighbourhood: 'Centro',
+    scholarship: false,
+    hypertension: Boolean(flags.hypertension),
+    diabetes: Boolean(flags.diabetes),
+    alcoholism: false,
+    handicap: Number(flags.handicap ?? 0),
+    registered_on: '2024-01-01',
+    batch_date: batch,
+  };
+}
+/** An appointment row (raw.appointments) for the fixture or a test's extra rows. */
+export function appt(
+  id: string,
+  p: string,
+  d: string,
+  at: string,
+  day: string,
+  sms: boolean,
+  noShow: boolean,
+  batch: string,
+): Row {
+  return {
+    appointment_id: id,
+    patient_id: p,
+    doctor_id: d,
+    scheduled_at: at,
+    appointment_day: day,
+    sms_received: sms,
+    no_show: noShow,
+    batch_date: batch,
+  };
+}
+function rec(id: string, a: string, p: string, d: string, day: string, diagnosis: string, amount: number): Row {
+  return {
+    record_id: id,
+    appointment_id: a,
+    patient_id: p,
+    doctor_id: d,
+    report_date: day,
+    diagnosis,
+    billing_amount: amount,
+    batch_date: day,
+  };
+}
+function fb(
+  id: string,
+  a: string,
+  p: string,
+  d: string,
+  rating: number,
+  comment: string | null,
+  at: string,
+  batch: string,
+): Row {
+  return {
+    feedback_id: id,
+    appointment_id: a,
+    patient_id: p,
+    doctor_id: d,
+    rating,
+    comment,
+    submitted_at: at,
+    batch_date: batch,
+  };
+}
+
+/** Creates schema raw and one table per entity, typed from the entity definitions. */
+export async function createRawTables(client: pg.Client): Promise<void> {
+  await client.query(`create schema if not exists ${RAW_SCHEMA}`);
+  for (const entity of ENTITY_NAMES) {
+    const cols = csvColumns(entity).map((c) => `${c.name} ${PG_TYPES[c.type]}${c.nullable ? '' : ' not null'}`);
+    await client.query(`create table ${RAW_SCHEMA}.${entity} (${cols.join(', ')})`);
+  }
+}
+
+/** Inserts fixture rows into raw.<entity>, one statement per row (a handful of rows). */
+export async function insertRows(client: pg.Client, entity: EntityName, rows: Row[]): Promise<void> {
+  const names = csvColumns(entity).map((c) => c.name);
+  for (const row of rows) {
+    const params = names.map((n) => row[n] ?? null);
+    await client.query(
+      `insert into ${RAW_SCHEMA}.${entity} (${names.join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')})`,
+      params,
+    );
+  }
+}
+
+/** A fresh database holding the raw tables and {@link FIXTURE}, with a config pointing at it; `drop` removes it. */
+export interface FixtureDatabase {
+  name: string;
+  url: string;
+  /** loadConfig() with DATABASE_URL pointing at this database and HEALTHSYNTH_DATA_DIR at `dataDir`. */
+  config: Config;
+  drop(): Promise<void>;
+}
+
+/** Creates `<prefix>_<random>` on the configured PostgreSQL server and fills it with the fixture. */
+export async function createFixtureDatabase(prefix: string, dataDir: string): Promise<FixtureDatabase> {
+  const base = loadConfig();
+  if (base.warehouse.kind !== 'postgres') throw new Error('the dbt integration tests need WAREHOUSE=postgres');
+  const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+  const adminUrl = base.warehouse.databaseUrl;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const drop = async (): Promise<void> => {
+    const a = new pg.Client({ connectionString: adminUrl });
+    await a.connect();
+    try {
+      await a.query(`drop database if exists ${name} with (force)`);
+    } finally {
+      await a.end();
+    }
+  };
+  const db = new pg.Client({ connectionString: url.toString() });
+  try {
+    await db.connect();
+    await createRawTables(db);
+    for (const entity of ENTITY_NAMES) await insertRows(db, entity, FIXTURE[entity]);
+  } catch (err) {
+    await db.end().catch(() => {});
+    await drop();
+    throw err;
+  }
+  await db.end();
+  const config = loadConfig({ ...process.env, DATABASE_URL: url.toString(), HEALTHSYNTH_DATA_DIR: dataDir });
+  return { name, url: url.toString(), config, drop };
+}
