@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerBackfillCommands } from './cli/backfill.js';
 import { registerFollowCommands } from './cli/follow.js';
+import { registerNoticeCommands } from './cli/notice.js';
 import { registerRunCommands } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedules.js';
 import { registerStatusCommands } from './cli/status.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerBackfillCommands(program);
   registerFollowCommands(program);
   registerStatusCommands(program);
+  registerNoticeCommands(program);
   return program;
 }
 

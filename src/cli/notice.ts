@@ -1,0 +1,67 @@
+/**
+ * `healthsynth notice [--date D]`: send the weekend notice by hand. The workflow id
+ * `weekend-notice-<date>` makes it at most once per date: a second call for the same date reports
+ * the earlier run instead of messaging patients again (a failed earlier run may be retried).
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Command } from 'commander';
+import { localDate } from '../domain/dates.js';
+import { ensureWorker } from '../run-pipeline.js';
+import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
+import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
+import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
+import { parseIsoDate } from './backfill.js';
+
+export function registerNoticeCommands(program: Command, deps: CliDeps = {}): void {
+  const { io, config: getConfig } = resolveDeps(deps);
+  jsonOption(
+    program
+      .command('notice')
+      .description('Send the weekend notice (Telegram, and Slack) for a date, at most once per date.')
+      .option('--date <YYYY-MM-DD>', 'the date of the notice (default: today in HEALTHSYNTH_TIMEZONE)'),
+  ).action((opts: { date?: string; json?: boolean }) =>
+    runAction(io, async () => {
+      const config = getConfig();
+      const date = opts.date === undefined ? localDate(new Date(), config.timezone) : parseIsoDate(opts.date, '--date');
+      const workflowId = workflowIds.weekendNotice(date);
+      await withClient(config, async (client) => {
+        const worker = await ensureWorker(client, config, 'auto');
+        try {
+          let result: WeekendNoticeResult & { alreadySent?: boolean };
+          try {
+            result = await client.workflow.execute(WORKFLOW_TYPES.weekendNotice, {
+              taskQueue: config.temporal.taskQueue,
+              workflowId,
+              workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+              args: [{ date }],
+            });
+          } catch (err) {
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+            result = {
+              ...((await client.workflow.getHandle(workflowId).result()) as WeekendNoticeResult),
+              alreadySent: true,
+            };
+          }
+          const link = webUiLink(config, workflowId);
+          if (opts.json) printJson(io, { workflowId, webUiUrl: link, ...result });
+          else {
+            io.out(
+              result.alreadySent
+                ? `weekend notice for ${date} was already sent; nothing sent again`
+                : `weekend notice for ${date}:`,
+            );
+            for (const n of result.alreadySent ? [] : result.notifications) {
+              io.out(
+                `  ${n.channel}: ${n.status}${n.outboxPath ? ` (NOT DELIVERED, written to ${n.outboxPath})` : ''}`,
+              );
+            }
+            io.out(`Web UI: ${link}`);
+          }
+          if (result.notifications.some((n) => n.status === 'failed')) io.setExitCode(EXIT.failed);
+        } finally {
+          await worker?.shutdown();
+        }
+      });
+    }),
+  );
+}
