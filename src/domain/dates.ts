@@ -10,7 +10,7 @@ export const isoDate = z
   .refine((s) => {
     const d = new Date(`${s}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-  }, 'is not a real calendar date');
+  }, 'is not a real calendar date (write YYYY-MM-DD, e.g. 2026-11-20)');
 
 /** The calendar date (YYYY-MM-DD) of `instant` in `timezone`. */
 export function localDate(instant: Date, timezone: string): string {

@@ -10,9 +10,23 @@ import { ENTITY_NAMES } from '../domain/entities.js';
 
 export { isoDate };
 
-export const scaleInput = z.union([z.enum(['small', 'medium', 'large']), z.number().int().min(1).max(10_000_000)], {
-  message: 'must be "small", "medium", "large" or a whole number of appointments from 1 to 10000000',
-});
+const SCALE_MESSAGE = 'must be "small", "medium", "large" or a whole number of appointments from 1 to 10000000';
+
+/**
+ * A scale name or a number of appointments. Every check carries the same message, because zod reports the
+ * issue of the union member whose type matched: without it, 0 would only say "Too small: expected number to be >=1".
+ */
+export const scaleInput = z.union(
+  [
+    z.enum(['small', 'medium', 'large'], { message: SCALE_MESSAGE }),
+    z
+      .number({ message: SCALE_MESSAGE })
+      .int({ message: SCALE_MESSAGE })
+      .min(1, { message: SCALE_MESSAGE })
+      .max(10_000_000, { message: SCALE_MESSAGE }),
+  ],
+  { message: SCALE_MESSAGE },
+);
 
 export const timezone = z.string().refine((tz) => {
   try {
@@ -54,8 +68,13 @@ export const scheduledWeekendNoticeInput = z.strictObject({ timezone: timezone.d
 export function parseInput<T extends z.ZodType>(workflow: string, schema: T, raw: unknown): z.output<T> {
   const parsed = schema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
+  // An unknown field (a typo such as "scael") is answered with the fields that do exist.
+  const fields = schema instanceof z.ZodObject ? Object.keys(schema.shape as object) : undefined;
   const problems = parsed.error.issues
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'input'}: ${i.message}`)
+    .map((i) => {
+      const hint = i.code === 'unrecognized_keys' && fields ? ` (the fields are: ${fields.join(', ')})` : '';
+      return `${i.path.length > 0 ? i.path.join('.') : 'input'}: ${i.message}${hint}`;
+    })
     .join('; ');
   throw ApplicationFailure.nonRetryable(
     `${workflow}: invalid input ${JSON.stringify(raw)}: ${problems}`,

@@ -1,0 +1,196 @@
+/**
+ * Records the histories that test/workflow/replay.test.ts replays: the real workflows, run by the real
+ * worker against the running local stack, then `fetchHistory()` → JSON in test/workflow/histories/.
+ *
+ *   node --import tsx scripts/record-histories.ts
+ *
+ * Re-record after a deliberate, versioned change to workflow code (or when adding a scenario); never to
+ * make a failing replay test pass without understanding why it failed: a replay failure means runs
+ * that were in flight when the new code is deployed would break.
+ *
+ * Scenarios (dates in 2030, which no test uses, so ids never collide with other runs):
+ *  - daily-pipeline-completed: dailyPipeline at scale 200 and all its children (six ingestEntity,
+ *    doctorRatingReport, retentionCleanup);
+ *  - daily-pipeline-report-failed: the report's build activity replaced by one that throws (fault
+ *    injection; everything else is real), so the pipeline alerts, finishes the cleanup and fails;
+ *  - daily-pipeline-invalid-input: a run date that is not a date;
+ *  - scheduled-weekend-notice-first / -second: a real schedule backfilled twice for the same Sunday,
+ *    so the second run finds weekend-notice-<date> and returns alreadySent; plus that child's history.
+ * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ScheduleOverlapPolicy, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import * as prettier from 'prettier';
+import { loadConfig } from '../src/config.js';
+import { ENTITY_NAMES } from '../src/domain/entities.js';
+import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
+import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
+import { installQuietRuntime, startWorker } from '../src/worker.js';
+import { freshDatabase } from '../test/support/env.js';
+import { startReceiver } from '../test/support/receiver.js';
+import { historyToJson } from '../test/workflow/histories/history-json.js';
+
+/** Where the replay test looks for histories. */
+export const HISTORIES_DIR = fileURLToPath(new URL('../test/workflow/histories/', import.meta.url));
+
+const PIPELINE_DATE = '2030-06-14';
+const FAILING_REPORT_DATE = '2030-06-13';
+const SCALE = 200;
+
+/** Writes the history of the run behind `handle` (its latest run when no run id is bound). */
+async function record(client: Client, name: string, workflowId: string, runId?: string): Promise<void> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const file = path.join(HISTORIES_DIR, `${name}.json`);
+  // Formatted as the repository's Prettier config wants, so `npm run lint` passes on recorded files.
+  const json = await prettier.format(historyToJson(history), {
+    ...(await prettier.resolveConfig(file)),
+    parser: 'json',
+  });
+  await writeFile(file, json);
+  console.log(`recorded ${name}.json: ${history.events?.length ?? 0} events, ${Math.round(json.length / 1024)} KB`);
+}
+
+/** Waits for a workflow's result and ignores its failure (failed runs are recorded too). */
+async function settle(handle: WorkflowHandle): Promise<'completed' | 'failed'> {
+  try {
+    await handle.result();
+    return 'completed';
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) return 'failed';
+    throw err;
+  }
+}
+
+/** Polls until a workflow the server starts (a schedule action) exists, then waits for it to close. */
+async function awaitStartedBySchedule(client: Client, workflowId: string): Promise<'completed' | 'failed'> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.workflow.getHandle(workflowId).describe();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`schedule did not start ${workflowId} within 60 s: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return settle(client.workflow.getHandle(workflowId));
+}
+
+/** A Sunday in 2030 whose weekend-notice id has never been used on this server. */
+async function unusedSunday(client: Client): Promise<string> {
+  for (;;) {
+    const day = new Date(Date.UTC(2030, 0, 6 + 7 * randomInt(0, 52)));
+    const date = day.toISOString().slice(0, 10);
+    const exists = await client.workflow
+      .getHandle(workflowIds.weekendNotice(date))
+      .describe()
+      .then(() => true)
+      .catch(() => false);
+    if (!exists) return date;
+  }
+}
+
+async function main(): Promise<void> {
+  installQuietRuntime();
+  const receiver = await startReceiver();
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: `record-histories-${randomUUID().slice(0, 8)}`,
+    DATABASE_URL: await freshDatabase('hs_record_histories'),
+    SLACK_WEBHOOK_URL: receiver.slackUrl,
+    TELEGRAM_BOT_TOKEN: '123456:RECORD-token',
+    TELEGRAM_CHAT_ID: '-100200300',
+    TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+  });
+  const client = await connectClient(config);
+  const worker = await startWorker(config, {
+    wrapActivities: (activities) => ({
+      ...activities,
+      // Fault injection for the report-failed scenario only; every other activity and date is real.
+      async buildDoctorRatingReport(input: Parameters<typeof activities.buildDoctorRatingReport>[0]) {
+        if (input.runDate === FAILING_REPORT_DATE) {
+          throw ApplicationFailure.nonRetryable('chart renderer crashed (injected fault)', 'InjectedFault');
+        }
+        return activities.buildDoctorRatingReport(input);
+      },
+    }),
+  });
+  const schedulePrefix = `record-${randomUUID().slice(0, 8)}-`;
+  const scheduleId = `${schedulePrefix}${SCHEDULE_IDS.weekendNotice}`;
+  try {
+    await mkdir(HISTORIES_DIR, { recursive: true });
+    for (const f of await readdir(HISTORIES_DIR)) {
+      if (f.endsWith('.json')) await rm(path.join(HISTORIES_DIR, f));
+    }
+    const start = (workflowId: string, args: unknown[]) =>
+      client.workflow.start(WORKFLOW_TYPES.dailyPipeline, { taskQueue: config.temporal.taskQueue, workflowId, args });
+
+    // 1. A completed pipeline and every child.
+    const ok = await start(workflowIds.dailyPipeline(PIPELINE_DATE), [{ runDate: PIPELINE_DATE, scale: SCALE }]);
+    console.log(`daily-pipeline ${PIPELINE_DATE}: ${await settle(ok)}`);
+    await record(client, 'daily-pipeline-completed', ok.workflowId, ok.firstExecutionRunId);
+    for (const entity of ENTITY_NAMES) {
+      await record(client, `ingest-entity-${entity}`, workflowIds.ingest(entity, PIPELINE_DATE));
+    }
+    await record(client, 'doctor-rating-report', workflowIds.report(PIPELINE_DATE));
+    await record(client, 'retention-cleanup', workflowIds.cleanup(PIPELINE_DATE));
+
+    // 2. The report fails (injected), the cleanup completes, the pipeline alerts and fails.
+    const failing = await start(workflowIds.dailyPipeline(FAILING_REPORT_DATE), [
+      { runDate: FAILING_REPORT_DATE, scale: SCALE },
+    ]);
+    console.log(`daily-pipeline ${FAILING_REPORT_DATE} (report fault): ${await settle(failing)}`);
+    await record(client, 'daily-pipeline-report-failed', failing.workflowId, failing.firstExecutionRunId);
+    await record(client, 'doctor-rating-report-failed', workflowIds.report(FAILING_REPORT_DATE));
+
+    // 3. Invalid input fails at once.
+    const invalid = await start(`record-invalid-input-${randomUUID().slice(0, 8)}`, [{ runDate: '2030-13-45' }]);
+    console.log(`daily-pipeline invalid input: ${await settle(invalid)}`);
+    await record(client, 'daily-pipeline-invalid-input', invalid.workflowId, invalid.firstExecutionRunId);
+
+    // 4. The weekend-notice schedule, backfilled twice over the same Sunday 10:05: sent once, then alreadySent.
+    const sunday = await unusedSunday(client);
+    const [, weekendOptions] = desiredSchedules(config, { idPrefix: schedulePrefix });
+    if (!weekendOptions) throw new Error('desiredSchedules returned no weekend-notice schedule');
+    const schedule = await client.schedule.create(weekendOptions);
+    const scheduledId = `${weekendOptions.action.workflowId}-${sunday}T10:05:00Z`;
+    const backfill = () =>
+      schedule.backfill({
+        start: new Date(`${sunday}T10:00:00Z`),
+        end: new Date(`${sunday}T10:10:00Z`),
+        overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+      });
+    await backfill();
+    console.log(`scheduled weekend notice ${sunday} (first): ${await awaitStartedBySchedule(client, scheduledId)}`);
+    const first = await client.workflow.getHandle(scheduledId).describe();
+    await record(client, 'scheduled-weekend-notice-first', scheduledId, first.runId);
+    await record(client, 'weekend-notice', workflowIds.weekendNotice(sunday));
+    await backfill();
+    const deadline = Date.now() + 60_000;
+    let second = first;
+    while (second.runId === first.runId && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      second = await client.workflow.getHandle(scheduledId).describe();
+    }
+    if (second.runId === first.runId) throw new Error('the second backfill started no new run');
+    console.log(`scheduled weekend notice ${sunday} (second): ${await settle(client.workflow.getHandle(scheduledId))}`);
+    await record(client, 'scheduled-weekend-notice-second', scheduledId, second.runId);
+  } finally {
+    await client.schedule
+      .getHandle(scheduleId)
+      .delete()
+      .catch(() => undefined);
+    await worker.shutdown();
+    await client.connection.close();
+    await receiver.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,295 @@
+/**
+ * The real dailyPipeline when a step fails, on the real stack (Temporal, PostgreSQL, S3, dbt) with Slack and
+ * Telegram over real HTTP to the local receiver. Faults are injected by replacing ONE activity through the
+ * worker's `wrapActivities`; every other activity, the workflows and all services are real.
+ *
+ * The run dates are three consecutive days, so no run's retention cleanup (365 days) touches another's batch,
+ * and the file has its own database, so row counts see only its own runs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { addDays } from '../../src/domain/dates.js';
+import { ENTITY_NAMES } from '../../src/domain/entities.js';
+import type {
+  CleanupResult,
+  NotificationResult,
+  PipelineProgress,
+  PipelineSummary,
+  ReportResult,
+  StepState,
+} from '../../src/domain/types.js';
+import type { createActivities } from '../../src/activities/index.js';
+import { startPipeline } from '../../src/run-pipeline.js';
+import { webUiLink, workflowIds } from '../../src/temporal.js';
+import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const SCALE = 200;
+const base = uniqueDate();
+
+/** A worker whose activities are real, except `faulty` (if given), replaced by one that fails for good. */
+async function pipelineHarness(
+  databaseUrl: string,
+  receiver: Receiver,
+  faulty?: { activity: keyof Activities; message: string },
+): Promise<TestHarness> {
+  return harness(
+    testConfig({
+      DATABASE_URL: databaseUrl,
+      SLACK_WEBHOOK_URL: receiver.slackUrl,
+      TELEGRAM_BOT_TOKEN: '123456:FAILURES-token',
+      TELEGRAM_CHAT_ID: '-100200300',
+      TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+      RETENTION_DAYS: '365',
+    }),
+    faulty
+      ? {
+          wrapActivities: (activities) => ({
+            ...activities,
+            // Fault injection: this one activity throws a non-retryable failure; the rest is real.
+            [faulty.activity]: async () => {
+              throw ApplicationFailure.nonRetryable(faulty.message, 'InjectedFault');
+            },
+          }),
+        }
+      : {},
+  );
+}
+
+/** The run's failure, asserting it failed. */
+async function expectFailure(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  try {
+    await handle.result();
+  } catch (err) {
+    assert.ok(err instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(err)}`);
+    assert.ok(
+      err.cause instanceof ApplicationFailure,
+      `expected an ApplicationFailure cause, got ${String(err.cause)}`,
+    );
+    return err.cause;
+  }
+  assert.fail(`${handle.workflowId} completed, but it should have failed`);
+}
+
+const stepStates = (p: PipelineProgress): Record<string, StepState> =>
+  Object.fromEntries(p.steps.map((s) => [s.name, s.state]));
+
+async function exists(h: TestHarness, workflowId: string): Promise<boolean> {
+  try {
+    await h.client.workflow.getHandle(workflowId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** Texts the receiver got: Slack payloads and Telegram sendMessage texts that mention `needle`. */
+function messagesMentioning(receiver: Receiver, needle: string) {
+  const slack = receiver.requests
+    .filter((r) => r.channel === 'slack' && JSON.stringify(r.json).includes(needle))
+    .map((r) => (r.json as { text: string }).text);
+  const telegram = receiver.requests
+    .filter((r) => r.telegramMethod === 'sendMessage' && JSON.stringify(r.json).includes(needle))
+    .map((r) => (r.json as { text: string }).text);
+  return { slack, telegram };
+}
+
+describe('dailyPipeline failures (real workflows, one injected fault each)', () => {
+  let databaseUrl: string;
+  let receiver: Receiver;
+  before(async () => {
+    databaseUrl = await freshDatabase('hs_wf_failures_test');
+    receiver = await startReceiver();
+  });
+  after(async () => {
+    await receiver?.close();
+  });
+
+  test('the report fails: cleanup still completes, the run alerts Slack and Telegram and fails, data stays', async () => {
+    const runDate = base;
+    const h = await pipelineHarness(databaseUrl, receiver, {
+      activity: 'buildDoctorRatingReport',
+      message: 'chart renderer crashed (injected)',
+    });
+    try {
+      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+      const failure = await expectFailure(handle);
+      const runId = (await handle.describe()).runId;
+
+      assert.equal(failure.type, 'PipelineStepFailed');
+      assert.match(failure.message, /failed: report: .*chart renderer crashed \(injected\)/);
+      // The summary rides in the failure's details: the cleanup's result is there, the report's error too.
+      const summary = failure.details?.[0] as PipelineSummary;
+      const cleanup = summary.cleanup as CleanupResult;
+      assert.deepEqual(
+        cleanup.tables.map((t) => t.table),
+        ['feedback', 'records', 'appointments'],
+      );
+      assert.match((summary.report as { error: string }).error, /InjectedFault: chart renderer crashed/);
+      const cleanupChild = await h.client.workflow.getHandle(workflowIds.cleanup(runDate)).describe();
+      assert.equal(cleanupChild.status.name, 'COMPLETED');
+
+      // One alert on each channel names the run id, the step, the error and the Web UI link of this run.
+      const runName = workflowIds.dailyPipeline(runDate);
+      const link = webUiLink(h.config, runName, runId);
+      const alerts = messagesMentioning(receiver, `${runName} failed`);
+      assert.equal(alerts.slack.length, 1, `Slack alerts: ${JSON.stringify(alerts.slack)}`);
+      assert.equal(alerts.telegram.length, 1, `Telegram alerts: ${JSON.stringify(alerts.telegram)}`);
+      for (const text of [...alerts.slack, ...alerts.telegram]) {
+        assert.match(text, /at step \*?report\*?:/);
+        assert.ok(text.includes('chart renderer crashed (injected)'), text);
+        assert.ok(text.includes(link), `${text} should carry ${link}`);
+      }
+
+      // The loaded batch stays: a failed report never undoes the load.
+      assert.equal(summary.ingest.length, ENTITY_NAMES.length);
+      for (const r of summary.ingest) {
+        assert.ok(r.rowsLoaded > 0, r.entity);
+        assert.equal(await h.warehouse.countBatch(r.entity, runDate), r.rowsLoaded, `${r.entity} still loaded`);
+      }
+
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.deepEqual(stepStates(progress), {
+        ingest: 'completed',
+        dbt: 'completed',
+        report: 'failed',
+        cleanup: 'completed',
+        summary: 'pending',
+      });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('dbt fails: the alert names step dbt, and neither report nor cleanup ran', async () => {
+    const runDate = addDays(base, 1);
+    const h = await pipelineHarness(databaseUrl, receiver, {
+      activity: 'runDbt',
+      message: 'dbt build exited with code 2 (injected)',
+    });
+    try {
+      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+      const failure = await expectFailure(handle);
+      const runId = (await handle.describe()).runId;
+      assert.equal(failure.type, 'PipelineStepFailed');
+      assert.match(failure.message, /failed at step dbt: InjectedFault: dbt build exited with code 2 \(injected\)/);
+
+      const runName = workflowIds.dailyPipeline(runDate);
+      const alerts = messagesMentioning(receiver, `${runName} failed`);
+      assert.equal(alerts.slack.length, 1);
+      assert.equal(alerts.telegram.length, 1);
+      for (const text of [...alerts.slack, ...alerts.telegram]) {
+        assert.match(text, /at step \*?dbt\*?:/);
+        assert.ok(text.includes('dbt build exited with code 2 (injected)'), text);
+        assert.ok(text.includes(webUiLink(h.config, runName, runId)), text);
+      }
+
+      assert.equal(await exists(h, workflowIds.report(runDate)), false, 'report never started');
+      assert.equal(await exists(h, workflowIds.cleanup(runDate)), false, 'cleanup never started');
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.deepEqual(stepStates(progress), {
+        ingest: 'completed',
+        dbt: 'failed',
+        report: 'pending',
+        cleanup: 'pending',
+        summary: 'pending',
+      });
+      for (const entity of ENTITY_NAMES) assert.ok((await h.warehouse.countBatch(entity, runDate)) > 0, entity);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('Slack answers 403 invalid_token: the run still completes, says so, and keeps the loaded data', async () => {
+    const runDate = addDays(base, 2);
+    // Its own receiver: every Slack post of this run is refused, as with a revoked webhook.
+    const revoked = await startReceiver();
+    revoked.failNext('slack', 20, { status: 403, error: 'invalid_token' });
+    const h = await pipelineHarness(databaseUrl, revoked);
+    try {
+      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+      const summary = (await handle.result()) as PipelineSummary;
+
+      const slackResult = (list: NotificationResult[]) => list.find((n) => n.channel === 'slack');
+      assert.equal(slackResult(summary.notifications)?.status, 'failed');
+      assert.match(slackResult(summary.notifications)?.detail ?? '', /invalid_token/);
+      const report = summary.report as ReportResult;
+      assert.equal(slackResult(report.notifications)?.status, 'failed');
+      assert.equal(report.notifications.find((n) => n.channel === 'telegram')?.status, 'delivered');
+      // 403 is permanent: the summary, the report and the cleanup note were each tried once, never retried.
+      const slackPosts = revoked.requests.filter((r) => r.channel === 'slack');
+      assert.equal(slackPosts.length, 3, `Slack posts: ${slackPosts.length}`);
+      assert.ok(slackPosts.every((r) => r.status === 403));
+
+      for (const r of summary.ingest) {
+        assert.equal(await h.warehouse.countBatch(r.entity, runDate), r.rowsLoaded, `${r.entity} still loaded`);
+      }
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.ok(
+        progress.steps.every((s) => s.state === 'completed'),
+        JSON.stringify(progress.steps),
+      );
+    } finally {
+      await h.close();
+      await revoked.close();
+    }
+  });
+
+  test('the progress query shows step states while the run goes and after it ends', async () => {
+    const runDate = addDays(base, 3);
+    const h = await pipelineHarness(databaseUrl, receiver);
+    try {
+      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+      let done = false;
+      const result = handle.result().finally(() => (done = true));
+      const seen: PipelineProgress[] = [];
+      while (!done) {
+        const p = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+        if (p) seen.push(p);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await result;
+
+      // While running: some snapshot had a step running and the later ones still pending.
+      const order = ['ingest', 'dbt', 'report', 'cleanup', 'summary'];
+      const midRun = seen.find((p) => p.steps.some((s) => s.state === 'running'));
+      assert.ok(midRun, `no snapshot with a running step among ${seen.length}`);
+      const running = midRun.steps.findIndex((s) => s.state === 'running');
+      assert.ok(
+        midRun.steps.slice(0, running).every((s) => s.state === 'completed'),
+        JSON.stringify(midRun.steps),
+      );
+      assert.equal(midRun.steps.at(-1)?.state, 'pending');
+      // Every step only moves forward: pending → running → completed.
+      const rank: Record<StepState, number> = { pending: 0, running: 1, completed: 2, failed: 2, skipped: 2 };
+      for (const name of order) {
+        const states = seen.map((p) => p.steps.find((s) => s.name === name)?.state ?? 'pending');
+        for (let i = 1; i < states.length; i++) {
+          assert.ok(rank[states[i] as StepState] >= rank[states[i - 1] as StepState], `${name}: ${states.join(' → ')}`);
+        }
+      }
+
+      // After: every step completed with timestamps and a detail, and every entity reported its rows.
+      const final = await handle.query<PipelineProgress>('progress');
+      assert.equal(final.runDate, runDate);
+      assert.deepEqual(
+        final.steps.map((s) => [s.name, s.state]),
+        order.map((n) => [n, 'completed']),
+      );
+      assert.ok(final.steps.every((s) => s.startedAt && s.endedAt && s.startedAt <= s.endedAt));
+      assert.match(final.steps[0]?.detail ?? '', /^\d+ rows loaded$/);
+      assert.deepEqual(Object.keys(final.entities).sort(), [...ENTITY_NAMES].sort());
+      for (const [entity, e] of Object.entries(final.entities)) {
+        assert.equal(e?.state, 'completed', entity);
+        assert.equal(e?.loaded, e?.generated, entity);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});

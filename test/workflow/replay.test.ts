@@ -1,0 +1,81 @@
+/**
+ * Replay tests (the habit of sdk-typescript's test-replay): every history recorded from a real run by
+ * scripts/record-histories.ts is replayed against the workflow code the worker bundles today
+ * (WORKFLOWS_PATH). A change that would break runs in flight at deploy time (an activity or child added,
+ * removed or reordered without `patched()`) makes the replay fail with a DeterminismViolationError.
+ *
+ * No server is needed: replay runs the workflow code against the recorded events only.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker } from '@temporalio/worker';
+import { installQuietRuntime, WORKFLOWS_PATH } from '../../src/worker.js';
+import { historyFromJson } from './histories/history-json.js';
+
+const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+
+/** Workflow types the recorded histories must cover, so a lost recording is noticed. */
+const EXPECTED_TYPES = [
+  'dailyPipeline',
+  'ingestEntity',
+  'doctorRatingReport',
+  'retentionCleanup',
+  'weekendNotice',
+  'scheduledWeekendNotice',
+];
+
+async function loadHistories() {
+  const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      // The file name stands in for the workflow id; replay needs a unique one per history.
+      workflowId: path.basename(file, '.json'),
+      history: historyFromJson(await readFile(path.join(HISTORIES_DIR, file), 'utf8')),
+    })),
+  );
+}
+
+describe('replay of recorded histories', () => {
+  test('every recorded history replays against the current workflow code without a determinism error', async () => {
+    installQuietRuntime();
+    const histories = await loadHistories();
+    const types = new Set(
+      histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name),
+    );
+    for (const type of EXPECTED_TYPES) assert.ok(types.has(type), `a recorded ${type} history`);
+
+    const replayed: string[] = [];
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay' },
+      histories,
+    )) {
+      replayed.push(result.workflowId);
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+    }
+    assert.deepEqual(failures, [], `replay failures:\n${failures.join('\n')}`);
+    assert.deepEqual(replayed.sort(), histories.map((h) => h.workflowId).sort(), 'every history was replayed');
+  });
+
+  test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {
+    // Guards the guard: if replay silently passed everything, the test above would prove nothing.
+    installQuietRuntime();
+    const file = path.join(HISTORIES_DIR, 'daily-pipeline-completed.json');
+    const history = historyFromJson(await readFile(file, 'utf8'));
+    const scheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes);
+    const activityType = scheduled?.activityTaskScheduledEventAttributes?.activityType;
+    assert.equal(activityType?.name, 'pipelineSettings', 'the pipeline starts with pipelineSettings');
+    activityType.name = 'someOtherActivity';
+    await assert.rejects(
+      Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-mismatch' }, history),
+      (err: unknown) => {
+        assert.ok(err instanceof DeterminismViolationError, `expected DeterminismViolationError, got ${String(err)}`);
+        return true;
+      },
+    );
+  });
+});

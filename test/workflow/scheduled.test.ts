@@ -1,0 +1,139 @@
+/**
+ * The real schedules, triggered by hand on the real Temporal dev server, run the real workflows: the
+ * daily pipeline (scale 100 through the schedule's action args) and the weekend notice. The run date must
+ * be the trigger time's date in the schedule's timezone; the timezone is chosen so that date differs from
+ * the UTC date right now, so a run that used UTC (or the worker's clock zone) would be caught.
+ *
+ * Schedules carry a unique id prefix, are created paused (a trigger still runs; nothing fires on its own
+ * should the test straddle 10:05) and are deleted in finally. The pipeline runs in its own database.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import type { Client, ScheduleExecutionResult } from '@temporalio/client';
+import { localDate } from '../../src/domain/dates.js';
+import type { PipelineSummary } from '../../src/domain/types.js';
+import { applySchedules, SCHEDULE_IDS } from '../../src/schedules.js';
+import { workflowIds } from '../../src/temporal.js';
+import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
+import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+
+const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
+
+/**
+ * A timezone whose date differs from UTC's now and stays so for the next 15 minutes (UTC-12 before noon
+ * UTC, UTC+14 from 10:00 UTC on: one of them always qualifies).
+ */
+function timezoneAwayFromUtc(now = new Date()): string {
+  const later = new Date(now.getTime() + 15 * 60_000);
+  for (const tz of ['Etc/GMT+12', 'Pacific/Kiritimati', 'Pacific/Pago_Pago', 'Pacific/Auckland']) {
+    if (localDate(now, tz) !== localDate(now, 'UTC') && localDate(later, tz) !== localDate(later, 'UTC')) return tz;
+  }
+  return 'Pacific/Kiritimati';
+}
+
+/** Waits until the schedule has taken an action, and returns the newest one. */
+async function awaitAction(client: Client, scheduleId: string, after = 0): Promise<ScheduleExecutionResult> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { info } = await client.schedule.getHandle(scheduleId).describe();
+    const action = info.recentActions.at(-1);
+    if (action && info.recentActions.length > after) return action;
+    if (Date.now() > deadline) throw new Error(`schedule ${scheduleId} took no action within 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('schedules trigger the real workflows for the schedule-local date', () => {
+  const prefix = `t-${randomUUID().slice(0, 8)}-`;
+  const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
+  const weekendId = `${prefix}${SCHEDULE_IDS.weekendNotice}`;
+  const timezone = timezoneAwayFromUtc();
+  let receiver: Receiver;
+  let h: TestHarness;
+
+  before(async () => {
+    receiver = await startReceiver();
+    h = await harness(
+      testConfig({
+        HEALTHSYNTH_TIMEZONE: timezone,
+        DATABASE_URL: await freshDatabase('hs_wf_scheduled_test'),
+        SLACK_WEBHOOK_URL: receiver.slackUrl,
+        TELEGRAM_BOT_TOKEN: '123456:SCHEDULED-token',
+        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        EMERGENCY_PHONE: '+1 555 0100',
+      }),
+    );
+    const { applied } = await applySchedules(h.client, h.config, { idPrefix: prefix, scale: 100 });
+    assert.deepEqual(applied.sort(), [dailyId, weekendId].sort());
+    for (const id of applied) await h.client.schedule.getHandle(id).pause('paused by test: triggered by hand only');
+  });
+  after(async () => {
+    for (const id of [dailyId, weekendId]) {
+      await h?.client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
+    }
+    await h?.close();
+    await receiver?.close();
+  });
+
+  test(`daily-pipeline schedule (timezone ${timezone}), triggered: runs daily-pipeline-<local date> at scale 100`, async () => {
+    const described = await h.client.schedule.getHandle(dailyId).describe();
+    assert.equal(described.spec.timezone, timezone);
+    assert.deepEqual(described.action.args, [{ timezone, scale: 100 }]);
+
+    await h.client.schedule.getHandle(dailyId).trigger();
+    const action = await awaitAction(h.client, dailyId);
+    const expectedDate = localDate(action.scheduledAt, timezone);
+    assert.notEqual(expectedDate, localDate(action.scheduledAt, 'UTC'), `${timezone} should be on another date`);
+
+    const scheduled = h.client.workflow.getHandle(action.action.workflow.workflowId);
+    const summary = (await scheduled.result()) as PipelineSummary;
+    assert.equal(summary.runDate, expectedDate);
+    assert.equal(summary.scale, 100);
+    assert.equal(summary.ingest.find((r) => r.entity === 'appointments')?.rowsLoaded, 100);
+
+    // The business run exists under its own id, as the scheduled run's child, and completed.
+    const child = await h.client.workflow.getHandle(workflowIds.dailyPipeline(expectedDate)).describe();
+    assert.equal(child.status.name, 'COMPLETED');
+    assert.equal(child.parentExecution?.workflowId, action.action.workflow.workflowId);
+    assert.equal(await h.warehouse.countBatch('appointments', expectedDate), 100);
+  });
+
+  test(`weekend-notice schedule, triggered with the temporal CLI: notice for the local date`, async () => {
+    await execa(temporalCli, [
+      'schedule',
+      'trigger',
+      '--schedule-id',
+      weekendId,
+      '--address',
+      h.config.temporal.address,
+    ]);
+    const action = await awaitAction(h.client, weekendId);
+    const expectedDate = localDate(action.scheduledAt, timezone);
+
+    const result = (await h.client.workflow
+      .getHandle(action.action.workflow.workflowId)
+      .result()) as WeekendNoticeResult;
+    assert.equal(result.date, expectedDate);
+    const notice = await h.client.workflow.getHandle(workflowIds.weekendNotice(expectedDate)).describe();
+    assert.equal(notice.status.name, 'COMPLETED');
+    if (result.alreadySent) {
+      // weekend-notice-<date> is once per date on this server: an earlier run today already sent it.
+      assert.deepEqual(result.notifications, []);
+    } else {
+      assert.equal(notice.parentExecution?.workflowId, action.action.workflow.workflowId);
+      const sent = receiver.requests.filter((r) => r.telegramMethod === 'sendMessage');
+      assert.equal(sent.length, 1);
+      const text = (sent[0]?.json as { text: string }).text;
+      assert.ok(text.includes('+1 555 0100') && text.includes(expectedDate), text);
+    }
+  });
+});

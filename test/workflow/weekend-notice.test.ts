@@ -1,0 +1,128 @@
+/**
+ * The weekend notice goes out at most once per date. The real weekend-notice schedule is backfilled twice
+ * over the same Saturday 10:05, so the server starts scheduledWeekendNotice twice with the same
+ * TemporalScheduledStartTime (what a catch-up after an outage or an operator's second backfill does);
+ * Telegram (the local receiver, over real HTTP) must get exactly one message, carrying the emergency number.
+ *
+ * The Saturday is a random one in the 2040s whose weekend-notice-<date> id this server has never seen, so
+ * no other test or run shares it. The schedule has a unique id prefix, is paused, and is deleted in finally.
+ */
+import assert from 'node:assert/strict';
+import { randomInt, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { desiredSchedules } from '../../src/schedules.js';
+import { workflowIds } from '../../src/temporal.js';
+import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
+import { harness, testConfig, type TestHarness } from '../support/env.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+
+const EMERGENCY_PHONE = '+44 20 7946 0999';
+
+async function unusedSaturday(client: Client): Promise<string> {
+  for (;;) {
+    // 2040-01-07 is a Saturday.
+    const date = new Date(Date.UTC(2040, 0, 7 + 7 * randomInt(0, 520))).toISOString().slice(0, 10);
+    try {
+      await client.workflow.getHandle(workflowIds.weekendNotice(date)).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return date;
+      throw err;
+    }
+  }
+}
+
+/** Waits for a run of `workflowId` other than `previousRunId` (the server starts it) and returns its result. */
+async function resultOfNextRun(client: Client, workflowId: string, previousRunId?: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const desc = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (desc && desc.runId !== previousRunId) {
+      return {
+        runId: desc.runId,
+        result: (await client.workflow.getHandle(workflowId, desc.runId).result()) as WeekendNoticeResult,
+      };
+    }
+    if (Date.now() > deadline) throw new Error(`no new run of ${workflowId} within 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('weekend notice: once per date', () => {
+  let receiver: Receiver;
+  let h: TestHarness;
+  const prefix = `t-${randomUUID().slice(0, 8)}-`;
+  let scheduleId = '';
+
+  before(async () => {
+    receiver = await startReceiver();
+    h = await harness(
+      testConfig({
+        SLACK_WEBHOOK_URL: receiver.slackUrl,
+        TELEGRAM_BOT_TOKEN: '123456:WEEKEND-token',
+        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        EMERGENCY_PHONE,
+        HEALTHSYNTH_TIMEZONE: 'UTC',
+      }),
+    );
+  });
+  after(async () => {
+    if (scheduleId) {
+      await h?.client.schedule
+        .getHandle(scheduleId)
+        .delete()
+        .catch(() => undefined);
+    }
+    await h?.close();
+    await receiver?.close();
+  });
+
+  test('the schedule run twice for the same Saturday: one Telegram message, the second run says alreadySent', async () => {
+    const saturday = await unusedSaturday(h.client);
+    const weekend = desiredSchedules(h.config, { idPrefix: prefix })[1];
+    assert.ok(weekend, 'a weekend-notice schedule is defined');
+    scheduleId = weekend.scheduleId;
+    const schedule = await h.client.schedule.create({ ...weekend, state: { ...weekend.state, paused: true } });
+    const backfill = () =>
+      schedule.backfill({
+        start: new Date(`${saturday}T10:00:00Z`),
+        end: new Date(`${saturday}T10:10:00Z`),
+        overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+      });
+    // The server names a scheduled run after the action's workflow id and the scheduled time.
+    const scheduledId = `${weekend.action.workflowId}-${saturday}T10:05:00Z`;
+
+    await backfill();
+    const first = await resultOfNextRun(h.client, scheduledId);
+    assert.equal(first.result.date, saturday);
+    assert.equal(first.result.alreadySent, undefined);
+    assert.deepEqual(first.result.notifications.map((n) => [n.channel, n.status]).sort(), [
+      ['slack', 'delivered'],
+      ['telegram', 'delivered'],
+    ]);
+
+    await backfill();
+    const second = await resultOfNextRun(h.client, scheduledId, first.runId);
+    assert.deepEqual(second.result, { date: saturday, notifications: [], alreadySent: true });
+
+    const telegram = receiver.requests.filter((r) => r.channel === 'telegram');
+    assert.equal(telegram.length, 1, 'exactly one Telegram request');
+    assert.equal(telegram[0]?.telegramMethod, 'sendMessage');
+    const text = (telegram[0]?.json as { text: string; chat_id: unknown }).text;
+    assert.ok(text.includes(EMERGENCY_PHONE), `the notice carries the emergency number: ${text}`);
+    assert.ok(text.includes(saturday), text);
+    assert.equal(receiver.requests.filter((r) => r.channel === 'slack').length, 1, 'one Slack note for the team');
+
+    // One business run for the date, and it is the first scheduled run's child.
+    const notice = await h.client.workflow.getHandle(workflowIds.weekendNotice(saturday)).describe();
+    assert.equal(notice.status.name, 'COMPLETED');
+    assert.equal(notice.parentExecution?.runId, first.runId);
+  });
+});
