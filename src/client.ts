@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerBackfillCommands } from './cli/backfill.js';
+import { registerCodecServerCommands } from './cli/codec-server.js';
 import { registerFollowCommands } from './cli/follow.js';
 import { registerNoticeCommands } from './cli/notice.js';
 import { registerRunCommands } from './cli/run.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerBackfillCommands(program);
   registerFollowCommands(program);
   registerStatusCommands(program);
+  registerCodecServerCommands(program);
   registerNoticeCommands(program);
   return program;
 }

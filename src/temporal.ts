@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { dataConverterFor } from './codec.js';
 import type { Config } from './config.js';
 
 import { uiLink } from './workflow-ids.js';
@@ -31,7 +32,8 @@ export async function connectionOptions(
 }
 
 /**
- * Connects a Temporal client, failing with a message that says where it tried and what to do.
+ * Connects a Temporal client, failing with a message that says where it tried and what to do. With
+ * TEMPORAL_ENCRYPTION_KEY set, the client encrypts and decrypts payloads like the worker does.
  */
 export async function connectClient(config: Config): Promise<Client> {
   let connection: Connection;
@@ -43,7 +45,7 @@ export async function connectClient(config: Config): Promise<Client> {
         'Start the local stack with `npm run stack:up`, or set TEMPORAL_ADDRESS.',
     );
   }
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
 }
 
 /** The Web UI page of one workflow run. */

@@ -9,6 +9,7 @@ import { createActivities } from './activities/index.js';
 import { createNotifier } from './activities/notify.js';
 import { ObjectStore } from './activities/storage.js';
 import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
+import { dataConverterFor } from './codec.js';
 import { loadConfig, type Config } from './config.js';
 import {
   createActivityMetricsInterceptor,
@@ -80,6 +81,7 @@ export async function startWorker(
     taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
+    dataConverter: dataConverterFor(config),
     shutdownGraceTime: '20 seconds',
     ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
   });

@@ -1,0 +1,188 @@
+/**
+ * Payload encryption on the real dev server: the real weekendNotice workflow runs on a worker from
+ * startWorker with TEMPORAL_ENCRYPTION_KEY set (notifications go to an outbox in a temp data dir).
+ * The client with the key reads the result; Temporal itself only ever stores ciphertext (seen through
+ * a client without the codec); the codec server and the real `temporal` CLI with --codec-endpoint turn
+ * it back into the plaintext result for operators. A workflow started by the plain CLI (unencrypted
+ * input) still runs, because decode passes plain payloads through.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Client } from '@temporalio/client';
+import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { execa } from 'execa';
+import { startCodecServer, type RunningCodecServer } from '../../src/cli/codec-server.js';
+import { ENCRYPTED_ENCODING, encryptionKeyId, METADATA_ENCRYPTION_KEY_ID } from '../../src/codec.js';
+import { connectClient } from '../../src/temporal.js';
+import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
+import { harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+
+const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
+const str = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
+const b64 = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('base64');
+
+describe('payload encryption end to end', () => {
+  const key = randomBytes(32);
+  // Values that must never appear in Temporal's history in plaintext.
+  const noticeText = `Closed-${uniq()} this weekend, call`;
+  const phone = `+44 20 ${Math.floor(1000 + Math.random() * 9000)} ${uniq().slice(0, 4)}`;
+  const date = uniqueDate();
+  const workflowId = `encryption-test-${uniq()}`;
+  let dataDir = '';
+  let h: TestHarness;
+  let plainClient: Client;
+  let codecServer: RunningCodecServer;
+  let result: WeekendNoticeResult;
+  let completedResult: Payload;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-encryption-'));
+    const config = testConfig({
+      TEMPORAL_ENCRYPTION_KEY: key.toString('base64'),
+      HEALTHSYNTH_DATA_DIR: dataDir,
+      WEEKEND_NOTICE_TEXT: noticeText,
+      EMERGENCY_PHONE: phone,
+      SLACK_WEBHOOK_URL: '',
+      TELEGRAM_BOT_TOKEN: '',
+      TELEGRAM_CHAT_ID: '',
+    });
+    h = await harness(config);
+    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKey: undefined } });
+    codecServer = await startCodecServer(config, { port: 0 });
+    result = (await h.client.workflow.execute('weekendNotice', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [{ date }],
+    })) as WeekendNoticeResult;
+  });
+  after(async () => {
+    await codecServer?.close();
+    await plainClient?.connection.close();
+    await h?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('the client with the key gets the decoded result', () => {
+    assert.equal(result.date, date);
+    assert.equal(result.notifications.length, 2);
+    assert.ok(result.notifications.every((n) => n.status === 'outbox'));
+  });
+
+  test('a client without the codec sees only binary/encrypted payloads and no plaintext', async () => {
+    const history = await plainClient.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const started = events.find(
+      (e) => e.workflowExecutionStartedEventAttributes,
+    )?.workflowExecutionStartedEventAttributes;
+    const completed = events.find(
+      (e) => e.workflowExecutionCompletedEventAttributes,
+    )?.workflowExecutionCompletedEventAttributes;
+    const [input] = started?.input?.payloads ?? [];
+    const [output] = completed?.result?.payloads ?? [];
+    assert.ok(input && output, 'history has the started input and the completed result');
+    completedResult = output;
+    for (const p of [input, output]) {
+      assert.equal(str(p.metadata?.[METADATA_ENCODING_KEY]), ENCRYPTED_ENCODING);
+      assert.equal(str(p.metadata?.[METADATA_ENCRYPTION_KEY_ID]), encryptionKeyId(key));
+    }
+    // Activity inputs and results too: every payload in the whole serialized history is ciphertext.
+    const bytes = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
+    for (const secret of [date, noticeText, phone, dataDir, 'outbox', 'json/plain']) {
+      assert.equal(bytes.includes(secret), false, `"${secret}" appears in the history`);
+    }
+    await assert.rejects(plainClient.workflow.getHandle(workflowId).result(), /encoding|binary\/encrypted/i);
+  });
+
+  test('the codec server decodes the stored result over HTTP', async () => {
+    assert.ok(completedResult, 'set by the previous test');
+    const res = await fetch(`${codecServer.url}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': h.config.temporal.namespace },
+      body: JSON.stringify({
+        payloads: [
+          {
+            metadata: Object.fromEntries(Object.entries(completedResult.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
+            data: b64(completedResult.data),
+          },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { payloads } = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    assert.equal(payloads.length, 1);
+    assert.equal(Buffer.from(payloads[0]?.metadata.encoding ?? '', 'base64').toString(), 'json/plain');
+    assert.deepEqual(JSON.parse(Buffer.from(payloads[0]?.data ?? '', 'base64').toString()), result);
+  });
+
+  test('`temporal workflow show --codec-endpoint` shows the decrypted result', async () => {
+    const show = async (codec: boolean) => {
+      const { stdout } = await execa(temporalCli, [
+        'workflow',
+        'show',
+        '--address',
+        h.config.temporal.address,
+        '--namespace',
+        h.config.temporal.namespace,
+        '--workflow-id',
+        workflowId,
+        '-o',
+        'json',
+        ...(codec ? ['--codec-endpoint', codecServer.url] : []),
+      ]);
+      const { events } = JSON.parse(stdout) as {
+        events: { workflowExecutionCompletedEventAttributes?: { result: { payloads: Payload[] } } }[];
+      };
+      const [payload] = events.find((e) => e.workflowExecutionCompletedEventAttributes)
+        ?.workflowExecutionCompletedEventAttributes?.result.payloads as unknown as {
+        metadata: Record<string, string>;
+        data: string;
+      }[];
+      assert.ok(payload);
+      return {
+        encoding: Buffer.from(payload.metadata.encoding ?? '', 'base64').toString(),
+        data: Buffer.from(payload.data, 'base64'),
+      };
+    };
+    const decoded = await show(true);
+    assert.equal(decoded.encoding, 'json/plain');
+    assert.deepEqual(JSON.parse(decoded.data.toString()), result);
+
+    const raw = await show(false);
+    assert.equal(raw.encoding, ENCRYPTED_ENCODING);
+    assert.equal(raw.data.includes(date), false);
+  });
+
+  test('a workflow started by the plain temporal CLI (unencrypted input) still runs', async () => {
+    const id = `encryption-plain-input-${uniq()}`;
+    const plainDate = uniqueDate();
+    await execa(temporalCli, [
+      'workflow',
+      'start',
+      '--address',
+      h.config.temporal.address,
+      '--namespace',
+      h.config.temporal.namespace,
+      '--task-queue',
+      h.config.temporal.taskQueue,
+      '--type',
+      'weekendNotice',
+      '--workflow-id',
+      id,
+      '--input',
+      JSON.stringify({ date: plainDate }),
+    ]);
+    const out = (await h.client.workflow.getHandle(id).result()) as WeekendNoticeResult;
+    assert.equal(out.date, plainDate);
+    // The worker encrypted what it wrote back, even though the input was plain.
+    const history = await plainClient.workflow.getHandle(id).fetchHistory();
+    const completed = history.events?.find(
+      (e) => e.workflowExecutionCompletedEventAttributes,
+    )?.workflowExecutionCompletedEventAttributes;
+    assert.equal(str(completed?.result?.payloads?.[0]?.metadata?.[METADATA_ENCODING_KEY]), ENCRYPTED_ENCODING);
+  });
+});
