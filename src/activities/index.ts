@@ -9,6 +9,7 @@ import { createCleanupActivities } from './cleanup.js';
 import { createDbtActivities } from './dbt.js';
 import { createGenerateActivities } from './generate.js';
 import { createLoadActivities } from './load.js';
+import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notify.js';
 import { createNotifyActivities, createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   const dbt = createDbtActivities(deps);
   const report = createReportActivities({ ...deps, query: (sql, params) => deps.warehouse.query(sql, params) });
   const notify = createNotifyActivities(deps);
+  const notice = createNoticeActivities(deps);
   const countNotifications = (results: NotificationResult[]): NotificationResult[] => {
     for (const r of results) metrics?.notification(r.channel, r.status);
     return results;
@@ -41,6 +43,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...report,
     ...notify,
+    async sendWeekendNotice(input: { date: string }) {
+      const sent = await notice.sendWeekendNotice(input);
+      countNotifications(sent.notifications);
+      return sent;
+    },
     async generateShard(input: Parameters<typeof generate.generateShard>[0]) {
       const object = await generate.generateShard(input);
       metrics?.rowsGenerated(input.entity, object.rows);

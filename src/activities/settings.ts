@@ -25,10 +25,5 @@ export function createSettingsActivities({ config }: { config: Config }) {
         uiUrl: config.temporal.uiUrl,
       };
     },
-    /** The weekend notice text with the emergency number; idempotent. */
-    async weekendNoticeText({ date }: { date: string }): Promise<string> {
-      const { text, emergencyPhone } = config.weekendNotice;
-      return `${text} ${emergencyPhone}. (${date})`;
-    },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * weekendNotice: tells patients on Telegram (and the team on Slack) that clinics are closed, with the
- * emergency number. The workflow id `weekend-notice-<date>` makes it at most once per date: a retry,
- * a schedule catch-up or a manual trigger for the same date finds the existing run instead of
- * messaging patients again.
+ * emergency number. At most once per date, twice over: the workflow id `weekend-notice-<date>` makes
+ * a schedule catch-up or a second trigger find the existing run, and the send activity keeps a marker
+ * per date in the object store, so even a run started by hand after an earlier one sends nothing again.
  */
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import {
@@ -17,7 +17,7 @@ import { workflowIds } from '../workflow-ids.js';
 import { localDate } from './format.js';
 import { parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
 
-const { notify, weekendNoticeText } = proxyActivities<ActivityTypes>({
+const { sendWeekendNotice } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
 });
@@ -31,13 +31,8 @@ export interface WeekendNoticeResult {
 
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
-  const text = await weekendNoticeText({ date });
-  const notifications = await notify({
-    name: 'weekend-notice',
-    telegramText: text,
-    slack: { name: 'weekend-notice', text },
-  });
-  return { date, notifications };
+  const { notifications, alreadySent } = await sendWeekendNotice({ date });
+  return { date, notifications, ...(alreadySent ? { alreadySent } : {}) };
 }
 
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);

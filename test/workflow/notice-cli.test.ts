@@ -9,7 +9,7 @@ import { registerNoticeCommands } from '../../src/cli/notice.js';
 import { memoryIo } from '../../src/cli/output.js';
 import type { Config } from '../../src/config.js';
 import { installQuietRuntime } from '../../src/worker.js';
-import { testConfig, uniqueDate } from '../support/env.js';
+import { harness, testConfig, uniqueDate } from '../support/env.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 
 let receiver: Receiver;
@@ -49,4 +49,26 @@ test('notice sends once per date, with the emergency number', async () => {
   const second = await notice(date);
   assert.match(second.text(), /already sent; nothing sent again/);
   assert.equal(receiver.requests.filter((r) => r.telegramMethod === 'sendMessage').length, 1, 'no second message');
+});
+
+test('weekendNotice started twice by hand for one date (default id reuse) sends once', async () => {
+  const date = uniqueDate();
+  const h = await harness(config);
+  try {
+    const start = () =>
+      h.client.workflow.execute('weekendNotice', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: `weekend-notice-${date}`,
+        args: [{ date }],
+      });
+    const before = receiver.requests.filter((r) => r.telegramMethod === 'sendMessage').length;
+    const first = (await start()) as { alreadySent?: boolean };
+    const second = (await start()) as { alreadySent?: boolean; notifications: unknown[] };
+    assert.equal(first.alreadySent, undefined);
+    assert.equal(second.alreadySent, true);
+    assert.deepEqual(second.notifications, []);
+    assert.equal(receiver.requests.filter((r) => r.telegramMethod === 'sendMessage').length, before + 1);
+  } finally {
+    await h.close();
+  }
 });
