@@ -125,7 +125,10 @@ describe('Redshift Data API adapter', () => {
     ]);
     // The manifest names exactly the batch's objects; COPY loads nothing else under the prefix.
     const listed = JSON.parse(await store.getText(manifest)) as { entries: { url: string; mandatory: boolean }[] };
-    assert.deepEqual(listed.entries.map((e) => e.url).sort(), objects.map((o) => `s3://${store.bucket}/${o.key}`).sort());
+    assert.deepEqual(
+      listed.entries.map((e) => e.url).sort(),
+      objects.map((o) => `s3://${store.bucket}/${o.key}`).sort(),
+    );
     assert.deepEqual(sleeps, [200]); // one poll of the ledger query while STARTED
   });
 
