@@ -8,13 +8,13 @@
  */
 import {
   WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
+import { isoDate, localDate } from '../domain/dates.js';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
 import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
@@ -28,6 +28,7 @@ import {
   UsageError,
   withClient,
   type CliDeps,
+  failureText,
 } from './output.js';
 
 const DAY_MS = 86_400_000;
@@ -39,26 +40,15 @@ export class BackfillRangeError extends UsageError {
 
 /** Checks that `value` is a real calendar date written YYYY-MM-DD (2026-02-30 is rejected). */
 export function parseIsoDate(value: string, name: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    throw new BackfillRangeError(`${name} must be a date written YYYY-MM-DD, e.g. 2026-11-02; got "${value}"`);
-  }
-  const d = new Date(`${value}T00:00:00Z`);
-  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
-    throw new BackfillRangeError(`${name} ${value} is not a real calendar date`);
-  }
+  const parsed = isoDate.safeParse(value);
+  if (!parsed.success)
+    throw new BackfillRangeError(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}; got "${value}"`);
   return value;
 }
 
 /** Today's date (YYYY-MM-DD) in `timezone`: what "the future" means for a backfill. */
 export function todayIn(timezone: string, now: Date = new Date()): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')}`;
+  return localDate(now, timezone);
 }
 
 /** Monday-to-Friday dates from `from` to `to`, both included, in order (the pipeline runs on weekdays only). */
@@ -145,12 +135,6 @@ async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExec
   }
 }
 
-function failureMessage(err: unknown): string {
-  // The workflow's own failure ("dailyPipeline 2026-11-02 failed at step dbt: …") is the cause.
-  if (err instanceof WorkflowFailedError) return err.cause?.message || err.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
 /**
  * Runs (or skips, or attaches to) the pipeline for one date and waits for it to close.
  * Start semantics: without --force the reuse policy is ALLOW_DUPLICATE_FAILED_ONLY, so a run that
@@ -209,11 +193,11 @@ export async function backfillDate(
     try {
       await handle.result();
     } catch (err) {
-      return outcome('failed', `${how}; failed: ${failureMessage(err)}`, runId);
+      return outcome('failed', `${how}; failed: ${failureText(err)}`, runId);
     }
     return outcome('completed', how, runId);
   } catch (err) {
-    return outcome('failed', `could not run: ${failureMessage(err)}`);
+    return outcome('failed', `could not run: ${failureText(err)}`);
   }
 }
 

@@ -31,6 +31,7 @@ import {
   withClient,
   type CliDeps,
   type CliIo,
+  failureText,
 } from './output.js';
 
 /** How a followed workflow ended (`not_found` when there is no such workflow). */
@@ -209,11 +210,6 @@ function outcomeOfError(err: unknown): FollowOutcome {
     if (err.cause instanceof TimeoutFailure) return 'timed_out';
   }
   return 'failed';
-}
-
-function failureText(err: unknown): string {
-  if (err instanceof WorkflowFailedError) return err.cause?.message || err.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

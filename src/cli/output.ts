@@ -5,7 +5,7 @@
  * Every command writes through a {@link CliIo} instead of `console`, so tests can run the real
  * commander program in-process and read exactly what a person would see.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { connectClient } from '../temporal.js';
@@ -156,4 +156,10 @@ export function memoryIo(): MemoryIo {
     text: () => io.stdout.join('\n'),
   };
   return io;
+}
+
+/** A run's failure for people: the workflow's own failure message ("dailyPipeline … failed at step dbt: …"). */
+export function failureText(err: unknown): string {
+  if (err instanceof WorkflowFailedError) return err.cause?.message || err.message;
+  return err instanceof Error ? err.message : String(err);
 }
