@@ -37,8 +37,13 @@ export class AliasTable {
 
   /** Draws an index with probability proportional to its weight. */
   pick(rng: Rng): number {
-    const u = rng.next() * this.size;
-    const i = u | 0;
-    return u - i < (this.prob[i] as number) ? i : (this.alias[i] as number);
+    return this.at(rng.next());
+  }
+
+  /** The index for a uniform `u` in [0, 1): what {@link pick} returns when its draw is `u`. */
+  at(u: number): number {
+    const x = u * this.size;
+    const i = x | 0;
+    return x - i < (this.prob[i] as number) ? i : (this.alias[i] as number);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { SPECIALTIES, type Specialty } from '../entities.js';
 import { AliasTable } from './alias.js';
-import { utf8 } from './bytes.js';
+import { pack, type Packed } from './bytes.js';
 import { dayString, timeString } from './calendar.js';
 import { DIAGNOSES, SHIFTS, SPECIALTY_WEIGHTS, VITORIA_NEIGHBOURHOODS } from './catalog.js';
 import { csvField } from './csv.js';
@@ -101,9 +101,8 @@ export function buildClinics(seed: number, appointments: number): Clinic[] {
 
 export interface Doctor {
   readonly id: number;
-  /** `id` as text and as UTF-8 bytes, precomputed for the hot loop. */
-  readonly idText: string;
-  readonly idUtf8: Uint8Array;
+  /** `,<id>,`: the doctor_id field with the commas around it, packed for the row writers. */
+  readonly idField: Packed;
   readonly specialty: Specialty;
   /** Index of the specialty in SPECIALTIES, for table lookups in the hot loop. */
   readonly specialtyIndex: number;
@@ -162,8 +161,7 @@ export function buildRoster(seed: number, appointments: number, day: number, cli
     const name = `${female ? 'Dra.' : 'Dr.'} ${names[rng.int(names.length)] as string}`;
     roster.push({
       id,
-      idText: String(id),
-      idUtf8: utf8(String(id)),
+      idField: pack(`,${id},`),
       specialty,
       specialtyIndex,
       clinicId: clinic.id,
@@ -195,11 +193,14 @@ export class DoctorPicker {
     this.adultMale = table((d) => d.specialty !== 'pediatrics' && d.specialty !== 'gynecology');
   }
 
-  pick(rng: Rng, ageYears: number, female: boolean): Doctor {
-    // 85% of children's visits go to pediatrics; the rest (and teenagers from 14) go to adult care.
-    const child = ageYears < 14 && rng.chance(0.85);
+  /**
+   * The doctor for a patient, from two uniforms: `childDraw` decides whether a child under 14 goes
+   * to pediatrics (85%; the rest, and teenagers from 14, go to adult care), `draw` picks the doctor.
+   */
+  pick(childDraw: number, draw: number, ageYears: number, female: boolean): Doctor {
+    const child = ageYears < 14 && childDraw < 0.85;
     const table = child ? this.child : female ? this.adultFemale : this.adultMale;
-    return this.roster[table.pick(rng)] as Doctor;
+    return this.roster[table.at(draw)] as Doctor;
   }
 }
 

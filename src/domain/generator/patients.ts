@@ -13,7 +13,7 @@ import {
 } from './catalog.js';
 import { csvField } from './csv.js';
 import { NAME_POOL_SIZE } from './pools.js';
-import type { Rng } from './prng.js';
+import { fmix32, keyHash } from './prng.js';
 
 /** Ids encode `day * ID_DAY_STRIDE + index`; indexes run below the scale, at most 10^7 (parseScale's limit). */
 export const ID_DAY_STRIDE = 10_000_000;
@@ -56,28 +56,53 @@ export function emptyPatient(): Patient {
   };
 }
 
+/** How much of a patient to derive: an appointment needs gender and age, a record also the conditions. */
+export const PatientLevel = { Basic: 0, Conditions: 1, Full: 2 } as const;
+export type PatientLevel = (typeof PatientLevel)[keyof typeof PatientLevel];
+
+const FEMALE_BELOW = 0.65 * 4294967296; // the public data set is 65% women
+const INV_2_16 = 1 / 65536;
+const INV_2_32 = 1 / 4294967296;
+/** 16 random bits (the high or low half of a hashed word) as a uniform in [0, 1). */
+const hi16 = (w: number) => (w >>> 16) * INV_2_16;
+const lo16 = (w: number) => (w & 0xffff) * INV_2_16;
+
 /**
- * Fills `out` with the patient registered on `day` at `index`. `rng` must already be seeded for
- * this patient (tag = seed's patient stream, x = day, y = index); the draw order is part of the
- * data format: changing it changes every generated patient. With `full = false` only gender and
- * age are drawn (the first draws, so the values are the same as in a full derivation).
+ * Fills `out` with the patient registered on `day` at `index` (`tag` = the seed's patient stream),
+ * down to `level`. Patients need few random bits, so instead of re-seeding a PRNG per patient they
+ * come from the key's hash and a short chain of further mixes of it (about 2 ns each), mostly as
+ * 16-bit uniforms: enough for the probabilities here (smallest ~7e-4, resolved within ~0.3%); the
+ * rare handicap levels (down to 1e-4) get a full word. Each word mixes the index in again, so two
+ * patients share attributes only if their keys collide twice. Changing this derivation changes
+ * every generated patient: it is part of the data format.
  */
-export function derivePatient(rng: Rng, day: number, out: Patient, full = true): Patient {
+export function derivePatient(tag: number, day: number, index: number, out: Patient, level: PatientLevel): Patient {
+  const h = keyHash(tag, day, index);
+  const salt = Math.imul(index, 0x27d4eb2f);
+  const w2 = fmix32(h ^ 0x5bd1e995);
   out.registeredOn = day;
-  const female = rng.chance(0.65); // the public data set is 65% women
+  const female = h >>> 0 < FEMALE_BELOW;
   out.female = female;
-  const ageDays = Math.floor((ageBands.pick(rng) + rng.next()) * DAYS_PER_BAND);
+  // The 5-year band, then the birthday inside it (~1 day resolution).
+  const ageDays = Math.floor((ageBands.at(hi16(w2)) + lo16(w2)) * DAYS_PER_BAND);
   out.ageDaysAtRegistration = ageDays;
-  if (!full) return out; // gender and age are all an appointment row needs
-  out.neighbourhood = neighbourhoods.pick(rng);
-  out.name = rng.int(NAME_POOL_SIZE);
+  if (level === PatientLevel.Basic) return out;
+
+  const w3 = fmix32(w2 ^ salt ^ 0x68e31da4);
   const years = ageDays / 365.25;
   const decade = Math.min(9, (years / 10) | 0);
-  out.scholarship = rng.chance(years < 18 ? 0.1 : female ? 0.12 : 0.07);
-  const hypertension = rng.chance(HYPERTENSION_BY_DECADE[decade] as number);
+  const hypertension = hi16(w3) < (HYPERTENSION_BY_DECADE[decade] as number);
   out.hypertension = hypertension;
-  out.diabetes = rng.chance((DIABETES_BY_DECADE[decade] as number) * (hypertension ? 1.8 : 0.7));
-  out.alcoholism = years >= 18 && rng.chance(female ? 0.02 : 0.065);
-  out.handicap = handicaps.pick(rng);
+  out.diabetes = lo16(w3) < (DIABETES_BY_DECADE[decade] as number) * (hypertension ? 1.8 : 0.7);
+  if (level === PatientLevel.Conditions) return out;
+
+  const w4 = fmix32(w3 ^ salt ^ 0x1b873593);
+  const w5 = fmix32(w4 ^ salt ^ 0xcc9e2d51);
+  const w6 = fmix32(w5 ^ salt ^ 0xe6546b64);
+  out.neighbourhood = neighbourhoods.at(hi16(w4));
+  out.alcoholism = years >= 18 && lo16(w4) < (female ? 0.02 : 0.065);
+  out.name = (hi16(w5) * NAME_POOL_SIZE) | 0;
+  out.scholarship = lo16(w5) < (years < 18 ? 0.1 : female ? 0.12 : 0.07);
+  out.handicap = handicaps.at((w6 >>> 0) * INV_2_32);
   return out;
 }

@@ -6,7 +6,7 @@
  * hot loop only picks an index. Pool entries are stored CSV-encoded.
  */
 import { Faker, base, pt_BR } from '@faker-js/faker';
-import { utf8 } from './bytes.js';
+import { pack, type Packed } from './bytes.js';
 import { csvField } from './csv.js';
 
 /** Names per gender in a pool: large enough that a day's patients rarely repeat exact names. */
@@ -19,9 +19,9 @@ export interface NamePools {
   /** Plain (unencoded) names, for doctors whose names get a title prefix before encoding. */
   readonly femalePlain: readonly string[];
   readonly malePlain: readonly string[];
-  /** The CSV-encoded names as UTF-8 bytes, for the byte-level writer. */
-  readonly femaleUtf8: readonly Uint8Array[];
-  readonly maleUtf8: readonly Uint8Array[];
+  /** `,<CSV-encoded name>,F,` and `…,M,`: the full_name and gender fields of a patient row, packed for the row writer. */
+  readonly femaleFields: readonly Packed[];
+  readonly maleFields: readonly Packed[];
 }
 
 const cache = new Map<number, NamePools>();
@@ -44,7 +44,14 @@ export function namePools(seed: number): NamePools {
     const malePlain = build('male');
     const female = femalePlain.map(csvField);
     const male = malePlain.map(csvField);
-    pools = { femalePlain, malePlain, female, male, femaleUtf8: female.map(utf8), maleUtf8: male.map(utf8) };
+    pools = {
+      femalePlain,
+      malePlain,
+      female,
+      male,
+      femaleFields: female.map((n) => pack(`,${n},F,`)),
+      maleFields: male.map((n) => pack(`,${n},M,`)),
+    };
     if (cache.size >= 8) cache.delete(cache.keys().next().value as number);
     cache.set(seed, pools);
   }

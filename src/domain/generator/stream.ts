@@ -6,13 +6,33 @@
 import { Readable } from 'node:stream';
 import { csvHeader, isEntityName, type EntityName } from '../entities.js';
 import type { ScaleInput } from '../types.js';
-import { ChunkWriter, utf8 } from './bytes.js';
-import { MAX_RUN_DATE, MIN_RUN_DATE, dayString, parseDayIndex } from './calendar.js';
+import {
+  ChunkWriter,
+  DIGITS2,
+  pack,
+  putComma,
+  putDate,
+  putDayId,
+  putPacked,
+  putTime,
+  putUint,
+  utf8,
+  type Packed,
+} from './bytes.js';
+import { MAX_RUN_DATE, MIN_RUN_DATE, dateTable, dayString, parseDayIndex } from './calendar.js';
 import { DIAGNOSIS_TABLES, buildClinics } from './network.js';
 import { ID_DAY_STRIDE, NEIGHBOURHOOD_CSV } from './patients.js';
 import { appointmentsPerDay, planShards, shardRange } from '../shards.js';
 import { namePools, type NamePools } from './pools.js';
-import { COMMENT_POOL, Depth, VisitDeriver, buildDayContext, type Visit } from './visits.js';
+import {
+  COMMENT_POOL,
+  Depth,
+  MAX_LEAD_DAYS,
+  MAX_RETURN_LAG,
+  VisitDeriver,
+  buildDayContext,
+  type Visit,
+} from './visits.js';
 
 /** What identifies one part file; the output is a pure function of it. */
 export interface ShardSpec {
@@ -82,13 +102,6 @@ export interface RowCounter {
   rows: number;
 }
 
-const TRUE = utf8('true');
-const FALSE = utf8('false');
-const FEMALE = 70; // 'F'
-const MALE = 77; // 'M'
-const SPACE = 32;
-const DOT = 46;
-
 /**
  * The part file as a lazy sequence of Buffer chunks (header first, then ~64 KiB of whole rows each).
  * `counter.rows` is updated before each chunk is yielded, so it always equals the data rows emitted.
@@ -127,18 +140,14 @@ export function* generateShardChunks(
   const ctx = buildDayContext(r.seed, day, r.appointments);
   const entity: VisitEntity = r.entity;
   const deriver = new VisitDeriver(ctx, entity === 'patients');
-  const depth = entity === 'records' ? Depth.Record : entity === 'feedback' ? Depth.Feedback : Depth.Appointment;
-  const pools = namePools(r.seed);
-  const hoods = NEIGHBOURHOOD_CSV.map(utf8);
-  const diagnoses = DIAGNOSIS_TABLES.map((t) => t.labels.map(utf8));
-  const comments = COMMENT_POOL.map(utf8);
+  const text = new DayText(day, namePools(r.seed));
+  const fill = FILL[entity];
   const out = new ChunkWriter();
-  const write = (i: number, v: Visit) => writeVisit(out, entity, day, i, v, tail, pools, hoods, diagnoses, comments);
   let rows = 0;
   let i = r.start;
   while (i < r.end) {
-    // The hot loop runs in a plain function (fillChunk), which the JIT optimises better than a generator body.
-    const filled = fillChunk(out, deriver, depth, entity, i, r.end, write);
+    // The hot loop runs in a plain function per entity, which the JIT optimises better than a generator body.
+    const filled = fill(out, deriver, text, i, r.end);
     rows += filled.rows;
     i = filled.next;
     counter.rows = rows;
@@ -148,123 +157,196 @@ export function* generateShardChunks(
 
 type VisitEntity = 'patients' | 'appointments' | 'records' | 'feedback';
 
-/** Derives visits from `start` until the chunk is full or `end`; returns the rows written and the next index. */
-function fillChunk(
+/** Fills `out` with rows for appointments `start`.. until the chunk is full or `end`; returns the rows written and the next index. */
+type Fill = (
   out: ChunkWriter,
   deriver: VisitDeriver,
-  depth: Depth,
-  entity: VisitEntity,
+  text: DayText,
   start: number,
   end: number,
-  write: (i: number, v: Visit) => void,
-): { rows: number; next: number } {
-  let rows = 0;
-  let i = start;
-  for (; i < end && !out.full; i++) {
-    const v = deriver.derive(i, depth);
-    if (entity === 'records' && v.noShow) continue;
-    if (entity === 'feedback' && (v.noShow || !v.hasFeedback)) continue;
-    write(i, v);
-    rows++;
+) => { rows: number; next: number };
+
+const bool = (x: boolean) => (x ? 'true' : 'false');
+
+/**
+ * Everything of a row that depends only on the run date and the seed, encoded once per shard: the
+ * day parts of ids, dates by lead time, and the fixed tails of each entity's rows.
+ */
+class DayText {
+  readonly dates = dateTable();
+  /** Digits of day - k (k = 0..MAX_RETURN_LAG, registration days of returning patients) in two words each, and their lengths (0 for day 0). */
+  readonly dayDigits: Uint32Array;
+  readonly dayLength: Uint8Array;
+  /** `YYYY-MM-DD ` of the booking day, by lead time. */
+  readonly bookedOn: Packed[];
+  /** `,<appointment_day>,<sms>,<no_show>,<batch_date>\n` by sms * 2 + noShow. */
+  readonly appointmentTail: Packed[];
+  /** `,<neighbourhood>` per neighbourhood. */
+  readonly hoods: Packed[];
+  /** `,<scholarship>,<hypertension>,<diabetes>,<alcoholism>,` by the four flags as bits (8, 4, 2, 1). */
+  readonly patientFlags: Packed[];
+  /** `,<batch_date>\n`. */
+  readonly tail: Packed;
+  /** `<report_date>,` for records; `<submitted day> ` for feedback. */
+  readonly dayComma: Packed;
+  readonly daySpace: Packed;
+  /** `<diagnosis>,` per specialty and diagnosis; `<comment>,` per comment, plus `,` alone for none (last). */
+  readonly diagnoses: Packed[][];
+  readonly comments: Packed[];
+  readonly pools: NamePools;
+
+  constructor(
+    readonly day: number,
+    pools: NamePools,
+  ) {
+    this.pools = pools;
+    const span = MAX_RETURN_LAG + 1;
+    this.dayDigits = new Uint32Array(span * 2);
+    this.dayLength = new Uint8Array(span);
+    for (let k = 0; k < span && day - k >= 0; k++) {
+      const d = day - k;
+      if (d === 0) continue; // ids of day 0 are the bare index
+      const p = pack(String(d));
+      if (p.length > 8) throw new RangeError(`day index ${d} has more than 8 digits`);
+      this.dayDigits[2 * k] = p.words[0] as number;
+      this.dayDigits[2 * k + 1] = p.words[1] ?? 0;
+      this.dayLength[k] = p.length;
+    }
+    const date = dayString(day);
+    this.bookedOn = Array.from({ length: MAX_LEAD_DAYS + 1 }, (_, lead) => pack(`${dayString(day - lead)} `));
+    this.appointmentTail = [0, 1, 2, 3].map((k) => pack(`,${date},${bool(k >= 2)},${bool((k & 1) === 1)},${date}\n`));
+    this.hoods = NEIGHBOURHOOD_CSV.map((n) => pack(`,${n}`));
+    this.patientFlags = Array.from({ length: 16 }, (_, k) =>
+      pack(`,${bool((k & 8) !== 0)},${bool((k & 4) !== 0)},${bool((k & 2) !== 0)},${bool((k & 1) !== 0)},`),
+    );
+    this.tail = pack(`,${date}\n`);
+    this.dayComma = pack(`${date},`);
+    this.daySpace = pack(`${date} `);
+    this.diagnoses = DIAGNOSIS_TABLES.map((t) => t.labels.map((l) => pack(`${l},`)));
+    this.comments = [...COMMENT_POOL.map((c) => pack(`${c},`)), pack(',')];
   }
-  return { rows, next: i };
 }
 
-/** Writes one row of `entity` for visit `v` (appointment index `i`), including batch_date and the line end. */
-function writeVisit(
-  out: ChunkWriter,
-  entity: VisitEntity,
-  day: number,
-  i: number,
-  v: Visit,
-  tail: Uint8Array,
-  pools: NamePools,
-  hoods: readonly Uint8Array[],
-  diagnoses: readonly (readonly Uint8Array[])[],
-  comments: readonly Uint8Array[],
-): void {
-  switch (entity) {
-    case 'appointments':
-      out.id(day, i);
-      out.comma();
-      out.id(v.patientDay, i);
-      out.comma();
-      out.bytes(v.doctor.idUtf8);
-      out.comma();
-      out.date(day - v.leadDays);
-      out.byte(SPACE);
-      out.time(v.scheduledMinute * 60 + v.scheduledSecond);
-      out.comma();
-      out.date(day);
-      out.comma();
-      out.bytes(v.sms ? TRUE : FALSE);
-      out.comma();
-      out.bytes(v.noShow ? TRUE : FALSE);
-      break;
-    case 'patients': {
-      const p = v.patient;
-      out.id(v.patientDay, i);
-      out.comma();
-      out.bytes((p.female ? pools.femaleUtf8 : pools.maleUtf8)[p.name] as Uint8Array);
-      out.comma();
-      out.byte(p.female ? FEMALE : MALE);
-      out.comma();
-      out.date(p.registeredOn - p.ageDaysAtRegistration);
-      out.comma();
-      out.bytes(hoods[p.neighbourhood] as Uint8Array);
-      out.comma();
-      out.bytes(p.scholarship ? TRUE : FALSE);
-      out.comma();
-      out.bytes(p.hypertension ? TRUE : FALSE);
-      out.comma();
-      out.bytes(p.diabetes ? TRUE : FALSE);
-      out.comma();
-      out.bytes(p.alcoholism ? TRUE : FALSE);
-      out.comma();
-      out.uint(p.handicap);
-      out.comma();
-      out.date(p.registeredOn);
-      break;
-    }
-    case 'records':
-      // record_id = appointment_id: records are 1:1 with attended appointments.
-      out.id(day, i);
-      out.comma();
-      out.id(day, i);
-      out.comma();
-      out.id(v.patientDay, i);
-      out.comma();
-      out.bytes(v.doctor.idUtf8);
-      out.comma();
-      out.date(day);
-      out.comma();
-      out.bytes((diagnoses[v.doctor.specialtyIndex] as Uint8Array[])[v.diagnosis] as Uint8Array);
-      out.comma();
-      out.uint(Math.floor(v.amountCents / 100));
-      out.byte(DOT);
-      out.padded(v.amountCents % 100, 2);
-      break;
-    case 'feedback':
-      // feedback_id = appointment_id: at most one feedback per appointment.
-      out.id(day, i);
-      out.comma();
-      out.id(day, i);
-      out.comma();
-      out.id(v.patientDay, i);
-      out.comma();
-      out.bytes(v.doctor.idUtf8);
-      out.comma();
-      out.uint(v.rating);
-      out.comma();
-      if (v.comment >= 0) out.bytes(comments[v.comment] as Uint8Array);
-      out.comma();
-      out.date(day);
-      out.byte(SPACE);
-      out.time(v.submittedSecond);
-      break;
-  }
-  out.bytes(tail);
+/** Writes `<day * 10^7 + index>` for the day `day - back`. */
+function putIdBack(view: DataView, buf: Uint8Array, p: number, t: DayText, back: number, index: number): number {
+  const digits = t.dayDigits;
+  return putDayId(
+    view,
+    buf,
+    p,
+    digits[2 * back] as number,
+    digits[2 * back + 1] as number,
+    t.dayLength[back] as number,
+    index,
+  );
 }
+
+/** `<appointment_id>,<appointment_id>,<patient_id>,<doctor_id>,`: the key columns records and feedback start with. */
+function putKeys(view: DataView, buf: Uint8Array, p: number, t: DayText, i: number, v: Visit): number {
+  p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
+  p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
+  p = putIdBack(view, buf, p, t, t.day - v.patientDay, i);
+  return putPacked(view, buf, p, v.doctor.idField);
+}
+
+const fillAppointments: Fill = (out, deriver, t, start, end) => {
+  const { buf, view, capacity } = out;
+  let p = out.pos;
+  let i = start;
+  for (; i < end && p < capacity; i++) {
+    const v = deriver.derive(i, Depth.Appointment);
+    p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
+    p = putIdBack(view, buf, p, t, t.day - v.patientDay, i);
+    p = putPacked(view, buf, p, v.doctor.idField);
+    p = putPacked(view, buf, p, t.bookedOn[v.leadDays] as Packed);
+    p = putTime(view, p, v.scheduledMinute * 60 + v.scheduledSecond);
+    p = putPacked(view, buf, p, t.appointmentTail[(v.sms ? 2 : 0) + (v.noShow ? 1 : 0)] as Packed);
+  }
+  out.pos = p;
+  return { rows: i - start, next: i };
+};
+
+const fillPatients: Fill = (out, deriver, t, start, end) => {
+  const { buf, view, capacity } = out;
+  const { dates, pools } = t;
+  let p = out.pos;
+  let i = start;
+  for (; i < end && p < capacity; i++) {
+    const pt = deriver.derive(i, Depth.Appointment).patient;
+    p = putIdBack(view, buf, p, t, t.day - pt.registeredOn, i);
+    p = putPacked(view, buf, p, (pt.female ? pools.femaleFields : pools.maleFields)[pt.name] as Packed);
+    p = putDate(buf, p, dates, pt.registeredOn - pt.ageDaysAtRegistration);
+    p = putPacked(view, buf, p, t.hoods[pt.neighbourhood] as Packed);
+    const flags =
+      (pt.scholarship ? 8 : 0) + (pt.hypertension ? 4 : 0) + (pt.diabetes ? 2 : 0) + (pt.alcoholism ? 1 : 0);
+    p = putPacked(view, buf, p, t.patientFlags[flags] as Packed);
+    p = putComma(buf, putUint(buf, p, pt.handicap));
+    p = putDate(buf, p, dates, pt.registeredOn);
+    p = putPacked(view, buf, p, t.tail);
+  }
+  out.pos = p;
+  return { rows: i - start, next: i };
+};
+
+const fillRecords: Fill = (out, deriver, t, start, end) => {
+  const { buf, view, capacity } = out;
+  let p = out.pos;
+  let i = start;
+  let rows = 0;
+  for (; i < end && p < capacity; i++) {
+    const v = deriver.derive(i, Depth.Record);
+    if (v.noShow) continue;
+    // record_id = appointment_id: records are 1:1 with attended appointments.
+    p = putKeys(view, buf, p, t, i, v);
+    p = putPacked(view, buf, p, t.dayComma);
+    p = putPacked(view, buf, p, (t.diagnoses[v.doctor.specialtyIndex] as Packed[])[v.diagnosis] as Packed);
+    const units = Math.floor(v.amountCents / 100);
+    p = putUint(buf, p, units);
+    buf[p++] = DOT;
+    view.setUint16(p, DIGITS2[v.amountCents - units * 100] as number, true);
+    p = putPacked(view, buf, p + 2, t.tail);
+    rows++;
+  }
+  out.pos = p;
+  return { rows, next: i };
+};
+
+const fillFeedback: Fill = (out, deriver, t, start, end) => {
+  const { buf, view, capacity } = out;
+  const comments = t.comments;
+  let p = out.pos;
+  let i = start;
+  let rows = 0;
+  for (; i < end && p < capacity; i++) {
+    const v = deriver.derive(i, Depth.Feedback);
+    if (v.noShow || !v.hasFeedback) continue;
+    // feedback_id = appointment_id: at most one feedback per appointment.
+    p = putKeys(view, buf, p, t, i, v);
+    buf[p] = ZERO + v.rating;
+    p = putPacked(
+      view,
+      buf,
+      putComma(buf, p + 1),
+      comments[v.comment >= 0 ? v.comment : comments.length - 1] as Packed,
+    );
+    p = putPacked(view, buf, p, t.daySpace);
+    p = putTime(view, p, v.submittedSecond);
+    p = putPacked(view, buf, p, t.tail);
+    rows++;
+  }
+  out.pos = p;
+  return { rows, next: i };
+};
+
+const FILL: Record<VisitEntity, Fill> = {
+  appointments: fillAppointments,
+  patients: fillPatients,
+  records: fillRecords,
+  feedback: fillFeedback,
+};
+
+const DOT = 46;
+const ZERO = 48;
 
 /**
  * A part file as a byte stream. Chunks are generated only when the consumer reads, so the stream

@@ -8,7 +8,8 @@ import { dayString } from './calendar.js';
 import { COMMENTS } from './catalog.js';
 import { csvField } from './csv.js';
 import { DIAGNOSIS_TABLES, DoctorPicker, buildClinics, buildRoster, type Clinic, type Doctor } from './network.js';
-import { ID_DAY_STRIDE, derivePatient, emptyPatient, type Patient } from './patients.js';
+import { AliasTable } from './alias.js';
+import { PatientLevel, derivePatient, emptyPatient, type Patient } from './patients.js';
 import { Rng, STREAM, streamTag } from './prng.js';
 
 /** Share of appointments booked by a patient registered on an earlier day. */
@@ -27,6 +28,7 @@ export interface DayContext {
   readonly clinics: readonly Clinic[];
   readonly roster: readonly Doctor[];
   readonly picker: DoctorPicker;
+  /** Stream tags as int32: a uint32 field holds a boxed double, and passing it to a call allocated a heap number per row. */
   readonly appointmentTag: number;
   readonly patientTag: number;
 }
@@ -43,20 +45,31 @@ export function buildDayContext(seed: number, day: number, appointments: number)
     clinics,
     roster,
     picker: new DoctorPicker(roster),
-    appointmentTag: streamTag(seed, STREAM.appointment),
-    patientTag: streamTag(seed, STREAM.patient),
+    appointmentTag: streamTag(seed, STREAM.appointment) | 0,
+    patientTag: streamTag(seed, STREAM.patient) | 0,
   };
 }
 
-/** How far to derive a visit: the appointment alone, plus its record, plus its feedback. */
+/**
+ * Which part of a visit to derive: the appointment alone, the appointment and its record, or the
+ * appointment and its feedback. Each part takes a fixed number of draws from the appointment's
+ * stream (APPOINTMENT_DRAWS, then RECORD_DRAWS, then FEEDBACK_DRAWS), used or not, so a part
+ * never depends on how far the parts before it went: the feedback file skips the record's draws
+ * instead of computing the record (and the patient's conditions it depends on).
+ */
 export const Depth = { Appointment: 0, Record: 1, Feedback: 2 } as const;
 export type Depth = (typeof Depth)[keyof typeof Depth];
+const APPOINTMENT_DRAWS = 10;
+const RECORD_DRAWS = 6;
+const FEEDBACK_DRAWS = 8;
+/** Approximately standard normal from draws u[k..k+4) (Irwin-Hall, as Rng.normal): cheap and bounded to ±3.46. */
+const normal = (u: Float64Array, k: number) =>
+  ((u[k] as number) + (u[k + 1] as number) + (u[k + 2] as number) + (u[k + 3] as number) - 2) * 1.7320508075688772;
+const { Basic: BASIC, Conditions: CONDITIONS, Full: FULL } = PatientLevel;
 
 /** One appointment and what follows from it; a single mutable instance is reused per shard. */
 export interface Visit {
   index: number;
-  appointmentId: number;
-  patientId: number;
   /** Registration day of the patient (the day part of patient_id). */
   patientDay: number;
   patient: Patient;
@@ -79,6 +92,21 @@ export interface Visit {
   comment: number;
   submittedSecond: number;
 }
+
+/**
+ * Return lag and lead time: exponentials with means of 150 and 12 days, whole days from 1, folded
+ * into 1..MAX_RETURN_LAG and 1..MAX_LEAD_DAYS. Folding a geometric distribution keeps it geometric,
+ * so P(k) is proportional to r^(k-1); alias tables draw it exactly with one uniform and no logarithm.
+ * Entry k - 1 is day k.
+ */
+const geometricDays = (meanDays: number, maxDays: number): AliasTable =>
+  new AliasTable(Array.from({ length: maxDays }, (_, k) => Math.exp(-k / meanDays)));
+const LAG_DAYS = geometricDays(150, MAX_RETURN_LAG);
+const LEAD_DAYS = geometricDays(12, MAX_LEAD_DAYS);
+/** P(SMS reminder | lead days): none below 3 days, then 45% rising to 75% at 30 days and more. */
+const SMS_CHANCE = Float64Array.from({ length: MAX_LEAD_DAYS + 1 }, (_, lead) =>
+  lead >= 3 ? 0.45 + (0.3 * Math.min(lead, 30)) / 30 : 0,
+);
 
 /** Lead-time buckets used by the no-show model: 0, 1-2, 3-7, 8-14, 15-30, 31+ days. */
 function leadBucket(lead: number): number {
@@ -118,21 +146,18 @@ const BAD_FROM = NEUTRAL_FROM + COMMENTS.neutral.length;
 const GP = SPECIALTIES.indexOf('general_practice');
 const CARDIOLOGY = SPECIALTIES.indexOf('cardiology');
 
-/** A reusable visit deriver for one day: owns the two PRNGs and the output object. */
+/** A reusable visit deriver for one day: owns the appointment PRNG and the output object. */
 export class VisitDeriver {
   private readonly rng = new Rng();
-  private readonly patientRng = new Rng();
   readonly visit: Visit;
 
-  /** `fullPatients`: derive every patient attribute even at Depth.Appointment (for the patients file). */
+  /** `fullPatients`: derive every patient attribute (for the patients file). */
   constructor(
     private readonly ctx: DayContext,
     private readonly fullPatients = false,
   ) {
     this.visit = {
       index: 0,
-      appointmentId: 0,
-      patientId: 0,
       patientDay: 0,
       patient: emptyPatient(),
       ageYears: 0,
@@ -152,84 +177,104 @@ export class VisitDeriver {
   }
 
   /**
-   * Derives appointment `index` of the day down to `depth`. Draws happen in a fixed order
-   * (appointment, then record, then feedback) from the appointment's own stream, so stopping early
-   * for the appointments file never changes what the records or feedback files see.
+   * Derives appointment `index` of the day and, for Depth.Record or Depth.Feedback and an attended
+   * appointment, its record or its feedback (see {@link Depth}). Fields of parts not derived keep
+   * stale values.
    */
   derive(index: number, depth: Depth): Visit {
     const { ctx, rng, visit: v } = this;
     const day = ctx.day;
     rng.reseed(ctx.appointmentTag, day, index);
     v.index = index;
-    v.appointmentId = day * ID_DAY_STRIDE + index;
+
+    // The appointment: APPOINTMENT_DRAWS draws, in this order, whatever they decide.
+    const u = rng.draws;
+    const k = rng.claim(APPOINTMENT_DRAWS);
+    const returning = (u[k] as number) < RETURNING_SHARE;
+    const lagDraw = u[k + 1] as number;
+    const sameDay = (u[k + 2] as number) < 0.35;
+    const leadDraw = u[k + 3] as number;
+    const minuteDraw = u[k + 4] as number;
+    const secondDraw = u[k + 5] as number;
+    const smsDraw = u[k + 6] as number;
+    const childDraw = u[k + 7] as number;
+    const doctorDraw = u[k + 8] as number;
+    const noShowDraw = u[k + 9] as number;
 
     // Patient: new today, or registered `lag` days ago under the same index (injective per day).
-    const returning = rng.chance(RETURNING_SHARE);
-    const lagDraw = rng.next(); // drawn either way: the draw sequence must not depend on the outcome
     let patientDay = day;
-    if (returning && day > 0) {
-      // Lag: exponential with a mean of ~150 days, folded into 1..MAX_RETURN_LAG.
-      const lag = 1 + (Math.floor(-Math.log(1 - lagDraw) * 150) % MAX_RETURN_LAG);
-      patientDay = day - Math.min(lag, day);
-    }
+    if (returning && day > 0) patientDay = day - Math.min(1 + LAG_DAYS.at(lagDraw), day);
     v.patientDay = patientDay;
-    v.patientId = patientDay * ID_DAY_STRIDE + index;
-    this.patientRng.reseed(ctx.patientTag, patientDay, index);
-    const p = derivePatient(this.patientRng, patientDay, v.patient, this.fullPatients || depth !== Depth.Appointment);
+    const p = derivePatient(
+      ctx.patientTag,
+      patientDay,
+      index,
+      v.patient,
+      this.fullPatients ? FULL : depth === Depth.Record ? CONDITIONS : BASIC,
+    );
     const ageYears = Math.floor((p.ageDaysAtRegistration + day - patientDay) / 365.25);
     v.ageYears = ageYears;
 
     // Booking: a third same-day (walk-ins, booked in the morning), the rest up to 60 days ahead.
-    let lead = 0;
-    if (rng.chance(0.35)) {
-      v.scheduledMinute = 420 + rng.int(240);
-    } else {
-      lead = 1 + (Math.floor(-Math.log(1 - rng.next()) * 12) % MAX_LEAD_DAYS);
-      v.scheduledMinute = 420 + rng.int(660);
-    }
+    const lead = sameDay ? 0 : 1 + LEAD_DAYS.at(leadDraw);
     v.leadDays = lead;
-    v.scheduledSecond = rng.int(60);
+    v.scheduledMinute = 420 + ((minuteDraw * (sameDay ? 240 : 660)) | 0);
+    v.scheduledSecond = (secondDraw * 60) | 0;
     // SMS reminders go out for bookings at least 3 days ahead, more often the further ahead.
-    const sms = lead >= 3 && rng.chance(0.45 + (0.3 * Math.min(lead, 30)) / 30);
+    const sms = smsDraw < (SMS_CHANCE[lead] as number);
     v.sms = sms;
-    const doctor = ctx.picker.pick(rng, ageYears, p.female);
+    const doctor = ctx.picker.pick(childDraw, doctorDraw, ageYears, p.female);
     v.doctor = doctor;
-    v.noShow = rng.chance(NO_SHOW[(leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)] as number);
+    v.noShow = noShowDraw < (NO_SHOW[(leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)] as number);
     if (depth === Depth.Appointment || v.noShow) return v;
+    if (depth === Depth.Record) {
+      this.deriveRecord(v, p, doctor);
+    } else {
+      rng.claim(RECORD_DRAWS); // skipped: the feedback does not depend on the record
+      this.deriveFeedback(v, doctor);
+    }
+    return v;
+  }
 
-    // Record: chronic conditions steer primary care and cardiology toward their diagnosis.
+  /** The record of an attended visit: RECORD_DRAWS draws. */
+  private deriveRecord(v: Visit, p: Patient, doctor: Doctor): void {
+    const u = this.rng.draws;
+    const k = this.rng.claim(RECORD_DRAWS);
+    const steer = u[k] as number;
+    const pick = u[k + 1] as number;
+    // Chronic conditions steer primary care and cardiology toward their diagnosis.
     const dx = DIAGNOSIS_TABLES[doctor.specialtyIndex] as (typeof DIAGNOSIS_TABLES)[number];
-    const steer = rng.next();
     const si = doctor.specialtyIndex;
     if (p.hypertension && (si === GP || si === CARDIOLOGY) && steer < 0.4 && dx.hypertension >= 0) {
       v.diagnosis = dx.hypertension;
     } else if (p.diabetes && si === GP && steer < 0.7 && dx.diabetes >= 0) {
       v.diagnosis = dx.diabetes;
     } else {
-      v.diagnosis = dx.table.pick(rng);
+      v.diagnosis = dx.table.at(pick);
     }
     // Lognormal-ish around the diagnosis mean (sigma 0.35, mean-preserving).
-    const amount = (dx.means[v.diagnosis] as number) * Math.exp(0.35 * rng.normal() - 0.06125);
+    const amount = (dx.means[v.diagnosis] as number) * Math.exp(0.35 * normal(u, k + 2) - 0.06125);
     v.amountCents = Math.max(1, Math.round(amount * 100));
-    if (depth === Depth.Record) return v;
+  }
 
-    // Feedback: ~30% of attended visits; the rating follows the doctor's stable quality.
-    v.hasFeedback = rng.chance(0.3);
-    if (!v.hasFeedback) return v;
-    const latent = 3.75 + 0.55 * doctor.quality + 0.85 * rng.normal();
+  /** The feedback on an attended visit (FEEDBACK_DRAWS draws): ~30% get one; the rating follows the doctor's stable quality. */
+  private deriveFeedback(v: Visit, doctor: Doctor): void {
+    const u = this.rng.draws;
+    const k = this.rng.claim(FEEDBACK_DRAWS);
+    v.hasFeedback = (u[k] as number) < 0.3;
+    if (!v.hasFeedback) return;
+    const latent = 3.75 + 0.55 * doctor.quality + 0.85 * normal(u, k + 1);
     const rating = Math.max(1, Math.min(5, Math.round(latent)));
     v.rating = rating;
-    if (rng.chance(0.35)) {
-      v.comment =
-        rating >= 4
-          ? rng.int(NEUTRAL_FROM)
-          : rating === 3
-            ? NEUTRAL_FROM + rng.int(BAD_FROM - NEUTRAL_FROM)
-            : BAD_FROM + rng.int(COMMENT_POOL.length - BAD_FROM);
-    } else {
-      v.comment = -1;
-    }
-    v.submittedSecond = 12 * 3600 + rng.int(12 * 3600);
-    return v;
+    const commented = (u[k + 5] as number) < 0.35;
+    const which = u[k + 6] as number;
+    v.comment = !commented
+      ? -1
+      : rating >= 4
+        ? (which * NEUTRAL_FROM) | 0
+        : rating === 3
+          ? NEUTRAL_FROM + ((which * (BAD_FROM - NEUTRAL_FROM)) | 0)
+          : BAD_FROM + ((which * (COMMENT_POOL.length - BAD_FROM)) | 0);
+    v.submittedSecond = 12 * 3600 + (((u[k + 7] as number) * 12 * 3600) | 0);
   }
 }
