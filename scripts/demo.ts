@@ -13,6 +13,9 @@ import { awaitPipeline, ensureWorker, rootMessage, startPipeline } from '../src/
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
 
+// The AWS SDK warns on every start that releases from 2027 need Node 22; we pin a version that runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { date: { type: 'string' }, scale: { type: 'string' }, help: { type: 'boolean' } },
@@ -28,13 +31,15 @@ async function main(): Promise<void> {
   const scale = values.scale !== undefined ? parseScale(values.scale) : 'small';
 
   const stack = await stackUp();
-  for (const [k, v] of Object.entries(stack.env)) process.env[k] ??= v;
+  // The config defaults already point at the local stack; dbt comes from the toolchain setup built.
+  if (stack.env.DBT_BIN) process.env.DBT_BIN ??= stack.env.DBT_BIN;
   const config = loadConfig();
   const runDate = values.date ?? localDate(new Date(), config.timezone);
   console.log(`Local stack up in ${(stack.elapsedMs / 1000).toFixed(1)} s; Temporal Web UI: ${stack.uiUrl}`);
 
   const client = await connectClient(config);
-  const worker = await ensureWorker(client, config, 'auto');
+  // The demo always brings its own worker, so it works whatever else is (or was just) polling.
+  const worker = await ensureWorker(client, config, 'always');
   try {
     console.log(`Running dailyPipeline for ${runDate} at scale ${scale}…`);
     const handle = await startPipeline(client, config, { runDate, scale });

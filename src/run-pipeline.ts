@@ -11,7 +11,11 @@ import { installQuietRuntime, startWorker, type RunningWorker } from './worker.j
 
 export type WorkerMode = 'auto' | 'always' | 'never';
 
-/** True when at least one worker polled the task queue for workflow tasks recently. */
+/**
+ * True when at least one worker polled the task queue for workflow tasks recently. The server keeps a
+ * poller listed for a while after its worker stops, so a true here can be stale: see
+ * {@link startWorkerIfStalled}.
+ */
 export async function hasWorkers(client: Client, config: Config): Promise<boolean> {
   const res = await client.workflowService.describeTaskQueue({
     namespace: config.temporal.namespace,
@@ -29,6 +33,27 @@ export async function ensureWorker(
 ): Promise<RunningWorker | undefined> {
   if (mode === 'never') return undefined;
   if (mode === 'auto' && (await hasWorkers(client, config))) return undefined;
+  installQuietRuntime();
+  return startWorker(config);
+}
+
+/**
+ * For `auto` mode: when the run's first workflow task has not been picked up within `graceMs` (the
+ * pollers we saw belonged to a worker that has stopped), starts a worker in this process.
+ */
+export async function startWorkerIfStalled(
+  config: Config,
+  handle: WorkflowHandle,
+  graceMs = 10_000,
+): Promise<RunningWorker | undefined> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const desc = await handle.describe();
+    // Two events (started, first task scheduled) means no worker has taken the first task yet.
+    if (desc.status.name !== 'RUNNING' || desc.historyLength > 2) return undefined;
+    if (Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   installQuietRuntime();
   return startWorker(config);
 }

@@ -6,7 +6,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
 import { localDate } from '../domain/dates.js';
-import { ensureWorker } from '../run-pipeline.js';
+import { ensureWorker, startWorkerIfStalled } from '../run-pipeline.js';
 import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
 import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
 import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
@@ -25,16 +25,18 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
       const date = opts.date === undefined ? localDate(new Date(), config.timezone) : parseIsoDate(opts.date, '--date');
       const workflowId = workflowIds.weekendNotice(date);
       await withClient(config, async (client) => {
-        const worker = await ensureWorker(client, config, 'auto');
+        let worker = await ensureWorker(client, config, 'auto');
         try {
           let result: WeekendNoticeResult & { alreadySent?: boolean };
           try {
-            result = await client.workflow.execute(WORKFLOW_TYPES.weekendNotice, {
+            const handle = await client.workflow.start(WORKFLOW_TYPES.weekendNotice, {
               taskQueue: config.temporal.taskQueue,
               workflowId,
               workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
               args: [{ date }],
             });
+            worker ??= await startWorkerIfStalled(config, handle);
+            result = (await handle.result()) as WeekendNoticeResult;
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
             result = {

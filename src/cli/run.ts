@@ -5,7 +5,14 @@ import { Option, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
 import type { PipelineSummary } from '../domain/types.js';
 import { isoDate, localDate } from '../domain/dates.js';
-import { awaitPipeline, ensureWorker, rootMessage, startPipeline, type WorkerMode } from '../run-pipeline.js';
+import {
+  awaitPipeline,
+  ensureWorker,
+  rootMessage,
+  startPipeline,
+  startWorkerIfStalled,
+  type WorkerMode,
+} from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
 import { runWorkerProcess } from '../worker.js';
 
@@ -76,12 +83,13 @@ export function registerRunCommands(program: Command): void {
         const config = loadConfig();
         const runDate = opts.date ?? localDate(new Date(), config.timezone);
         const client = await connectClient(config);
-        const worker = await ensureWorker(client, config, opts.worker);
+        let worker = await ensureWorker(client, config, opts.worker);
         try {
           const handle = await startPipeline(client, config, {
             runDate,
             ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
           });
+          if (!worker && opts.worker === 'auto') worker = await startWorkerIfStalled(config, handle);
           if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);
           if (opts.follow) {
             const { followWorkflow } = await import('./follow.js');

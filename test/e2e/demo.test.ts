@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { loadConfig } from '../../src/config.js';
-import { uniqueDate } from '../support/env.js';
+import { freshDatabase, uniqueDate } from '../support/env.js';
 
 test('npm run demo runs the pipeline end to end and prints where the chart and the run are', async () => {
   const date = uniqueDate();
+  const databaseUrl = await freshDatabase('hs_demo_test');
   const proc = spawn('npm', ['run', 'demo', '--', '--date', date, '--scale', '300'], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: `demo-test-${process.pid}` },
+    env: { ...process.env, TEMPORAL_TASK_QUEUE: `demo-test-${process.pid}`, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -17,7 +17,7 @@ import type { GenerateShardInput, IngestResult, PipelineSummary, ShardObject } f
 import { keys } from '../../src/activities/storage.js';
 import { workflowIds, WORKFLOW_TYPES } from '../../src/temporal.js';
 import { startWorker } from '../../src/worker.js';
-import { harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
+import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 
 const PendingState = temporal.api.enums.v1.PendingActivityState;
 
@@ -29,9 +29,9 @@ async function duplicateKeys(h: TestHarness, entity: EntityName, key: string, ba
   return Number(rows[0]?.n);
 }
 
-function startWorkerProcess(taskQueue: string): ChildProcess {
+function startWorkerProcess(taskQueue: string, databaseUrl: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue },
+    env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: databaseUrl, WORKER_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -39,7 +39,10 @@ function startWorkerProcess(taskQueue: string): ChildProcess {
 describe('exactly-once ingestion', () => {
   let h: TestHarness;
   before(async () => {
-    h = await harness(testConfig(), { worker: false });
+    // Its own database: the corrupt-object case leaves an appointments batch without its patients,
+    // which would fail every later dbt build's relationship tests in a shared one.
+    const databaseUrl = await freshDatabase('hs_exactly_once_test');
+    h = await harness(testConfig({ DATABASE_URL: databaseUrl }), { worker: false });
   });
   after(async () => {
     await h.close();
@@ -48,7 +51,10 @@ describe('exactly-once ingestion', () => {
   test('a worker killed with SIGKILL mid-load: a new worker completes the pipeline with exact counts', async () => {
     const runDate = uniqueDate();
     const scale = 150_000;
-    const proc = startWorkerProcess(h.config.temporal.taskQueue);
+    const proc = startWorkerProcess(
+      h.config.temporal.taskQueue,
+      h.config.warehouse.kind === 'postgres' ? h.config.warehouse.databaseUrl : '',
+    );
     let output = '';
     proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
