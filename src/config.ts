@@ -142,6 +142,7 @@ const envSchema = z.object({
   EMERGENCY_PHONE: optional(z.string().min(3)),
   WORKER_METRICS_PORT: optional(int(0, 65_535)),
   WORKER_METRICS_HOST: optional(z.string().trim().min(1)),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: optional(int(1, 1_000)),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -207,6 +208,8 @@ export interface Config {
   workerMetricsPort: number;
   /** Interface the worker's /metrics listens on: loopback by default, 0.0.0.0 inside a container. */
   workerMetricsHost: string;
+  /** Activities one worker runs at once; more workers, not more slots, scale CPU-bound shards. */
+  workerMaxConcurrentActivities: number;
 }
 
 /** A configuration error: names every bad setting and what is wrong, never a secret value. */
@@ -315,6 +318,7 @@ function fromEnv(env: Env, cwd: string): Config {
     },
     workerMetricsPort: env.WORKER_METRICS_PORT ?? LOCAL.workerMetricsPort,
     workerMetricsHost: env.WORKER_METRICS_HOST ?? '127.0.0.1',
+    workerMaxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES ?? 4,
   };
 }
 

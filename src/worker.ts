@@ -20,8 +20,9 @@ import {
   type Metrics,
 } from './metrics.js';
 import { connectionOptions } from './temporal.js';
+import { workflowBundlePath } from './workflow-bundle.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+export { WORKFLOWS_PATH } from './workflow-bundle.js';
 
 export interface RunningWorker {
   worker: Worker;
@@ -79,10 +80,11 @@ export async function startWorker(
     connection,
     namespace: config.temporal.namespace,
     taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowBundle: { codePath: await workflowBundlePath(config.dataDir) },
     activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
     dataConverter: dataConverterFor(config),
     shutdownGraceTime: '20 seconds',
+    maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
     ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
   });
   const done = worker.run().finally(async () => {

@@ -4,9 +4,16 @@
  * Rendering is a pure function of the rows and the run date (no clock, no randomness, fonts resolved
  * by name), so a retried report activity writes the same bytes to the same object key.
  */
-import sharp from 'sharp';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+/**
+ * vega, vega-lite and sharp are loaded on first render, not at import: a worker renders one chart a
+ * day, and the libraries cost about 50 MB of memory in every worker process that loads them.
+ */
+const renderers = async () => {
+  const [vega, vegaLite, sharp] = await Promise.all([import('vega'), import('vega-lite'), import('sharp')]);
+  return { vega, compile: vegaLite.compile, sharp: sharp.default };
+};
 
 /** One row of the dbt mart `marts.doctor_rating` (numbers may arrive as strings from the warehouse driver). */
 export interface DoctorRatingRow {
@@ -193,6 +200,7 @@ export async function doctorRatingSvg(
   runDate: string,
   options: ChartOptions = {},
 ): Promise<string> {
+  const { vega, compile } = await renderers();
   const { spec } = compile(doctorRatingSpec(rows, runDate, options));
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
   try {
@@ -216,6 +224,7 @@ export async function renderDoctorRatingPng(
   if (!Number.isFinite(width) || width <= 0) throw new Error('vega produced an SVG without a width');
   // SVG user units are 1/72 inch to librsvg; scale the density so the PNG comes out PNG_WIDTH wide.
   const density = (72 * PNG_WIDTH) / width;
+  const { sharp } = await renderers();
   return sharp(Buffer.from(svg), { density })
     .flatten({ background: '#ffffff' })
     .png({ compressionLevel: 9, adaptiveFiltering: true })

@@ -1,0 +1,77 @@
+/**
+ * The worker's workflow code bundle, built once per content and reused.
+ *
+ * Bundling with webpack costs about 130 MB of memory and a second or two; doing it in a short-lived
+ * child process keeps that out of every long-running worker, and caching the result by a hash of the
+ * source and the lock file means a restarted worker (or a second one) starts from the file.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+const SRC_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPO_ROOT = path.dirname(SRC_DIR);
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await sourceFiles(full)));
+    else if (e.name.endsWith('.ts')) out.push(full);
+  }
+  return out.sort();
+}
+
+/** A hash of everything the bundle can depend on: every source file and the locked packages. */
+export async function bundleHash(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of [...(await sourceFiles(SRC_DIR)), path.join(REPO_ROOT, 'package-lock.json')]) {
+    hash.update(path.relative(REPO_ROOT, file));
+    hash.update(await fs.readFile(file).catch(() => Buffer.alloc(0)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Returns the path of the bundled workflow code under `<dataDir>/bundles/`, building it in a child
+ * process when this source has not been bundled yet. Safe when several workers start at once: each
+ * writes a temporary file and renames it into place.
+ */
+export async function workflowBundlePath(dataDir: string): Promise<string> {
+  const out = path.join(dataDir, 'bundles', `workflows-${await bundleHash()}.js`);
+  if (existsSync(out)) return out;
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), tmp], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`bundling the workflow code failed (exit ${code}):\n${stderr}`)),
+    );
+  });
+  await fs.rename(tmp, out);
+  return out;
+}
+
+/** Child-process entry: bundle the workflows into the file named by argv[2]. */
+async function bundleTo(file: string): Promise<void> {
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const silent = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent });
+  await fs.writeFile(file, code);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2]) {
+  bundleTo(process.argv[2]).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
