@@ -5,7 +5,7 @@ FROM node:20-bookworm
 
 # dbt 1.11 on Debian's Python 3.11; versions match what the project tests against.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends python3-venv \
+  && apt-get install -y --no-install-recommends python3-venv fonts-dejavu-core fontconfig \
   && rm -rf /var/lib/apt/lists/* \
   && python3 -m venv /opt/dbt \
   && /opt/dbt/bin/pip install --no-cache-dir dbt-core==1.11.16 dbt-postgres==1.11.0 dbt-redshift==1.11.1
