@@ -544,6 +544,41 @@ export async function ensureDbt(opts: ToolchainOptions = {}): Promise<string> {
   });
 }
 
+/**
+ * The report chart draws its text with a system font (DejaVu Sans). Without any font, labels come
+ * out as empty boxes; as root with apt-get we install fonts-dejavu-core, otherwise we only warn,
+ * because everything else works without it.
+ */
+export async function ensureChartFonts(opts: ToolchainOptions = {}): Promise<void> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const fcList = await which('fc-list', env);
+  if (fcList) {
+    const { stdout } = await execa(fcList, [':family=DejaVu Sans'], { env, reject: false });
+    if (stdout.trim() !== '') return;
+  }
+  if (opts.noInstall || !isRoot() || !(await which('apt-get', env))) {
+    log('Warning: no DejaVu Sans font found; the report chart needs one (Debian: apt-get install fonts-dejavu-core).');
+    return;
+  }
+  const logFile = path.join(cacheRoot(env), 'logs', 'fonts-apt.log');
+  await fs.mkdir(path.dirname(logFile), { recursive: true });
+  log(`Installing fonts-dejavu-core with apt-get for the report chart; log: ${logFile}`);
+  const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+  let code = await runLogged('apt-get', ['update'], logFile, { env: aptEnv });
+  if (code === 0) {
+    code = await runLogged(
+      'apt-get',
+      ['install', '-y', '--no-install-recommends', 'fonts-dejavu-core', 'fontconfig'],
+      logFile,
+      {
+        env: aptEnv,
+      },
+    );
+  }
+  if (code !== 0) log(`Warning: installing fonts failed (exit ${code}); see ${logFile}. The chart may lack text.`);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -560,7 +595,8 @@ export async function ensureToolchain(opts: ToolchainOptions = {}): Promise<Part
   })();
   const pg = want.has('postgres') ? ensurePostgresBinaries(opts).then((d) => (out.pgBinDir = d)) : undefined;
   const dbt = want.has('dbt') ? ensureDbt(opts).then((d) => (out.dbt = d)) : undefined;
-  const results = await Promise.allSettled([goTools, pg, dbt]);
+  const fonts = ensureChartFonts(opts);
+  const results = await Promise.allSettled([goTools, pg, dbt, fonts]);
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('\n'));
