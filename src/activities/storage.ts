@@ -26,7 +26,7 @@ export interface StoredObject {
 }
 
 /** Upload parts are 5 MiB (the S3 minimum); two in flight keep memory flat while streaming generated CSV. */
-const PART_SIZE = 5 * 1024 * 1024;
+export const PART_SIZE = 5 * 1024 * 1024;
 
 export function createS3Client(s3: Config['s3']): S3Client {
   return new S3Client({
