@@ -18,16 +18,7 @@ import {
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
-import type {
-  CleanupResult,
-  DbtSummary,
-  IngestResult,
-  NotificationResult,
-  PipelineProgress,
-  PipelineSummary,
-  ReportResult,
-  StepState,
-} from '../domain/types.js';
+import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
 import {
@@ -211,5 +202,3 @@ export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): 
     args: [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }],
   });
 }
-
-export type { CleanupResult, NotificationResult, ReportResult };
