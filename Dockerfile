@@ -20,7 +20,10 @@ COPY src ./src
 COPY --chown=node:node dbt ./dbt
 RUN mkdir -p /app/.data && chown node:node /app/.data
 
+# Memory settings of the worker process (why and what they save: WORKER_PROCESS_SETTINGS in src/worker.ts).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=2 \
+    MALLOC_ARENA_MAX=2 \
     DBT_BIN=/opt/dbt/bin/dbt \
     HEALTHSYNTH_DATA_DIR=/app/.data \
     WORKER_METRICS_PORT=9464 \

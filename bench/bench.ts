@@ -13,6 +13,7 @@ import { loadConfig, parseScale } from '../src/config.js';
 import type { EntityName } from '../src/domain/entities.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
+import { workerProcessEnv } from '../src/worker.js';
 import { freshDatabase } from '../test/support/env.js';
 import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
@@ -25,11 +26,11 @@ async function peakRssMb(pid: number): Promise<number> {
   return Math.round(kb / 1024);
 }
 
-/** A worker in its own process, so its peak memory is the worker's alone. */
+/** A worker in its own process, so its peak memory is the worker's alone; launched with the settings it is deployed with. */
 async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: workerProcessEnv(env),
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
   await new Promise<void>((resolve, reject) => {
