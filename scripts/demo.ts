@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { printSummary } from '../src/cli/run.js';
+import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
 import { isoDate, localDate } from '../src/domain/dates.js';
 import { awaitPipeline, ensureWorker, rootMessage, startPipeline } from '../src/run-pipeline.js';
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    printSummary(outcome.summary);
+    console.log(formatSummary(outcome.summary));
     const report = outcome.summary.report;
     if (report && 'reportKey' in report) {
       console.log(`Chart: s3://${config.s3.bucket}/${report.reportKey}`);

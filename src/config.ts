@@ -31,9 +31,6 @@ export const TASK_QUEUE_DEFAULT = 'healthsynth';
 
 export type Scale = 'small' | 'medium' | 'large' | number;
 
-/** Appointments per day for each named scale; other entities are generated in proportion. */
-export const SCALE_APPOINTMENTS = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
-
 /** Parses a scale given as a name or a positive whole number of appointments. */
 export function parseScale(value: string | number): Scale {
   if (typeof value === 'number' || /^\d+$/.test(value)) {
@@ -45,10 +42,6 @@ export function parseScale(value: string | number): Scale {
   }
   if (value === 'small' || value === 'medium' || value === 'large') return value;
   throw new Error(`scale must be small, medium, large or a whole number of appointments, got "${value}"`);
-}
-
-export function appointmentsFor(scale: Scale): number {
-  return typeof scale === 'number' ? scale : SCALE_APPOINTMENTS[scale];
 }
 
 const bool = z

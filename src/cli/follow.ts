@@ -178,7 +178,8 @@ export function formatSummary(summary: PipelineSummary): string {
     const d = summary.dbt;
     lines.push(
       `dbt: ${d.success ? 'ok' : 'FAILED'}, ${d.modelsBuilt} models, ${d.testsPassed} tests passed, ` +
-        `${d.testsFailed} failed, ${d.testsWarned} warned (${d.elapsedSeconds.toFixed(1)}s)`,
+        `${d.testsFailed} failed, ${d.testsWarned} warned (${d.elapsedSeconds.toFixed(1)}s); ` +
+        `${d.unitTestsPassed} unit tests passed`,
     );
   }
   if (summary.report) {
@@ -197,9 +198,21 @@ export function formatSummary(summary: PipelineSummary): string {
         : `cleanup: ${summary.cleanup.tables.reduce((n, t) => n + t.rowsDeleted, 0)} rows deleted after backup ` +
             `(retention ${summary.cleanup.retentionDays} days)`,
     );
+    if (!('error' in summary.cleanup)) {
+      for (const t of summary.cleanup.tables) {
+        lines.push(
+          `  ${t.table}: ${t.status}, ${t.rowsDeleted} deleted, ${t.rowsBackedUp} backed up` +
+            (t.backupKey ? ` (${t.backupKey})` : ''),
+        );
+      }
+    }
   }
-  for (const n of summary.notifications)
-    lines.push(`notify ${n.channel}: ${n.status}${n.detail ? ` (${n.detail})` : ''}`);
+  for (const n of summary.notifications) {
+    lines.push(
+      `notify ${n.channel}: ${n.status}${n.detail ? ` (${n.detail})` : ''}` +
+        (n.outboxPath ? ` -> ${n.outboxPath}` : ''),
+    );
+  }
   return lines.join('\n');
 }
 

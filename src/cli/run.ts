@@ -3,7 +3,6 @@
  */
 import { Option, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
-import type { PipelineSummary } from '../domain/types.js';
 import { isoDate, localDate } from '../domain/dates.js';
 import {
   awaitPipeline,
@@ -15,44 +14,13 @@ import {
 } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
 import { runWorkerProcess } from '../worker.js';
+import { formatSummary } from './follow.js';
 
 /** Validates a --date value: a real calendar date written YYYY-MM-DD. */
 export function parseDateOption(value: string): string {
   const parsed = isoDate.safeParse(value);
   if (!parsed.success) throw new Error(`--date ${value}: ${parsed.error.issues[0]?.message ?? 'invalid date'}`);
   return value;
-}
-
-/** Human-readable per-entity table and step summary of a finished run. */
-export function printSummary(summary: PipelineSummary, log: (line: string) => void = console.log): void {
-  log(`run date ${summary.runDate}, scale ${summary.scale}`);
-  log('entity          generated      loaded  load');
-  for (const r of summary.ingest) {
-    log(
-      `${r.entity.padEnd(14)} ${String(r.rowsGenerated).padStart(10)}  ${String(r.rowsLoaded).padStart(10)}  ${r.loadStatus}`,
-    );
-  }
-  if (summary.dbt) {
-    log(
-      `dbt: ${summary.dbt.modelsBuilt} models, ${summary.dbt.testsPassed} tests passed, ${summary.dbt.testsFailed} failed, ` +
-        `${summary.dbt.unitTestsPassed} unit tests passed (${summary.dbt.elapsedSeconds.toFixed(1)} s)`,
-    );
-  }
-  if (summary.report && 'reportKey' in summary.report) {
-    log(`report: ${summary.report.reportKey} (${summary.report.doctorsRanked} doctors ranked)`);
-  }
-  if (summary.cleanup && 'tables' in summary.cleanup) {
-    for (const t of summary.cleanup.tables) {
-      log(
-        `cleanup ${t.table}: ${t.status}, ${t.rowsDeleted} deleted, ${t.rowsBackedUp} backed up${t.backupKey ? ` (${t.backupKey})` : ''}`,
-      );
-    }
-  }
-  for (const n of summary.notifications) {
-    log(
-      `notification ${n.channel}: ${n.status}${n.outboxPath ? ` (NOT DELIVERED, written to ${n.outboxPath})` : ''}${n.detail ? ` — ${n.detail}` : ''}`,
-    );
-  }
 }
 
 export function registerRunCommands(program: Command): void {
@@ -99,7 +67,7 @@ export function registerRunCommands(program: Command): void {
           if (opts.json) {
             console.log(JSON.stringify({ ...outcome, error: outcome.error ? rootMessage(outcome.error) : undefined }));
           } else if (outcome.summary) {
-            if (!opts.follow) printSummary(outcome.summary);
+            if (!opts.follow) console.log(formatSummary(outcome.summary));
             console.log(`Web UI: ${outcome.webUiUrl}`);
           } else {
             console.error(

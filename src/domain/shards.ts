@@ -6,7 +6,7 @@ import type { ScaleInput } from './types.js';
 
 const SCALE_APPOINTMENTS = { small: 1_000, medium: 100_000, large: 1_000_000 } as const;
 
-/** Appointments per day for a scale name or number (the same table as src/config.ts). */
+/** Appointments per day for a scale name or number (the one table of scale sizes). */
 export function appointmentsPerDay(scale: ScaleInput): number {
   return typeof scale === 'number' ? scale : SCALE_APPOINTMENTS[scale];
 }

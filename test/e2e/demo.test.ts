@@ -22,9 +22,9 @@ test('npm run demo runs the pipeline end to end and prints where the chart and t
   const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
   assert.equal(code, 0, out);
 
-  assert.match(out, new RegExp(`run date ${date}, scale 300`));
-  assert.match(out, /^appointments\s+300\s+300\s+loaded$/m);
-  assert.match(out, /dbt: \d+ models, \d+ tests passed, 0 failed/);
+  assert.match(out, new RegExp(`^run ${date} \\(scale 300\\)$`, 'm'));
+  assert.match(out, /^appointments\s+1\s+300\s+300\s+loaded$/m);
+  assert.match(out, /dbt: ok, \d+ models, \d+ tests passed, 0 failed/);
   const chart = new RegExp(`Chart: s3://[^/]+/(reports/dt=${date}/doctor-rating\\.png)`).exec(out);
   assert.ok(chart?.[1], `no chart line in:\n${out}`);
   assert.match(
