@@ -8,7 +8,8 @@ import proto from '@temporalio/proto';
 const { temporal } = proto;
 import type { Config } from '../src/config.js';
 import type { ScaleInput } from '../src/domain/types.js';
-import { awaitPipeline, rootMessage, startPipeline } from '../src/run-pipeline.js';
+import { failureText } from '../src/cli/output.js';
+import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -86,7 +87,7 @@ export interface E2eResult {
 export async function benchE2e(client: Client, config: Config, runDate: string, scale: ScaleInput): Promise<E2eResult> {
   const handle = await startPipeline(client, config, { runDate, scale });
   const outcome = await awaitPipeline(config, handle);
-  if (outcome.error) throw new Error(`e2e run ${runDate} at ${scale} failed: ${rootMessage(outcome.error)}`);
+  if (outcome.error) throw new Error(`e2e run ${runDate} at ${scale} failed: ${failureText(outcome.error)}`);
   const { events, intervals } = await collectIntervals(client, handle);
   const first = events[0];
   const last = events[events.length - 1];

@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
 import { isoDate, localDate } from '../src/domain/dates.js';
-import { awaitPipeline, ensureWorker, rootMessage, startPipeline } from '../src/run-pipeline.js';
+import { failureText } from '../src/cli/output.js';
+import { awaitPipeline, ensureWorker, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
 
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     const handle = await startPipeline(client, config, { runDate, scale });
     const outcome = await awaitPipeline(config, handle);
     if (!outcome.summary) {
-      console.error(`The run failed: ${rootMessage(outcome.error)}\nSee ${outcome.webUiUrl}`);
+      console.error(`The run failed: ${failureText(outcome.error)}\nSee ${outcome.webUiUrl}`);
       process.exitCode = 1;
       return;
     }

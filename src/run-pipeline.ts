@@ -97,14 +97,3 @@ export async function awaitPipeline(config: Config, handle: WorkflowHandle): Pro
     return { ...base, error: err as Error };
   }
 }
-
-/** The deepest cause's message in a Temporal failure chain, for humans. */
-export function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let msg = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e.message) msg = e.message;
-  }
-  return msg;
-}

@@ -4,17 +4,11 @@
 import { Option, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
 import { isoDate, localDate } from '../domain/dates.js';
-import {
-  awaitPipeline,
-  ensureWorker,
-  rootMessage,
-  startPipeline,
-  startWorkerIfStalled,
-  type WorkerMode,
-} from '../run-pipeline.js';
+import { awaitPipeline, ensureWorker, startPipeline, startWorkerIfStalled, type WorkerMode } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
 import { runWorkerProcess } from '../worker.js';
 import { formatSummary } from './follow.js';
+import { failureText } from './output.js';
 
 /** Validates a --date value: a real calendar date written YYYY-MM-DD. */
 export function parseDateOption(value: string): string {
@@ -65,13 +59,13 @@ export function registerRunCommands(program: Command): void {
           }
           const outcome = await awaitPipeline(config, handle);
           if (opts.json) {
-            console.log(JSON.stringify({ ...outcome, error: outcome.error ? rootMessage(outcome.error) : undefined }));
+            console.log(JSON.stringify({ ...outcome, error: outcome.error ? failureText(outcome.error) : undefined }));
           } else if (outcome.summary) {
             if (!opts.follow) console.log(formatSummary(outcome.summary));
             console.log(`Web UI: ${outcome.webUiUrl}`);
           } else {
             console.error(
-              `run ${outcome.workflowId} failed: ${rootMessage(outcome.error)}\nWeb UI: ${outcome.webUiUrl}`,
+              `run ${outcome.workflowId} failed: ${failureText(outcome.error)}\nWeb UI: ${outcome.webUiUrl}`,
             );
           }
           process.exitCode = outcome.error ? 1 : 0;
