@@ -60,7 +60,7 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
   const entities = opts.entities ?? ENTITY_NAMES;
   const strategies = opts.strategies ?? (['direct', 'staging'] as const);
   const database = opts.database ?? 'hs_wh_bench';
-  const runDate = opts.runDate ?? '2031-03-04';
+  const runDate = opts.runDate ?? '2021-03-04';
   const repeat = opts.repeat ?? 3;
   const log = opts.log ?? ((line: string) => console.error(line));
 

@@ -3,7 +3,7 @@
  * (Temporal CLI, versitygw, PostgreSQL server, dbt) and prints where each one is.
  * Idempotent: with everything cached it finishes in about a second.
  */
-import { ensureFullToolchain, ToolchainError } from './lib/toolchain.js';
+import { ensureFullToolchain, ToolchainError } from '../src/stack/toolchain.js';
 
 async function main(): Promise<void> {
   const started = Date.now();

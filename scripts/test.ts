@@ -24,7 +24,7 @@ import { loadConfig } from '../src/config.js';
 import { localStackEnv, type ServiceName, StackError, stackDown, stackUp } from '../src/stack/index.js';
 import { localPgUrl, withPg } from '../src/stack/postgres.js';
 import { ensureLocalBucket, localS3 } from '../src/stack/s3.js';
-import { ensureFullToolchain, REPO_ROOT, ToolchainError } from './lib/toolchain.js';
+import { ensureFullToolchain, REPO_ROOT, ToolchainError } from '../src/stack/toolchain.js';
 
 const LAYERS = ['unit', 'workflow', 'integration', 'e2e'] as const;
 type Layer = (typeof LAYERS)[number];

@@ -11,7 +11,7 @@ import {
   ensurePostgresBinaries,
   ensureToolchain,
   type Toolchain,
-} from '../../scripts/lib/toolchain.js';
+} from './toolchain.js';
 import { type Config, LOCAL, loadConfig } from '../config.js';
 import { portOpen, processAlive, stopProcess, StackError } from './process.js';
 import { clusterDir, postgresDown, postgresRunning, postgresUp } from './postgres.js';

@@ -1,7 +1,7 @@
 /**
  * What every local-stack service module gets and returns.
  */
-import type { Toolchain } from '../../scripts/lib/toolchain.js';
+import type { Toolchain } from './toolchain.js';
 import type { Config } from '../config.js';
 import { StackError } from './process.js';
 import type { ServiceName, StackState } from './state.js';

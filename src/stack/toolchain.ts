@@ -27,7 +27,7 @@ export const MIN_GO = [1, 25] as const;
  */
 export const DBT_SERIES = '1.11';
 
-/** The repository root (this file lives in scripts/lib/). */
+/** The repository root (this file lives in src/stack/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The tools {@link ensureToolchain} can resolve. */
