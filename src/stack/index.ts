@@ -6,12 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {
-  ensureFullToolchain,
-  ensurePostgresBinaries,
-  ensureToolchain,
-  type Toolchain,
-} from './toolchain.js';
+import { ensureFullToolchain, ensurePostgresBinaries, ensureToolchain, type Toolchain } from './toolchain.js';
 import { type Config, LOCAL, loadConfig } from '../config.js';
 import { portOpen, processAlive, stopProcess, StackError } from './process.js';
 import { clusterDir, postgresDown, postgresRunning, postgresUp } from './postgres.js';
