@@ -69,7 +69,7 @@ describe('payload encryption end to end', () => {
 
   test('the client with the key gets the decoded result', () => {
     assert.equal(result.date, date);
-    assert.equal(result.notifications.length, 2);
+    assert.equal(result.notifications.length, 1); // the patients' Telegram chat only
     assert.ok(result.notifications.every((n) => n.status === 'outbox'));
   });
 

@@ -20,7 +20,7 @@ import { applySchedules, SCHEDULE_IDS } from '../../src/schedules.js';
 import { workflowIds } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 
 const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
 
@@ -64,7 +64,8 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
         DATABASE_URL: await freshDatabase('hs_wf_scheduled_test'),
         SLACK_WEBHOOK_URL: receiver.slackUrl,
         TELEGRAM_BOT_TOKEN: '123456:SCHEDULED-token',
-        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_STAFF_CHAT_ID: '-100100100',
+        TELEGRAM_PATIENT_CHAT_ID: '-100200300',
         TELEGRAM_API_ROOT: receiver.telegramApiRoot,
         EMERGENCY_PHONE: '+1 555 0100',
       }),
@@ -130,7 +131,8 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
       assert.deepEqual(result.notifications, []);
     } else {
       assert.equal(notice.parentExecution?.workflowId, action.action.workflow.workflowId);
-      const sent = receiver.requests.filter((r) => r.telegramMethod === 'sendMessage');
+      // The patients' chat: the daily run before it sent its staff messages to the staff chat.
+      const sent = receiver.requests.filter((r) => r.telegramMethod === 'sendMessage' && chatIdOf(r) === '-100200300');
       assert.equal(sent.length, 1);
       const text = (sent[0]?.json as { text: string }).text;
       assert.ok(text.includes('+1 555 0100') && text.includes(expectedDate), text);
