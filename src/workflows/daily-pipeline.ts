@@ -3,13 +3,15 @@
  *
  *   ingest (one child per entity, Promise.all) → dbt build → report ‖ cleanup → summary
  *
- * Any failing step sends an alert (Slack + Telegram) naming the run, the step, the error and the
- * Web UI link, then fails the run. The report and the cleanup run side by side and one failing
- * does not cancel the other; both outcomes are in the summary.
+ * Any failing step sends staff an alert (Slack + the staff Telegram chat) naming the run, the step, the
+ * error's type and the Web UI link (never the error text, which can quote data), then fails the run. The
+ * report and the cleanup run side by side and one failing does not cancel the other; both outcomes are in
+ * the summary. The summary and the alerts are sent at most once (see ./deliver.ts).
  */
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -18,6 +20,7 @@ import {
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
+import { pipelineAlertMessage, pipelineSummaryMessage, type StepFailure } from '../domain/messages.js';
 import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
@@ -31,7 +34,8 @@ import {
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
-import { describeError, formatSummary, localDate, uiLink } from './format.js';
+import { describeError, failureOf, formatSummary, localDate, uiLink } from './format.js';
+import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
 
 const { pipelineSettings } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
@@ -44,7 +48,7 @@ const { runDbt } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['DbtTestFailure', 'DbtNotInstalled', 'ConfigError'] },
 });
 
-/** Notifications retry inside the activity and report failure as a result, so Temporal retries only crashes. */
+/** `notify` is the notification activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
 const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
@@ -92,22 +96,35 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     } catch (err) {
       const message = describeError(err);
       mark(name, 'failed', message);
-      await alert(name, message);
+      await alert([{ step: name, ...failureOf(err) }], name, message);
       throw ApplicationFailure.nonRetryable(
         `dailyPipeline ${runDate} failed at step ${name}: ${message}`,
         'PipelineStepFailed',
       );
     }
   };
-  const alert = async (name: string, message: string): Promise<void> => {
-    const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
-    summary.notifications.push(
-      ...(await notify({
-        name: 'pipeline-failed',
-        slack: { name: 'pipeline-failed', text },
-        telegramText: `Health Synth run ${info.workflowId} failed at step ${name}: ${message}\n${link}`,
-      })),
-    );
+  /** Alerts staff once per run and failed step set; `name` and `message` only feed the pre-patch branch. */
+  const alert = async (failures: StepFailure[], name: string, message: string): Promise<void> => {
+    if (patched(PER_MESSAGE_DELIVERY)) {
+      const scope = workflowIds.dailyPipeline(runDate);
+      const alertMessage = pipelineAlertMessage({
+        scope,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        link,
+        failures,
+      });
+      summary.notifications.push(...(await sendToStaff(alertMessage)));
+    } else {
+      const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
+      summary.notifications.push(
+        ...(await notify({
+          name: 'pipeline-failed',
+          slack: { name: 'pipeline-failed', text },
+          telegramText: `Health Synth run ${info.workflowId} failed at step ${name}: ${message}\n${link}`,
+        })),
+      );
+    }
     await recordPipelineRun({ outcome: 'failed' });
   };
 
@@ -151,6 +168,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     }),
   ]);
   const failures: string[] = [];
+  const stepFailures: StepFailure[] = [];
   if (report.status === 'fulfilled') {
     summary.report = report.value;
     mark('report', 'completed', `${report.value.doctorsRanked} doctors ranked`);
@@ -158,6 +176,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     summary.report = { error: describeError(report.reason) };
     mark('report', 'failed', summary.report.error);
     failures.push(`report: ${summary.report.error}`);
+    stepFailures.push({ step: 'report', ...failureOf(report.reason) });
   }
   if (cleanup.status === 'fulfilled') {
     summary.cleanup = cleanup.value;
@@ -167,10 +186,11 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     summary.cleanup = { error: describeError(cleanup.reason) };
     mark('cleanup', 'failed', summary.cleanup.error);
     failures.push(`cleanup: ${summary.cleanup.error}`);
+    stepFailures.push({ step: 'cleanup', ...failureOf(cleanup.reason) });
   }
 
   if (failures.length > 0) {
-    await alert(failures.map((f) => f.split(':')[0]).join(' and '), failures.join('; '));
+    await alert(stepFailures, failures.map((f) => f.split(':')[0]).join(' and '), failures.join('; '));
     throw ApplicationFailure.nonRetryable(
       `dailyPipeline ${runDate} failed: ${failures.join('; ')}`,
       'PipelineStepFailed',
@@ -179,8 +199,15 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   }
 
   mark('summary', 'running');
-  const text = formatSummary(summary);
-  summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
+  if (patched(PER_MESSAGE_DELIVERY)) {
+    // Once per date: the summary's delivery record is keyed by the date's business id, not the run.
+    summary.notifications.push(
+      ...(await sendToStaff(pipelineSummaryMessage(workflowIds.dailyPipeline(runDate), summary))),
+    );
+  } else {
+    const text = formatSummary(summary);
+    summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
+  }
   await recordPipelineRun({ outcome: 'completed' });
   mark('summary', 'completed');
   return summary;
