@@ -12,6 +12,7 @@ import { createGenerateActivities } from './generate.js';
 import { createLoadActivities } from './load.js';
 import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notify.js';
+import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createNotifyActivities, createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
 import type { ObjectStore } from './storage.js';
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createSettingsActivities(deps),
+    ...createPipelineRunActivities(),
     weekendNoticeMessage: notice.weekendNoticeMessage,
     async deliverSlack(message: StaffMessage) {
       return counted('slack', () => delivery.deliverSlack(message));

@@ -17,7 +17,12 @@ import {
   workflowInfo,
   ParentClosePolicy,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
 import { pipelineAlertMessage, pipelineSummaryMessage, type StepFailure } from '../domain/messages.js';
@@ -215,17 +220,68 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
+/** Reads another run's state for scheduledDailyPipeline (workflow code cannot describe other workflows). */
+const { describePipelineRun } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Waits for a running pipeline of the same date; heartbeats, so a dead worker's wait resumes elsewhere. */
+const { awaitPipelineRun } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 10, nonRetryableErrorTypes: ['AttachedRunFailed'] },
+});
+
+/** The `patched()` id of scheduledDailyPipeline's check for a completed or running run of its date. */
+export const SCHEDULED_ATTACH_OR_SKIP = 'scheduled-attach-or-skip';
+
+/** A scheduled run for a date that already completed: nothing was run or sent again. */
+export interface AlreadyCompletedRun {
+  runDate: string;
+  alreadyCompleted: true;
+  /** The completed run of `daily-pipeline-<date>`. */
+  workflowId: string;
+  runId: string;
+}
+
+/** What scheduledDailyPipeline returns: a run's summary (its own child's or the one it attached to), or a skip. */
+export type ScheduledPipelineResult = (PipelineSummary & { attachedRunId?: string }) | AlreadyCompletedRun;
+
 /**
  * What the `daily-pipeline` schedule starts. It takes the run date from the schedule's scheduled time
  * (not the start time), so a late, caught-up or backfilled run still processes its own date, then runs
- * dailyPipeline as a child with the business id `daily-pipeline-<date>`.
+ * dailyPipeline as a child with the business id `daily-pipeline-<date>` — unless that date already has a
+ * run: a COMPLETED one means nothing to do (no second chart or summary; the result says alreadyCompleted),
+ * a RUNNING one is attached to (its result is returned), a failed, terminated or timed-out one is run again.
+ * A manual run that starts between the check and the child's start makes the start fail with
+ * WorkflowExecutionAlreadyStartedError; the check then runs again.
  */
-export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): Promise<PipelineSummary> {
+export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): Promise<ScheduledPipelineResult> {
   const input = parseInput('scheduledDailyPipeline', scheduledPipelineInput, rawInput);
   const scheduled = workflowInfo().typedSearchAttributes.get(SCHEDULED_START) ?? new Date(workflowInfo().startTime);
   const runDate = localDate(scheduled, input.timezone);
-  return executeChild(dailyPipeline, {
-    workflowId: workflowIds.dailyPipeline(runDate),
-    args: [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }],
-  });
+  const workflowId = workflowIds.dailyPipeline(runDate);
+  const args: [PipelineInput] = [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }];
+  if (!patched(SCHEDULED_ATTACH_OR_SKIP)) return executeChild(dailyPipeline, { workflowId, args });
+
+  for (let check = 1; ; check++) {
+    const existing = await describePipelineRun({ workflowId });
+    if (existing?.status === 'COMPLETED') {
+      return { runDate, alreadyCompleted: true, workflowId, runId: existing.runId };
+    }
+    if (existing?.status === 'RUNNING') {
+      return { ...(await awaitPipelineRun({ workflowId, runId: existing.runId })), attachedRunId: existing.runId };
+    }
+    try {
+      return await executeChild(dailyPipeline, {
+        workflowId,
+        args,
+        // A run that completed after the check is not started again: the start fails and the check repeats.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || check >= 5) throw err;
+    }
+  }
 }
