@@ -103,7 +103,8 @@ async function main(): Promise<void> {
     DATABASE_URL: await freshDatabase('hs_record_histories'),
     SLACK_WEBHOOK_URL: receiver.slackUrl,
     TELEGRAM_BOT_TOKEN: '123456:RECORD-token',
-    TELEGRAM_CHAT_ID: '-100200300',
+    TELEGRAM_STAFF_CHAT_ID: '-100200300',
+    TELEGRAM_PATIENT_CHAT_ID: '-100400500',
     TELEGRAM_API_ROOT: receiver.telegramApiRoot,
   });
   const client = await connectClient(config);

@@ -60,6 +60,21 @@ const url = z.string().trim().url('must be a URL such as http://host:port');
 const optional = <T extends z.ZodTypeAny>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
 
+const telegramChat = z
+  .string()
+  .trim()
+  .regex(/^(-?\d+|@\w+)$/, 'must be a numeric chat id or @channelname');
+
+/**
+ * Settings that are no longer read, with what to set instead. Setting one fails loudly: silently ignoring
+ * TELEGRAM_CHAT_ID would leave a deployment that used to deliver with every Telegram message in the outbox.
+ */
+const RETIRED_SETTINGS: Record<string, string> = {
+  TELEGRAM_CHAT_ID:
+    "is no longer read (it sent staff alerts and reports to the patients' chat); set TELEGRAM_STAFF_CHAT_ID " +
+    '(alerts, reports, run summaries) and TELEGRAM_PATIENT_CHAT_ID (the weekend notice) instead',
+};
+
 function validTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
@@ -113,7 +128,8 @@ const envSchema = z.object({
 
   SLACK_WEBHOOK_URL: optional(url),
   TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from @BotFather)')),
-  TELEGRAM_CHAT_ID: optional(z.string().regex(/^(-?\d+|@\w+)$/, 'must be a numeric chat id or @channelname')),
+  TELEGRAM_STAFF_CHAT_ID: optional(telegramChat),
+  TELEGRAM_PATIENT_CHAT_ID: optional(telegramChat),
   TELEGRAM_API_ROOT: optional(url),
 
   HEALTHSYNTH_TIMEZONE: optional(z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin')),
@@ -190,7 +206,8 @@ export interface Config {
       };
   dbt: { bin?: string; threads: number };
   slack: { webhookUrl?: string };
-  telegram: { botToken?: string; chatId?: string; apiRoot?: string };
+  /** One bot; the chat is chosen by a message's audience, so staff text never reaches patients or the reverse. */
+  telegram: { botToken?: string; chats: { staff?: string; patients?: string }; apiRoot?: string };
   timezone: string;
   retentionDays: number;
   defaultScale: Scale;
@@ -210,8 +227,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function fromEnv(env: Env, cwd: string): Config {
-  const problems: string[] = [];
+function fromEnv(env: Env, cwd: string, retired: string[]): Config {
+  const problems: string[] = [...retired];
   const ports: LocalPorts = {
     temporal: env.HEALTHSYNTH_TEMPORAL_PORT ?? LOCAL.temporalPort,
     temporalUi: env.HEALTHSYNTH_TEMPORAL_UI_PORT ?? LOCAL.temporalUiPort,
@@ -264,8 +281,19 @@ function fromEnv(env: Env, cwd: string): Config {
     problems.push('TEMPORAL_TLS_KEY_PATH: required with TEMPORAL_TLS_CERT_PATH (mTLS needs both)');
   }
   if (!s3Local && env.S3_BUCKET === undefined) problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
-  if ((env.TELEGRAM_BOT_TOKEN === undefined) !== (env.TELEGRAM_CHAT_ID === undefined)) {
-    problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID: set both to deliver to Telegram, or neither');
+  const telegramChats = env.TELEGRAM_STAFF_CHAT_ID !== undefined || env.TELEGRAM_PATIENT_CHAT_ID !== undefined;
+  if (env.TELEGRAM_BOT_TOKEN !== undefined && !telegramChats) {
+    problems.push(
+      'TELEGRAM_BOT_TOKEN: set TELEGRAM_STAFF_CHAT_ID and/or TELEGRAM_PATIENT_CHAT_ID too, or the bot has nowhere to post',
+    );
+  }
+  if (env.TELEGRAM_STAFF_CHAT_ID !== undefined && env.TELEGRAM_STAFF_CHAT_ID === env.TELEGRAM_PATIENT_CHAT_ID) {
+    problems.push(
+      'TELEGRAM_STAFF_CHAT_ID and TELEGRAM_PATIENT_CHAT_ID: must be different chats (alerts and reports are for staff only)',
+    );
+  }
+  if (env.TELEGRAM_BOT_TOKEN === undefined && telegramChats) {
+    problems.push('TELEGRAM_STAFF_CHAT_ID / TELEGRAM_PATIENT_CHAT_ID: set TELEGRAM_BOT_TOKEN too, or neither');
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
@@ -296,7 +324,11 @@ function fromEnv(env: Env, cwd: string): Config {
     warehouse,
     dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4 },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
-    telegram: { botToken: env.TELEGRAM_BOT_TOKEN, chatId: env.TELEGRAM_CHAT_ID, apiRoot: env.TELEGRAM_API_ROOT },
+    telegram: {
+      botToken: env.TELEGRAM_BOT_TOKEN,
+      chats: { staff: env.TELEGRAM_STAFF_CHAT_ID, patients: env.TELEGRAM_PATIENT_CHAT_ID },
+      apiRoot: env.TELEGRAM_API_ROOT,
+    },
     timezone: env.HEALTHSYNTH_TIMEZONE ?? 'UTC',
     retentionDays: env.RETENTION_DAYS ?? 365,
     defaultScale: env.DEFAULT_SCALE ?? 'small',
@@ -321,12 +353,15 @@ function fromEnv(env: Env, cwd: string): Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   if (env === process.env) loadDotenv({ path: path.join(cwd, '.env'), quiet: true });
+  const retired = Object.entries(RETIRED_SETTINGS)
+    .filter(([name]) => (env[name] ?? '').trim() !== '')
+    .map(([name, instead]) => `${name}: ${instead}`);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const lines = [...retired, ...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)];
     throw new ConfigError(`Invalid configuration:\n  - ${lines.join('\n  - ')}`);
   }
-  return fromEnv(parsed.data, cwd);
+  return fromEnv(parsed.data, cwd, retired);
 }
 
 /** Names of every environment variable {@link loadConfig} reads (compose validation uses it). */

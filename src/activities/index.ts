@@ -7,15 +7,18 @@ import type { Config } from '../config.js';
 import type { Metrics, PipelineOutcome } from '../metrics.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createDbtActivities } from './dbt.js';
+import { createDeliveryActivities } from './delivery.js';
 import { createGenerateActivities } from './generate.js';
 import { createLoadActivities } from './load.js';
 import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notify.js';
+import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createNotifyActivities, createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
 import type { ObjectStore } from './storage.js';
 import type { Warehouse } from './warehouse/index.js';
-import type { NotificationResult } from '../domain/types.js';
+import type { NotificationResult, OutgoingMessage, StaffMessage } from '../domain/types.js';
+import { ApplicationFailure } from '@temporalio/common';
 
 export interface ActivityDeps {
   config: Config;
@@ -33,13 +36,32 @@ export function createActivities(deps: ActivityDeps) {
   const report = createReportActivities({ ...deps, query: (sql, params) => deps.warehouse.query(sql, params) });
   const notify = createNotifyActivities(deps);
   const notice = createNoticeActivities(deps);
+  const delivery = createDeliveryActivities(deps);
   const countNotifications = (results: NotificationResult[]): NotificationResult[] => {
     for (const r of results) metrics?.notification(r.channel, r.status);
     return results;
   };
 
+  /** Counts a delivery's outcome; a refusal (non-retryable) counts as failed, a retryable attempt not yet. */
+  const counted = async (channel: 'slack' | 'telegram', run: () => Promise<NotificationResult>) => {
+    try {
+      return countNotifications([await run()])[0] as NotificationResult;
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) metrics?.notification(channel, 'failed');
+      throw err;
+    }
+  };
+
   return {
     ...createSettingsActivities(deps),
+    ...createPipelineRunActivities(),
+    weekendNoticeMessage: notice.weekendNoticeMessage,
+    async deliverSlack(message: StaffMessage) {
+      return counted('slack', () => delivery.deliverSlack(message));
+    },
+    async deliverTelegram(message: OutgoingMessage) {
+      return counted('telegram', () => delivery.deliverTelegram(message));
+    },
     ...createCleanupActivities(deps),
     ...report,
     ...notify,

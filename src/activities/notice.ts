@@ -1,21 +1,25 @@
 /**
- * The weekend notice to patients, sent at most once per date. A marker object in the store
- * (`notices/weekend-notice/dt=<date>.json`) records a successful send, so a retry, a second
- * schedule action or a manual `temporal workflow start` for the same date sends nothing again.
+ * The weekend notice to patients. Its text comes from configuration (WEEKEND_NOTICE_TEXT, EMERGENCY_PHONE), read
+ * here because workflow code cannot read settings; it is delivered like every other message, through the
+ * delivery record `deliveries/weekend-notice-<date>/weekend-notice/telegram.json`, so a retry, a second schedule
+ * action or a manual `temporal workflow start` for the same date sends nothing again, whatever its workflow id.
  */
 import type { Config } from '../config.js';
-import type { NotificationResult } from '../domain/types.js';
+import { weekendNoticeMessage } from '../domain/messages.js';
+import type { NotificationResult, PatientMessage } from '../domain/types.js';
+import { workflowIds } from '../workflow-ids.js';
+import { createDeliverer, settleLegacy } from './delivery.js';
 import type { Notifier } from './notify.js';
 import type { ObjectStore } from './storage.js';
 
-export const noticeMarkerKey = (date: string): string => `notices/weekend-notice/dt=${date}.json`;
-
+/** Result of the legacy `sendWeekendNotice` activity. */
 export interface WeekendNoticeSend {
   notifications: NotificationResult[];
-  /** True when the marker showed an earlier send for this date; nothing was sent now. */
+  /** True when the delivery record showed an earlier send for this date; nothing was sent now. */
   alreadySent: boolean;
 }
 
+/** The weekend-notice activities, built with configuration (the text) and the delivery dependencies. */
 export function createNoticeActivities({
   config,
   store,
@@ -25,30 +29,32 @@ export function createNoticeActivities({
   store: ObjectStore;
   notifier: Notifier;
 }) {
+  const message = (date: string): PatientMessage =>
+    weekendNoticeMessage(
+      workflowIds.weekendNotice(date),
+      date,
+      config.weekendNotice.text,
+      config.weekendNotice.emergencyPhone,
+    );
+  const deliver = createDeliverer({ store, notifier });
   return {
     /**
-     * Sends the weekend notice for `date` to Telegram (patients) and Slack (staff) unless its marker
-     * exists. Idempotent: the marker is written after a send in which Telegram did not fail, so a
-     * retry after a crash between send and marker could repeat one message, never more.
+     * The weekend notice for `date` as a patient message (scope `weekend-notice-<date>`, whatever the workflow id).
+     * A pure read of configuration: idempotent, and a retry returns the same message.
+     */
+    async weekendNoticeMessage({ date }: { date: string }): Promise<PatientMessage> {
+      return message(date);
+    },
+
+    /**
+     * For runs started before per-message delivery: sends the notice to the patients' Telegram chat (only) through
+     * the same delivery record as {@link weekendNoticeMessage}'s message, one request, and resolves with the outcome.
+     * Idempotent: a retry or rerun finds the record and sends nothing again.
      */
     async sendWeekendNotice({ date }: { date: string }): Promise<WeekendNoticeSend> {
-      const key = noticeMarkerKey(date);
-      if (await store.head(key)) return { notifications: [], alreadySent: true };
-      const { text, emergencyPhone } = config.weekendNotice;
-      const message = `${text} ${emergencyPhone}. (${date})`;
-      const notifications = await Promise.all([
-        notifier.telegramText(message, 'weekend-notice'),
-        notifier.slack({ name: 'weekend-notice', text: message }),
-      ]);
-      const telegram = notifications[0];
-      if (telegram.status !== 'failed') {
-        await store.put(
-          key,
-          JSON.stringify({ date, sentAt: new Date().toISOString(), notifications }),
-          'application/json',
-        );
-      }
-      return { notifications, alreadySent: false };
+      const result = await settleLegacy('telegram', message(date), deliver);
+      if (result.alreadyDelivered) return { notifications: [], alreadySent: true };
+      return { notifications: [result], alreadySent: false };
     },
   };
 }

@@ -1,24 +1,25 @@
 /**
- * The doctor-rating report and generic notification activities.
- *
- * The report is two activities on purpose: `buildDoctorRatingReport` queries the mart, renders the chart and
- * stores the PNG; `postDoctorRatingReport` posts it. A Slack or Telegram hiccup then retries only the posting,
- * never the query and render. Both pass only the object key and URL through history, never the image.
+ * The doctor-rating report: `buildDoctorRatingReport` queries the mart, renders the chart and stores the PNG;
+ * the workflow then sends it to staff through the delivery activities (`delivery.ts`), so a Slack or Telegram
+ * hiccup retries only that channel's delivery, never the query and render. Only the object key and URL cross
+ * history, never the image. `postDoctorRatingReport` and `notify` remain for runs started before per-message
+ * delivery.
  */
-import type { Readable } from 'node:stream';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Config } from '../config.js';
-import type { NotificationResult, SlackMessage } from '../domain/types.js';
+import { doctorRatingMessage } from '../domain/messages.js';
+import type { NotificationResult, SlackMessage, StaffMessage, TelegramContent } from '../domain/types.js';
+import { workflowIds } from '../workflow-ids.js';
 import { renderDoctorRatingPng, TOP_N, type DoctorRatingRow } from './charts.js';
+import { createDeliverer, settleLegacy } from './delivery.js';
 import type { Notifier } from './notify.js';
 import { keys, type ObjectStore } from './storage.js';
 
 /** The warehouse's small-result query (PostgreSQL or Redshift Data API): rows as plain objects. */
 export type QueryFn = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
 
-/** What the report activities need: the Slack setting (to decide on the image block) and the clients. */
+/** What the report activities need: the warehouse query, the object store and (for the legacy post) the notifier. */
 export interface ReportDeps {
-  config: Pick<Config, 'slack'>;
   store: ObjectStore;
   notifier: Notifier;
   query: QueryFn;
@@ -60,83 +61,9 @@ export const NO_RATING_DATA = 'NoRatingData';
 
 type RatingQueryRow = DoctorRatingRow & { doctors_ranked: number | string };
 
-/** Whether a URL's host can plausibly be fetched from the internet (Slack downloads image_url itself). */
-function isPublicUrl(raw: string): boolean {
-  let host: string;
-  try {
-    host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  return !(
-    host === 'localhost' ||
-    host === '::1' ||
-    /^127\./.test(host) ||
-    /^10\./.test(host) ||
-    /^192\.168\./.test(host) ||
-    /^172\.(1[6-9]|2\d|3[01])\./.test(host) ||
-    host.endsWith('.local') ||
-    host.endsWith('.internal')
-  );
-}
-
-/**
- * The Slack Block Kit message for a built report. The image block is included when Slack can fetch the URL
- * (a public host, or a webhook that is itself local, as in tests); Slack rejects the whole message with
- * `invalid_blocks` when it cannot download an image, so a private URL becomes a plain link instead.
- */
-export function doctorRatingSlackMessage(report: BuiltReport, webhookUrl?: string): SlackMessage {
-  const title = `Doctor rating — ${report.runDate}`;
-  const top = report.topDoctor
-    ? `*Top doctor:* ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
-    : '*Top doctor:* none yet (no rated doctors)';
-  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}\n<${report.reportUrl}|Open the chart>`;
-  const imageOk = isPublicUrl(report.reportUrl) || (webhookUrl !== undefined && !isPublicUrl(webhookUrl));
-  return {
-    name: 'doctor-rating',
-    text: `${title}: ${report.topDoctor ? `top doctor ${report.topDoctor.name}` : 'no rated doctors'}`,
-    blocks: [
-      { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: summary } },
-      ...(imageOk
-        ? [
-            {
-              type: 'image' as const,
-              image_url: report.reportUrl,
-              alt_text: `Top ${TOP_N} doctors by score, ${report.runDate}`,
-            },
-          ]
-        : []),
-      {
-        type: 'context',
-        elements: [
-          { type: 'mrkdwn', text: `Health Synth daily pipeline · run ${report.runDate} · \`${report.reportKey}\`` },
-        ],
-      },
-    ],
-  };
-}
-
-/** The Telegram caption for a built report (plain text; Telegram allows 1024 characters). */
-export function doctorRatingCaption(report: BuiltReport): string {
-  const top = report.topDoctor
-    ? `Top doctor: ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
-    : 'No rated doctors yet';
-  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}`;
-}
-
-async function toBuffer(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
-}
-
-/**
- * Report activities, built with their clients (the worker passes real ones, tests may pass a local query).
- * Give `postDoctorRatingReport` (and `notify`) a startToCloseTimeout of at least 5 minutes: the notifier itself
- * retries transient failures (worst case about 4.5 minutes per channel, channels in parallel) before `failed`.
- */
-export function createReportActivities({ config, store, notifier, query }: ReportDeps) {
+/** Report activities, built with their clients (the worker passes real ones, tests may pass a local query). */
+export function createReportActivities({ store, notifier, query }: ReportDeps) {
+  const deliver = createDeliverer({ store, notifier });
   return {
     /**
      * Queries the run date's ranking in `marts.doctor_rating`, renders the top doctors as a PNG and stores it at
@@ -170,49 +97,64 @@ export function createReportActivities({ config, store, notifier, query }: Repor
     },
 
     /**
-     * Posts the stored report: a Block Kit message to Slack (with the chart as an image block) and the PNG itself
-     * to Telegram. Never throws for a notification failure: each channel's outcome is in the result, so a
-     * delivered Slack message is not posted twice when only Telegram failed. Throws (and retries) only when the
-     * PNG cannot be read from the object store.
+     * For runs started before per-message delivery: sends the stored report to staff (Slack and the staff
+     * Telegram chat) through the delivery records, one request per channel, and resolves with each channel's
+     * outcome (never throws for a delivery failure). Idempotent: a retry finds the records and sends nothing again.
      */
     async postDoctorRatingReport(input: PostReportInput): Promise<NotificationResult[]> {
-      const png = await toBuffer(await store.get(input.reportKey));
-      return Promise.all([
-        notifier.slack(doctorRatingSlackMessage(input, config.slack.webhookUrl)),
-        notifier.telegramPhoto(png, doctorRatingCaption(input), 'doctor-rating'),
-      ]);
+      const message = doctorRatingMessage(workflowIds.report(input.runDate), input);
+      return Promise.all([settleLegacy('slack', message, deliver), settleLegacy('telegram', message, deliver)]);
     },
   };
 }
 
-/** Input of the generic `notify` activity: any combination of channels; the photo travels as an object key. */
+/** Input of the legacy `notify` activity: any combination of channels; the photo travels as an object key. */
 export interface NotifyInput {
   slack?: SlackMessage;
   telegramText?: string;
   /** A PNG already in the object store, sent to Telegram with a caption. */
   telegramPhoto?: { key: string; caption: string };
-  /** Label for Telegram logs and outbox files. Default: the Slack message's name, else "message". */
+  /** Label of the message. Default: the Slack message's name, else "message". */
   name?: string;
 }
 
-/**
- * Generic notification activities for alerts, run summaries and the weekend notice.
- */
+/** The legacy generic `notify` activity, kept for runs started before per-message delivery. */
 export function createNotifyActivities({ notifier, store }: { notifier: Notifier; store: ObjectStore }) {
+  const deliver = createDeliverer({ store, notifier });
   return {
     /**
-     * Sends whichever of Slack message, Telegram text and Telegram photo the input names, in parallel, and returns
-     * one result per channel call. Never throws for a delivery failure (see each result's status), so Temporal does
-     * not resend what was delivered. The photo is read from the store before anything is sent: a store error
-     * throws, and the retry starts clean.
+     * For runs started before per-message delivery (alerts, summaries, cleanup notes): sends to STAFF only — the
+     * Slack message to Slack, the Telegram text or photo to the staff chat — at most once per run through the
+     * delivery records (scope: the workflow id, name: the message name and run id). Resolves with one result per
+     * channel call and never throws for a delivery failure, as its callers expect.
      */
     async notify(input: NotifyInput): Promise<NotificationResult[]> {
       const name = input.name ?? input.slack?.name ?? 'message';
-      const photo = input.telegramPhoto ? await toBuffer(await store.get(input.telegramPhoto.key)) : undefined;
+      let scope = 'legacy';
+      let runId = 'run';
+      try {
+        const execution = Context.current().info.workflowExecution;
+        scope = execution?.workflowId ?? scope;
+        runId = execution?.runId ?? runId;
+      } catch {
+        // Called outside an activity (a script): records go under deliveries/legacy/.
+      }
+      const message = (slackText: string, telegram: TelegramContent): StaffMessage => ({
+        audience: 'staff',
+        scope,
+        name: `${name}-${runId}`,
+        slack: { text: slackText, ...(input.slack?.blocks ? { blocks: input.slack.blocks } : {}) },
+        telegram,
+      });
+      const fallback = input.slack?.text ?? input.telegramText ?? input.telegramPhoto?.caption ?? name;
       const sends: Promise<NotificationResult>[] = [];
-      if (input.slack) sends.push(notifier.slack(input.slack));
-      if (input.telegramText !== undefined) sends.push(notifier.telegramText(input.telegramText, name));
-      if (photo && input.telegramPhoto) sends.push(notifier.telegramPhoto(photo, input.telegramPhoto.caption, name));
+      if (input.slack) sends.push(settleLegacy('slack', message(input.slack.text, { text: fallback }), deliver));
+      if (input.telegramText !== undefined) {
+        sends.push(settleLegacy('telegram', message(fallback, { text: input.telegramText }), deliver));
+      } else if (input.telegramPhoto) {
+        const photo = { photoKey: input.telegramPhoto.key, caption: input.telegramPhoto.caption };
+        sends.push(settleLegacy('telegram', message(fallback, photo), deliver));
+      }
       return Promise.all(sends);
     },
   };

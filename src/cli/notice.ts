@@ -17,7 +17,7 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
   jsonOption(
     program
       .command('notice')
-      .description('Send the weekend notice (Telegram, and Slack) for a date, at most once per date.')
+      .description("Send the weekend notice to the patients' Telegram chat for a date, at most once per date.")
       .option('--date <YYYY-MM-DD>', 'the date of the notice (default: today in HEALTHSYNTH_TIMEZONE)'),
   ).action((opts: { date?: string; json?: boolean }) =>
     runAction(io, async () => {

@@ -74,8 +74,19 @@ export type Channel = 'slack' | 'telegram';
 
 export interface NotificationResult {
   channel: Channel;
-  /** delivered: the endpoint accepted it; outbox: no endpoint configured, written to disk; failed: gave up. */
-  status: 'delivered' | 'outbox' | 'failed';
+  /**
+   * delivered: the endpoint accepted it; outbox: no endpoint configured, written to disk; failed: not delivered
+   * (refused, or still failing after Temporal's retries); unknown: an attempt was cut off mid-request, so it may
+   * or may not have arrived, and it is not sent again (at most once).
+   */
+  status: 'delivered' | 'outbox' | 'failed' | 'unknown';
+  /** The message's name (e.g. doctor-rating) and who it was for; absent in results of older runs. */
+  message?: string;
+  audience?: Audience;
+  /** True when the delivery record showed an earlier attempt or run had delivered it: nothing was sent now. */
+  alreadyDelivered?: boolean;
+  /** The HTTP status the endpoint answered with, when it answered with an error. */
+  httpStatus?: number;
   detail?: string;
   outboxPath?: string;
 }
@@ -142,3 +153,38 @@ export interface SlackMessage {
   text: string;
   blocks?: IncomingWebhookSendArguments['blocks'];
 }
+
+/** Who a message is for. Staff: Slack and the staff Telegram chat. Patients: the patients' Telegram chat only. */
+export type Audience = 'staff' | 'patients';
+
+/** What Slack shows: fallback text and optional Block Kit blocks. */
+export type SlackContent = Omit<SlackMessage, 'name'>;
+
+/** What Telegram shows: a text, or a PNG already in the object store (by key) with a caption. */
+export type TelegramContent = { text: string } | { photoKey: string; caption: string };
+
+/**
+ * Identity of a message for its delivery record: `scope` is the business id of the workflow it belongs to
+ * (`daily-pipeline-<date>`), `name` is unique within it (`pipeline-summary`, `pipeline-failed-<runId>-<step>`).
+ * A message is sent at most once per scope, name and channel, however often the workflow is retried or rerun.
+ */
+interface MessageIdentity {
+  scope: string;
+  name: string;
+}
+
+/** A message for staff: alerts, run summaries, the doctor-rating chart, cleanup notes. */
+export interface StaffMessage extends MessageIdentity {
+  audience: 'staff';
+  slack: SlackContent;
+  telegram: TelegramContent;
+}
+
+/** A message for patients (the weekend notice): Telegram's patient chat only, never Slack or the staff chat. */
+export interface PatientMessage extends MessageIdentity {
+  audience: 'patients';
+  telegram: { text: string };
+}
+
+/** Any message; its `audience` alone decides the Telegram chat, and only staff messages have a Slack part. */
+export type OutgoingMessage = StaffMessage | PatientMessage;

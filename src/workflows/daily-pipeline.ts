@@ -3,21 +3,29 @@
  *
  *   ingest (one child per entity, Promise.all) → dbt build → report ‖ cleanup → summary
  *
- * Any failing step sends an alert (Slack + Telegram) naming the run, the step, the error and the
- * Web UI link, then fails the run. The report and the cleanup run side by side and one failing
- * does not cancel the other; both outcomes are in the summary.
+ * Any failing step sends staff an alert (Slack + the staff Telegram chat) naming the run, the step, the
+ * error's type and the Web UI link (never the error text, which can quote data), then fails the run. The
+ * report and the cleanup run side by side and one failing does not cancel the other; both outcomes are in
+ * the summary. The summary and the alerts are sent at most once (see ./deliver.ts).
  */
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
   ParentClosePolicy,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
+import { pipelineAlertMessage, pipelineSummaryMessage, type StepFailure } from '../domain/messages.js';
 import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
@@ -31,7 +39,8 @@ import {
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
-import { describeError, formatSummary, localDate, uiLink } from './format.js';
+import { describeError, failureOf, formatSummary, localDate, uiLink } from './format.js';
+import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
 
 const { pipelineSettings } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
@@ -44,7 +53,7 @@ const { runDbt } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['DbtTestFailure', 'DbtNotInstalled', 'ConfigError'] },
 });
 
-/** Notifications retry inside the activity and report failure as a result, so Temporal retries only crashes. */
+/** `notify` is the notification activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
 const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
@@ -92,22 +101,35 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     } catch (err) {
       const message = describeError(err);
       mark(name, 'failed', message);
-      await alert(name, message);
+      await alert([{ step: name, ...failureOf(err) }], name, message);
       throw ApplicationFailure.nonRetryable(
         `dailyPipeline ${runDate} failed at step ${name}: ${message}`,
         'PipelineStepFailed',
       );
     }
   };
-  const alert = async (name: string, message: string): Promise<void> => {
-    const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
-    summary.notifications.push(
-      ...(await notify({
-        name: 'pipeline-failed',
-        slack: { name: 'pipeline-failed', text },
-        telegramText: `Health Synth run ${info.workflowId} failed at step ${name}: ${message}\n${link}`,
-      })),
-    );
+  /** Alerts staff once per run and failed step set; `name` and `message` only feed the pre-patch branch. */
+  const alert = async (failures: StepFailure[], name: string, message: string): Promise<void> => {
+    if (patched(PER_MESSAGE_DELIVERY)) {
+      const scope = workflowIds.dailyPipeline(runDate);
+      const alertMessage = pipelineAlertMessage({
+        scope,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        link,
+        failures,
+      });
+      summary.notifications.push(...(await sendToStaff(alertMessage)));
+    } else {
+      const text = `:rotating_light: Health Synth run ${info.workflowId} failed at step *${name}*: ${message}\n${link}`;
+      summary.notifications.push(
+        ...(await notify({
+          name: 'pipeline-failed',
+          slack: { name: 'pipeline-failed', text },
+          telegramText: `Health Synth run ${info.workflowId} failed at step ${name}: ${message}\n${link}`,
+        })),
+      );
+    }
     await recordPipelineRun({ outcome: 'failed' });
   };
 
@@ -151,6 +173,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     }),
   ]);
   const failures: string[] = [];
+  const stepFailures: StepFailure[] = [];
   if (report.status === 'fulfilled') {
     summary.report = report.value;
     mark('report', 'completed', `${report.value.doctorsRanked} doctors ranked`);
@@ -158,6 +181,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     summary.report = { error: describeError(report.reason) };
     mark('report', 'failed', summary.report.error);
     failures.push(`report: ${summary.report.error}`);
+    stepFailures.push({ step: 'report', ...failureOf(report.reason) });
   }
   if (cleanup.status === 'fulfilled') {
     summary.cleanup = cleanup.value;
@@ -167,10 +191,11 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     summary.cleanup = { error: describeError(cleanup.reason) };
     mark('cleanup', 'failed', summary.cleanup.error);
     failures.push(`cleanup: ${summary.cleanup.error}`);
+    stepFailures.push({ step: 'cleanup', ...failureOf(cleanup.reason) });
   }
 
   if (failures.length > 0) {
-    await alert(failures.map((f) => f.split(':')[0]).join(' and '), failures.join('; '));
+    await alert(stepFailures, failures.map((f) => f.split(':')[0]).join(' and '), failures.join('; '));
     throw ApplicationFailure.nonRetryable(
       `dailyPipeline ${runDate} failed: ${failures.join('; ')}`,
       'PipelineStepFailed',
@@ -179,8 +204,15 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   }
 
   mark('summary', 'running');
-  const text = formatSummary(summary);
-  summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
+  if (patched(PER_MESSAGE_DELIVERY)) {
+    // Once per date: the summary's delivery record is keyed by the date's business id, not the run.
+    summary.notifications.push(
+      ...(await sendToStaff(pipelineSummaryMessage(workflowIds.dailyPipeline(runDate), summary))),
+    );
+  } else {
+    const text = formatSummary(summary);
+    summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
+  }
   await recordPipelineRun({ outcome: 'completed' });
   mark('summary', 'completed');
   return summary;
@@ -188,17 +220,68 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
 
+/** Reads another run's state for scheduledDailyPipeline (workflow code cannot describe other workflows). */
+const { describePipelineRun } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Waits for a running pipeline of the same date; heartbeats, so a dead worker's wait resumes elsewhere. */
+const { awaitPipelineRun } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 10, nonRetryableErrorTypes: ['AttachedRunFailed'] },
+});
+
+/** The `patched()` id of scheduledDailyPipeline's check for a completed or running run of its date. */
+export const SCHEDULED_ATTACH_OR_SKIP = 'scheduled-attach-or-skip';
+
+/** A scheduled run for a date that already completed: nothing was run or sent again. */
+export interface AlreadyCompletedRun {
+  runDate: string;
+  alreadyCompleted: true;
+  /** The completed run of `daily-pipeline-<date>`. */
+  workflowId: string;
+  runId: string;
+}
+
+/** What scheduledDailyPipeline returns: a run's summary (its own child's or the one it attached to), or a skip. */
+export type ScheduledPipelineResult = (PipelineSummary & { attachedRunId?: string }) | AlreadyCompletedRun;
+
 /**
  * What the `daily-pipeline` schedule starts. It takes the run date from the schedule's scheduled time
  * (not the start time), so a late, caught-up or backfilled run still processes its own date, then runs
- * dailyPipeline as a child with the business id `daily-pipeline-<date>`.
+ * dailyPipeline as a child with the business id `daily-pipeline-<date>` — unless that date already has a
+ * run: a COMPLETED one means nothing to do (no second chart or summary; the result says alreadyCompleted),
+ * a RUNNING one is attached to (its result is returned), a failed, terminated or timed-out one is run again.
+ * A manual run that starts between the check and the child's start makes the start fail with
+ * WorkflowExecutionAlreadyStartedError; the check then runs again.
  */
-export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): Promise<PipelineSummary> {
+export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): Promise<ScheduledPipelineResult> {
   const input = parseInput('scheduledDailyPipeline', scheduledPipelineInput, rawInput);
   const scheduled = workflowInfo().typedSearchAttributes.get(SCHEDULED_START) ?? new Date(workflowInfo().startTime);
   const runDate = localDate(scheduled, input.timezone);
-  return executeChild(dailyPipeline, {
-    workflowId: workflowIds.dailyPipeline(runDate),
-    args: [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }],
-  });
+  const workflowId = workflowIds.dailyPipeline(runDate);
+  const args: [PipelineInput] = [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }];
+  if (!patched(SCHEDULED_ATTACH_OR_SKIP)) return executeChild(dailyPipeline, { workflowId, args });
+
+  for (let check = 1; ; check++) {
+    const existing = await describePipelineRun({ workflowId });
+    if (existing?.status === 'COMPLETED') {
+      return { runDate, alreadyCompleted: true, workflowId, runId: existing.runId };
+    }
+    if (existing?.status === 'RUNNING') {
+      return { ...(await awaitPipelineRun({ workflowId, runId: existing.runId })), attachedRunId: existing.runId };
+    }
+    try {
+      return await executeChild(dailyPipeline, {
+        workflowId,
+        args,
+        // A run that completed after the check is not started again: the start fails and the check repeats.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || check >= 5) throw err;
+    }
+  }
 }

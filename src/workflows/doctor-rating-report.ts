@@ -1,11 +1,15 @@
 /**
- * doctorRatingReport: query the doctor_rating mart, render the chart, store it, then post it to
- * Slack and Telegram. Rendering and posting are separate activities so a notification retry never
- * re-renders, and a failed notification never fails the report (its result says so).
+ * doctorRatingReport: query the doctor_rating mart, render the chart, store it, then send it to staff
+ * (Slack and the staff Telegram chat). Rendering and sending are separate activities so a delivery retry
+ * never re-renders, and a failed delivery never fails the report (its result says so). The chart is sent
+ * at most once per date: its delivery records are keyed by `doctor-rating-report-<date>`.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
+import { doctorRatingMessage } from '../domain/messages.js';
 import type { ReportResult } from '../domain/types.js';
+import { workflowIds } from '../workflow-ids.js';
+import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
 import { parseInput, runDateInput } from './input.js';
 
 const { buildDoctorRatingReport } = proxyActivities<ActivityTypes>({
@@ -13,6 +17,7 @@ const { buildDoctorRatingReport } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'NoRatingData', 'ConfigError'] },
 });
 
+/** The posting activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
 const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 3 },
@@ -21,6 +26,8 @@ const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
 export async function doctorRatingReport(rawInput: { runDate: string }): Promise<ReportResult> {
   const { runDate } = parseInput('doctorRatingReport', runDateInput, rawInput);
   const built = await buildDoctorRatingReport({ runDate });
-  const notifications = await postDoctorRatingReport(built);
+  const notifications = patched(PER_MESSAGE_DELIVERY)
+    ? await sendToStaff(doctorRatingMessage(workflowIds.report(runDate), built))
+    : await postDoctorRatingReport(built);
   return { ...built, notifications };
 }

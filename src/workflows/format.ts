@@ -1,11 +1,19 @@
 /**
- * Pure formatting helpers for workflow code: error text, dates in a time zone, the run summary.
+ * Pure formatting helpers for workflow code: error text, failure types for alerts, dates in a time zone.
  */
-import { ApplicationFailure, ChildWorkflowFailure, ActivityFailure } from '@temporalio/workflow';
-import type { PipelineSummary } from '../domain/types.js';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  ChildWorkflowFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { StepFailure } from '../domain/messages.js';
 
 export { uiLink } from '../workflow-ids.js';
 export { localDate } from '../domain/dates.js';
+export { formatSummary } from '../domain/messages.js';
 
 /** The innermost useful message of a failure chain (child → activity → application error). */
 export function describeError(err: unknown): string {
@@ -25,24 +33,36 @@ export function describeError(err: unknown): string {
   return current instanceof Error ? current.message : String(current);
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
-
-/** A short plain-text (Slack mrkdwn) summary of a run. */
-export function formatSummary(s: PipelineSummary): string {
-  const lines = [`*Health Synth daily run ${s.runDate}* (scale ${s.scale})`];
-  lines.push(`Rows loaded: ${s.ingest.map((r) => `${r.entity} ${n(r.rowsLoaded)}`).join(', ')}`);
-  if (s.dbt) {
-    lines.push(
-      `dbt: ${s.dbt.modelsBuilt} models built, ${s.dbt.testsPassed} tests passed, ${s.dbt.testsFailed} failed, ${s.dbt.testsWarned} warned (${s.dbt.elapsedSeconds.toFixed(1)} s)`,
-    );
+/**
+ * What an alert may say about a failure: the innermost failure's type and the child workflows and activity it
+ * came through (ids and type names only). The messages along the chain are left out on purpose: a database or
+ * CSV error quotes the offending value, which can be a patient's name.
+ */
+export function failureOf(err: unknown): Omit<StepFailure, 'step'> {
+  const where: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 10; depth++) {
+    if (current instanceof ChildWorkflowFailure && current.cause) {
+      where.push(current.execution?.workflowId ?? current.workflowType);
+      current = current.cause;
+      continue;
+    }
+    if (current instanceof ActivityFailure && current.cause) {
+      where.push(current.activityType);
+      current = current.cause;
+      continue;
+    }
+    if (current instanceof ApplicationFailure && current.type === 'PipelineStepFailed' && current.cause) {
+      current = current.cause;
+      continue;
+    }
+    break;
   }
-  if (s.report && 'reportUrl' in s.report) {
-    lines.push(`Doctor rating report: ${s.report.doctorsRanked} doctors ranked — <${s.report.reportUrl}|chart>`);
-  }
-  if (s.cleanup && 'tables' in s.cleanup) {
-    const deleted = s.cleanup.tables.reduce((sum, t) => sum + t.rowsDeleted, 0);
-    lines.push(`Retention (${s.cleanup.retentionDays} days): ${n(deleted)} rows deleted after a verified backup`);
-  }
-  if (s.webUiUrl) lines.push(`Run: ${s.webUiUrl}`);
-  return lines.join('\n');
+  let type: string;
+  if (current instanceof ApplicationFailure) type = current.type ?? 'Error';
+  else if (current instanceof TimeoutFailure) type = `Timeout (${current.timeoutType})`;
+  else if (current instanceof CancelledFailure) type = 'Cancelled';
+  else if (current instanceof TerminatedFailure) type = 'Terminated';
+  else type = current instanceof Error ? current.name : 'Error';
+  return { type, where };
 }

@@ -1,10 +1,10 @@
 /**
- * weekendNotice: tells patients on Telegram (and the team on Slack) that clinics are closed, with the
- * emergency number. At most once per date, twice over: the workflow id `weekend-notice-<date>` makes
- * a schedule catch-up or a second trigger find the existing run, and the send activity keeps a marker
- * per date in the object store, so even a run started by hand after an earlier one sends nothing again.
+ * weekendNotice: tells patients, in their Telegram chat only, that clinics are closed, with the emergency
+ * number. At most once per date, twice over: the workflow id `weekend-notice-<date>` makes a schedule
+ * catch-up or a second trigger find the existing run, and the delivery record of the date
+ * (`deliveries/weekend-notice-<date>/…`) makes even a run started by hand with another id send nothing again.
  */
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import {
   defineSearchAttributeKey,
   SearchAttributeType,
@@ -14,9 +14,16 @@ import {
 import type { ActivityTypes } from '../activities/index.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
+import { PER_MESSAGE_DELIVERY, sendToPatients } from './deliver.js';
 import { localDate } from './format.js';
 import { parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
 
+const { weekendNoticeMessage } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/** The sending activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
 const { sendWeekendNotice } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
@@ -31,6 +38,11 @@ export interface WeekendNoticeResult {
 
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
+  if (patched(PER_MESSAGE_DELIVERY)) {
+    const notifications = await sendToPatients(await weekendNoticeMessage({ date }));
+    if (notifications.every((n) => n.alreadyDelivered)) return { date, notifications: [], alreadySent: true };
+    return { date, notifications };
+  }
   const { notifications, alreadySent } = await sendWeekendNotice({ date });
   return { date, notifications, ...(alreadySent ? { alreadySent } : {}) };
 }

@@ -25,7 +25,8 @@ describe('dailyPipeline end to end', () => {
       testConfig({
         SLACK_WEBHOOK_URL: receiver.slackUrl,
         TELEGRAM_BOT_TOKEN: '123456:TEST-token',
-        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_STAFF_CHAT_ID: '-100200300',
+        TELEGRAM_PATIENT_CHAT_ID: '-100400500',
         TELEGRAM_API_ROOT: receiver.telegramApiRoot,
         RETENTION_DAYS: '365',
         // Its own database: the cleanup assertions count every expired row.

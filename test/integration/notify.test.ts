@@ -1,6 +1,7 @@
 /**
- * The notifier against real HTTP: a local receiver that answers like Slack's webhook and the Telegram Bot API,
- * including their error responses (503 + Retry-After, 429, 403 invalid_token).
+ * The Slack/Telegram transport against real HTTP: a local receiver that answers like Slack's webhook and the
+ * Telegram Bot API, including their error responses. Every call makes exactly one request (retries are
+ * Temporal's job) and classifies a failure: refused for good, retryable with the server's wait, or ambiguous.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,57 +9,51 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { renderDoctorRatingPng } from '../../src/activities/charts.js';
-import { createNotifier, type Notifier, type NotifierOptions } from '../../src/activities/notify.js';
+import {
+  createNotifier,
+  DeliveryError,
+  slackBlocksFor,
+  type DeliveryFailureKind,
+  type Notifier,
+} from '../../src/activities/notify.js';
 import { loadConfig } from '../../src/config.js';
-import type { SlackMessage } from '../../src/domain/types.js';
+import type { SlackContent } from '../../src/domain/types.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 
 const BOT_TOKEN = '123456:TEST-receiver-token';
-const CHAT_ID = '-100424242';
+const STAFF_CHAT = '-100424242';
+const PATIENT_CHAT = '-100777777';
 
 interface Harness {
   receiver: Receiver;
   notifier: Notifier;
-  /** Every line the notifier logged or warned, to check that secrets never leak. */
-  lines: string[];
 }
 
 /** A fresh receiver and notifier per test (unique port, no shared request log); closed in finally. */
-async function withHarness(fn: (h: Harness) => Promise<void>, retry: NotifierOptions['retry'] = {}): Promise<void> {
+async function withHarness(fn: (h: Harness) => Promise<void>, timeoutMs?: number): Promise<void> {
   const receiver = await startReceiver();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hs-notify-'));
-  const lines: string[] = [];
   try {
     const config = loadConfig(
       {
         HEALTHSYNTH_DATA_DIR: dataDir,
         SLACK_WEBHOOK_URL: receiver.slackUrl,
         TELEGRAM_BOT_TOKEN: BOT_TOKEN,
-        TELEGRAM_CHAT_ID: CHAT_ID,
+        TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
+        TELEGRAM_PATIENT_CHAT_ID: PATIENT_CHAT,
         TELEGRAM_API_ROOT: receiver.telegramApiRoot,
       },
       dataDir,
     );
-    const notifier = createNotifier(config, {
-      // A short base backoff: a test that waits about a second proves the server's Retry-After was honoured.
-      retry: { baseDelayMs: 50, maxDelayMs: 5_000, ...retry },
-      log: (l) => lines.push(l),
-      warn: (l) => lines.push(l),
-    });
-    await fn({ receiver, notifier, lines });
-    for (const line of lines) {
-      assert.ok(!line.includes(BOT_TOKEN), `token leaked: ${line}`);
-      assert.ok(!line.includes(receiver.slackUrl), `webhook URL leaked: ${line}`);
-    }
+    await fn({ receiver, notifier: createNotifier(config, timeoutMs ? { timeoutMs } : {}) });
   } finally {
     await receiver.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
 
-const message = (id: string): SlackMessage => ({
-  name: 'doctor-rating',
+const message = (id: string): SlackContent => ({
   text: `Doctor rating ${id}`,
   blocks: [
     { type: 'header', text: { type: 'plain_text', text: `Doctor rating ${id}` } },
@@ -70,13 +65,24 @@ const message = (id: string): SlackMessage => ({
 
 const uid = () => `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
-describe('notifier over HTTP', () => {
+/** Runs `send`, expecting a DeliveryError of `kind`; returns it. */
+async function failure(send: Promise<void>, kind: DeliveryFailureKind): Promise<DeliveryError> {
+  try {
+    await send;
+  } catch (err) {
+    assert.ok(err instanceof DeliveryError, `expected DeliveryError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    assert.ok(!err.message.includes(BOT_TOKEN), `token leaked: ${err.message}`);
+    return err;
+  }
+  assert.fail(`expected a ${kind} DeliveryError`);
+}
+
+describe('notifier over HTTP: one request per call', () => {
   test('Slack: posts the Block Kit payload as JSON to the webhook', () =>
     withHarness(async ({ receiver, notifier }) => {
       const id = uid();
-      const result = await notifier.slack(message(id));
-      assert.equal(result.status, 'delivered');
-      assert.equal(result.channel, 'slack');
+      await notifier.sendSlack(message(id));
       assert.equal(receiver.requests.length, 1);
       const req = receiver.requests[0];
       assert.ok(req);
@@ -92,159 +98,164 @@ describe('notifier over HTTP', () => {
       assert.equal(body.blocks[2]?.image_url, `https://reports.example.com/${id}.png`);
     }));
 
-  test('Telegram: sendPhoto uploads the exact PNG bytes with the caption', () =>
+  test('Telegram: staff photos go to the staff chat, patient texts to the patients chat', () =>
     withHarness(async ({ receiver, notifier }) => {
-      const png = await renderDoctorRatingPng(sampleDoctorRatingRows(5), '2026-11-23');
+      const png = await renderDoctorRatingPng(sampleDoctorRatingRows(5), '2016-11-23');
       const caption = `Doctor rating ${uid()}`;
-      const result = await notifier.telegramPhoto(png, caption, 'doctor-rating');
-      assert.equal(result.status, 'delivered', result.detail);
-      assert.equal(receiver.requests.length, 1);
-      const req = receiver.requests[0];
-      assert.ok(req);
-      assert.equal(req.telegramMethod, 'sendPhoto');
-      assert.equal(req.telegramToken, BOT_TOKEN);
-      assert.equal(req.fields?.chat_id, CHAT_ID);
-      assert.equal(req.fields?.caption, caption);
-      const photo = req.files?.photo;
+      await notifier.sendTelegram('staff', { png, caption, filename: 'doctor-rating.png' });
+      const text = `Clinics are closed this weekend ${uid()}`;
+      await notifier.sendTelegram('patients', { text });
+
+      assert.equal(receiver.requests.length, 2);
+      const [photoReq, textReq] = receiver.requests;
+      assert.equal(photoReq?.telegramMethod, 'sendPhoto');
+      assert.equal(photoReq?.telegramToken, BOT_TOKEN);
+      assert.equal(chatIdOf(photoReq!), STAFF_CHAT);
+      assert.equal(photoReq?.fields?.caption, caption);
+      const photo = photoReq?.files?.photo;
       assert.ok(photo, 'a photo part');
       assert.equal(photo.filename, 'doctor-rating.png');
       assert.ok(photo.bytes.equals(png), 'uploaded bytes equal the PNG');
+      assert.equal(textReq?.telegramMethod, 'sendMessage');
+      assert.deepEqual(textReq?.json, { chat_id: PATIENT_CHAT, text });
     }));
 
-  test('Telegram: sendMessage sends the text', () =>
+  test('Slack: 503 is a retryable server error after ONE request (no retry inside the notifier)', () =>
     withHarness(async ({ receiver, notifier }) => {
-      const text = `Clinics are closed this weekend ${uid()}`;
-      const result = await notifier.telegramText(text, 'weekend-notice');
-      assert.equal(result.status, 'delivered');
-      const req = receiver.requests[0];
-      assert.equal(req?.telegramMethod, 'sendMessage');
-      assert.deepEqual(req?.json, { chat_id: CHAT_ID, text });
-    }));
-
-  test('Slack: 503 with Retry-After: 1 is retried after the server-given wait and then delivered', () =>
-    withHarness(async ({ receiver, notifier }) => {
-      receiver.failNext('slack', 1, { status: 503, retryAfter: 1 });
-      const result = await notifier.slack(message(uid()));
-      assert.equal(result.status, 'delivered');
-      assert.match(result.detail ?? '', /after 2 attempts/);
+      receiver.failNext('slack', 1, { status: 503 });
+      const err = await failure(notifier.sendSlack(message(uid())), 'server-error');
+      assert.equal(err.httpStatus, 503);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /HTTP 503 service_unavailable/);
       assert.deepEqual(
         receiver.requests.map((r) => r.status),
-        [503, 200],
-      );
-      const [first, second] = receiver.requests;
-      assert.ok(first && second);
-      const waited = second.receivedAt - first.receivedAt;
-      // Backoff alone would be 50 ms; Retry-After asked for 1 s.
-      assert.ok(waited >= 950, `waited ${waited} ms`);
-      assert.deepEqual(second.json, first.json, 'the same payload is resent');
-    }));
-
-  test('Slack: 429 rate_limited is retried (the library alone would not) and then delivered', () =>
-    withHarness(async ({ receiver, notifier }) => {
-      receiver.failNext('slack', 2, { status: 429, retryAfter: 0 });
-      const result = await notifier.slack(message(uid()));
-      assert.equal(result.status, 'delivered');
-      assert.deepEqual(
-        receiver.requests.map((r) => r.status),
-        [429, 429, 200],
+        [503],
       );
     }));
 
-  test('Slack: 403 invalid_token is not retried: exactly one request, status failed with the reason', () =>
-    withHarness(async ({ receiver, notifier, lines }) => {
+  test("Slack: 429 is rate-limited, with the server's Retry-After as the next wait", () =>
+    withHarness(async ({ receiver, notifier }) => {
+      receiver.failNext('slack', 1, { status: 429, retryAfter: 7 });
+      const err = await failure(notifier.sendSlack(message(uid())), 'rate-limited');
+      assert.equal(err.retryAfterMs, 7_000);
+      assert.equal(err.retryable, true);
+      assert.equal(receiver.requests.length, 1);
+    }));
+
+  test('Slack: 403 invalid_token and 404 channel_not_found are refused for good', () =>
+    withHarness(async ({ receiver, notifier }) => {
       receiver.failNext('slack', 1, { status: 403, error: 'invalid_token' });
-      const result = await notifier.slack(message(uid()));
-      assert.equal(result.status, 'failed');
-      assert.match(result.detail ?? '', /HTTP 403 invalid_token \(not retried\)/);
-      assert.equal(receiver.requests.length, 1);
-      assert.ok(
-        lines.some((l) => l.includes('invalid_token')),
-        'the failure is logged',
-      );
-    }));
-
-  test('Slack: 404 channel_not_found is not retried', () =>
-    withHarness(async ({ receiver, notifier }) => {
       receiver.failNext('slack', 1, { status: 404 });
-      const result = await notifier.slack(message(uid()));
-      assert.equal(result.status, 'failed');
-      assert.match(result.detail ?? '', /channel_not_found/);
-      assert.equal(receiver.requests.length, 1);
-    }));
-
-  test('Slack: a persistent 503 gives up after maxAttempts and resolves as failed (never throws)', () =>
-    withHarness(
-      async ({ receiver, notifier }) => {
-        receiver.failNext('slack', 10, { status: 503 });
-        const result = await notifier.slack(message(uid()));
-        assert.equal(result.status, 'failed');
-        assert.match(result.detail ?? '', /gave up after 3 attempts: HTTP 503/);
-        assert.equal(receiver.requests.length, 3);
-      },
-      { maxAttempts: 3 },
-    ));
-
-  test('Telegram: 429 with parameters.retry_after is retried after that wait', () =>
-    withHarness(async ({ receiver, notifier }) => {
-      receiver.failNext('telegram', 1, { status: 429, retryAfter: 1 });
-      const result = await notifier.telegramText(`hello ${uid()}`);
-      assert.equal(result.status, 'delivered');
-      const [first, second] = receiver.requests;
-      assert.ok(first && second);
-      assert.equal(first.status, 429);
-      assert.equal(second.status, 200);
-      assert.ok(second.receivedAt - first.receivedAt >= 950, `waited ${second.receivedAt - first.receivedAt} ms`);
-    }));
-
-  test('Telegram: a 502 is retried; sendPhoto resends the same bytes', () =>
-    withHarness(async ({ receiver, notifier }) => {
-      const png = await renderDoctorRatingPng(sampleDoctorRatingRows(3), '2026-11-24');
-      receiver.failNext('telegram', 1, { status: 502 });
-      const result = await notifier.telegramPhoto(png, 'retry me');
-      assert.equal(result.status, 'delivered');
+      const forbidden = await failure(notifier.sendSlack(message(uid())), 'rejected');
+      assert.equal(forbidden.retryable, false);
+      assert.equal(forbidden.httpStatus, 403);
+      assert.match(forbidden.message, /HTTP 403 invalid_token/);
+      const gone = await failure(notifier.sendSlack(message(uid())), 'rejected');
+      assert.match(gone.message, /channel_not_found/);
       assert.equal(receiver.requests.length, 2);
-      assert.ok(receiver.requests[1]?.files?.photo?.bytes.equals(png));
     }));
 
-  test('Telegram: 403 (bot blocked) is not retried', () =>
+  test('Telegram: 429 carries parameters.retry_after as the next wait; 502 retryable; 403 refused', () =>
     withHarness(async ({ receiver, notifier }) => {
+      receiver.failNext('telegram', 1, { status: 429, retryAfter: 30 });
+      receiver.failNext('telegram', 1, { status: 502 });
       receiver.failNext('telegram', 1, { status: 403 });
-      const result = await notifier.telegramText(`hello ${uid()}`);
-      assert.equal(result.status, 'failed');
-      assert.match(result.detail ?? '', /403 Forbidden: bot was blocked by the user/);
-      assert.equal(receiver.requests.length, 1);
+      const limited = await failure(notifier.sendTelegram('patients', { text: 'a' }), 'rate-limited');
+      assert.equal(limited.retryAfterMs, 30_000);
+      assert.equal(limited.httpStatus, 429);
+      const bad = await failure(notifier.sendTelegram('patients', { text: 'b' }), 'server-error');
+      assert.equal(bad.httpStatus, 502);
+      const blocked = await failure(notifier.sendTelegram('staff', { text: 'c' }), 'rejected');
+      assert.match(blocked.message, /403 Forbidden: bot was blocked by the user/);
+      assert.equal(receiver.requests.length, 3);
     }));
 
-  test('an unreachable endpoint is retried as a network error and ends failed, without leaking secrets', async () => {
+  test('no answer within the timeout is ambiguous: the message may have arrived', () =>
+    withHarness(async ({ receiver, notifier }) => {
+      receiver.hangNext('slack', 1);
+      receiver.hangNext('telegram', 1);
+      const slack = await failure(notifier.sendSlack(message(uid())), 'ambiguous');
+      assert.equal(slack.retryable, false);
+      assert.match(slack.message, /no answer within 0.5 s/);
+      await failure(notifier.sendTelegram('staff', { text: 'x' }), 'ambiguous');
+      assert.equal(receiver.requests.length, 2, 'both requests arrived, neither was answered');
+    }, 500));
+
+  test('an unreachable endpoint (connection refused) is retryable, and no secret leaks', async () => {
     // Take a free port, then close it so connections are refused.
     const gone = await startReceiver();
     await gone.close();
     const dataDir = await mkdtemp(path.join(tmpdir(), 'hs-notify-'));
-    const lines: string[] = [];
     try {
       const notifier = createNotifier(
         loadConfig(
           {
             SLACK_WEBHOOK_URL: gone.slackUrl,
             TELEGRAM_BOT_TOKEN: BOT_TOKEN,
-            TELEGRAM_CHAT_ID: CHAT_ID,
+            TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
             TELEGRAM_API_ROOT: gone.telegramApiRoot,
           },
           dataDir,
         ),
-        { retry: { maxAttempts: 2, baseDelayMs: 10 }, log: (l) => lines.push(l), warn: (l) => lines.push(l) },
       );
-      const [slack, telegram] = await Promise.all([notifier.slack(message(uid())), notifier.telegramText('hi')]);
-      assert.equal(slack.status, 'failed');
-      assert.match(slack.detail ?? '', /gave up after 2 attempts: request failed/);
-      assert.equal(telegram.status, 'failed');
-      assert.match(telegram.detail ?? '', /gave up after 2 attempts: request failed/);
-      for (const text of [...lines, slack.detail ?? '', telegram.detail ?? '']) {
-        assert.ok(!text.includes(BOT_TOKEN), `token leaked: ${text}`);
-        assert.ok(!text.includes(gone.slackUrl), `webhook URL leaked: ${text}`);
+      const slack = await failure(notifier.sendSlack(message(uid())), 'unreachable');
+      const telegram = await failure(notifier.sendTelegram('staff', { text: 'hi' }), 'unreachable');
+      for (const err of [slack, telegram]) {
+        assert.equal(err.retryable, true);
+        assert.match(err.message, /ECONNREFUSED/);
+        assert.ok(!err.message.includes(gone.slackUrl), `webhook URL leaked: ${err.message}`);
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  test('missingSetting names what each audience lacks; Slack never serves patients', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'hs-notify-'));
+    try {
+      const staffOnly = createNotifier(
+        loadConfig(
+          {
+            SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x',
+            TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+            TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
+          },
+          dataDir,
+        ),
+      );
+      assert.equal(staffOnly.missingSetting('slack', 'staff'), undefined);
+      assert.equal(staffOnly.missingSetting('telegram', 'staff'), undefined);
+      assert.equal(staffOnly.missingSetting('telegram', 'patients'), 'TELEGRAM_PATIENT_CHAT_ID');
+      assert.match(staffOnly.missingSetting('slack', 'patients') ?? '', /Slack is for staff only/);
+      const nothing = createNotifier(loadConfig({}, dataDir));
+      assert.equal(nothing.missingSetting('slack', 'staff'), 'SLACK_WEBHOOK_URL');
+      assert.equal(nothing.missingSetting('telegram', 'patients'), 'TELEGRAM_BOT_TOKEN');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Slack image blocks', () => {
+  test('an image Slack could not fetch (private URL) is dropped for a public webhook, kept for a local one', () => {
+    const content: SlackContent = {
+      text: 'chart',
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: '<http://127.0.0.1:9100/x.png|Open the chart>' } },
+        {
+          type: 'image',
+          image_url: 'http://127.0.0.1:9100/healthsynth/reports/x.png?X-Amz-Signature=abc',
+          alt_text: 'c',
+        },
+      ],
+    };
+    const types = (blocks: SlackContent['blocks']) => blocks?.map((b) => b.type);
+    assert.deepEqual(types(slackBlocksFor(content, 'https://hooks.slack.com/services/T/B/x')), ['section']);
+    assert.deepEqual(types(slackBlocksFor(content, 'http://127.0.0.1:4000/services/T/B/x')), ['section', 'image']);
+    const publicImage = {
+      ...content,
+      blocks: [{ type: 'image', image_url: 'https://bucket.s3.amazonaws.com/x.png', alt_text: 'c' }],
+    };
+    assert.deepEqual(types(slackBlocksFor(publicImage, 'https://hooks.slack.com/services/T/B/x')), ['image']);
   });
 });

@@ -1,24 +1,23 @@
 /**
  * The report activities end to end on real services: PostgreSQL (a private database holding a hand-filled
- * `marts.doctor_rating`, since dbt is not run here), the S3 server, and the local Slack/Telegram receiver.
- * Nothing is mocked; the only stand-in is the mart's contents, inserted by the test instead of built by dbt.
+ * `marts.doctor_rating`, since dbt is not run here), the S3 server, and the local Slack/Telegram receiver, with
+ * the chart delivered to staff by the delivery activities (called directly here; the workflow tests run them
+ * under Temporal). Nothing is mocked; the only stand-in is the mart's contents, inserted by the test.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import sharp from 'sharp';
+import { createDeliveryActivities, deliveryKey } from '../../src/activities/delivery.js';
 import { createNotifier } from '../../src/activities/notify.js';
-import {
-  createNotifyActivities,
-  createReportActivities,
-  doctorRatingSlackMessage,
-  type QueryFn,
-} from '../../src/activities/report.js';
+import { createNotifyActivities, createReportActivities, type QueryFn } from '../../src/activities/report.js';
 import { keys, ObjectStore } from '../../src/activities/storage.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { doctorRatingMessage } from '../../src/domain/messages.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { uniq } from '../support/env.js';
+import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 import { privateDatabase, uniqueDate } from '../support/warehouse-db.js';
 
 const DB = 'hs_report_test';
@@ -56,10 +55,11 @@ describe('doctor-rating report activities', () => {
   }
 
   function activities() {
-    const notifier = createNotifier(config, { retry: { baseDelayMs: 20 }, log: () => {}, warn: () => {} });
+    const notifier = createNotifier(config, { log: () => {} });
     return {
-      ...createReportActivities({ config, store, notifier, query }),
+      ...createReportActivities({ store, notifier, query }),
       ...createNotifyActivities({ notifier, store }),
+      ...createDeliveryActivities({ store, notifier }),
     };
   }
 
@@ -79,7 +79,8 @@ describe('doctor-rating report activities', () => {
       HEALTHSYNTH_DATA_DIR: '/nonexistent-outbox-must-not-be-used',
       SLACK_WEBHOOK_URL: receiver.slackUrl,
       TELEGRAM_BOT_TOKEN: '123456:REPORT-test',
-      TELEGRAM_CHAT_ID: '777',
+      TELEGRAM_STAFF_CHAT_ID: '777',
+      TELEGRAM_PATIENT_CHAT_ID: '888',
       TELEGRAM_API_ROOT: receiver.telegramApiRoot,
     });
     store = ObjectStore.fromConfig(config.s3);
@@ -97,10 +98,10 @@ describe('doctor-rating report activities', () => {
     }
   });
 
-  test('build stores the chart in the object store; post sends it to Slack and Telegram', async () => {
+  test('build stores the chart; delivery sends it to Slack and the staff Telegram chat, once', async () => {
     const runDate = uniqueDate();
     await fillMart(runDate, 18);
-    const { buildDoctorRatingReport, postDoctorRatingReport } = activities();
+    const { buildDoctorRatingReport, deliverSlack, deliverTelegram } = activities();
 
     const built = await buildDoctorRatingReport({ runDate });
     written.push(built.reportKey);
@@ -117,12 +118,18 @@ describe('doctor-rating report activities', () => {
     const stored = Buffer.from(await res.arrayBuffer());
     assert.equal((await sharp(stored).metadata()).width, 1200);
 
-    const results = await postDoctorRatingReport(built);
+    // A scope of its own: delivery records stay in the bucket, and this test must send for real.
+    const message = doctorRatingMessage(`test-report-${uniq()}`, built);
+    written.push(
+      deliveryKey(message.scope, message.name, 'slack'),
+      deliveryKey(message.scope, message.name, 'telegram'),
+    );
+    const results = [await deliverSlack(message), await deliverTelegram(message)];
     assert.deepEqual(
-      results.map((r) => [r.channel, r.status]),
+      results.map((r) => [r.channel, r.status, r.audience]),
       [
-        ['slack', 'delivered'],
-        ['telegram', 'delivered'],
+        ['slack', 'delivered', 'staff'],
+        ['telegram', 'delivered', 'staff'],
       ],
     );
     const slack = receiver.requests.find((r) => r.channel === 'slack');
@@ -134,8 +141,22 @@ describe('doctor-rating report activities', () => {
     assert.equal(body.blocks[2]?.image_url, built.reportUrl);
     assert.match(body.blocks[1]?.text?.text ?? '', /\*Doctors ranked:\* 18/);
     const photo = receiver.requests.find((r) => r.telegramMethod === 'sendPhoto');
-    assert.ok(photo?.files?.photo?.bytes.equals(stored), 'Telegram got the stored PNG');
+    assert.ok(photo);
+    assert.ok(photo.files?.photo?.bytes.equals(stored), 'Telegram got the stored PNG');
+    assert.equal(chatIdOf(photo), '777', 'the chart goes to the staff chat');
     assert.match(photo?.fields?.caption ?? '', new RegExp(`Doctor rating — ${runDate}`));
+
+    // Delivered again (a retry or a rerun of the date): the records answer, nothing is sent.
+    const before = receiver.requests.length;
+    const again = [await deliverSlack(message), await deliverTelegram(message)];
+    assert.deepEqual(
+      again.map((r) => [r.status, r.alreadyDelivered]),
+      [
+        ['delivered', true],
+        ['delivered', true],
+      ],
+    );
+    assert.equal(receiver.requests.length, before, 'no second request');
   });
 
   test('build is idempotent: a retry writes the same bytes to the same key', async () => {
@@ -180,47 +201,30 @@ describe('doctor-rating report activities', () => {
     assert.equal(await store.head(keys.report(runDate)), undefined, 'no chart is stored for a date without data');
   });
 
-  test('notify sends Slack, Telegram text and a stored photo in one call', async () => {
-    const key = `reports/dt=${uniqueDate()}/notify-test.png`;
-    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#0a0' } })
-      .png()
-      .toBuffer();
-    await store.put(key, png, 'image/png');
-    written.push(key);
+  test('the legacy notify activity (runs started before per-message delivery) sends to staff only, once', async () => {
+    const name = `legacy-${uniq()}`;
+    written.push(deliveryKey('legacy', `${name}-run`, 'slack'), deliveryKey('legacy', `${name}-run`, 'telegram'));
     const before = receiver.requests.length;
-    const results = await activities().notify({
-      slack: { name: 'weekend-notice', text: 'Closed this weekend' },
-      telegramText: 'Closed this weekend. Emergency: 112',
-      telegramPhoto: { key, caption: 'map' },
-    });
+    const send = () =>
+      activities().notify({
+        name,
+        slack: { name, text: 'Health Synth run failed at step ingest' },
+        telegramText: 'Health Synth run failed at step ingest',
+      });
+    const results = await send();
     assert.deepEqual(
-      results.map((r) => r.status),
-      ['delivered', 'delivered', 'delivered'],
+      results.map((r) => [r.channel, r.status]),
+      [
+        ['slack', 'delivered'],
+        ['telegram', 'delivered'],
+      ],
     );
     const mine = receiver.requests.slice(before);
-    assert.equal(mine.length, 3);
-    assert.ok(mine.find((r) => r.telegramMethod === 'sendPhoto')?.files?.photo?.bytes.equals(png));
-    assert.deepEqual(mine.find((r) => r.telegramMethod === 'sendMessage')?.json, {
-      chat_id: '777',
-      text: 'Closed this weekend. Emergency: 112',
-    });
-  });
-
-  test('the Slack message drops the image block when Slack could not fetch a private URL', () => {
-    const report = {
-      runDate: '2026-11-23',
-      reportKey: keys.report('2026-11-23'),
-      reportUrl: 'http://127.0.0.1:9100/healthsynth/reports/dt=2026-11-23/doctor-rating.png?X-Amz-Signature=abc',
-      doctorsRanked: 3,
-      topDoctor: { name: 'Dr. Ana Souza', score: 92.4 },
-    };
-    const toSlack = doctorRatingSlackMessage(report, 'https://hooks.slack.com/services/T/B/x');
-    assert.ok(!toSlack.blocks?.some((b) => b.type === 'image'), 'no image block for a loopback URL');
-    const publicUrl = { ...report, reportUrl: 'https://bucket.s3.amazonaws.com/reports/x.png?sig=1' };
-    assert.ok(
-      doctorRatingSlackMessage(publicUrl, 'https://hooks.slack.com/services/T/B/x').blocks?.some(
-        (b) => b.type === 'image',
-      ),
-    );
+    assert.equal(mine.length, 2);
+    const text = mine.find((r) => r.telegramMethod === 'sendMessage');
+    assert.ok(text);
+    assert.equal(chatIdOf(text), '777', 'alerts reach the staff chat, never the patients chat (888)');
+    assert.ok((await send()).every((r) => r.alreadyDelivered));
+    assert.equal(receiver.requests.length, before + 2, 'a retry sends nothing again');
   });
 });

@@ -4,7 +4,8 @@
  * It records every request (method, path, headers, raw body, parsed JSON or multipart fields and files) and
  * answers like the real services: Slack replies `ok` as text, Telegram `{ ok: true, result: Message }`. It can be
  * scripted to fail the next N requests of a channel with the status codes, bodies and Retry-After hints the real
- * services use, so retry behaviour is tested against actual responses rather than mocks.
+ * services use, so retry behaviour is tested against actual responses rather than mocks, or to take a request
+ * and never answer it (a sender that dies or times out mid-request).
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,6 +62,10 @@ export interface Receiver {
   requests: RecordedRequest[];
   /** The next `count` requests of `channel` get `failure` instead of success. */
   failNext(channel: ReceiverChannel, count: number, failure: Failure): void;
+  /** The next `count` requests of `channel` are received (recorded, status 0) and never answered. */
+  hangNext(channel: ReceiverChannel, count: number): void;
+  /** Resolves once `count` requests of `channel` have arrived (answered or not). */
+  waitFor(channel: ReceiverChannel, count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,7 +110,8 @@ async function parseMultipart(
 /** Starts the receiver on 127.0.0.1 with a random free port. */
 export async function startReceiver(): Promise<Receiver> {
   const requests: RecordedRequest[] = [];
-  const scripted: Record<ReceiverChannel, Failure[]> = { slack: [], telegram: [] };
+  const scripted: Record<ReceiverChannel, Array<Failure | 'hang'>> = { slack: [], telegram: [] };
+  const waiters: Array<() => void> = [];
   let messageId = 1000;
 
   const server = createServer((req, res) => {
@@ -117,7 +123,11 @@ export async function startReceiver(): Promise<Receiver> {
         const urlPath = req.url ?? '/';
         const contentType = req.headers['content-type'] ?? '';
         const rec: RecordedRequest = {
-          channel: 'other',
+          channel: urlPath.startsWith('/services/')
+            ? 'slack'
+            : /^\/bot[^/]+\/\w+$/.test(urlPath)
+              ? 'telegram'
+              : 'other',
           method: req.method ?? 'GET',
           path: urlPath,
           headers: req.headers,
@@ -126,6 +136,7 @@ export async function startReceiver(): Promise<Receiver> {
           receivedAt: Date.now(),
         };
         requests.push(rec);
+        for (const wake of waiters.splice(0)) wake();
         try {
           if (contentType.startsWith('application/json') && body.length > 0)
             rec.json = JSON.parse(body.toString('utf8'));
@@ -141,6 +152,7 @@ export async function startReceiver(): Promise<Receiver> {
         if (urlPath.startsWith('/services/')) {
           rec.channel = 'slack';
           const failure = scripted.slack.shift();
+          if (failure === 'hang') return;
           if (failure) {
             rec.status = failure.status;
             const headers: Record<string, string> = { 'content-type': 'text/plain' };
@@ -165,6 +177,7 @@ export async function startReceiver(): Promise<Receiver> {
           rec.telegramToken = telegram[1];
           rec.telegramMethod = telegram[2];
           const failure = scripted.telegram.shift();
+          if (failure === 'hang') return;
           if (failure) {
             rec.status = failure.status;
             const parameters = failure.retryAfter !== undefined ? { retry_after: failure.retryAfter } : undefined;
@@ -243,10 +256,25 @@ export async function startReceiver(): Promise<Receiver> {
     failNext(channel, count, failure) {
       for (let i = 0; i < count; i++) scripted[channel].push(failure);
     },
+    hangNext(channel, count) {
+      for (let i = 0; i < count; i++) scripted[channel].push('hang');
+    },
+    async waitFor(channel, count) {
+      while (requests.filter((r) => r.channel === channel).length < count) {
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
   };
+}
+
+/** The chat a Telegram request was addressed to (JSON body or multipart field), as a string. */
+export function chatIdOf(request: RecordedRequest): string | undefined {
+  const json = request.json as { chat_id?: unknown } | undefined;
+  const id = json?.chat_id ?? request.fields?.chat_id;
+  return id === undefined ? undefined : String(id);
 }

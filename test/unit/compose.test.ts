@@ -164,7 +164,8 @@ describe('docker-compose.yml', () => {
       'S3_FORCE_PATH_STYLE',
       'SLACK_WEBHOOK_URL',
       'TELEGRAM_BOT_TOKEN',
-      'TELEGRAM_CHAT_ID',
+      'TELEGRAM_STAFF_CHAT_ID',
+      'TELEGRAM_PATIENT_CHAT_ID',
       'WORKER_METRICS_PORT',
       'WORKER_METRICS_HOST',
     ]) {

@@ -92,17 +92,66 @@ describe('loadConfig errors', () => {
   test('cover cross-field rules', () => {
     assert.match(configError({ WAREHOUSE: 'redshift' }).message, /REDSHIFT_CLUSTER_ID or REDSHIFT_WORKGROUP/);
     assert.match(configError({ S3_ENDPOINT: 'http://minio:9000' }).message, /S3_BUCKET: required when S3_ENDPOINT/);
-    assert.match(configError({ TELEGRAM_CHAT_ID: '12345' }).message, /TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID/);
+    assert.match(
+      configError({ TELEGRAM_STAFF_CHAT_ID: '12345' }).message,
+      /TELEGRAM_STAFF_CHAT_ID \/ TELEGRAM_PATIENT_CHAT_ID: set TELEGRAM_BOT_TOKEN too/,
+    );
+    assert.match(
+      configError({ TELEGRAM_BOT_TOKEN: '123456:ABC-DEF' }).message,
+      /TELEGRAM_BOT_TOKEN: set TELEGRAM_STAFF_CHAT_ID and\/or TELEGRAM_PATIENT_CHAT_ID/,
+    );
   });
 
   test('never echo a secret value', () => {
     const token = 'not-a-valid-token-s3cr3t-value';
     const key = 'this-is-not-base64-but-it-is-secret-0123456789';
-    const err = configError({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_CHAT_ID: '1', TEMPORAL_ENCRYPTION_KEY: key });
+    const err = configError({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_STAFF_CHAT_ID: '1', TEMPORAL_ENCRYPTION_KEY: key });
     assert.match(err.message, /TELEGRAM_BOT_TOKEN/);
     assert.match(err.message, /TEMPORAL_ENCRYPTION_KEY/);
     assert.ok(!err.message.includes(token), 'the bot token leaked into the message');
     assert.ok(!err.message.includes(key), 'the encryption key leaked into the message');
+  });
+});
+
+describe('Telegram audiences', () => {
+  const token = '123456:ABC-DEF';
+
+  test('TELEGRAM_CHAT_ID is refused with the two settings to set instead', () => {
+    const envs: Record<string, string>[] = [
+      { TELEGRAM_CHAT_ID: '-100123' },
+      { TELEGRAM_BOT_TOKEN: token, TELEGRAM_CHAT_ID: '-100123' },
+    ];
+    for (const env of envs) {
+      const err = configError(env);
+      assert.match(err.message, /TELEGRAM_CHAT_ID: is no longer read/);
+      assert.match(err.message, /set TELEGRAM_STAFF_CHAT_ID \(alerts, reports, run summaries\)/);
+      assert.match(err.message, /TELEGRAM_PATIENT_CHAT_ID \(the weekend notice\)/);
+    }
+    // Reported together with other problems, so one run of the command shows everything to fix.
+    assert.match(
+      configError({ TELEGRAM_CHAT_ID: '1', RETENTION_DAYS: 'x' }).message,
+      /TELEGRAM_CHAT_ID[\s\S]*RETENTION_DAYS/,
+    );
+    // Empty means unset, as for every setting.
+    assert.equal(load({ TELEGRAM_CHAT_ID: '' }).telegram.botToken, undefined);
+  });
+
+  test('staff and patients have their own chats, which must differ', () => {
+    const c = load({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_STAFF_CHAT_ID: '-1001', TELEGRAM_PATIENT_CHAT_ID: '@clinic' });
+    assert.deepEqual(c.telegram.chats, { staff: '-1001', patients: '@clinic' });
+    assert.deepEqual(load({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_STAFF_CHAT_ID: '-1001' }).telegram.chats, {
+      staff: '-1001',
+      patients: undefined,
+    });
+    assert.match(
+      configError({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_STAFF_CHAT_ID: '-1001', TELEGRAM_PATIENT_CHAT_ID: '-1001' })
+        .message,
+      /TELEGRAM_STAFF_CHAT_ID and TELEGRAM_PATIENT_CHAT_ID: must be different chats/,
+    );
+    assert.match(
+      configError({ TELEGRAM_PATIENT_CHAT_ID: 'patients' }).message,
+      /TELEGRAM_PATIENT_CHAT_ID: must be a numeric/,
+    );
   });
 });
 

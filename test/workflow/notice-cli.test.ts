@@ -1,6 +1,6 @@
 /**
- * `healthsynth notice`: the real command, workflow and notifier, with Telegram and Slack over HTTP
- * to a local receiver. A second call for the same date sends nothing.
+ * `healthsynth notice`: the real command, workflow and notifier, with Telegram (the patients' chat) over
+ * HTTP to a local receiver. A second call for the same date sends nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -20,7 +20,7 @@ before(async () => {
   config = testConfig({
     SLACK_WEBHOOK_URL: receiver.slackUrl,
     TELEGRAM_BOT_TOKEN: '123456:NOTICE-token',
-    TELEGRAM_CHAT_ID: '-100999',
+    TELEGRAM_PATIENT_CHAT_ID: '-100999',
     TELEGRAM_API_ROOT: receiver.telegramApiRoot,
     EMERGENCY_PHONE: '+55 27 3382-0000',
   });

@@ -1,7 +1,9 @@
 /**
  * The real dailyPipeline when a step fails, on the real stack (Temporal, PostgreSQL, S3, dbt) with Slack and
  * Telegram over real HTTP to the local receiver. Faults are injected by replacing ONE activity through the
- * worker's `wrapActivities`; every other activity, the workflows and all services are real.
+ * worker's `wrapActivities` (or, for bad data, by corrupting one generated object); every other activity, the
+ * workflows and all services are real. Alerts go to staff only and carry failure types and ids, never the
+ * error text, which can quote data values.
  *
  * The run dates are three consecutive days, so no run's retention cleanup (365 days) touches another's batch,
  * and the file has its own database, so row counts see only its own runs.
@@ -21,42 +23,49 @@ import type {
   StepState,
 } from '../../src/domain/types.js';
 import type { createActivities } from '../../src/activities/index.js';
+import { ObjectStore } from '../../src/activities/storage.js';
 import { startPipeline } from '../../src/run-pipeline.js';
 import { webUiLink, workflowIds } from '../../src/temporal.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const SCALE = 200;
 const base = uniqueDate();
+const STAFF_CHAT = '-100200300';
+const PATIENT_CHAT = '-100900900';
 
 /** A worker whose activities are real, except `faulty` (if given), replaced by one that fails for good. */
 async function pipelineHarness(
   databaseUrl: string,
   receiver: Receiver,
   faulty?: { activity: keyof Activities; message: string },
+  wrapActivities?: NonNullable<Parameters<typeof harness>[1]>['wrapActivities'],
 ): Promise<TestHarness> {
   return harness(
     testConfig({
       DATABASE_URL: databaseUrl,
       SLACK_WEBHOOK_URL: receiver.slackUrl,
       TELEGRAM_BOT_TOKEN: '123456:FAILURES-token',
-      TELEGRAM_CHAT_ID: '-100200300',
+      TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
+      TELEGRAM_PATIENT_CHAT_ID: PATIENT_CHAT,
       TELEGRAM_API_ROOT: receiver.telegramApiRoot,
       RETENTION_DAYS: '365',
     }),
-    faulty
-      ? {
-          wrapActivities: (activities) => ({
-            ...activities,
-            // Fault injection: this one activity throws a non-retryable failure; the rest is real.
-            [faulty.activity]: async () => {
-              throw ApplicationFailure.nonRetryable(faulty.message, 'InjectedFault');
-            },
-          }),
-        }
-      : {},
+    wrapActivities
+      ? { wrapActivities }
+      : faulty
+        ? {
+            wrapActivities: (activities) => ({
+              ...activities,
+              // Fault injection: this one activity throws a non-retryable failure; the rest is real.
+              [faulty.activity]: async () => {
+                throw ApplicationFailure.nonRetryable(faulty.message, 'InjectedFault');
+              },
+            }),
+          }
+        : {},
   );
 }
 
@@ -93,9 +102,12 @@ function messagesMentioning(receiver: Receiver, needle: string) {
   const slack = receiver.requests
     .filter((r) => r.channel === 'slack' && JSON.stringify(r.json).includes(needle))
     .map((r) => (r.json as { text: string }).text);
-  const telegram = receiver.requests
-    .filter((r) => r.telegramMethod === 'sendMessage' && JSON.stringify(r.json).includes(needle))
-    .map((r) => (r.json as { text: string }).text);
+  const telegramRequests = receiver.requests.filter(
+    (r) => r.telegramMethod === 'sendMessage' && JSON.stringify(r.json).includes(needle),
+  );
+  // Alerts are for staff: every one of them went to the staff chat, none to the patients'.
+  for (const r of telegramRequests) assert.equal(chatIdOf(r), STAFF_CHAT, `alert sent to chat ${chatIdOf(r)}`);
+  const telegram = telegramRequests.map((r) => (r.json as { text: string }).text);
   return { slack, telegram };
 }
 
@@ -134,15 +146,18 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       const cleanupChild = await h.client.workflow.getHandle(workflowIds.cleanup(runDate)).describe();
       assert.equal(cleanupChild.status.name, 'COMPLETED');
 
-      // One alert on each channel names the run id, the step, the error and the Web UI link of this run.
+      // One alert on each staff channel names the run, the step, the error TYPE and the Web UI link of this run;
+      // the error's text stays in Temporal.
       const runName = workflowIds.dailyPipeline(runDate);
       const link = webUiLink(h.config, runName, runId);
       const alerts = messagesMentioning(receiver, `${runName} failed`);
       assert.equal(alerts.slack.length, 1, `Slack alerts: ${JSON.stringify(alerts.slack)}`);
       assert.equal(alerts.telegram.length, 1, `Telegram alerts: ${JSON.stringify(alerts.telegram)}`);
       for (const text of [...alerts.slack, ...alerts.telegram]) {
-        assert.match(text, /at step \*?report\*?:/);
-        assert.ok(text.includes('chart renderer crashed (injected)'), text);
+        assert.match(text, /failed at step \*?report\*?\n/);
+        assert.match(text, /report: InjectedFault in doctor-rating-report-\d{4}-\d\d-\d\d › buildDoctorRatingReport/);
+        assert.ok(text.includes(runId), `${text} should carry the run id ${runId}`);
+        assert.ok(!text.includes('chart renderer crashed'), `the error text must stay out of alerts: ${text}`);
         assert.ok(text.includes(link), `${text} should carry ${link}`);
       }
 
@@ -184,8 +199,8 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       assert.equal(alerts.slack.length, 1);
       assert.equal(alerts.telegram.length, 1);
       for (const text of [...alerts.slack, ...alerts.telegram]) {
-        assert.match(text, /at step \*?dbt\*?:/);
-        assert.ok(text.includes('dbt build exited with code 2 (injected)'), text);
+        assert.match(text, /failed at step \*?dbt\*?\n• dbt: InjectedFault in runDbt\n/);
+        assert.ok(!text.includes('exited with code 2'), `the error text must stay out of alerts: ${text}`);
         assert.ok(text.includes(webUiLink(h.config, runName, runId)), text);
       }
 
@@ -217,10 +232,20 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
 
       const slackResult = (list: NotificationResult[]) => list.find((n) => n.channel === 'slack');
       assert.equal(slackResult(summary.notifications)?.status, 'failed');
-      assert.match(slackResult(summary.notifications)?.detail ?? '', /invalid_token/);
+      assert.equal(slackResult(summary.notifications)?.httpStatus, 403);
+      assert.match(
+        slackResult(summary.notifications)?.detail ?? '',
+        /HTTP 403 invalid_token \(DeliveryRejected, not retried\)/,
+      );
       const report = summary.report as ReportResult;
       assert.equal(slackResult(report.notifications)?.status, 'failed');
       assert.equal(report.notifications.find((n) => n.channel === 'telegram')?.status, 'delivered');
+      // The summary (delivered to the staff Telegram chat) says which channel failed for the chart, and why.
+      const summaryText = revoked.requests
+        .filter((r) => r.telegramMethod === 'sendMessage' && chatIdOf(r) === STAFF_CHAT)
+        .map((r) => (r.json as { text: string }).text)
+        .find((t) => t.includes(`daily run ${runDate}`));
+      assert.match(summaryText ?? '', /Not delivered: slack doctor-rating: failed \(slack doctor-rating: HTTP 403/);
       // 403 is permanent: the summary, the report and the cleanup note were each tried once, never retried.
       const slackPosts = revoked.requests.filter((r) => r.channel === 'slack');
       assert.equal(slackPosts.length, 3, `Slack posts: ${slackPosts.length}`);
@@ -237,6 +262,53 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
     } finally {
       await h.close();
       await revoked.close();
+    }
+  });
+
+  test('a load fails on a CSV cell holding a patient name: the alert carries the type and ids, not the name', async () => {
+    const runDate = addDays(base, 4);
+    const NAME = 'Zulmira Quintanilha-Bettencourt';
+    const store = ObjectStore.fromConfig(testConfig().s3);
+    // Its own database: the other entities of the day load, and a half-loaded day would fail later dbt builds.
+    const ownDatabase = await freshDatabase('hs_wf_alert_values_test');
+    const h = await pipelineHarness(ownDatabase, receiver, undefined, (activities) => ({
+      ...activities,
+      // The real shard, then its first patient row replaced by one whose birth_date holds a name: the kind of
+      // cell a bad export produces. PostgreSQL's COPY error quotes it.
+      async generateShard(input: Parameters<Activities['generateShard']>[0]) {
+        const object = await activities.generateShard(input);
+        if (input.entity !== 'patients' || input.shard !== 0) return object;
+        const [header, first, ...rest] = (await store.getText(object.key)).split('\n');
+        const patientId = first?.split(',')[0];
+        const bad = [patientId, NAME, 'F', NAME, 'Centro', '0', '0', '0', '0', '0', runDate].join(',');
+        const stored = await store.put(object.key, [header, bad, ...rest].join('\n'), 'text/csv');
+        return { ...object, etag: stored.etag, bytes: stored.size };
+      },
+    }));
+    try {
+      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+      const failure = await expectFailure(handle);
+      const runId = (await handle.describe()).runId;
+      // The value is in the run's own failure (operators see it in Temporal) ...
+      assert.match(failure.message, /failed at step ingest: CsvLoadError: .*Zulmira Quintanilha-Bettencourt/);
+
+      // ... and nowhere in what staff receive: step, type, ids and link only.
+      const runName = workflowIds.dailyPipeline(runDate);
+      const alerts = messagesMentioning(receiver, `${runName} failed`);
+      assert.equal(alerts.slack.length, 1, JSON.stringify(alerts.slack));
+      assert.equal(alerts.telegram.length, 1, JSON.stringify(alerts.telegram));
+      for (const text of [...alerts.slack, ...alerts.telegram]) {
+        assert.ok(!text.includes('Zulmira') && !text.includes('Quintanilha'), `a data value leaked: ${text}`);
+        assert.match(text, /failed at step \*?ingest\*?\n• ingest: CsvLoadError in /);
+        assert.ok(text.includes(`ingest-patients-${runDate}`), text);
+        assert.ok(text.includes(runId), text);
+        assert.ok(text.includes(webUiLink(h.config, runName, runId)), text);
+      }
+      const everything = receiver.requests.map((r) => r.body.toString('utf8')).join('\n');
+      assert.ok(!everything.includes('Quintanilha'), 'no request to Slack or Telegram carried the value');
+    } finally {
+      store.client.destroy();
+      await h.close();
     }
   });
 

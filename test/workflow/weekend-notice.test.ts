@@ -15,7 +15,7 @@ import { desiredSchedules } from '../../src/schedules.js';
 import { workflowIds } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { harness, testConfig, type TestHarness } from '../support/env.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 
 const EMERGENCY_PHONE = '+44 20 7946 0999';
 
@@ -66,7 +66,8 @@ describe('weekend notice: once per date', () => {
       testConfig({
         SLACK_WEBHOOK_URL: receiver.slackUrl,
         TELEGRAM_BOT_TOKEN: '123456:WEEKEND-token',
-        TELEGRAM_CHAT_ID: '-100200300',
+        TELEGRAM_STAFF_CHAT_ID: '-100100100',
+        TELEGRAM_PATIENT_CHAT_ID: '-100200300',
         TELEGRAM_API_ROOT: receiver.telegramApiRoot,
         EMERGENCY_PHONE,
         HEALTHSYNTH_TIMEZONE: 'UTC',
@@ -103,10 +104,10 @@ describe('weekend notice: once per date', () => {
     const first = await resultOfNextRun(h.client, scheduledId);
     assert.equal(first.result.date, saturday);
     assert.equal(first.result.alreadySent, undefined);
-    assert.deepEqual(first.result.notifications.map((n) => [n.channel, n.status]).sort(), [
-      ['slack', 'delivered'],
-      ['telegram', 'delivered'],
-    ]);
+    assert.deepEqual(
+      first.result.notifications.map((n) => [n.channel, n.audience, n.status]),
+      [['telegram', 'patients', 'delivered']],
+    );
 
     await backfill();
     const second = await resultOfNextRun(h.client, scheduledId, first.runId);
@@ -118,7 +119,12 @@ describe('weekend notice: once per date', () => {
     const text = (telegram[0]?.json as { text: string; chat_id: unknown }).text;
     assert.ok(text.includes(EMERGENCY_PHONE), `the notice carries the emergency number: ${text}`);
     assert.ok(text.includes(saturday), text);
-    assert.equal(receiver.requests.filter((r) => r.channel === 'slack').length, 1, 'one Slack note for the team');
+    assert.equal(chatIdOf(telegram[0]!), '-100200300', "the patients' chat");
+    assert.equal(
+      receiver.requests.filter((r) => r.channel === 'slack').length,
+      0,
+      'patient messages never go to Slack',
+    );
 
     // One business run for the date, and it is the first scheduled run's child.
     const notice = await h.client.workflow.getHandle(workflowIds.weekendNotice(saturday)).describe();

@@ -1,0 +1,172 @@
+/**
+ * Every message Health Synth sends, built in one place as plain data with its audience fixed by its type:
+ * {@link StaffMessage} goes to Slack and the staff Telegram chat, {@link PatientMessage} to the patients' chat
+ * only. Pure functions, so workflows build messages themselves (deterministically) and pass them to the
+ * delivery activities. Alerts carry failure types and ids, never error text, which can quote data values.
+ */
+import type {
+  CleanupResult,
+  NotificationResult,
+  PatientMessage,
+  PipelineSummary,
+  ReportResult,
+  StaffMessage,
+} from './types.js';
+
+/** Names of delivery records and outbox files are path segments: letters, digits, `.`, `_`, `+` and `-`. */
+export const MESSAGE_NAME = /^[A-Za-z0-9][\w.+-]{0,199}$/;
+
+/** Slack mrkdwn to plain text for Telegram: `<url|label>` → `label: url`, bold markers and emoji codes dropped. */
+export function plainText(mrkdwn: string): string {
+  return mrkdwn
+    .replace(/<([^|>]+)\|([^>]+)>/g, '$2: $1')
+    .replace(/<([^>]+)>/g, '$1')
+    .replace(/\*([^*\n]+)\*/g, '$1')
+    .replace(/:[a-z_]+: /g, '');
+}
+
+/** A staff message whose Telegram text is the plain-text form of its Slack text. */
+function staffText(scope: string, name: string, text: string): StaffMessage {
+  return { audience: 'staff', scope, name, slack: { text }, telegram: { text: plainText(text) } };
+}
+
+/** What a report message needs: a built report without its delivery results. */
+export type ReportFacts = Omit<ReportResult, 'notifications'>;
+
+/**
+ * The doctor-rating chart for staff: a Block Kit message with the chart as an image block (the Slack sender drops
+ * it when Slack could not fetch the URL) and the PNG itself, by object key, on Telegram.
+ */
+export function doctorRatingMessage(scope: string, report: ReportFacts): StaffMessage {
+  const title = `Doctor rating — ${report.runDate}`;
+  const top = report.topDoctor
+    ? `*Top doctor:* ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
+    : '*Top doctor:* none yet (no rated doctors)';
+  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}\n<${report.reportUrl}|Open the chart>`;
+  return {
+    audience: 'staff',
+    scope,
+    name: 'doctor-rating',
+    slack: {
+      text: `${title}: ${report.topDoctor ? `top doctor ${report.topDoctor.name}` : 'no rated doctors'}`,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: summary } },
+        { type: 'image', image_url: report.reportUrl, alt_text: `Top doctors by score, ${report.runDate}` },
+        {
+          type: 'context',
+          elements: [
+            { type: 'mrkdwn', text: `Health Synth daily pipeline · run ${report.runDate} · \`${report.reportKey}\`` },
+          ],
+        },
+      ],
+    },
+    telegram: { photoKey: report.reportKey, caption: doctorRatingCaption(report) },
+  };
+}
+
+/** The Telegram caption of the chart (plain text; Telegram allows 1024 characters). */
+export function doctorRatingCaption(report: ReportFacts): string {
+  const top = report.topDoctor
+    ? `Top doctor: ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
+    : 'No rated doctors yet';
+  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}`;
+}
+
+/** The weekend notice for patients: the configured text, the emergency number and the date. */
+export function weekendNoticeMessage(
+  scope: string,
+  date: string,
+  text: string,
+  emergencyPhone: string,
+): PatientMessage {
+  return {
+    audience: 'patients',
+    scope,
+    name: 'weekend-notice',
+    telegram: { text: `${text} ${emergencyPhone}. (${date})` },
+  };
+}
+
+/** The staff note after retention cleanup: per table, rows deleted and backed up, and where the backup is. */
+export function cleanupMessage(scope: string, result: Omit<CleanupResult, 'notifications'>): StaffMessage {
+  const lines = result.tables.map(
+    (t) =>
+      `• ${t.table}: ${t.status}, ${t.rowsDeleted} rows deleted, ${t.rowsBackedUp} backed up` +
+      (t.backupKey ? ` to ${t.backupKey}` : '') +
+      ` (older than ${t.cutoff})`,
+  );
+  const text = `*Retention cleanup ${result.runDate}* (${result.retentionDays} days)\n${lines.join('\n')}`;
+  return staffText(scope, 'retention-cleanup', text);
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+/** One line per delivery that did not arrive for sure: channel, message, status and why (HTTP status included). */
+export function undelivered(results: readonly NotificationResult[]): string[] {
+  return results
+    .filter((r) => r.status === 'failed' || r.status === 'unknown')
+    .map((r) => `${r.channel} ${r.message ?? 'message'}: ${r.status}${r.detail ? ` (${r.detail})` : ''}`);
+}
+
+/** A short Slack mrkdwn summary of a run, including deliveries of the report and cleanup that did not arrive. */
+export function formatSummary(s: PipelineSummary): string {
+  const lines = [`*Health Synth daily run ${s.runDate}* (scale ${s.scale})`];
+  lines.push(`Rows loaded: ${s.ingest.map((r) => `${r.entity} ${n(r.rowsLoaded)}`).join(', ')}`);
+  if (s.dbt) {
+    lines.push(
+      `dbt: ${s.dbt.modelsBuilt} models built, ${s.dbt.testsPassed} tests passed, ${s.dbt.testsFailed} failed, ${s.dbt.testsWarned} warned (${s.dbt.elapsedSeconds.toFixed(1)} s)`,
+    );
+  }
+  if (s.report && 'reportUrl' in s.report) {
+    lines.push(`Doctor rating report: ${s.report.doctorsRanked} doctors ranked — <${s.report.reportUrl}|chart>`);
+  }
+  if (s.cleanup && 'tables' in s.cleanup) {
+    const deleted = s.cleanup.tables.reduce((sum, t) => sum + t.rowsDeleted, 0);
+    lines.push(`Retention (${s.cleanup.retentionDays} days): ${n(deleted)} rows deleted after a verified backup`);
+  }
+  const missed = undelivered([
+    ...(s.report && 'notifications' in s.report ? s.report.notifications : []),
+    ...(s.cleanup && 'notifications' in s.cleanup ? s.cleanup.notifications : []),
+    ...s.notifications,
+  ]);
+  if (missed.length > 0) lines.push(`Not delivered: ${missed.join('; ')}`);
+  if (s.webUiUrl) lines.push(`Run: ${s.webUiUrl}`);
+  return lines.join('\n');
+}
+
+/** The run summary for staff; one per date (its delivery record is keyed by the date's business id). */
+export function pipelineSummaryMessage(scope: string, summary: PipelineSummary): StaffMessage {
+  return staffText(scope, 'pipeline-summary', formatSummary(summary));
+}
+
+/** What an alert says about one failed step: its name, the failure's type and where it happened (ids only). */
+export interface StepFailure {
+  step: string;
+  /** The innermost failure's type: `CsvLoadError`, `DbtTestFailure`, `Timeout (START_TO_CLOSE)`, … */
+  type: string;
+  /** The child workflows and the activity the failure came through, outermost first. */
+  where: string[];
+}
+
+/**
+ * The staff alert for a failed run: run and workflow ids, each failed step with its failure type and where it
+ * came from, and the Web UI link. It carries no error message: a database error can quote a CSV cell or a key,
+ * so the text stays in Temporal (the Web UI shows it to operators). One per run and step set.
+ */
+export function pipelineAlertMessage(alert: {
+  scope: string;
+  workflowId: string;
+  runId: string;
+  link: string;
+  failures: StepFailure[];
+}): StaffMessage {
+  const steps = alert.failures.map((f) => f.step);
+  const lines = [
+    `:rotating_light: Health Synth run ${alert.workflowId} failed at step *${steps.join(' and ')}*`,
+    ...alert.failures.map((f) => `• ${f.step}: ${f.type}${f.where.length > 0 ? ` in ${f.where.join(' › ')}` : ''}`),
+    `Run id: ${alert.runId}`,
+    `Error details (kept in Temporal, they can quote data): ${alert.link}`,
+  ];
+  return staffText(alert.scope, `pipeline-failed-${alert.runId}-${steps.join('+')}`, lines.join('\n'));
+}
