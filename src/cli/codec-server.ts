@@ -1,6 +1,6 @@
 /**
  * `healthsynth codec-server [--port 8888] [--host 127.0.0.1]`: a small HTTP server that encrypts and
- * decrypts payloads with TEMPORAL_ENCRYPTION_KEY, so the Temporal Web UI and `temporal workflow show
+ * decrypts payloads with TEMPORAL_ENCRYPTION_KEYS, so the Temporal Web UI and `temporal workflow show
  * --codec-endpoint` can show operators what an encrypted workflow received and returned.
  *
  * It speaks the remote codec protocol the Web UI and the Temporal CLI use: `POST /encode` and
@@ -88,16 +88,16 @@ export interface RunningCodecServer {
 }
 
 /**
- * Starts the codec server with the key from `config` (TEMPORAL_ENCRYPTION_KEY must be set). Resolves
+ * Starts the codec server with the keys from `config` (TEMPORAL_ENCRYPTION_KEYS must be set). Resolves
  * once it listens. Bad requests get 400 with a reason; a payload that cannot be decrypted (unknown key
  * id, altered bytes) gets 422 with the codec's message, which names key ids but never payload contents.
  */
 export async function startCodecServer(config: Config, options: CodecServerOptions = {}): Promise<RunningCodecServer> {
-  const { encryptionKey, uiUrl } = config.temporal;
-  if (!encryptionKey) {
-    throw new UsageError('TEMPORAL_ENCRYPTION_KEY is not set: there is nothing for a codec server to decode');
+  const { encryptionKeys, uiUrl } = config.temporal;
+  if (encryptionKeys.length === 0) {
+    throw new UsageError('TEMPORAL_ENCRYPTION_KEYS is not set: there is nothing for a codec server to decode');
   }
-  const codec = EncryptionCodec.fromBase64(encryptionKey);
+  const codec = EncryptionCodec.fromBase64(...encryptionKeys);
   const allowedOrigin = new URL(uiUrl).origin;
   const log = options.log ?? ((line: string) => console.error(line));
 
@@ -176,7 +176,7 @@ export function registerCodecServerCommands(program: Command, deps: CliDeps = {}
   program
     .command('codec-server')
     .description(
-      'serve POST /encode and /decode with TEMPORAL_ENCRYPTION_KEY, so the Web UI and `temporal --codec-endpoint` ' +
+      'serve POST /encode and /decode with TEMPORAL_ENCRYPTION_KEYS, so the Web UI and `temporal --codec-endpoint` ' +
         'can show encrypted payloads',
     )
     .option('--port <port>', 'port to listen on', String(CODEC_SERVER_PORT))

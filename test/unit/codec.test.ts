@@ -14,7 +14,7 @@ import {
   encryptionKeyId,
   METADATA_ENCRYPTION_KEY_ID,
 } from '../../src/codec.js';
-import { loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 
 const str = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 const newKey = (): Buffer => randomBytes(32);
@@ -116,20 +116,86 @@ describe('EncryptionCodec', () => {
     assert.notEqual(rotated.keyId, encryptionKeyId(old));
   });
 
-  test('a key that is not 32 bytes is refused', () => {
+  test('a key that is not 32 bytes, no key, or one key given twice is refused', () => {
     assert.throws(() => new EncryptionCodec([randomBytes(16)]), /32 bytes, got 16/);
     assert.throws(() => new EncryptionCodec([]), /at least one key/);
+    assert.throws(() => new EncryptionCodec([key, newKey(), key]), new RegExp(`same key id ${encryptionKeyId(key)}`));
   });
 
-  test('dataConverterFor: a codec with the configured key, or nothing without one', async () => {
+  test('dataConverterFor: a codec with the configured keys, or nothing without them', async () => {
     const b64 = key.toString('base64');
-    assert.equal(dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEY: '' })), undefined);
-    const dc = dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEY: b64 }));
+    assert.equal(dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEYS: '' })), undefined);
+    const dc = dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEYS: b64 }));
     const [fromConfig] = dc?.payloadCodecs ?? [];
     assert.ok(fromConfig instanceof EncryptionCodec);
     const [sealed] = await fromConfig.encode([defaultPayloadConverter.toPayload(SECRET)]);
     const [opened] = await codec.decode([sealed as Payload]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(opened as Payload), SECRET);
+  });
+
+  test('dataConverterFor with "new,old": encrypts with the new key, still opens what the old key sealed', async () => {
+    const old = key;
+    const current = newKey();
+    const rotated = dataConverterFor(
+      loadConfig({ TEMPORAL_ENCRYPTION_KEYS: `${current.toString('base64')}, ${old.toString('base64')}` }),
+    )?.payloadCodecs?.[0];
+    assert.ok(rotated instanceof EncryptionCodec);
+    assert.equal(rotated.keyId, encryptionKeyId(current));
+    const [fromOld] = await codec.encode([defaultPayloadConverter.toPayload(SECRET)]);
+    const [opened] = await rotated.decode([fromOld as Payload]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(opened as Payload), SECRET);
+    const [fresh] = await rotated.encode([defaultPayloadConverter.toPayload(SECRET)]);
+    assert.equal(str(fresh?.metadata?.[METADATA_ENCRYPTION_KEY_ID]), encryptionKeyId(current));
+
+    // Dropping the old key too early: the error names the missing key id and the setting to fix.
+    const currentOnly = new EncryptionCodec([current]);
+    await assert.rejects(currentOnly.decode([fromOld as Payload]), (err: Error) => {
+      assert.match(
+        err.message,
+        new RegExp(`encrypted with key id ${encryptionKeyId(old)}, which this process does not have`),
+      );
+      assert.match(err.message, /TEMPORAL_ENCRYPTION_KEYS=<current>,<old>/);
+      return true;
+    });
+  });
+});
+
+describe('TEMPORAL_ENCRYPTION_KEYS configuration', () => {
+  const [k1, k2] = [newKey().toString('base64'), newKey().toString('base64')];
+  const configError = (env: Record<string, string>): ConfigError => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err;
+    }
+    assert.fail('expected a ConfigError');
+  };
+
+  test('a comma-separated list, current key first; spaces around commas are ignored', () => {
+    assert.deepEqual(loadConfig({ TEMPORAL_ENCRYPTION_KEYS: ` ${k2} , ${k1} ` }).temporal.encryptionKeys, [k2, k1]);
+    assert.deepEqual(loadConfig({}).temporal.encryptionKeys, []);
+  });
+
+  test('TEMPORAL_ENCRYPTION_KEY still works as the one-key alias', () => {
+    assert.deepEqual(loadConfig({ TEMPORAL_ENCRYPTION_KEY: k1 }).temporal.encryptionKeys, [k1]);
+    assert.match(
+      configError({ TEMPORAL_ENCRYPTION_KEY: `${k2},${k1}` }).message,
+      /TEMPORAL_ENCRYPTION_KEY: holds one key; for several \(rotation\) use TEMPORAL_ENCRYPTION_KEYS/,
+    );
+    assert.match(
+      configError({ TEMPORAL_ENCRYPTION_KEY: k1, TEMPORAL_ENCRYPTION_KEYS: `${k2},${k1}` }).message,
+      /set only TEMPORAL_ENCRYPTION_KEYS/,
+    );
+  });
+
+  test('a bad or repeated key is named by its position, and no key value is echoed', () => {
+    const bad = 'c2hvcnQ=';
+    const err = configError({ TEMPORAL_ENCRYPTION_KEYS: `${k1},${bad},${k1},` });
+    assert.match(err.message, /TEMPORAL_ENCRYPTION_KEYS: key 2 of 4 must be 32 random bytes in base64/);
+    assert.match(err.message, /TEMPORAL_ENCRYPTION_KEYS: key 3 of 4 repeats key 1/);
+    assert.match(err.message, /TEMPORAL_ENCRYPTION_KEYS: key 4 of 4 must be 32 random bytes/);
+    for (const secret of [k1, bad]) assert.ok(!err.message.includes(secret), 'a key leaked into the message');
   });
 });
 
@@ -140,7 +206,7 @@ describe('codec server HTTP contract', () => {
   const logged: string[] = [];
 
   before(async () => {
-    const config = loadConfig({ TEMPORAL_ENCRYPTION_KEY: key.toString('base64'), TEMPORAL_UI_URL: `${uiOrigin}/` });
+    const config = loadConfig({ TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'), TEMPORAL_UI_URL: `${uiOrigin}/` });
     server = await startCodecServer(config, { port: 0, log: (l) => logged.push(l) });
   });
   after(async () => {
@@ -216,7 +282,7 @@ describe('codec server HTTP contract', () => {
     assert.ok(logged.some((l) => l.includes('422')));
   });
 
-  test('without TEMPORAL_ENCRYPTION_KEY the server refuses to start', async () => {
-    await assert.rejects(startCodecServer(loadConfig({}), { port: 0 }), /TEMPORAL_ENCRYPTION_KEY is not set/);
+  test('without TEMPORAL_ENCRYPTION_KEYS the server refuses to start', async () => {
+    await assert.rejects(startCodecServer(loadConfig({}), { port: 0 }), /TEMPORAL_ENCRYPTION_KEYS is not set/);
   });
 });

@@ -52,7 +52,7 @@ describe('payload encryption end to end', () => {
       TELEGRAM_CHAT_ID: '',
     });
     h = await harness(config);
-    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKey: undefined } });
+    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKeys: [] } });
     codecServer = await startCodecServer(config, { port: 0 });
     result = (await h.client.workflow.execute('weekendNotice', {
       taskQueue: config.temporal.taskQueue,
