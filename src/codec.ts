@@ -1,6 +1,6 @@
 /**
- * Payload encryption: every workflow input, result, activity argument, signal and query payload is
- * sealed with AES-256-GCM before it leaves the process, so Temporal Server (and its database, backups
+ * Payload encryption: every workflow input, result, activity argument, signal and query payload, and every
+ * failure's message and stack trace, is sealed with AES-256-GCM before it leaves the process, so Temporal Server (and its database, backups
  * and Web UI) only ever stores ciphertext. The keys come from TEMPORAL_ENCRYPTION_KEYS (the first encrypts,
  * every one decrypts, so a rotated-out key still opens the history of runs that were open at rotation);
  * the Client and the Worker both get the codec, and the codec server (`healthsynth codec-server`) lets the
@@ -14,6 +14,7 @@
  * message type) is encrypted and restored with it.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   METADATA_ENCODING_KEY,
   ValueError,
@@ -134,11 +135,22 @@ export class EncryptionCodec implements PayloadCodec {
 }
 
 /**
- * The data converter for Client and Worker: `{ payloadCodecs: [EncryptionCodec] }` when
- * TEMPORAL_ENCRYPTION_KEYS is set, otherwise undefined (the SDK default, plain JSON payloads).
+ * The module whose failure converter moves failure messages and stack traces into an encrypted payload
+ * (./failure-converter.ts); the worker also bundles it into the workflow code.
+ */
+export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+
+/**
+ * The data converter for Client and Worker when TEMPORAL_ENCRYPTION_KEYS is set: the {@link EncryptionCodec}
+ * for payloads, and a failure converter that encodes failure messages and stack traces so the codec encrypts
+ * them too (they can quote data). Without keys, undefined: the SDK default, plain JSON payloads and failures.
  * Client and Worker must agree, so both take it from here.
  */
 export function dataConverterFor(config: Pick<Config, 'temporal'>): DataConverter | undefined {
   const { encryptionKeys } = config.temporal;
-  return encryptionKeys.length > 0 ? { payloadCodecs: [EncryptionCodec.fromBase64(...encryptionKeys)] } : undefined;
+  if (encryptionKeys.length === 0) return undefined;
+  return {
+    payloadCodecs: [EncryptionCodec.fromBase64(...encryptionKeys)],
+    failureConverterPath: ENCODED_FAILURE_CONVERTER_PATH,
+  };
 }

@@ -27,7 +27,7 @@ describe('EncryptionCodec', () => {
   test('round trip restores the payload, metadata included', async () => {
     const original = defaultPayloadConverter.toPayload(SECRET);
     const [sealed] = await codec.encode([original]);
-    assert.ok(sealed);
+    assert.ok(sealed, 'encode returned a payload');
     assert.equal(str(sealed.metadata?.[METADATA_ENCODING_KEY]), ENCRYPTED_ENCODING);
     assert.equal(str(sealed.metadata?.[METADATA_ENCRYPTION_KEY_ID]), encryptionKeyId(key));
     assert.match(encryptionKeyId(key), /^[0-9a-f]{8}$/);
@@ -35,7 +35,7 @@ describe('EncryptionCodec', () => {
     assert.ok(!str(sealed.data).includes('Maria'), 'no plaintext in the sealed bytes');
 
     const [opened] = await codec.decode([sealed]);
-    assert.ok(opened);
+    assert.ok(opened, 'decode returned a payload');
     assert.equal(str(opened.metadata?.[METADATA_ENCODING_KEY]), 'json/plain');
     assert.deepEqual(defaultPayloadConverter.fromPayload(opened), SECRET);
   });
@@ -63,7 +63,7 @@ describe('EncryptionCodec', () => {
 
   test('a changed byte anywhere in IV, ciphertext or tag makes decode fail', async () => {
     const [sealed] = await codec.encode([defaultPayloadConverter.toPayload(SECRET)]);
-    assert.ok(sealed?.data);
+    assert.ok(sealed?.data, 'encode returned a payload with data');
     const data = sealed.data;
     for (const index of [0, 11, 12, Math.floor(data.length / 2), data.length - 1]) {
       const tampered = Buffer.from(data);
@@ -90,7 +90,7 @@ describe('EncryptionCodec', () => {
   test('a payload from an unknown key fails and names both key ids', async () => {
     const other = newKey();
     const [sealed] = await new EncryptionCodec([other]).encode([defaultPayloadConverter.toPayload(SECRET)]);
-    assert.ok(sealed);
+    assert.ok(sealed, 'encode returned a payload');
     await assert.rejects(
       codec.decode([sealed]),
       (err: Error) =>
@@ -127,7 +127,7 @@ describe('EncryptionCodec', () => {
     assert.equal(dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEYS: '' })), undefined);
     const dc = dataConverterFor(loadConfig({ TEMPORAL_ENCRYPTION_KEYS: b64 }));
     const [fromConfig] = dc?.payloadCodecs ?? [];
-    assert.ok(fromConfig instanceof EncryptionCodec);
+    assert.ok(fromConfig instanceof EncryptionCodec, 'the data converter has an EncryptionCodec');
     const [sealed] = await fromConfig.encode([defaultPayloadConverter.toPayload(SECRET)]);
     const [opened] = await codec.decode([sealed as Payload]);
     assert.deepEqual(defaultPayloadConverter.fromPayload(opened as Payload), SECRET);
@@ -139,7 +139,7 @@ describe('EncryptionCodec', () => {
     const rotated = dataConverterFor(
       loadConfig({ TEMPORAL_ENCRYPTION_KEYS: `${current.toString('base64')}, ${old.toString('base64')}` }),
     )?.payloadCodecs?.[0];
-    assert.ok(rotated instanceof EncryptionCodec);
+    assert.ok(rotated instanceof EncryptionCodec, 'the data converter has an EncryptionCodec');
     assert.equal(rotated.keyId, encryptionKeyId(current));
     const [fromOld] = await codec.encode([defaultPayloadConverter.toPayload(SECRET)]);
     const [opened] = await rotated.decode([fromOld as Payload]);
@@ -279,7 +279,10 @@ describe('codec server HTTP contract', () => {
     const res = await post('/decode', JSON.stringify({ payloads: [asJson] }));
     assert.equal(res.status, 422);
     assert.match(await res.text(), /encrypted with key id [0-9a-f]{8}/);
-    assert.ok(logged.some((l) => l.includes('422')));
+    assert.ok(
+      logged.some((l) => l.includes('422')),
+      'the 422 is logged',
+    );
   });
 
   test('without TEMPORAL_ENCRYPTION_KEYS the server refuses to start', async () => {
