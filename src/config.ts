@@ -122,6 +122,14 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: optional(url),
   TEMPORAL_ENCRYPTION_KEYS: optional(encryptionKeys()),
   TEMPORAL_ENCRYPTION_KEY: optional(encryptionKeys(1)),
+  CODEC_SERVER_TOKEN: optional(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._~-]{32,512}$/,
+        'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ - (generate one with openssl rand -hex 32)',
+      ),
+  ),
 
   S3_ENDPOINT: optional(url),
   S3_BUCKET: optional(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
@@ -225,6 +233,8 @@ export interface Config {
         region: string;
       };
   dbt: { bin?: string; threads: number };
+  /** The bearer token `healthsynth codec-server` requires (secret); unset = it refuses to start. */
+  codecServer: { token?: string };
   slack: { webhookUrl?: string };
   telegram: { botToken?: string; chatId?: string; apiRoot?: string };
   timezone: string;
@@ -337,6 +347,7 @@ function fromEnv(env: Env, cwd: string): Config {
     },
     warehouse,
     dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4 },
+    codecServer: { token: env.CODEC_SERVER_TOKEN },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
     telegram: { botToken: env.TELEGRAM_BOT_TOKEN, chatId: env.TELEGRAM_CHAT_ID, apiRoot: env.TELEGRAM_API_ROOT },
     timezone: env.HEALTHSYNTH_TIMEZONE ?? 'UTC',

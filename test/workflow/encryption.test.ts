@@ -2,10 +2,11 @@
  * Payload encryption on the real dev server: the real weekendNotice workflow runs on a worker from
  * startWorker with TEMPORAL_ENCRYPTION_KEYS set (notifications go to an outbox in a temp data dir).
  * The client with the key reads the result; Temporal itself only ever stores ciphertext (seen through
- * a client without the codec); the codec server and the real `temporal` CLI with --codec-endpoint turn
- * it back into the plaintext result for operators. A workflow started by the plain CLI (unencrypted
- * input) still runs, because decode passes plain payloads through. A failing run's messages and stack
- * traces are ciphertext in Temporal too, and readable again with the key or through the codec server.
+ * a client without the codec); the codec server (with its bearer token) and the real `temporal` CLI
+ * with --codec-endpoint and --codec-auth turn it back into the plaintext result for operators. A
+ * workflow started by the plain CLI (unencrypted input) still runs, because decode passes plain
+ * payloads through. A failing run's messages and stack traces are ciphertext in Temporal too, and
+ * readable again with the key or through the codec server.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +35,7 @@ describe('payload encryption end to end', () => {
   const phone = `+44 20 ${Math.floor(1000 + Math.random() * 9000)} ${uniq().slice(0, 4)}`;
   const date = uniqueDate();
   const workflowId = `encryption-test-${uniq()}`;
+  const codecToken = randomBytes(24).toString('hex');
   let dataDir = '';
   let h: TestHarness;
   let plainClient: Client;
@@ -45,6 +47,7 @@ describe('payload encryption end to end', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-encryption-'));
     const config = testConfig({
       TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'),
+      CODEC_SERVER_TOKEN: codecToken,
       HEALTHSYNTH_DATA_DIR: dataDir,
       WEEKEND_NOTICE_TEXT: noticeText,
       EMERGENCY_PHONE: phone,
@@ -106,7 +109,11 @@ describe('payload encryption end to end', () => {
     assert.ok(completedResult, 'set by the previous test');
     const res = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-namespace': h.config.temporal.namespace },
+      headers: {
+        'content-type': 'application/json',
+        'x-namespace': h.config.temporal.namespace,
+        authorization: `Bearer ${codecToken}`,
+      },
       body: JSON.stringify({
         payloads: [
           {
@@ -123,8 +130,8 @@ describe('payload encryption end to end', () => {
     assert.deepEqual(JSON.parse(Buffer.from(payloads[0]?.data ?? '', 'base64').toString()), result);
   });
 
-  test('`temporal workflow show --codec-endpoint` shows the decrypted result', async () => {
-    const show = async (codec: boolean) => {
+  test('`temporal workflow show --codec-endpoint --codec-auth` shows the decrypted result', async () => {
+    const show = async (codecArgs: string[]) => {
       const { stdout } = await execa(temporalCli, [
         'workflow',
         'show',
@@ -136,7 +143,7 @@ describe('payload encryption end to end', () => {
         workflowId,
         '-o',
         'json',
-        ...(codec ? ['--codec-endpoint', codecServer.url] : []),
+        ...codecArgs,
       ]);
       const { events } = JSON.parse(stdout) as {
         events: { workflowExecutionCompletedEventAttributes?: { result: { payloads: Payload[] } } }[];
@@ -152,11 +159,11 @@ describe('payload encryption end to end', () => {
         data: Buffer.from(payload.data, 'base64'),
       };
     };
-    const decoded = await show(true);
+    const decoded = await show(['--codec-endpoint', codecServer.url, '--codec-auth', `Bearer ${codecToken}`]);
     assert.equal(decoded.encoding, 'json/plain');
     assert.deepEqual(JSON.parse(decoded.data.toString()), result);
 
-    const raw = await show(false);
+    const raw = await show([]);
     assert.equal(raw.encoding, ENCRYPTED_ENCODING);
     assert.equal(raw.data.includes(date), false);
   });
@@ -196,13 +203,14 @@ describe('failure messages and stack traces with encryption on', () => {
   // The text a failing activity reports: it must reach operators with the key, and Temporal only as ciphertext.
   const secretMessage = `Telegram refused the chat of patient Ana-${uniq()} (+55 21 ${uniq().slice(0, 4)})`;
   const workflowId = `encryption-failure-${uniq()}`;
+  const codecToken = randomBytes(24).toString('hex');
   let h: TestHarness;
   let plainClient: Client;
   let codecServer: RunningCodecServer;
   let failure: unknown;
 
   before(async () => {
-    const config = testConfig({ TEMPORAL_ENCRYPTION_KEYS: key.toString('base64') });
+    const config = testConfig({ TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'), CODEC_SERVER_TOKEN: codecToken });
     h = await harness(config, {
       wrapActivities: (activities) => ({
         ...activities,
@@ -270,7 +278,11 @@ describe('failure messages and stack traces with encryption on', () => {
     assert.ok(encoded, 'the activity failure has encoded attributes');
     const res = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-namespace': h.config.temporal.namespace },
+      headers: {
+        'content-type': 'application/json',
+        'x-namespace': h.config.temporal.namespace,
+        authorization: `Bearer ${codecToken}`,
+      },
       body: JSON.stringify({
         payloads: [
           {
