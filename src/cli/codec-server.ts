@@ -266,7 +266,9 @@ export async function startCodecServer(config: Config, options: CodecServerOptio
     });
   });
   const { port } = server.address() as AddressInfo;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  // A wildcard bind is not an address to call; print the loopback one (always allowed by the Host check).
+  const callHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const urlHost = callHost.includes(':') ? `[${callHost}]` : callHost;
   return {
     url: `http://${urlHost}:${port}`,
     port,

@@ -404,6 +404,30 @@ describe('codec server HTTP contract', () => {
     );
   });
 
+  test('bound to 0.0.0.0: the printed URL passes the Host check, a foreign name still does not', async () => {
+    const wildcard = await startCodecServer(config, { port: 0, host: '0.0.0.0', log: () => {} });
+    try {
+      assert.equal(new URL(wildcard.url).hostname, '127.0.0.1');
+      const viaPrintedUrl = await fetch(`${wildcard.url}/decode`, {
+        method: 'POST',
+        headers: auth,
+        body: decodeBody(),
+      });
+      assert.equal(viaPrintedUrl.status, 200);
+      const rebound = await new Promise<number>((resolve, reject) => {
+        httpRequest(`${wildcard.url}/decode`, { method: 'POST', headers: { ...auth, host: 'evil.example' } }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(decodeBody());
+      });
+      assert.equal(rebound, 421);
+    } finally {
+      await wildcard.close();
+    }
+  });
+
   test('--allow-no-token on loopback: serves without a token, but still checks Host and Origin', async () => {
     const keysOnly = loadConfig({ TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'), TEMPORAL_UI_URL: uiOrigin });
     const open = await startCodecServer(keysOnly, { port: 0, allowNoToken: true, log: () => {} });
