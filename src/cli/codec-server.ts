@@ -113,6 +113,7 @@ function allowedHostnames(bindHost: string, extra: readonly string[]): Set<strin
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** How {@link startCodecServer} listens and whom it lets in; the defaults are the safe ones (loopback, token required). */
 export interface CodecServerOptions {
   /** Port to listen on; 0 picks a free one (tests). Default {@link CODEC_SERVER_PORT}. */
   port?: number;
@@ -129,6 +130,7 @@ export interface CodecServerOptions {
   log?: (line: string) => void;
 }
 
+/** A listening codec server: where to reach it, and how to stop it (closing open connections too). */
 export interface RunningCodecServer {
   /** Base URL to give the CLI (`--codec-endpoint`, with `--codec-auth`) or, with `/<token>` added, the Web UI. */
   url: string;
