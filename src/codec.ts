@@ -1,18 +1,20 @@
 /**
- * Payload encryption: every workflow input, result, activity argument, signal and query payload is
- * sealed with AES-256-GCM before it leaves the process, so Temporal Server (and its database, backups
- * and Web UI) only ever stores ciphertext. The key comes from TEMPORAL_ENCRYPTION_KEY; the Client and
- * the Worker both get the codec, and the codec server (`healthsynth codec-server`) lets the Web UI and
- * the `temporal` CLI show decrypted payloads to operators who can reach it.
+ * Payload encryption: every workflow input, result, activity argument, signal and query payload, and every
+ * failure's message and stack trace, is sealed with AES-256-GCM before it leaves the process, so Temporal Server (and its database, backups
+ * and Web UI) only ever stores ciphertext. The keys come from TEMPORAL_ENCRYPTION_KEYS (the first encrypts,
+ * every one decrypts, so a rotated-out key still opens the history of runs that were open at rotation);
+ * the Client and the Worker both get the codec, and the codec server (`healthsynth codec-server`) lets the
+ * Web UI and the `temporal` CLI show decrypted payloads to operators who hold its token.
  *
  * Wire format of an encrypted payload (compatible with the Temporal samples' convention):
  *   metadata.encoding          = "binary/encrypted"
- *   metadata.encryption-key-id = first 8 hex characters of sha256(key)
+ *   metadata.encryption-key-id = first 8 hex characters of sha256(key) (names the key, never reveals it)
  *   data                       = IV (12 random bytes) ‖ AES-GCM ciphertext ‖ auth tag (16 bytes),
  * where the plaintext is the original Payload, protobuf-encoded, so its own metadata (encoding,
  * message type) is encrypted and restored with it.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   METADATA_ENCODING_KEY,
   ValueError,
@@ -66,12 +68,16 @@ export class EncryptionCodec implements PayloadCodec {
       if (key.byteLength !== KEY_BYTES) {
         throw new ValueError(`an AES-256 key must be ${KEY_BYTES} bytes, got ${key.byteLength}`);
       }
-      this.keys.set(encryptionKeyId(key), Buffer.from(key));
+      const id = encryptionKeyId(key);
+      // Two keys with one id would make decode pick one of them silently; refuse (a repeated key, or a 1 in 2^32 clash).
+      if (this.keys.has(id))
+        throw new ValueError(`two of the keys given have the same key id ${id}; give each key once`);
+      this.keys.set(id, Buffer.from(key));
     }
     this.keyId = encryptionKeyId(first);
   }
 
-  /** Builds a codec from base64 keys (as TEMPORAL_ENCRYPTION_KEY holds them), the encrypting key first. */
+  /** Builds a codec from base64 keys (as TEMPORAL_ENCRYPTION_KEYS holds them), the encrypting key first. */
   static fromBase64(...keys: string[]): EncryptionCodec {
     return new EncryptionCodec(keys.map((k) => Buffer.from(k, 'base64')));
   }
@@ -100,8 +106,9 @@ export class EncryptionCodec implements PayloadCodec {
       const key = this.keys.get(keyId);
       if (!key) {
         throw new ValueError(
-          `payload was encrypted with key id ${keyId}, but this process only has key id(s) ` +
-            `${[...this.keys.keys()].join(', ')}; set TEMPORAL_ENCRYPTION_KEY to the key it was written with`,
+          `payload was encrypted with key id ${keyId}, which this process does not have (it has key id(s) ` +
+            `${[...this.keys.keys()].join(', ')}); add that key to TEMPORAL_ENCRYPTION_KEYS after the current ` +
+            'key (TEMPORAL_ENCRYPTION_KEYS=<current>,<old>) on every worker, client and codec server',
         );
       }
       const data = payload.data ?? new Uint8Array();
@@ -128,11 +135,22 @@ export class EncryptionCodec implements PayloadCodec {
 }
 
 /**
- * The data converter for Client and Worker: `{ payloadCodecs: [EncryptionCodec] }` when
- * TEMPORAL_ENCRYPTION_KEY is set, otherwise undefined (the SDK default, plain JSON payloads).
+ * The module whose failure converter moves failure messages and stack traces into an encrypted payload
+ * (./failure-converter.ts); the worker also bundles it into the workflow code.
+ */
+export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+
+/**
+ * The data converter for Client and Worker when TEMPORAL_ENCRYPTION_KEYS is set: the {@link EncryptionCodec}
+ * for payloads, and a failure converter that encodes failure messages and stack traces so the codec encrypts
+ * them too (they can quote data). Without keys, undefined: the SDK default, plain JSON payloads and failures.
  * Client and Worker must agree, so both take it from here.
  */
 export function dataConverterFor(config: Pick<Config, 'temporal'>): DataConverter | undefined {
-  const { encryptionKey } = config.temporal;
-  return encryptionKey ? { payloadCodecs: [EncryptionCodec.fromBase64(encryptionKey)] } : undefined;
+  const { encryptionKeys } = config.temporal;
+  if (encryptionKeys.length === 0) return undefined;
+  return {
+    payloadCodecs: [EncryptionCodec.fromBase64(...encryptionKeys)],
+    failureConverterPath: ENCODED_FAILURE_CONVERTER_PATH,
+  };
 }

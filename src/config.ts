@@ -84,6 +84,40 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
+const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * A comma-separated list of AES-256 keys in base64, the encrypting key first. Each key is checked on its own
+ * and named by its position, never by its value; a repeated key is refused because it would hide a mistake
+ * in a rotation (the old key pasted twice instead of old and new).
+ */
+const encryptionKeys = (max = 16) =>
+  z.string().transform((v, ctx) => {
+    const keys = v.split(',').map((k) => k.trim());
+    if (keys.length > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          max === 1
+            ? 'holds one key; for several (rotation) use TEMPORAL_ENCRYPTION_KEYS=<new>,<old>'
+            : `at most ${max} keys, got ${keys.length}`,
+      });
+      return z.NEVER;
+    }
+    keys.forEach((key, i) => {
+      const which = keys.length > 1 ? `key ${i + 1} of ${keys.length}` : 'the key';
+      if (!BASE64_KEY.test(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${which} must be 32 random bytes in base64 (openssl rand -base64 32)`,
+        });
+      } else if (keys.indexOf(key) !== i) {
+        ctx.addIssue({ code: 'custom', message: `${which} repeats key ${keys.indexOf(key) + 1}` });
+      }
+    });
+    return keys;
+  });
+
 /** The raw environment schema: one entry per variable, documented in .env.example. */
 const envSchema = z.object({
   HEALTHSYNTH_DATA_DIR: optional(z.string()),
@@ -101,8 +135,15 @@ const envSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: optional(z.string()),
   TEMPORAL_API_KEY: optional(z.string()),
   TEMPORAL_UI_URL: optional(url),
-  TEMPORAL_ENCRYPTION_KEY: optional(
-    z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 random bytes in base64 (openssl rand -base64 32)'),
+  TEMPORAL_ENCRYPTION_KEYS: optional(encryptionKeys()),
+  TEMPORAL_ENCRYPTION_KEY: optional(encryptionKeys(1)),
+  CODEC_SERVER_TOKEN: optional(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._~-]{32,512}$/,
+        'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ - (generate one with openssl rand -hex 32)',
+      ),
   ),
 
   S3_ENDPOINT: optional(url),
@@ -178,8 +219,11 @@ export interface Config {
     tlsKeyPath?: string;
     apiKey?: string;
     uiUrl: string;
-    /** AES-256-GCM key (base64) for the payload codec; unset = payloads stored as plain JSON. */
-    encryptionKey?: string;
+    /**
+     * AES-256-GCM keys (base64) for the payload codec: the first encrypts, all decrypt, so a rotation keeps old
+     * history readable. Empty = payloads stored as plain JSON.
+     */
+    encryptionKeys: string[];
   };
   s3: {
     /** Undefined means AWS S3 with the default endpoint and credential chain. */
@@ -205,6 +249,8 @@ export interface Config {
         region: string;
       };
   dbt: { bin?: string; threads: number };
+  /** The bearer token `healthsynth codec-server` requires (secret); unset = it refuses to start. */
+  codecServer: { token?: string };
   slack: { webhookUrl?: string };
   /** One bot; the chat is chosen by a message's audience, so staff text never reaches patients or the reverse. */
   telegram: { botToken?: string; chats: { staff?: string; patients?: string }; apiRoot?: string };
@@ -280,6 +326,12 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
   if (env.TEMPORAL_TLS_CERT_PATH && !env.TEMPORAL_TLS_KEY_PATH) {
     problems.push('TEMPORAL_TLS_KEY_PATH: required with TEMPORAL_TLS_CERT_PATH (mTLS needs both)');
   }
+  if (env.TEMPORAL_ENCRYPTION_KEYS && env.TEMPORAL_ENCRYPTION_KEY) {
+    problems.push(
+      'TEMPORAL_ENCRYPTION_KEY and TEMPORAL_ENCRYPTION_KEYS: set only TEMPORAL_ENCRYPTION_KEYS ' +
+        '(TEMPORAL_ENCRYPTION_KEY is its one-key alias); put the current key first',
+    );
+  }
   if (!s3Local && env.S3_BUCKET === undefined) problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
   const telegramChats = env.TELEGRAM_STAFF_CHAT_ID !== undefined || env.TELEGRAM_PATIENT_CHAT_ID !== undefined;
   if (env.TELEGRAM_BOT_TOKEN !== undefined && !telegramChats) {
@@ -308,7 +360,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
       tlsCertPath: env.TEMPORAL_TLS_CERT_PATH,
       tlsKeyPath: env.TEMPORAL_TLS_KEY_PATH,
       apiKey: env.TEMPORAL_API_KEY,
-      encryptionKey: env.TEMPORAL_ENCRYPTION_KEY,
+      encryptionKeys: env.TEMPORAL_ENCRYPTION_KEYS ?? env.TEMPORAL_ENCRYPTION_KEY ?? [],
       uiUrl: env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${ports.temporalUi}`,
     },
     s3: {
@@ -323,6 +375,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     },
     warehouse,
     dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4 },
+    codecServer: { token: env.CODEC_SERVER_TOKEN },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
     telegram: {
       botToken: env.TELEGRAM_BOT_TOKEN,

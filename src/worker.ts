@@ -101,13 +101,14 @@ export async function startWorker(
   const { metrics } = overrides;
   const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config), metrics });
 
+  const dataConverter = dataConverterFor(config);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
-    workflowBundle: { codePath: await workflowBundlePath(config.dataDir) },
+    workflowBundle: { codePath: await workflowBundlePath(config.dataDir, dataConverter) },
     activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
-    dataConverter: dataConverterFor(config),
+    dataConverter,
     shutdownGraceTime: '20 seconds',
     maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
     ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),

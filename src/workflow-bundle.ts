@@ -39,15 +39,21 @@ export async function bundleHash(): Promise<string> {
 /**
  * Returns the path of the bundled workflow code under `<dataDir>/bundles/`, building it in a child
  * process when this source has not been bundled yet. Safe when several workers start at once: each
- * writes a temporary file and renames it into place.
+ * writes a temporary file and renames it into place. A `failureConverterPath` (encryption on) is built
+ * into the bundle, because workflow failures are converted inside the workflow sandbox.
  */
-export async function workflowBundlePath(dataDir: string): Promise<string> {
-  const out = path.join(dataDir, 'bundles', `workflows-${await bundleHash()}.js`);
+export async function workflowBundlePath(
+  dataDir: string,
+  { failureConverterPath }: { failureConverterPath?: string } = {},
+): Promise<string> {
+  const variant = failureConverterPath ? '-encoded-failures' : '';
+  const out = path.join(dataDir, 'bundles', `workflows-${await bundleHash()}${variant}.js`);
   if (existsSync(out)) return out;
   await fs.mkdir(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), tmp], {
+    const args = [fileURLToPath(import.meta.url), tmp, ...(failureConverterPath ? [failureConverterPath] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -61,8 +67,8 @@ export async function workflowBundlePath(dataDir: string): Promise<string> {
   return out;
 }
 
-/** Child-process entry: bundle the workflows into the file named by argv[2]. */
-async function bundleTo(file: string): Promise<void> {
+/** Child-process entry: bundle the workflows into the file named by argv[2] (argv[3]: a failure converter). */
+async function bundleTo(file: string, failureConverterPath?: string): Promise<void> {
   const { bundleWorkflowCode } = await import('@temporalio/worker');
   const silent = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
   // The SDK inlines a source map with every source's full text (about 1 MB of the 2.8 MB bundle). The worker
@@ -71,6 +77,7 @@ async function bundleTo(file: string): Promise<void> {
   // its file, line and column (the `mappings` are unchanged); only a debugger shows the file from disk instead.
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath,
     logger: silent,
     webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
   });
@@ -78,7 +85,7 @@ async function bundleTo(file: string): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2]) {
-  bundleTo(process.argv[2]).catch((err: unknown) => {
+  bundleTo(process.argv[2], process.argv[3]).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

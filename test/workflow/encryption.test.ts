@@ -1,10 +1,12 @@
 /**
  * Payload encryption on the real dev server: the real weekendNotice workflow runs on a worker from
- * startWorker with TEMPORAL_ENCRYPTION_KEY set (notifications go to an outbox in a temp data dir).
+ * startWorker with TEMPORAL_ENCRYPTION_KEYS set (notifications go to an outbox in a temp data dir).
  * The client with the key reads the result; Temporal itself only ever stores ciphertext (seen through
- * a client without the codec); the codec server and the real `temporal` CLI with --codec-endpoint turn
- * it back into the plaintext result for operators. A workflow started by the plain CLI (unencrypted
- * input) still runs, because decode passes plain payloads through.
+ * a client without the codec); the codec server (with its bearer token) and the real `temporal` CLI
+ * with --codec-endpoint and --codec-auth turn it back into the plaintext result for operators. A
+ * workflow started by the plain CLI (unencrypted input) still runs, because decode passes plain
+ * payloads through. A failing run's messages and stack traces are ciphertext in Temporal too, and
+ * readable again with the key or through the codec server.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,12 +14,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Client } from '@temporalio/client';
-import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
+import { ActivityFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { execa } from 'execa';
 import { startCodecServer, type RunningCodecServer } from '../../src/cli/codec-server.js';
-import { ENCRYPTED_ENCODING, encryptionKeyId, METADATA_ENCRYPTION_KEY_ID } from '../../src/codec.js';
+import { ENCRYPTED_ENCODING, EncryptionCodec, encryptionKeyId, METADATA_ENCRYPTION_KEY_ID } from '../../src/codec.js';
 import { connectClient } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
@@ -33,6 +35,7 @@ describe('payload encryption end to end', () => {
   const phone = `+44 20 ${Math.floor(1000 + Math.random() * 9000)} ${uniq().slice(0, 4)}`;
   const date = uniqueDate();
   const workflowId = `encryption-test-${uniq()}`;
+  const codecToken = randomBytes(24).toString('hex');
   let dataDir = '';
   let h: TestHarness;
   let plainClient: Client;
@@ -43,7 +46,8 @@ describe('payload encryption end to end', () => {
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-encryption-'));
     const config = testConfig({
-      TEMPORAL_ENCRYPTION_KEY: key.toString('base64'),
+      TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'),
+      CODEC_SERVER_TOKEN: codecToken,
       HEALTHSYNTH_DATA_DIR: dataDir,
       WEEKEND_NOTICE_TEXT: noticeText,
       EMERGENCY_PHONE: phone,
@@ -52,7 +56,7 @@ describe('payload encryption end to end', () => {
       TELEGRAM_CHAT_ID: '',
     });
     h = await harness(config);
-    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKey: undefined } });
+    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKeys: [] } });
     codecServer = await startCodecServer(config, { port: 0 });
     result = (await h.client.workflow.execute('weekendNotice', {
       taskQueue: config.temporal.taskQueue,
@@ -69,8 +73,11 @@ describe('payload encryption end to end', () => {
 
   test('the client with the key gets the decoded result', () => {
     assert.equal(result.date, date);
-    assert.equal(result.notifications.length, 1); // the patients' Telegram chat only
-    assert.ok(result.notifications.every((n) => n.status === 'outbox'));
+    assert.equal(result.notifications.length, 1, "the patients' Telegram chat only");
+    assert.ok(
+      result.notifications.every((n) => n.status === 'outbox'),
+      'every notification went to the outbox',
+    );
   });
 
   test('a client without the codec sees only binary/encrypted payloads and no plaintext', async () => {
@@ -117,7 +124,11 @@ describe('payload encryption end to end', () => {
     assert.ok(completedResult, 'set by the previous test');
     const res = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-namespace': h.config.temporal.namespace },
+      headers: {
+        'content-type': 'application/json',
+        'x-namespace': h.config.temporal.namespace,
+        authorization: `Bearer ${codecToken}`,
+      },
       body: JSON.stringify({
         payloads: [
           {
@@ -134,8 +145,8 @@ describe('payload encryption end to end', () => {
     assert.deepEqual(JSON.parse(Buffer.from(payloads[0]?.data ?? '', 'base64').toString()), result);
   });
 
-  test('`temporal workflow show --codec-endpoint` shows the decrypted result', async () => {
-    const show = async (codec: boolean) => {
+  test('`temporal workflow show --codec-endpoint --codec-auth` shows the decrypted result', async () => {
+    const show = async (codecArgs: string[]) => {
       const { stdout } = await execa(temporalCli, [
         'workflow',
         'show',
@@ -147,7 +158,7 @@ describe('payload encryption end to end', () => {
         workflowId,
         '-o',
         'json',
-        ...(codec ? ['--codec-endpoint', codecServer.url] : []),
+        ...codecArgs,
       ]);
       const { events } = JSON.parse(stdout) as {
         events: { workflowExecutionCompletedEventAttributes?: { result: { payloads: Payload[] } } }[];
@@ -157,17 +168,17 @@ describe('payload encryption end to end', () => {
         metadata: Record<string, string>;
         data: string;
       }[];
-      assert.ok(payload);
+      assert.ok(payload, 'the completed event has a result payload');
       return {
         encoding: Buffer.from(payload.metadata.encoding ?? '', 'base64').toString(),
         data: Buffer.from(payload.data, 'base64'),
       };
     };
-    const decoded = await show(true);
+    const decoded = await show(['--codec-endpoint', codecServer.url, '--codec-auth', `Bearer ${codecToken}`]);
     assert.equal(decoded.encoding, 'json/plain');
     assert.deepEqual(JSON.parse(decoded.data.toString()), result);
 
-    const raw = await show(false);
+    const raw = await show([]);
     assert.equal(raw.encoding, ENCRYPTED_ENCODING);
     assert.equal(raw.data.includes(date), false);
   });
@@ -199,5 +210,106 @@ describe('payload encryption end to end', () => {
       (e) => e.workflowExecutionCompletedEventAttributes,
     )?.workflowExecutionCompletedEventAttributes;
     assert.equal(str(completed?.result?.payloads?.[0]?.metadata?.[METADATA_ENCODING_KEY]), ENCRYPTED_ENCODING);
+  });
+});
+
+describe('failure messages and stack traces with encryption on', () => {
+  const key = randomBytes(32);
+  // The text a failing activity reports: it must reach operators with the key, and Temporal only as ciphertext.
+  const secretMessage = `Telegram refused the chat of patient Ana-${uniq()} (+55 21 ${uniq().slice(0, 4)})`;
+  const workflowId = `encryption-failure-${uniq()}`;
+  const codecToken = randomBytes(24).toString('hex');
+  let h: TestHarness;
+  let plainClient: Client;
+  let codecServer: RunningCodecServer;
+  let failure: unknown;
+
+  before(async () => {
+    const config = testConfig({ TEMPORAL_ENCRYPTION_KEYS: key.toString('base64'), CODEC_SERVER_TOKEN: codecToken });
+    h = await harness(config, {
+      wrapActivities: (activities) => ({
+        ...activities,
+        weekendNoticeMessage: async function refusingWeekendNoticeMessage() {
+          throw ApplicationFailure.nonRetryable(secretMessage, 'NoticeRefused');
+        },
+      }),
+    });
+    plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKeys: [] } });
+    codecServer = await startCodecServer(config, { port: 0 });
+    failure = await h.client.workflow
+      .execute('weekendNotice', { taskQueue: config.temporal.taskQueue, workflowId, args: [{ date: uniqueDate() }] })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+  });
+  after(async () => {
+    await codecServer?.close();
+    await plainClient?.connection.close();
+    await h?.close();
+  });
+
+  test('a client with the key gets the message and the stack trace back', () => {
+    assert.ok(failure instanceof WorkflowFailedError, String(failure));
+    assert.ok(failure.cause instanceof ActivityFailure, 'the workflow failed on the activity');
+    const cause = failure.cause.cause;
+    assert.ok(cause instanceof ApplicationFailure, 'the activity failed with an ApplicationFailure');
+    assert.equal(cause.message, secretMessage);
+    assert.equal(cause.type, 'NoticeRefused');
+    assert.match(cause.stack ?? '', /refusingWeekendNoticeMessage/);
+  });
+
+  test('Temporal stores "Encoded failure" and ciphertext: no message text, no stack frame', async () => {
+    const history = await plainClient.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const activityFailure = events.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes
+      ?.failure;
+    const workflowFailure = events.find((e) => e.workflowExecutionFailedEventAttributes)
+      ?.workflowExecutionFailedEventAttributes?.failure;
+    assert.ok(activityFailure && workflowFailure, 'the history has the activity and the workflow failure');
+    // The activity's failure is converted in the worker; the workflow's own failure inside the workflow sandbox.
+    for (const f of [activityFailure, workflowFailure]) {
+      assert.equal(f.message, 'Encoded failure');
+      assert.equal(f.stackTrace ?? '', '');
+      assert.equal(str(f.encodedAttributes?.metadata?.[METADATA_ENCODING_KEY]), ENCRYPTED_ENCODING);
+      assert.equal(str(f.encodedAttributes?.metadata?.[METADATA_ENCRYPTION_KEY_ID]), encryptionKeyId(key));
+    }
+    const bytes = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
+    for (const secret of [secretMessage, 'Telegram refused', 'refusingWeekendNoticeMessage', 'Activity task failed']) {
+      assert.equal(bytes.includes(secret), false, `"${secret}" appears in the history`);
+    }
+
+    // With the key (as a worker or client has it) the stored attributes open to the original text.
+    const [opened] = await new EncryptionCodec([key]).decode([activityFailure.encodedAttributes as Payload]);
+    const attributes = JSON.parse(str(opened?.data)) as { message: string; stack_trace: string };
+    assert.equal(attributes.message, secretMessage);
+    assert.match(attributes.stack_trace, /refusingWeekendNoticeMessage/);
+  });
+
+  test('the codec server decodes the encoded failure attributes for the Web UI', async () => {
+    const history = await plainClient.workflow.getHandle(workflowId).fetchHistory();
+    const encoded = history.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes
+      ?.failure?.encodedAttributes;
+    assert.ok(encoded, 'the activity failure has encoded attributes');
+    const res = await fetch(`${codecServer.url}/decode`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-namespace': h.config.temporal.namespace,
+        authorization: `Bearer ${codecToken}`,
+      },
+      body: JSON.stringify({
+        payloads: [
+          {
+            metadata: Object.fromEntries(Object.entries(encoded.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
+            data: b64(encoded.data),
+          },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { payloads } = (await res.json()) as { payloads: { data: string }[] };
+    const attributes = JSON.parse(Buffer.from(payloads[0]?.data ?? '', 'base64').toString()) as { message: string };
+    assert.equal(attributes.message, secretMessage);
   });
 });
