@@ -10,6 +10,7 @@
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -22,6 +23,8 @@ import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepS
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
 import {
+  checkRunDate,
+  DATE_CHECKS_PATCH,
   parseInput,
   pipelineInput,
   scheduledPipelineInput,
@@ -78,6 +81,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   };
 
   const settings = await pipelineSettings();
+  if (patched(DATE_CHECKS_PATCH)) checkRunDate('dailyPipeline', 'runDate', runDate, settings.timezone);
   const scale = input.scale ?? settings.defaultScale;
   const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
   const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };

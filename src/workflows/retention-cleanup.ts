@@ -4,11 +4,11 @@
  * backup locations. Each table step is idempotent through the cleanup ledger, so a rerun neither
  * backs up twice nor deletes more.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
 import type { CleanupResult, CleanupTableResult } from '../domain/types.js';
 import { z } from 'zod';
-import { isoDate, parseInput } from './input.js';
+import { checkDateInput, DATE_CHECKS_PATCH, isoDate, parseInput } from './input.js';
 
 /** Feedback and records reference appointments, so they go first. */
 export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
@@ -25,6 +25,7 @@ const cleanupInput = z.strictObject({ runDate: isoDate, retentionDays: z.number(
 
 export async function retentionCleanup(rawInput: { runDate: string; retentionDays: number }): Promise<CleanupResult> {
   const { runDate, retentionDays } = parseInput('retentionCleanup', cleanupInput, rawInput);
+  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('retentionCleanup', 'runDate', runDate);
   const tables: CleanupTableResult[] = [];
   for (const table of CLEANUP_TABLES) {
     tables.push(await cleanupTable({ runDate, table, retentionDays }));

@@ -4,7 +4,7 @@
  * a schedule catch-up or a second trigger find the existing run, and the send activity keeps a marker
  * per date in the object store, so even a run started by hand after an earlier one sends nothing again.
  */
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import {
   defineSearchAttributeKey,
   SearchAttributeType,
@@ -15,7 +15,13 @@ import type { ActivityTypes } from '../activities/index.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { localDate } from './format.js';
-import { parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
+import {
+  checkDateInput,
+  DATE_CHECKS_PATCH,
+  parseInput,
+  scheduledWeekendNoticeInput,
+  weekendNoticeInput,
+} from './input.js';
 
 const { sendWeekendNotice } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
@@ -31,6 +37,7 @@ export interface WeekendNoticeResult {
 
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
+  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('weekendNotice', 'date', date, { weekend: true });
   const { notifications, alreadySent } = await sendWeekendNotice({ date });
   return { date, notifications, ...(alreadySent ? { alreadySent } : {}) };
 }
