@@ -14,7 +14,6 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
-import { isoDate, localDate } from '../domain/dates.js';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
 import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
@@ -30,25 +29,13 @@ import {
   type CliDeps,
   failureText,
 } from './output.js';
+import { parseRunDate, todayIn } from './dates.js';
 
 const DAY_MS = 86_400_000;
 
 /** A backfill range that cannot run; the message says what is wrong and what is allowed. */
 export class BackfillRangeError extends UsageError {
   override name = 'BackfillRangeError';
-}
-
-/** Checks that `value` is a real calendar date written YYYY-MM-DD (2026-02-30 is rejected). */
-export function parseIsoDate(value: string, name: string): string {
-  const parsed = isoDate.safeParse(value);
-  if (!parsed.success)
-    throw new BackfillRangeError(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}; got "${value}"`);
-  return value;
-}
-
-/** Today's date (YYYY-MM-DD) in `timezone`: what "the future" means for a backfill. */
-export function todayIn(timezone: string, now: Date = new Date()): string {
-  return localDate(now, timezone);
 }
 
 /** Monday-to-Friday dates from `from` to `to`, both included, in order (the pipeline runs on weekdays only). */
@@ -67,23 +54,23 @@ export interface BackfillRange {
   to: string;
   /** Today in the configured timezone (see {@link todayIn}); dates after it are refused. */
   today: string;
+  /** HEALTHSYNTH_TIMEZONE, named in the message when a date is refused. */
+  timezone: string;
   /** config.backfillMaxDays: the longest range, in calendar days, one backfill may cover. */
   maxDays: number;
 }
 
 /**
- * Validates a backfill range and returns its weekdays. Refuses, with a {@link BackfillRangeError}:
- * a malformed or impossible date, from after to, a `to` after today (there is no data to make for
- * the future, and the schedule owns today onwards), and a range longer than `maxDays` calendar days.
- * Today itself is allowed, so a missed run can be made up the same day.
+ * Validates a backfill range and returns its weekdays. Refuses, with a usage error naming the option: a
+ * malformed or impossible date, a date outside the run dates (before 2000-01-01, the generator's first day,
+ * or after today: there is no data to make for the future, and its retention cutoff would expire
+ * everything), from after to, and a range longer than `maxDays` calendar days. Today itself is allowed, so a
+ * missed run can be made up the same day.
  */
 export function backfillDates(range: BackfillRange): string[] {
-  const from = parseIsoDate(range.from, '--from');
-  const to = parseIsoDate(range.to, '--to');
+  const from = parseRunDate('--from', range.from, range.today, range.timezone);
+  const to = parseRunDate('--to', range.to, range.today, range.timezone);
   if (from > to) throw new BackfillRangeError(`--from ${from} is after --to ${to}`);
-  if (to > range.today) {
-    throw new BackfillRangeError(`--to ${to} is in the future (today is ${range.today} in the configured timezone)`);
-  }
   const days = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
   if (days > range.maxDays) {
     throw new BackfillRangeError(
@@ -257,6 +244,7 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
         from: opts.from,
         to: opts.to,
         today: todayIn(config.timezone),
+        timezone: config.timezone,
         maxDays: config.backfillMaxDays,
       });
       if (dates.length === 0) {
