@@ -109,6 +109,8 @@ export interface BackfillOptions {
   /** Run dates again even when their last run completed (a new run with the same workflow id). */
   force?: boolean;
   scale?: ScaleInput;
+  /** Let each date's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table. */
+  allowLargeCleanup?: boolean;
   /** Called as each date finishes, in completion order (the CLI prints a line). */
   onOutcome?: (outcome: BackfillOutcome) => void;
 }
@@ -133,7 +135,7 @@ export async function backfillDate(
   client: Client,
   config: Config,
   runDate: string,
-  opts: { force?: boolean; scale?: ScaleInput } = {},
+  opts: { force?: boolean; scale?: ScaleInput; allowLargeCleanup?: boolean } = {},
 ): Promise<BackfillOutcome> {
   const workflowId = workflowIds.dailyPipeline(runDate);
   const started = Date.now();
@@ -163,7 +165,13 @@ export async function backfillDate(
         const startedRun = await client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
           taskQueue: config.temporal.taskQueue,
           workflowId,
-          args: [{ runDate, scale: opts.scale ?? config.defaultScale }],
+          args: [
+            {
+              runDate,
+              scale: opts.scale ?? config.defaultScale,
+              ...(opts.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
+            },
+          ],
           workflowIdReusePolicy: opts.force ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
@@ -229,53 +237,64 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
       .requiredOption('--to <date>', 'last date, YYYY-MM-DD (today at the latest)')
       .option('--concurrency <n>', 'dates running at once', '2')
       .option('--force', 'run dates again even when their last run completed')
+      .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
       .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)'),
-  ).action((opts: { from: string; to: string; concurrency: string; force?: boolean; scale?: string; json?: boolean }) =>
-    runAction(io, async () => {
-      const config = getConfig();
-      const concurrency = parseConcurrency(opts.concurrency);
-      let scale: ScaleInput | undefined;
-      try {
-        scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
-      } catch (err) {
-        throw new UsageError(`--scale: ${(err as Error).message}`);
-      }
-      const dates = backfillDates({
-        from: opts.from,
-        to: opts.to,
-        today: todayIn(config.timezone),
-        timezone: config.timezone,
-        maxDays: config.backfillMaxDays,
-      });
-      if (dates.length === 0) {
-        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
-        else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
-        return;
-      }
-      if (!opts.json) {
-        io.out(
-          `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
-            `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+  ).action(
+    (opts: {
+      from: string;
+      to: string;
+      concurrency: string;
+      force?: boolean;
+      allowLargeCleanup?: boolean;
+      scale?: string;
+      json?: boolean;
+    }) =>
+      runAction(io, async () => {
+        const config = getConfig();
+        const concurrency = parseConcurrency(opts.concurrency);
+        let scale: ScaleInput | undefined;
+        try {
+          scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
+        } catch (err) {
+          throw new UsageError(`--scale: ${(err as Error).message}`);
+        }
+        const dates = backfillDates({
+          from: opts.from,
+          to: opts.to,
+          today: todayIn(config.timezone),
+          timezone: config.timezone,
+          maxDays: config.backfillMaxDays,
+        });
+        if (dates.length === 0) {
+          if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
+          else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
+          return;
+        }
+        if (!opts.json) {
+          io.out(
+            `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
+              `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+          );
+        }
+        const outcomes = await withClient(config, (client) =>
+          runBackfill(client, config, {
+            dates,
+            concurrency,
+            force: opts.force,
+            allowLargeCleanup: opts.allowLargeCleanup,
+            scale,
+            onOutcome: opts.json
+              ? undefined
+              : (o) =>
+                  io.out(
+                    `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
+                  ),
+          }),
         );
-      }
-      const outcomes = await withClient(config, (client) =>
-        runBackfill(client, config, {
-          dates,
-          concurrency,
-          force: opts.force,
-          scale,
-          onOutcome: opts.json
-            ? undefined
-            : (o) =>
-                io.out(
-                  `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
-                ),
-        }),
-      );
-      const counts = countOutcomes(outcomes);
-      if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
-      else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
-      io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
-    }),
+        const counts = countOutcomes(outcomes);
+        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
+        else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
+        io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
+      }),
   );
 }

@@ -25,6 +25,7 @@ export function registerRunCommands(program: Command): void {
         .choices(['auto', 'always', 'never'])
         .default('auto'),
     )
+    .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
     .option('--follow', 'show live progress while it runs')
     .option('--json', 'print the result as JSON')
     .action(
@@ -32,6 +33,7 @@ export function registerRunCommands(program: Command): void {
         date?: string;
         scale?: ReturnType<typeof parseScale>;
         worker: WorkerMode;
+        allowLargeCleanup?: boolean;
         follow?: boolean;
         json?: boolean;
       }) => {
@@ -44,6 +46,7 @@ export function registerRunCommands(program: Command): void {
           const handle = await startPipeline(client, config, {
             runDate,
             ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+            ...(opts.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
           });
           if (!worker && opts.worker === 'auto') worker = await startWorkerIfStalled(config, handle);
           if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);

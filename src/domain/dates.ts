@@ -67,3 +67,12 @@ export function weekendProblem(date: string): string | undefined {
   if (day === 'Saturday' || day === 'Sunday') return undefined;
   return `must be a Saturday or Sunday (the notice tells patients the clinics are closed this weekend); it is a ${day}`;
 }
+
+/**
+ * The retention cutoff: rows dated before it are expired. Counted back from the EARLIER of the run date and
+ * today, so a run date in the future (which validation refuses, but an old run or a bug could still bring) can
+ * never move the cutoff past today's window and expire data that is still inside it.
+ */
+export function retentionCutoff(runDate: string, today: string, retentionDays: number): string {
+  return addDays(runDate < today ? runDate : today, -retentionDays);
+}

@@ -95,6 +95,8 @@ export interface CleanupTableResult {
   backupKey?: string;
   rowsBackedUp: number;
   rowsDeleted: number;
+  /** Load-ledger rows removed with the rows (one per batch the delete touched), so a reload really loads. */
+  ledgerRowsDeleted?: number;
   status: 'cleaned' | 'nothing-to-clean' | 'already-done';
 }
 

@@ -151,7 +151,13 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
-      args: [{ runDate, retentionDays: settings.retentionDays }],
+      args: [
+        {
+          runDate,
+          retentionDays: settings.retentionDays,
+          ...(input.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
+        },
+      ],
     }),
   ]);
   const failures: string[] = [];

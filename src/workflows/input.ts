@@ -38,7 +38,12 @@ export const timezone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as UTC or Europe/Berlin');
 
-export const pipelineInput = z.strictObject({ runDate: isoDate, scale: scaleInput.optional() });
+export const pipelineInput = z.strictObject({
+  runDate: isoDate,
+  scale: scaleInput.optional(),
+  /** Lets this run's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table (operator's choice). */
+  allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+});
 export type PipelineInput = z.infer<typeof pipelineInput>;
 
 export const scheduledPipelineInput = z.strictObject({

@@ -16,19 +16,38 @@ export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
 const { cleanupTable } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BackupVerificationFailed', 'InvalidInput', 'ConfigError'] },
+  retry: {
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      'BackupVerificationFailed',
+      'DeleteCountMismatch',
+      'RetentionLimitExceeded',
+      'InvalidInput',
+      'ConfigError',
+    ],
+  },
 });
 
 const { notify } = proxyActivities<ActivityTypes>({ startToCloseTimeout: '3 minutes', retry: { maximumAttempts: 3 } });
 
-const cleanupInput = z.strictObject({ runDate: isoDate, retentionDays: z.number().int().min(1).max(36_500) });
+const cleanupInput = z.strictObject({
+  runDate: isoDate,
+  retentionDays: z.number().int().min(1).max(36_500),
+  /** Lets this run delete more than RETENTION_MAX_DELETE_SHARE of a table (e.g. right after lowering RETENTION_DAYS). */
+  allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+});
 
-export async function retentionCleanup(rawInput: { runDate: string; retentionDays: number }): Promise<CleanupResult> {
-  const { runDate, retentionDays } = parseInput('retentionCleanup', cleanupInput, rawInput);
+/** The input of {@link retentionCleanup}: plain JSON, so the temporal CLI can start it too. */
+export type RetentionCleanupInput = z.input<typeof cleanupInput>;
+
+export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise<CleanupResult> {
+  const { runDate, retentionDays, allowLargeCleanup } = parseInput('retentionCleanup', cleanupInput, rawInput);
   if (patched(DATE_CHECKS_PATCH)) await checkDateInput('retentionCleanup', 'runDate', runDate);
   const tables: CleanupTableResult[] = [];
   for (const table of CLEANUP_TABLES) {
-    tables.push(await cleanupTable({ runDate, table, retentionDays }));
+    tables.push(
+      await cleanupTable({ runDate, table, retentionDays, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }),
+    );
   }
   const lines = tables.map(
     (t) =>

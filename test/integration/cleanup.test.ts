@@ -1,11 +1,14 @@
 /**
  * Retention cleanup against the real local PostgreSQL and S3: the backup holds exactly the expired rows,
- * exactly those rows go, a rerun is `already-done`, and a backup that does not verify deletes nothing.
+ * exactly those rows go, a rerun is `already-done`, and a backup that does not verify deletes nothing. The
+ * delete-share limit refuses a cleanup that would take too much of a table (nothing backed up, deleted or
+ * recorded) unless allowed; the load-ledger rows of removed batches go with them, so a reload really loads.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
 import { ObjectStore, keys } from '../../src/activities/storage.js';
 import { minusDays } from '../../src/activities/warehouse/index.js';
@@ -27,10 +30,6 @@ describe('retention cleanup on PostgreSQL', () => {
     if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
     warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
     await warehouse.ensureRawTables();
-    // This database belongs to this file alone; start from empty tables so the expected counts are exact.
-    await warehouse.query(
-      'TRUNCATE raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
-    );
   });
 
   after(async () => {
@@ -43,19 +42,36 @@ describe('retention cleanup on PostgreSQL', () => {
     }
   });
 
-  async function loadAppointments(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
-    const shard = await putShard(
+  /** This database belongs to this file alone; each test starts from empty tables so its counts are exact. */
+  const reset = () =>
+    warehouse.query(
+      'TRUNCATE raw.patients, raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
+    );
+
+  async function appointmentsShard(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
+    return putShard(
       store,
-      `${prefix}/raw/appointments/dt=${batchDate}/part-00000.csv`,
+      `${prefix}/raw/appointments/dt=${batchDate}/part-${firstId}.csv`,
       appointmentsCsv(batchDate, firstId, n, appointmentDay),
       n,
     );
-    await warehouse.loadBatch({ entity: 'appointments', batchDate, objects: [shard] });
+  }
+  async function loadAppointments(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
+    const shard = await appointmentsShard(batchDate, firstId, n, appointmentDay);
+    return warehouse.loadBatch({ entity: 'appointments', batchDate, objects: [shard] });
   }
   const count = async (table: string) =>
     (await warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM raw.${table}`))[0]?.n;
+  const ledgerDates = async (entity: string) =>
+    (
+      await warehouse.query<{ d: string }>(
+        'SELECT batch_date::text AS d FROM raw._load_ledger WHERE entity = $1 ORDER BY 1',
+        [entity],
+      )
+    ).map((r) => r.d);
 
   test('backs up, verifies and deletes expired rows; a rerun is already-done and deletes nothing more', async () => {
+    await reset();
     const runDate = uniqueDate();
     const cutoff = minusDays(runDate, 30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('feedback', runDate));
@@ -72,8 +88,9 @@ describe('retention cleanup on PostgreSQL', () => {
       objects: [await feedbackShard(cutoff, 100, 4)],
     });
 
+    // 25 of 43 rows: more than the default share of 0.2, so this cleanup must be allowed explicitly.
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
-    const result = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 });
+    const result = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
     const backupKey = `${keys.backupPrefix('appointments', runDate)}part-00000.csv`;
     assert.deepEqual(result, {
       table: 'appointments',
@@ -81,6 +98,7 @@ describe('retention cleanup on PostgreSQL', () => {
       backupKey,
       rowsBackedUp: 25,
       rowsDeleted: 25,
+      ledgerRowsDeleted: 1,
       status: 'cleaned',
     });
     const backup = parse(await store.getText(backupKey), { columns: true }) as Record<string, string>[];
@@ -94,14 +112,14 @@ describe('retention cleanup on PostgreSQL', () => {
     // New expired rows after the run: a rerun of the same run date must neither back up again nor delete them.
     await loadAppointments(minusDays(runDate, 50), 9_001, 4);
     const backupBefore = await store.head(backupKey);
-    const rerun = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 });
+    const rerun = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
     assert.equal(rerun.status, 'already-done');
     assert.equal(rerun.rowsDeleted, 25);
     assert.equal(await count('appointments'), 22);
     assert.deepEqual(await store.head(backupKey), backupBefore);
 
     // Feedback ages by submitted_at::date; quoted comments with newlines count as one record each.
-    const fb = await cleanupTable({ runDate, table: 'feedback', retentionDays: 30 });
+    const fb = await cleanupTable({ runDate, table: 'feedback', cutoff, allowLargeCleanup: true });
     assert.equal(fb.status, 'cleaned');
     assert.equal(fb.rowsDeleted, 7);
     assert.equal(await count('feedback'), 4);
@@ -109,6 +127,7 @@ describe('retention cleanup on PostgreSQL', () => {
     assert.equal(fbBackup.length, 7);
     assert.equal(fbBackup[0]?.comment, 'Kind, thorough\nand on time');
 
+    // Runs started before the workflow computed the cutoff pass retentionDays: the same cutoff for a past date.
     const records = await cleanupTable({ runDate, table: 'records', retentionDays: 30 });
     assert.deepEqual(records, {
       table: 'records',
@@ -120,6 +139,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('a backup that does not verify deletes nothing and records nothing', async () => {
+    await reset();
     const runDate = uniqueDate();
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
     const cutoff = minusDays(runDate, 10);
@@ -137,5 +157,91 @@ describe('retention cleanup on PostgreSQL', () => {
     assert.equal(await count('appointments'), before);
     const ledger = await warehouse.query('SELECT 1 FROM raw._cleanup_ledger WHERE run_date = $1', [runDate]);
     assert.equal(ledger.length, 0);
+  });
+
+  test('more than RETENTION_MAX_DELETE_SHARE of a table: refused, nothing backed up, deleted or recorded', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    await loadAppointments(minusDays(runDate, 45), 30_001, 5); // expired
+    await loadAppointments(minusDays(runDate, 2), 31_001, 10); // kept: 5 of 15 rows would go (33%)
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+
+    // retentionDays: 30 is the same cutoff (a past run date); it is the input runs started before the workflow
+    // computed the cutoff still send, and the limit applies to them too.
+    await assert.rejects(cleanupTable({ runDate, table: 'appointments', retentionDays: 30 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, 'RetentionLimitExceeded');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /raw\.appointments refused: it would delete 5 of 15 rows \(33\.3%\)/);
+      assert.match(err.message, /RETENTION_MAX_DELETE_SHARE 0\.2/);
+      assert.match(err.message, /--allow-large-cleanup .* "allowLargeCleanup": true/);
+      assert.deepEqual(err.details, [
+        { table: 'appointments', rowsDue: 5, tableRows: 15, share: 5 / 15, maxShare: 0.2 },
+      ]);
+      return true;
+    });
+    assert.equal(await count('appointments'), 15, 'nothing deleted');
+    assert.equal(config.retentionMaxDeleteShare, 0.2, 'the default share');
+    assert.deepEqual(await store.list(keys.backupPrefix('appointments', runDate)), [], 'no backup written');
+    assert.equal((await warehouse.query('SELECT 1 FROM raw._cleanup_ledger')).length, 0, 'no cleanup ledger row');
+    assert.equal((await ledgerDates('appointments')).length, 2, 'load ledger untouched');
+
+    const allowed = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
+    assert.equal(allowed.status, 'cleaned');
+    assert.equal(allowed.rowsDeleted, 5);
+    assert.equal(await count('appointments'), 10);
+  });
+
+  test('exactly the allowed share is not "more than": it is cleaned without being allowed', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    await loadAppointments(minusDays(runDate, 31), 40_001, 2);
+    await loadAppointments(runDate, 41_001, 8); // 2 of 10 = 0.2
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    const result = await cleanupTable({ runDate, table: 'appointments', cutoff });
+    assert.equal(result.status, 'cleaned');
+    assert.equal(result.rowsDeleted, 2);
+  });
+
+  test('the load-ledger rows of removed batches go in the same transaction; a reload of that date loads', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    const gone = minusDays(runDate, 60); // every row expired
+    const partly = minusDays(runDate, 31); // one batch whose appointments fall on both sides of the cutoff
+    const kept = minusDays(runDate, 1);
+    const goneShard = await appointmentsShard(gone, 50_001, 6);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: gone, objects: [goneShard] });
+    const partlyShards = [
+      await appointmentsShard(partly, 51_001, 4, minusDays(runDate, 35)),
+      await appointmentsShard(partly, 52_001, 3, minusDays(runDate, 10)),
+    ];
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: partly, objects: partlyShards });
+    await loadAppointments(kept, 53_001, 40);
+    assert.deepEqual(await ledgerDates('appointments'), [gone, partly, kept].sort());
+
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    const result = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 }); // the same cutoff
+    assert.equal(result.cutoff, cutoff);
+    assert.equal(result.rowsDeleted, 10);
+    assert.deepEqual(await ledgerDates('appointments'), [kept], 'the ledger no longer claims the removed batches');
+    assert.equal(result.ledgerRowsDeleted, 2);
+
+    // The same objects again: really loaded (not `unchanged` over a table that no longer holds them).
+    const reload = await warehouse.loadBatch({ entity: 'appointments', batchDate: gone, objects: [goneShard] });
+    assert.equal(reload.status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', gone), 6);
+    const reloadPartly = await warehouse.loadBatch({
+      entity: 'appointments',
+      batchDate: partly,
+      objects: partlyShards,
+    });
+    assert.equal(reloadPartly.status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', partly), 7, 'the whole batch, not only its kept part');
   });
 });

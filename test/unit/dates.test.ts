@@ -1,11 +1,12 @@
 /**
  * The date rules every entry point shares (src/domain/dates.ts) and the one CLI date parser (src/cli/dates.ts):
- * the allowed run-date range and the weekend rule of the notice.
+ * the allowed run-date range, the weekend rule of the notice, and the retention cutoff from the earlier of the
+ * run date and today.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DateOptionError, parseRunDate, parseWeekendDate } from '../../src/cli/dates.js';
-import { dayOfWeek, FIRST_RUN_DATE, runDateProblem, weekendProblem } from '../../src/domain/dates.js';
+import { dayOfWeek, FIRST_RUN_DATE, retentionCutoff, runDateProblem, weekendProblem } from '../../src/domain/dates.js';
 import { GeneratorInputError, resolveShardSpec } from '../../src/domain/generator/index.js';
 
 describe('runDateProblem', () => {
@@ -44,6 +45,22 @@ describe('weekend notice dates', () => {
       weekendProblem('2026-12-02'),
       'must be a Saturday or Sunday (the notice tells patients the clinics are closed this weekend); it is a Wednesday',
     );
+  });
+});
+
+describe('retentionCutoff: RETENTION_DAYS before the earlier of run date and today', () => {
+  test('a past run date counts from the run date', () => {
+    assert.equal(retentionCutoff('2013-06-14', '2026-12-02', 365), '2012-06-14');
+  });
+
+  test("a run date in the future counts from today, so it can never expire rows inside today's window", () => {
+    // The typo of finding 1: 2062 for 2026 would otherwise have expired everything before 2061.
+    assert.equal(retentionCutoff('2062-11-21', '2026-12-02', 365), '2025-12-02');
+    assert.equal(retentionCutoff('2026-12-03', '2026-12-02', 1), '2026-12-01');
+  });
+
+  test('today itself counts from today', () => {
+    assert.equal(retentionCutoff('2026-12-02', '2026-12-02', 30), '2026-11-02');
   });
 });
 

@@ -128,6 +128,20 @@ export function expiredPredicate(table: RetentionTable, cutoff: string): string 
   return `${RETENTION_TABLES[table].dateColumn} < ${dateLiteral(cutoff)}`;
 }
 
+/**
+ * Removes the load-ledger rows of every batch that has rows matching `where` in `table`; runs in the cleanup's
+ * transaction BEFORE the rows are deleted. Rule: a batch the cleanup touches at all is no longer "loaded" as the
+ * ledger describes it, whether all of its rows go or only some (appointments of one batch can fall on different
+ * days). Without its ledger row a reload of that date loads the whole batch again instead of answering
+ * `unchanged` over a table that no longer holds it; the next cleanup then removes the expired part again.
+ */
+export function deleteLedgerOfExpiredSql(table: RetentionTable, where: string): string {
+  return (
+    `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${table}' AND batch_date IN ` +
+    `(SELECT DISTINCT batch_date FROM ${rawTable(table)} WHERE ${where})`
+  );
+}
+
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A validated `'YYYY-MM-DD'::date` literal; anything else throws (dates reach SQL text only through here). */
