@@ -1,15 +1,17 @@
 /**
  * Retention cleanup: rows older than the retention window are exported to the object store, the export
- * is re-read and counted, and only then are exactly those rows deleted.
+ * is re-read and counted, and only then are exactly those rows deleted; then the raw objects of the expired
+ * days and the backups past BACKUP_RETENTION_DAYS go.
  */
 import { parse } from 'csv-parse';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import { isoDate, localDate, retentionCutoff } from '../domain/dates.js';
+import { ENTITY_NAMES } from '../domain/entities.js';
 import type { CleanupTableResult } from '../domain/types.js';
 import { heartbeatIfActivity } from './load.js';
-import type { ObjectStore } from './storage.js';
+import { folderDate, keys, type ObjectStore } from './storage.js';
 import {
   isRetentionTable,
   RETENTION_TABLES,
@@ -30,6 +32,20 @@ export type CleanupTableInput = {
   /** Let this run delete more than RETENTION_MAX_DELETE_SHARE of the table. */
   allowLargeCleanup?: boolean;
 } & ({ cutoff: string; retentionDays?: undefined } | { retentionDays: number; cutoff?: undefined });
+
+/** What the raw-object sweep removed: day folders (one entity's `dt=<date>/`) and the objects in them. */
+export interface RawCleanupResult {
+  prefixesDeleted: number;
+  objectsDeleted: number;
+}
+
+/** What the backup sweep removed, and the window it applied. */
+export interface BackupCleanupResult {
+  objectsDeleted: number;
+  retentionDays: number;
+}
+
+const DAY_MS = 86_400_000;
 
 /** The current activity attempt (1 outside an activity, e.g. in tests that call the function directly). */
 function activityAttempt(): number {
@@ -71,8 +87,8 @@ export async function verifyBackup(
 }
 
 /**
- * Builds the cleanup activities. `config` supplies nothing secret: the delete-share limit and the timezone.
- * `now` is the clock the cutoff of runs that pass `retentionDays` counts from (tests pass another).
+ * Builds the cleanup activities. `config` supplies nothing secret: the delete-share limit, the backup window
+ * and the timezone. `now` is the clock backup retention ages by (tests pass another).
  */
 export function createCleanupActivities({
   warehouse,
@@ -141,6 +157,46 @@ export function createCleanupActivities({
       } finally {
         clearInterval(timer);
       }
+    },
+
+    /**
+     * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder.
+     * The workflow runs it only after every table's expired rows were backed up and deleted (the backup is the
+     * copy we keep). Idempotent: a retry finds fewer or no folders and deletes what is left. Heartbeats per folder.
+     */
+    async cleanupRawObjects(input: { cutoff: string }): Promise<RawCleanupResult> {
+      if (!isoDate.safeParse(input.cutoff).success) {
+        throw ApplicationFailure.nonRetryable(
+          'cleanupRawObjects: cutoff must be a date written YYYY-MM-DD',
+          'InvalidInput',
+        );
+      }
+      const result: RawCleanupResult = { prefixesDeleted: 0, objectsDeleted: 0 };
+      for (const entity of ENTITY_NAMES) {
+        for (const folder of await store.listFolders(keys.rawRoot(entity))) {
+          const date = folderDate(folder);
+          if (date === undefined || date >= input.cutoff) continue;
+          result.objectsDeleted += await store.deletePrefix(folder);
+          result.prefixesDeleted++;
+          heartbeatIfActivity(result);
+        }
+      }
+      return result;
+    },
+
+    /**
+     * Deletes every object under `backups/` written more than BACKUP_RETENTION_DAYS ago (by its LastModified,
+     * as the equivalent S3 lifecycle rule would). Idempotent: a retry deletes what is still there.
+     */
+    async cleanupBackups(_input: Record<string, never> = {}): Promise<BackupCleanupResult> {
+      const days = config.backupRetentionDays;
+      const before = now() - days * DAY_MS;
+      const expired = (await store.list(keys.backupsRoot)).filter(
+        (o) => o.lastModified !== undefined && o.lastModified.getTime() < before,
+      );
+      heartbeatIfActivity({ backups: expired.length });
+      await store.delete(expired.map((o) => o.key));
+      return { objectsDeleted: expired.length, retentionDays: days };
     },
   };
 }

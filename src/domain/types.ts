@@ -103,7 +103,16 @@ export interface CleanupTableResult {
 export interface CleanupResult {
   runDate: string;
   retentionDays: number;
+  /** Rows dated before this went: RETENTION_DAYS before the earlier of runDate and today. */
+  cutoff?: string;
   tables: CleanupTableResult[];
+  /** Raw CSV objects of the expired days and backups past BACKUP_RETENTION_DAYS, deleted after the tables. */
+  objects?: {
+    rawDaysDeleted: number;
+    rawObjectsDeleted: number;
+    backupObjectsDeleted: number;
+    backupRetentionDays: number;
+  };
   notifications: NotificationResult[];
 }
 

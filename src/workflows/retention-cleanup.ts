@@ -1,19 +1,30 @@
 /**
  * retentionCleanup: back up, verify and delete rows older than the retention window, table by table
- * (children before the appointments they reference), then post a Slack note with counts and the
- * backup locations. Each table step is idempotent through the cleanup ledger, so a rerun neither
- * backs up twice nor deletes more.
+ * (children before the rows they reference), then the raw objects of the expired days and the backups past
+ * BACKUP_RETENTION_DAYS, then post a Slack note with counts and the backup locations. Each table step is
+ * idempotent through the cleanup ledger, so a rerun neither backs up twice nor deletes more.
  */
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
+import { retentionCutoff } from '../domain/dates.js';
 import type { CleanupResult, CleanupTableResult } from '../domain/types.js';
 import { z } from 'zod';
-import { checkDateInput, DATE_CHECKS_PATCH, isoDate, parseInput } from './input.js';
+import { checkDateInput, isoDate, parseInput } from './input.js';
 
-/** Feedback and records reference appointments, so they go first. */
+/** The tables before personal-data retention (runs started before it replay with these). */
 export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
 
-const { cleanupTable } = proxyActivities<ActivityTypes>({
+/**
+ * Feedback and records reference appointments, so they go first; appointments reference the patients rows
+ * of their batch, so patients go last (and the adapter keeps a patients batch while appointments of that
+ * batch remain).
+ */
+export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients'] as const;
+
+/** Patch id of the cutoff from min(runDate, today), the delete-share guard, patients, raw objects and backups. */
+export const RETENTION_PATCH = 'retention-personal-data';
+
+const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '2 minutes',
   retry: {
@@ -42,12 +53,28 @@ export type RetentionCleanupInput = z.input<typeof cleanupInput>;
 
 export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise<CleanupResult> {
   const { runDate, retentionDays, allowLargeCleanup } = parseInput('retentionCleanup', cleanupInput, rawInput);
-  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('retentionCleanup', 'runDate', runDate);
   const tables: CleanupTableResult[] = [];
-  for (const table of CLEANUP_TABLES) {
-    tables.push(
-      await cleanupTable({ runDate, table, retentionDays, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }),
-    );
+  let cutoff: string | undefined;
+  let objects: CleanupResult['objects'];
+  if (patched(RETENTION_PATCH)) {
+    const today = await checkDateInput('retentionCleanup', 'runDate', runDate);
+    cutoff = retentionCutoff(runDate, today, retentionDays);
+    for (const table of RETENTION_ORDER) {
+      tables.push(await cleanupTable({ runDate, table, cutoff, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }));
+    }
+    // Only after every table's rows are backed up and deleted: the backup, not the raw object, is the copy kept.
+    const raw = await cleanupRawObjects({ cutoff });
+    const backups = await cleanupBackups({});
+    objects = {
+      rawDaysDeleted: raw.prefixesDeleted,
+      rawObjectsDeleted: raw.objectsDeleted,
+      backupObjectsDeleted: backups.objectsDeleted,
+      backupRetentionDays: backups.retentionDays,
+    };
+  } else {
+    for (const table of CLEANUP_TABLES) {
+      tables.push(await cleanupTable({ runDate, table, retentionDays }));
+    }
   }
   const lines = tables.map(
     (t) =>
@@ -55,11 +82,24 @@ export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise
       (t.backupKey ? ` to ${t.backupKey}` : '') +
       ` (older than ${t.cutoff})`,
   );
+  if (objects) {
+    lines.push(
+      `• raw objects: ${objects.rawObjectsDeleted} deleted (${objects.rawDaysDeleted} entity-days before ${cutoff})`,
+      `• backups: ${objects.backupObjectsDeleted} objects older than ${objects.backupRetentionDays} days deleted`,
+    );
+  }
   const notifications = await notify({
     slack: {
       name: 'retention-cleanup',
       text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}`,
     },
   });
-  return { runDate, retentionDays, tables, notifications };
+  return {
+    runDate,
+    retentionDays,
+    ...(cutoff ? { cutoff } : {}),
+    tables,
+    ...(objects ? { objects } : {}),
+    notifications,
+  };
 }

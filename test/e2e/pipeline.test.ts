@@ -110,8 +110,22 @@ describe('dailyPipeline end to end', () => {
     );
     assert.ok(report.notifications.every((n) => n.status === 'delivered'));
 
-    // Retention: the old date's appointments, records and feedback were backed up, verified and deleted.
+    // Retention: the old date's patients, appointments, records and feedback were backed up, verified and
+    // deleted, with their load-ledger rows and the old day's raw objects.
     const cleanup = summary.cleanup as CleanupResult;
+    for (const table of ['patients', 'appointments', 'records', 'feedback'] as const) {
+      assert.equal(cleanup.tables.find((t) => t.table === table)?.status, 'cleaned', table);
+      assert.equal(await h.warehouse.countBatch(table, oldDate), 0, `${table} of the old date`);
+    }
+    const ledger = await h.warehouse.query('select 1 from raw._load_ledger where batch_date = $1', [oldDate]);
+    assert.equal(ledger.length, 2, 'only clinics and doctors (kept snapshots) remain in the load ledger');
+    for (const entity of ENTITY_NAMES) {
+      assert.deepEqual(await h.store.list(`raw/${entity}/dt=${oldDate}/`), [], `raw ${entity} objects of the old date`);
+      assert.ok(
+        (await h.store.list(`raw/${entity}/dt=${runDate}/`)).length > 0,
+        `raw ${entity} objects of the new date`,
+      );
+    }
     const appt = cleanup.tables.find((t) => t.table === 'appointments');
     assert.equal(appt?.status, 'cleaned');
     assert.equal(appt?.rowsDeleted, oldAppointments);
@@ -144,7 +158,7 @@ describe('dailyPipeline end to end', () => {
     const cleanup = again.cleanup as CleanupResult;
     assert.deepEqual(
       cleanup.tables.map((t) => t.status),
-      ['already-done', 'already-done', 'already-done'],
+      ['already-done', 'already-done', 'already-done', 'already-done'],
     );
     const [total] = await h.warehouse.query<{ n: number }>('select count(*) as n from raw.appointments');
     assert.equal(Number(total?.n), before[ENTITY_NAMES.indexOf('appointments')], 'only the new batch remains');

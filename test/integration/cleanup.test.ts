@@ -2,11 +2,15 @@
  * Retention cleanup against the real local PostgreSQL and S3: the backup holds exactly the expired rows,
  * exactly those rows go, a rerun is `already-done`, and a backup that does not verify deletes nothing. The
  * delete-share limit refuses a cleanup that would take too much of a table (nothing backed up, deleted or
- * recorded) unless allowed; the load-ledger rows of removed batches go with them, so a reload really loads.
+ * recorded) unless allowed; the load-ledger rows of removed batches go with them, so a reload really loads;
+ * patients go no earlier than the appointments that point at them; raw objects of expired days and old
+ * backups are deleted (in a bucket of their own, since those sweeps cover the whole bucket).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
@@ -14,7 +18,19 @@ import { ObjectStore, keys } from '../../src/activities/storage.js';
 import { minusDays } from '../../src/activities/warehouse/index.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
+import { csvHeader } from '../../src/domain/entities.js';
 import { appointmentsCsv, feedbackCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
+
+/** Patient rows `firstId …` of `batchDate`, with names and conditions (the personal data retention is for). */
+function patientsCsv(batchDate: string, firstId: number, n: number): string {
+  const lines = [csvHeader('patients')];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      `${firstId + i},Maria Teste ${firstId + i},F,1980-05-0${(i % 9) + 1},Jardim Camburi,false,${i % 2 === 0},false,false,0,2010-01-01,${batchDate}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 describe('retention cleanup on PostgreSQL', () => {
   let config: Config;
@@ -243,5 +259,119 @@ describe('retention cleanup on PostgreSQL', () => {
     });
     assert.equal(reloadPartly.status, 'loaded');
     assert.equal(await warehouse.countBatch('appointments', partly), 7, 'the whole batch, not only its kept part');
+  });
+
+  test('patients past the window go with a verified backup, but not while appointments of their batch remain', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('patients', runDate));
+    const old = minusDays(runDate, 40); // its appointments are expired too
+    const booked = minusDays(runDate, 39); // its appointments fall after the cutoff: still referenced
+    for (const [day, firstId, appointmentDay] of [
+      [old, 60_001, old],
+      [booked, 61_001, minusDays(runDate, 3)],
+      [runDate, 62_001, runDate],
+    ] as const) {
+      const patients = await putShard(
+        store,
+        `${prefix}/raw/patients/dt=${day}/part-00000.csv`,
+        patientsCsv(day, firstId, 5),
+        5,
+      );
+      await warehouse.loadBatch({ entity: 'patients', batchDate: day, objects: [patients] });
+      await loadAppointments(day, firstId, 5, appointmentDay);
+    }
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    // Even asked first, patients whose appointments are still there stay.
+    const early = await cleanupTable({ runDate, table: 'patients', cutoff, allowLargeCleanup: true });
+    assert.equal(early.status, 'nothing-to-clean');
+    assert.equal(await count('patients'), 15);
+
+    const appointments = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
+    assert.equal(appointments.rowsDeleted, 5);
+    // `nothing-to-clean` records nothing, so the same run date cleans again once the appointments are gone.
+    const patients = await cleanupTable({ runDate, table: 'patients', cutoff, allowLargeCleanup: true });
+    assert.equal(patients.status, 'cleaned');
+    assert.equal(patients.rowsDeleted, 5);
+    assert.equal(patients.ledgerRowsDeleted, 1);
+    assert.equal(await warehouse.countBatch('patients', old), 0, 'the old batch with no appointments left is gone');
+    assert.equal(await warehouse.countBatch('patients', booked), 5, 'kept while its appointments remain');
+    assert.equal(await warehouse.countBatch('patients', runDate), 5);
+    const backup = parse(await store.getText(patients.backupKey ?? ''), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      backup.map((r) => r.full_name),
+      [60_001, 60_002, 60_003, 60_004, 60_005].map((id) => `Maria Teste ${id}`),
+    );
+  });
+});
+
+describe('raw objects and backups past their windows (a bucket of their own)', () => {
+  let config: Config;
+  let store: ObjectStore;
+  const bucket = `hs-cleanup-sweep-${randomUUID().slice(0, 8)}`;
+
+  before(async () => {
+    config = await privateDatabase('hs_wh_cleanup_test');
+    store = new ObjectStore(ObjectStore.fromConfig(config.s3).client, bucket);
+    await store.ensureBucket();
+  });
+  after(async () => {
+    await store.delete((await store.list('')).map((o) => o.key));
+    await store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    store.client.destroy();
+  });
+
+  test('cleanupRawObjects deletes every entity-day folder before the cutoff and nothing else', async () => {
+    const cutoff = '2013-03-01';
+    const put = (key: string) => store.put(key, 'x\n', 'text/csv');
+    const expired = [
+      'raw/appointments/dt=2013-01-15/part-00000.csv',
+      'raw/appointments/dt=2013-01-15/part-00001.csv',
+      'raw/patients/dt=2013-01-15/part-00000.csv',
+      'raw/clinics/dt=2013-02-28/part-00000.csv',
+    ];
+    const kept = [
+      'raw/appointments/dt=2013-03-01/part-00000.csv', // the cutoff day itself is inside the window
+      'raw/feedback/dt=2013-06-01/part-00000.csv',
+      'raw/appointments/README.txt', // not a day folder
+      'reports/dt=2013-01-15/doctor-rating.png', // not raw data
+    ];
+    for (const key of [...expired, ...kept]) await put(key);
+    const { cleanupRawObjects } = createCleanupActivities({
+      warehouse: undefined as never, // the sweep reads no table
+      store,
+      config,
+    });
+    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 3, objectsDeleted: 4 });
+    assert.deepEqual(
+      (await store.list('')).map((o) => o.key),
+      [...kept].sort((a, b) => a.localeCompare(b)),
+    );
+    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 0, objectsDeleted: 0 }, 'idempotent');
+  });
+
+  test('cleanupBackups deletes backups written more than BACKUP_RETENTION_DAYS ago, by their LastModified', async () => {
+    const older = await store.put('backups/appointments/dt=2013-01-15/part-00000.csv', 'a\n', 'text/csv');
+    await sleep(1_100); // S3 LastModified has whole seconds
+    const newer = await store.put('backups/patients/dt=2013-01-16/part-00000.csv', 'b\n', 'text/csv');
+    const notBackup = await store.put('raw/clinics/dt=2030-01-01/part-00000.csv', 'c\n', 'text/csv');
+    const listed = new Map((await store.list('')).map((o) => [o.key, o.lastModified?.getTime() ?? NaN]));
+    const olderAt = listed.get(older.key) ?? NaN;
+    const newerAt = listed.get(newer.key) ?? NaN;
+    assert.ok(olderAt < newerAt, 'the two backups have different LastModified seconds');
+    // A clock 30 days after the moment between the two writes: the first is past the window, the second not.
+    const now = (olderAt + newerAt) / 2 + config.backupRetentionDays * 86_400_000;
+    const { cleanupBackups } = createCleanupActivities({
+      warehouse: undefined as never,
+      store,
+      config,
+      now: () => now,
+    });
+    assert.equal(config.backupRetentionDays, 30, 'the default window');
+    assert.deepEqual(await cleanupBackups({}), { objectsDeleted: 1, retentionDays: 30 });
+    const left = (await store.list('')).map((o) => o.key);
+    assert.ok(!left.includes(older.key), 'the old backup is gone');
+    assert.ok(left.includes(newer.key) && left.includes(notBackup.key), 'the newer backup and other objects stay');
   });
 });
