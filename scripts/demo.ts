@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
-import { isoDate, localDate } from '../src/domain/dates.js';
+import { parseRunDate, todayIn } from '../src/cli/dates.js';
 import { failureText } from '../src/cli/output.js';
 import { awaitPipeline, ensureWorker, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
@@ -26,16 +26,16 @@ async function main(): Promise<void> {
     console.log('usage: npm run demo [-- --date YYYY-MM-DD] [-- --scale small|medium|large|N]');
     return;
   }
-  if (values.date !== undefined && !isoDate.safeParse(values.date).success) {
-    throw new Error(`--date ${values.date}: must be a real date written YYYY-MM-DD`);
-  }
   const scale = values.scale !== undefined ? parseScale(values.scale) : 'small';
+  // Checked before the stack starts, so a mistyped date costs nothing.
+  const { timezone } = loadConfig();
+  const today = todayIn(timezone);
+  const runDate = values.date === undefined ? today : parseRunDate('--date', values.date, today, timezone);
 
   const stack = await stackUp();
   // The config defaults already point at the local stack; dbt comes from the toolchain setup built.
   if (stack.env.DBT_BIN) process.env.DBT_BIN ??= stack.env.DBT_BIN;
   const config = loadConfig();
-  const runDate = values.date ?? localDate(new Date(), config.timezone);
   console.log(`Local stack up in ${(stack.elapsedMs / 1000).toFixed(1)} s; Temporal Web UI: ${stack.uiUrl}`);
 
   const client = await connectClient(config);

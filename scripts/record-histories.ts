@@ -8,7 +8,8 @@
  * make a failing replay test pass without understanding why it failed: a replay failure means runs
  * that were in flight when the new code is deployed would break.
  *
- * Scenarios (dates in 2030, which no test uses, so ids never collide with other runs):
+ * Scenarios (dates in 2010: in the past, since run dates after today are refused, and a year no test uses,
+ * so ids never collide with other runs):
  *  - daily-pipeline-completed: dailyPipeline at scale 200 and all its children (six ingestEntity,
  *    doctorRatingReport, retentionCleanup);
  *  - daily-pipeline-report-failed: the report's build activity replaced by one that throws (fault
@@ -37,8 +38,8 @@ import { historyToJson } from '../test/workflow/histories/history-json.js';
 /** Where the replay test looks for histories. */
 export const HISTORIES_DIR = fileURLToPath(new URL('../test/workflow/histories/', import.meta.url));
 
-const PIPELINE_DATE = '2030-06-14';
-const FAILING_REPORT_DATE = '2030-06-13';
+const PIPELINE_DATE = '2010-06-11';
+const FAILING_REPORT_DATE = '2010-06-10';
 const SCALE = 200;
 
 /** Writes the history of the run behind `handle` (its latest run when no run id is bound). */
@@ -80,10 +81,11 @@ async function awaitStartedBySchedule(client: Client, workflowId: string): Promi
   return settle(client.workflow.getHandle(workflowId));
 }
 
-/** A Sunday in 2030 whose weekend-notice id has never been used on this server. */
+/** A Sunday in 2010 whose weekend-notice id has never been used on this server. */
 async function unusedSunday(client: Client): Promise<string> {
   for (;;) {
-    const day = new Date(Date.UTC(2030, 0, 6 + 7 * randomInt(0, 52)));
+    // 2010-01-03 was a Sunday.
+    const day = new Date(Date.UTC(2010, 0, 3 + 7 * randomInt(0, 52)));
     const date = day.toISOString().slice(0, 10);
     const exists = await client.workflow
       .getHandle(workflowIds.weekendNotice(date))

@@ -175,6 +175,15 @@ const envSchema = z.object({
 
   HEALTHSYNTH_TIMEZONE: optional(z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin')),
   RETENTION_DAYS: optional(int(1, 36_500)),
+  RETENTION_MAX_DELETE_SHARE: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a decimal fraction from 0 to 1, e.g. 0.2')
+      .transform(Number)
+      .pipe(z.number().gt(0, 'must be more than 0 (0 would refuse every cleanup)').max(1)),
+  ),
+  BACKUP_RETENTION_DAYS: optional(int(1, 36_500)),
   DEFAULT_SCALE: optional(
     z.string().transform((v, ctx) => {
       try {
@@ -256,6 +265,10 @@ export interface Config {
   telegram: { botToken?: string; chats: { staff?: string; patients?: string }; apiRoot?: string };
   timezone: string;
   retentionDays: number;
+  /** Largest share of a table one cleanup may delete unless the run allows a large cleanup. */
+  retentionMaxDeleteShare: number;
+  /** Backups (under backups/) older than this many days are deleted by the cleanup. */
+  backupRetentionDays: number;
   defaultScale: Scale;
   seed: number;
   shardRows: number;
@@ -384,6 +397,8 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     },
     timezone: env.HEALTHSYNTH_TIMEZONE ?? 'UTC',
     retentionDays: env.RETENTION_DAYS ?? 365,
+    retentionMaxDeleteShare: env.RETENTION_MAX_DELETE_SHARE ?? 0.2,
+    backupRetentionDays: env.BACKUP_RETENTION_DAYS ?? 30,
     defaultScale: env.DEFAULT_SCALE ?? 'small',
     seed: env.GENERATOR_SEED ?? 20_261_120,
     shardRows: env.SHARD_ROWS ?? 250_000,

@@ -65,7 +65,7 @@ export async function startWorkerIfStalled(
 export async function startPipeline(
   client: Client,
   config: Config,
-  input: { runDate: string; scale?: ScaleInput },
+  input: { runDate: string; scale?: ScaleInput; allowLargeCleanup?: boolean },
 ): Promise<WorkflowHandle> {
   return client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
     taskQueue: config.temporal.taskQueue,

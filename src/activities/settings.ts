@@ -11,11 +11,13 @@ export interface PipelineSettings {
   retentionDays: number;
   defaultScale: ScaleInput;
   uiUrl: string;
+  /** HEALTHSYNTH_TIMEZONE: what "today" means for run-date checks and the retention cutoff. */
+  timezone: string;
 }
 
 export function createSettingsActivities({ config }: { config: Config }) {
   return {
-    /** Pure read of configuration; idempotent. */
+    /** Pure read of configuration; idempotent (a retry returns the same values unless the worker's config changed). */
     async pipelineSettings(): Promise<PipelineSettings> {
       return {
         seed: config.seed,
@@ -23,6 +25,7 @@ export function createSettingsActivities({ config }: { config: Config }) {
         retentionDays: config.retentionDays,
         defaultScale: config.defaultScale,
         uiUrl: config.temporal.uiUrl,
+        timezone: config.timezone,
       };
     },
   };

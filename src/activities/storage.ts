@@ -23,6 +23,8 @@ export interface StoredObject {
   key: string;
   etag: string;
   size: number;
+  /** When the object was written (listings only): what backup retention ages by, as an S3 lifecycle rule does. */
+  lastModified?: Date;
 }
 
 /** Upload parts are 5 MiB (the S3 minimum); two in flight keep memory flat while streaming generated CSV. */
@@ -123,11 +125,42 @@ export class ObjectStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of res.Contents ?? ([] as _Object[])) {
-        if (o.Key) out.push({ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 });
+        if (o.Key) {
+          out.push({
+            key: o.Key,
+            etag: stripQuotes(o.ETag),
+            size: o.Size ?? 0,
+            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+          });
+        }
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /**
+   * The "folders" directly under `prefix` (which ends in `/`): the distinct next path segments, each as a full
+   * prefix ending in `/`, sorted. One listing call per 1000 folders, however many objects they hold.
+   */
+  async listFolders(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+      );
+      for (const p of res.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix);
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  /** Deletes every object under `prefix`; returns how many there were. Idempotent: an empty prefix is 0. */
+  async deletePrefix(prefix: string): Promise<number> {
+    const objects = await this.list(prefix);
+    await this.delete(objects.map((o) => o.key));
+    return objects.length;
   }
 
   /** Deletes keys in batches of 1000 (the S3 limit); missing keys are not an error. */
@@ -165,4 +198,13 @@ export const keys = {
     `raw/${entity}/dt=${runDate}/part-${String(shard).padStart(5, '0')}.csv`,
   report: (runDate: string) => `reports/dt=${runDate}/doctor-rating.png`,
   backupPrefix: (table: string, runDate: string) => `backups/${table}/dt=${runDate}/`,
+  /** Everything cleanup writes lives under here; backups older than BACKUP_RETENTION_DAYS are deleted. */
+  backupsRoot: 'backups/',
+  /** `raw/<entity>/`: the day folders `dt=<date>/` of one entity live under it. */
+  rawRoot: (entity: string) => `raw/${entity}/`,
 };
+
+/** The date of a day folder such as `raw/patients/dt=2026-11-20/`, or undefined for anything else. */
+export function folderDate(prefix: string): string | undefined {
+  return /\/dt=(\d{4}-\d{2}-\d{2})\/$/.exec(prefix)?.[1];
+}

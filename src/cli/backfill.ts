@@ -14,7 +14,6 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Command } from 'commander';
-import { isoDate, localDate } from '../domain/dates.js';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
 import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
@@ -30,25 +29,13 @@ import {
   type CliDeps,
   failureText,
 } from './output.js';
+import { parseRunDate, todayIn } from './dates.js';
 
 const DAY_MS = 86_400_000;
 
 /** A backfill range that cannot run; the message says what is wrong and what is allowed. */
 export class BackfillRangeError extends UsageError {
   override name = 'BackfillRangeError';
-}
-
-/** Checks that `value` is a real calendar date written YYYY-MM-DD (2026-02-30 is rejected). */
-export function parseIsoDate(value: string, name: string): string {
-  const parsed = isoDate.safeParse(value);
-  if (!parsed.success)
-    throw new BackfillRangeError(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}; got "${value}"`);
-  return value;
-}
-
-/** Today's date (YYYY-MM-DD) in `timezone`: what "the future" means for a backfill. */
-export function todayIn(timezone: string, now: Date = new Date()): string {
-  return localDate(now, timezone);
 }
 
 /** Monday-to-Friday dates from `from` to `to`, both included, in order (the pipeline runs on weekdays only). */
@@ -67,23 +54,23 @@ export interface BackfillRange {
   to: string;
   /** Today in the configured timezone (see {@link todayIn}); dates after it are refused. */
   today: string;
+  /** HEALTHSYNTH_TIMEZONE, named in the message when a date is refused. */
+  timezone: string;
   /** config.backfillMaxDays: the longest range, in calendar days, one backfill may cover. */
   maxDays: number;
 }
 
 /**
- * Validates a backfill range and returns its weekdays. Refuses, with a {@link BackfillRangeError}:
- * a malformed or impossible date, from after to, a `to` after today (there is no data to make for
- * the future, and the schedule owns today onwards), and a range longer than `maxDays` calendar days.
- * Today itself is allowed, so a missed run can be made up the same day.
+ * Validates a backfill range and returns its weekdays. Refuses, with a usage error naming the option: a
+ * malformed or impossible date, a date outside the run dates (before 2000-01-01, the generator's first day,
+ * or after today: there is no data to make for the future, and its retention cutoff would expire
+ * everything), from after to, and a range longer than `maxDays` calendar days. Today itself is allowed, so a
+ * missed run can be made up the same day.
  */
 export function backfillDates(range: BackfillRange): string[] {
-  const from = parseIsoDate(range.from, '--from');
-  const to = parseIsoDate(range.to, '--to');
+  const from = parseRunDate('--from', range.from, range.today, range.timezone);
+  const to = parseRunDate('--to', range.to, range.today, range.timezone);
   if (from > to) throw new BackfillRangeError(`--from ${from} is after --to ${to}`);
-  if (to > range.today) {
-    throw new BackfillRangeError(`--to ${to} is in the future (today is ${range.today} in the configured timezone)`);
-  }
   const days = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
   if (days > range.maxDays) {
     throw new BackfillRangeError(
@@ -122,6 +109,8 @@ export interface BackfillOptions {
   /** Run dates again even when their last run completed (a new run with the same workflow id). */
   force?: boolean;
   scale?: ScaleInput;
+  /** Let each date's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table. */
+  allowLargeCleanup?: boolean;
   /** Called as each date finishes, in completion order (the CLI prints a line). */
   onOutcome?: (outcome: BackfillOutcome) => void;
 }
@@ -146,7 +135,7 @@ export async function backfillDate(
   client: Client,
   config: Config,
   runDate: string,
-  opts: { force?: boolean; scale?: ScaleInput } = {},
+  opts: { force?: boolean; scale?: ScaleInput; allowLargeCleanup?: boolean } = {},
 ): Promise<BackfillOutcome> {
   const workflowId = workflowIds.dailyPipeline(runDate);
   const started = Date.now();
@@ -176,7 +165,13 @@ export async function backfillDate(
         const startedRun = await client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
           taskQueue: config.temporal.taskQueue,
           workflowId,
-          args: [{ runDate, scale: opts.scale ?? config.defaultScale }],
+          args: [
+            {
+              runDate,
+              scale: opts.scale ?? config.defaultScale,
+              ...(opts.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
+            },
+          ],
           workflowIdReusePolicy: opts.force ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
@@ -242,52 +237,64 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
       .requiredOption('--to <date>', 'last date, YYYY-MM-DD (today at the latest)')
       .option('--concurrency <n>', 'dates running at once', '2')
       .option('--force', 'run dates again even when their last run completed')
+      .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
       .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)'),
-  ).action((opts: { from: string; to: string; concurrency: string; force?: boolean; scale?: string; json?: boolean }) =>
-    runAction(io, async () => {
-      const config = getConfig();
-      const concurrency = parseConcurrency(opts.concurrency);
-      let scale: ScaleInput | undefined;
-      try {
-        scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
-      } catch (err) {
-        throw new UsageError(`--scale: ${(err as Error).message}`);
-      }
-      const dates = backfillDates({
-        from: opts.from,
-        to: opts.to,
-        today: todayIn(config.timezone),
-        maxDays: config.backfillMaxDays,
-      });
-      if (dates.length === 0) {
-        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
-        else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
-        return;
-      }
-      if (!opts.json) {
-        io.out(
-          `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
-            `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+  ).action(
+    (opts: {
+      from: string;
+      to: string;
+      concurrency: string;
+      force?: boolean;
+      allowLargeCleanup?: boolean;
+      scale?: string;
+      json?: boolean;
+    }) =>
+      runAction(io, async () => {
+        const config = getConfig();
+        const concurrency = parseConcurrency(opts.concurrency);
+        let scale: ScaleInput | undefined;
+        try {
+          scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
+        } catch (err) {
+          throw new UsageError(`--scale: ${(err as Error).message}`);
+        }
+        const dates = backfillDates({
+          from: opts.from,
+          to: opts.to,
+          today: todayIn(config.timezone),
+          timezone: config.timezone,
+          maxDays: config.backfillMaxDays,
+        });
+        if (dates.length === 0) {
+          if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
+          else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
+          return;
+        }
+        if (!opts.json) {
+          io.out(
+            `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
+              `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+          );
+        }
+        const outcomes = await withClient(config, (client) =>
+          runBackfill(client, config, {
+            dates,
+            concurrency,
+            force: opts.force,
+            allowLargeCleanup: opts.allowLargeCleanup,
+            scale,
+            onOutcome: opts.json
+              ? undefined
+              : (o) =>
+                  io.out(
+                    `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
+                  ),
+          }),
         );
-      }
-      const outcomes = await withClient(config, (client) =>
-        runBackfill(client, config, {
-          dates,
-          concurrency,
-          force: opts.force,
-          scale,
-          onOutcome: opts.json
-            ? undefined
-            : (o) =>
-                io.out(
-                  `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
-                ),
-        }),
-      );
-      const counts = countOutcomes(outcomes);
-      if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
-      else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
-      io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
-    }),
+        const counts = countOutcomes(outcomes);
+        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
+        else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
+        io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
+      }),
   );
 }

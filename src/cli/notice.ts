@@ -5,12 +5,11 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
-import { localDate } from '../domain/dates.js';
 import { ensureWorker, startWorkerIfStalled } from '../run-pipeline.js';
 import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
 import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
 import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
-import { parseIsoDate } from './backfill.js';
+import { parseWeekendDate, todayIn } from './dates.js';
 
 export function registerNoticeCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
@@ -18,11 +17,17 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
     program
       .command('notice')
       .description("Send the weekend notice to the patients' Telegram chat for a date, at most once per date.")
-      .option('--date <YYYY-MM-DD>', 'the date of the notice (default: today in HEALTHSYNTH_TIMEZONE)'),
+      .option('--date <YYYY-MM-DD>', 'a Saturday or Sunday, not after today (default: today in HEALTHSYNTH_TIMEZONE)'),
   ).action((opts: { date?: string; json?: boolean }) =>
     runAction(io, async () => {
       const config = getConfig();
-      const date = opts.date === undefined ? localDate(new Date(), config.timezone) : parseIsoDate(opts.date, '--date');
+      const today = todayIn(config.timezone);
+      const date = parseWeekendDate(
+        opts.date === undefined ? '--date (default: today)' : '--date',
+        opts.date ?? today,
+        today,
+        config.timezone,
+      );
       const workflowId = workflowIds.weekendNotice(date);
       await withClient(config, async (client) => {
         let worker = await ensureWorker(client, config, 'auto');

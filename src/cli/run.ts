@@ -3,25 +3,18 @@
  */
 import { Option, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
-import { isoDate, localDate } from '../domain/dates.js';
 import { awaitPipeline, ensureWorker, startPipeline, startWorkerIfStalled, type WorkerMode } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
 import { runWorkerProcess } from '../worker.js';
+import { parseRunDate, todayIn } from './dates.js';
 import { formatSummary } from './follow.js';
 import { failureText } from './output.js';
-
-/** Validates a --date value: a real calendar date written YYYY-MM-DD. */
-export function parseDateOption(value: string): string {
-  const parsed = isoDate.safeParse(value);
-  if (!parsed.success) throw new Error(`--date ${value}: ${parsed.error.issues[0]?.message ?? 'invalid date'}`);
-  return value;
-}
 
 export function registerRunCommands(program: Command): void {
   program
     .command('run')
     .description('Run the daily pipeline for one date and wait for it (starts a worker in-process if none is polling).')
-    .option('--date <YYYY-MM-DD>', 'run date (default: today in HEALTHSYNTH_TIMEZONE)', parseDateOption)
+    .option('--date <YYYY-MM-DD>', 'run date, 2000-01-01 to today (default: today in HEALTHSYNTH_TIMEZONE)')
     .option(
       '--scale <small|medium|large|N>',
       'rows to generate: a named scale or a number of appointments',
@@ -32,6 +25,7 @@ export function registerRunCommands(program: Command): void {
         .choices(['auto', 'always', 'never'])
         .default('auto'),
     )
+    .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
     .option('--follow', 'show live progress while it runs')
     .option('--json', 'print the result as JSON')
     .action(
@@ -39,17 +33,20 @@ export function registerRunCommands(program: Command): void {
         date?: string;
         scale?: ReturnType<typeof parseScale>;
         worker: WorkerMode;
+        allowLargeCleanup?: boolean;
         follow?: boolean;
         json?: boolean;
       }) => {
         const config = loadConfig();
-        const runDate = opts.date ?? localDate(new Date(), config.timezone);
+        const today = todayIn(config.timezone);
+        const runDate = opts.date === undefined ? today : parseRunDate('--date', opts.date, today, config.timezone);
         const client = await connectClient(config);
         let worker = await ensureWorker(client, config, opts.worker);
         try {
           const handle = await startPipeline(client, config, {
             runDate,
             ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+            ...(opts.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
           });
           if (!worker && opts.worker === 'auto') worker = await startWorkerIfStalled(config, handle);
           if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);

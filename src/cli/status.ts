@@ -7,7 +7,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
-import { parseIsoDate } from './backfill.js';
+import { parseRunDate, todayIn } from './dates.js';
 import {
   EXIT,
   formatDuration,
@@ -87,12 +87,15 @@ export function registerStatusCommands(program: Command, deps: CliDeps = {}): vo
     program
       .command('status')
       .description('List recent daily pipeline runs with their outcome and Web UI link.')
-      .option('--date <date>', 'only the runs of this date (YYYY-MM-DD)')
+      .option('--date <date>', 'only the runs of this date (YYYY-MM-DD, 2000-01-01 to today)')
       .option('--limit <n>', 'how many runs to show', '10'),
   ).action((opts: { date?: string; limit: string; json?: boolean }) =>
     runAction(io, async () => {
       const config = getConfig();
-      const date = opts.date === undefined ? undefined : parseIsoDate(opts.date, '--date');
+      const date =
+        opts.date === undefined
+          ? undefined
+          : parseRunDate('--date', opts.date, todayIn(config.timezone), config.timezone);
       if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 1000) {
         throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${opts.limit}"`);
       }

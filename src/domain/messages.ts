@@ -96,6 +96,13 @@ export function cleanupMessage(scope: string, result: Omit<CleanupResult, 'notif
       (t.backupKey ? ` to ${t.backupKey}` : '') +
       ` (older than ${t.cutoff})`,
   );
+  const { objects } = result;
+  if (objects) {
+    lines.push(
+      `• raw objects: ${objects.rawObjectsDeleted} deleted (${objects.rawDaysDeleted} entity-days before ${result.cutoff})`,
+      `• backups: ${objects.backupObjectsDeleted} objects older than ${objects.backupRetentionDays} days deleted`,
+    );
+  }
   const text = `*Retention cleanup ${result.runDate}* (${result.retentionDays} days)\n${lines.join('\n')}`;
   return staffText(scope, 'retention-cleanup', text);
 }

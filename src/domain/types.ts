@@ -106,13 +106,24 @@ export interface CleanupTableResult {
   backupKey?: string;
   rowsBackedUp: number;
   rowsDeleted: number;
+  /** Load-ledger rows removed with the rows (one per batch the delete touched), so a reload really loads. */
+  ledgerRowsDeleted?: number;
   status: 'cleaned' | 'nothing-to-clean' | 'already-done';
 }
 
 export interface CleanupResult {
   runDate: string;
   retentionDays: number;
+  /** Rows dated before this went: RETENTION_DAYS before the earlier of runDate and today. */
+  cutoff?: string;
   tables: CleanupTableResult[];
+  /** Raw CSV objects of the expired days and backups past BACKUP_RETENTION_DAYS, deleted after the tables. */
+  objects?: {
+    rawDaysDeleted: number;
+    rawObjectsDeleted: number;
+    backupObjectsDeleted: number;
+    backupRetentionDays: number;
+  };
   notifications: NotificationResult[];
 }
 

@@ -30,6 +30,8 @@ import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepS
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
 import {
+  checkRunDate,
+  DATE_CHECKS_PATCH,
   parseInput,
   pipelineInput,
   scheduledPipelineInput,
@@ -87,6 +89,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   };
 
   const settings = await pipelineSettings();
+  if (patched(DATE_CHECKS_PATCH)) checkRunDate('dailyPipeline', 'runDate', runDate, settings.timezone);
   const scale = input.scale ?? settings.defaultScale;
   const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
   const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };
@@ -169,7 +172,13 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
-      args: [{ runDate, retentionDays: settings.retentionDays }],
+      args: [
+        {
+          runDate,
+          retentionDays: settings.retentionDays,
+          ...(input.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
+        },
+      ],
     }),
   ]);
   const failures: string[] = [];

@@ -10,7 +10,7 @@ import { doctorRatingMessage } from '../domain/messages.js';
 import type { ReportResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
-import { parseInput, runDateInput } from './input.js';
+import { checkDateInput, DATE_CHECKS_PATCH, parseInput, runDateInput } from './input.js';
 
 const { buildDoctorRatingReport } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '10 minutes',
@@ -25,6 +25,7 @@ const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
 
 export async function doctorRatingReport(rawInput: { runDate: string }): Promise<ReportResult> {
   const { runDate } = parseInput('doctorRatingReport', runDateInput, rawInput);
+  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('doctorRatingReport', 'runDate', runDate);
   const built = await buildDoctorRatingReport({ runDate });
   const notifications = patched(PER_MESSAGE_DELIVERY)
     ? await sendToStaff(doctorRatingMessage(workflowIds.report(runDate), built))

@@ -2,11 +2,11 @@
  * ingestEntity: one entity's day, generated as parallel shard activities and loaded exactly once.
  * Only keys and counts cross history; the CSV bytes stay in the object store.
  */
-import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
 import { planShards } from '../domain/shards.js';
 import type { IngestResult } from '../domain/types.js';
-import { ingestInput, parseInput, type IngestInput } from './input.js';
+import { checkDateInput, DATE_CHECKS_PATCH, ingestInput, parseInput, type IngestInput } from './input.js';
 import { entityProgressSignal } from './signals.js';
 
 const NON_RETRYABLE = ['InvalidInput', 'CsvLoadError', 'RowCountMismatch', 'ConfigError'];
@@ -26,6 +26,7 @@ const { loadBatch } = proxyActivities<ActivityTypes>({
 
 export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult> {
   const input = parseInput('ingestEntity', ingestInput, rawInput);
+  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('ingestEntity', 'runDate', input.runDate);
   const { entity, runDate, scale, seed, shardRows } = input;
   const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
   const report = async (generated: number, loaded: number, state: 'running' | 'completed'): Promise<void> => {

@@ -3,9 +3,10 @@
  * every input is checked inside the workflow and a bad one fails the run for good, with a message
  * that says which field is wrong and what a right one looks like.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import { isoDate } from '../domain/dates.js';
+import type { ActivityTypes } from '../activities/index.js';
+import { isoDate, localDate, runDateProblem, weekendProblem } from '../domain/dates.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
 
 export { isoDate };
@@ -37,7 +38,12 @@ export const timezone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as UTC or Europe/Berlin');
 
-export const pipelineInput = z.strictObject({ runDate: isoDate, scale: scaleInput.optional() });
+export const pipelineInput = z.strictObject({
+  runDate: isoDate,
+  scale: scaleInput.optional(),
+  /** Lets this run's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table (operator's choice). */
+  allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+});
 export type PipelineInput = z.infer<typeof pipelineInput>;
 
 export const scheduledPipelineInput = z.strictObject({
@@ -63,7 +69,9 @@ export const scheduledWeekendNoticeInput = z.strictObject({ timezone: timezone.d
 
 /**
  * Parses `raw` with `schema`, or fails the workflow non-retryably with an `InvalidInput` failure
- * naming each bad field. Retrying cannot fix a bad input, so the run ends at once.
+ * naming each bad field and what is wrong with it. Retrying cannot fix a bad input, so the run ends at once.
+ * The message never repeats the input's values: an input can carry data, and failure messages are stored
+ * in Temporal's history unencrypted.
  */
 export function parseInput<T extends z.ZodType>(workflow: string, schema: T, raw: unknown): z.output<T> {
   const parsed = schema.safeParse(raw ?? {});
@@ -76,8 +84,47 @@ export function parseInput<T extends z.ZodType>(workflow: string, schema: T, raw
       return `${i.path.length > 0 ? i.path.join('.') : 'input'}: ${i.message}${hint}`;
     })
     .join('; ');
-  throw ApplicationFailure.nonRetryable(
-    `${workflow}: invalid input ${JSON.stringify(raw)}: ${problems}`,
-    'InvalidInput',
-  );
+  throw ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${problems}`, 'InvalidInput');
+}
+
+/** Patch id of the date checks, so runs started before they existed (and recorded histories) replay unchanged. */
+export const DATE_CHECKS_PATCH = 'date-checks';
+
+const { pipelineSettings } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+function invalidDate(workflow: string, field: string, problem: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${field}: ${problem}`, 'InvalidInput');
+}
+
+/**
+ * Fails with `InvalidInput` when `date` (input field `field`) is before the generator's first day or after
+ * today in `timezone`. Today comes from the workflow clock (`new Date()` in workflow code), so a replay sees
+ * the day the run saw.
+ */
+export function checkRunDate(workflow: string, field: string, date: string, timezone: string): string {
+  const today = localDate(new Date(), timezone);
+  const problem = runDateProblem(date, today, timezone);
+  if (problem) throw invalidDate(workflow, field, problem);
+  return today;
+}
+
+/**
+ * The date check for workflows that do not read the settings otherwise: a weekend notice's date must be a
+ * Saturday or Sunday (checked first, no activity needed), then the timezone comes from the worker's
+ * `pipelineSettings` and the date must not be after today there. Returns today in that timezone.
+ * Call it only under `patched(DATE_CHECKS_PATCH)`: it schedules an activity.
+ */
+export async function checkDateInput(
+  workflow: string,
+  field: string,
+  date: string,
+  opts: { weekend?: boolean } = {},
+): Promise<string> {
+  const weekday = opts.weekend ? weekendProblem(date) : undefined;
+  if (weekday) throw invalidDate(workflow, field, weekday);
+  const { timezone } = await pipelineSettings();
+  return checkRunDate(workflow, field, date, timezone);
 }

@@ -1,41 +1,89 @@
 /**
  * retentionCleanup: back up, verify and delete rows older than the retention window, table by table
- * (children before the appointments they reference), then send staff a note (Slack and the staff
- * Telegram chat, at most once per date) with counts and the backup locations. Each table step is idempotent through the cleanup ledger, so a rerun neither
+ * (children before the rows they reference), then the raw objects of the expired days and the backups past
+ * BACKUP_RETENTION_DAYS, then send staff a note (Slack and the staff Telegram chat, at most once per date) with
+ * counts and the backup locations. Each table step is idempotent through the cleanup ledger, so a rerun neither
  * backs up twice nor deletes more.
  */
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
+import { retentionCutoff } from '../domain/dates.js';
 import type { CleanupResult, CleanupTableResult } from '../domain/types.js';
 import { z } from 'zod';
 import { cleanupMessage } from '../domain/messages.js';
 import { workflowIds } from '../workflow-ids.js';
 import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
-import { isoDate, parseInput } from './input.js';
+import { checkDateInput, isoDate, parseInput } from './input.js';
 
-/** Feedback and records reference appointments, so they go first. */
+/** The tables before personal-data retention (runs started before it replay with these). */
 export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
 
-const { cleanupTable } = proxyActivities<ActivityTypes>({
+/**
+ * Feedback and records reference appointments, so they go first; appointments reference the patients rows
+ * of their batch, so patients go last (and the adapter keeps a patients batch while appointments of that
+ * batch remain).
+ */
+export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients'] as const;
+
+/** Patch id of the cutoff from min(runDate, today), the delete-share guard, patients, raw objects and backups. */
+export const RETENTION_PATCH = 'retention-personal-data';
+
+const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['BackupVerificationFailed', 'InvalidInput', 'ConfigError'] },
+  retry: {
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      'BackupVerificationFailed',
+      'DeleteCountMismatch',
+      'RetentionLimitExceeded',
+      'InvalidInput',
+      'ConfigError',
+    ],
+  },
 });
 
 /** The notification activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
 const { notify } = proxyActivities<ActivityTypes>({ startToCloseTimeout: '3 minutes', retry: { maximumAttempts: 3 } });
 
-const cleanupInput = z.strictObject({ runDate: isoDate, retentionDays: z.number().int().min(1).max(36_500) });
+const cleanupInput = z.strictObject({
+  runDate: isoDate,
+  retentionDays: z.number().int().min(1).max(36_500),
+  /** Lets this run delete more than RETENTION_MAX_DELETE_SHARE of a table (e.g. right after lowering RETENTION_DAYS). */
+  allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+});
 
-export async function retentionCleanup(rawInput: { runDate: string; retentionDays: number }): Promise<CleanupResult> {
-  const { runDate, retentionDays } = parseInput('retentionCleanup', cleanupInput, rawInput);
+/** The input of {@link retentionCleanup}: plain JSON, so the temporal CLI can start it too. */
+export type RetentionCleanupInput = z.input<typeof cleanupInput>;
+
+export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise<CleanupResult> {
+  const { runDate, retentionDays, allowLargeCleanup } = parseInput('retentionCleanup', cleanupInput, rawInput);
   const tables: CleanupTableResult[] = [];
-  for (const table of CLEANUP_TABLES) {
-    tables.push(await cleanupTable({ runDate, table, retentionDays }));
+  let cutoff: string | undefined;
+  let objects: CleanupResult['objects'];
+  if (patched(RETENTION_PATCH)) {
+    const today = await checkDateInput('retentionCleanup', 'runDate', runDate);
+    cutoff = retentionCutoff(runDate, today, retentionDays);
+    for (const table of RETENTION_ORDER) {
+      tables.push(await cleanupTable({ runDate, table, cutoff, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }));
+    }
+    // Only after every table's rows are backed up and deleted: the backup, not the raw object, is the copy kept.
+    const raw = await cleanupRawObjects({ cutoff });
+    const backups = await cleanupBackups({});
+    objects = {
+      rawDaysDeleted: raw.prefixesDeleted,
+      rawObjectsDeleted: raw.objectsDeleted,
+      backupObjectsDeleted: backups.objectsDeleted,
+      backupRetentionDays: backups.retentionDays,
+    };
+  } else {
+    for (const table of CLEANUP_TABLES) {
+      tables.push(await cleanupTable({ runDate, table, retentionDays }));
+    }
   }
+  const result = { runDate, retentionDays, ...(cutoff ? { cutoff } : {}), tables, ...(objects ? { objects } : {}) };
   if (patched(PER_MESSAGE_DELIVERY)) {
-    const note = cleanupMessage(workflowIds.cleanup(runDate), { runDate, retentionDays, tables });
-    return { runDate, retentionDays, tables, notifications: await sendToStaff(note) };
+    return { ...result, notifications: await sendToStaff(cleanupMessage(workflowIds.cleanup(runDate), result)) };
   }
   const lines = tables.map(
     (t) =>
@@ -43,11 +91,17 @@ export async function retentionCleanup(rawInput: { runDate: string; retentionDay
       (t.backupKey ? ` to ${t.backupKey}` : '') +
       ` (older than ${t.cutoff})`,
   );
+  if (objects) {
+    lines.push(
+      `• raw objects: ${objects.rawObjectsDeleted} deleted (${objects.rawDaysDeleted} entity-days before ${cutoff})`,
+      `• backups: ${objects.backupObjectsDeleted} objects older than ${objects.backupRetentionDays} days deleted`,
+    );
+  }
   const notifications = await notify({
     slack: {
       name: 'retention-cleanup',
       text: `*Retention cleanup ${runDate}* (${retentionDays} days)\n${lines.join('\n')}`,
     },
   });
-  return { runDate, retentionDays, tables, notifications };
+  return { ...result, notifications };
 }

@@ -16,7 +16,13 @@ import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { PER_MESSAGE_DELIVERY, sendToPatients } from './deliver.js';
 import { localDate } from './format.js';
-import { parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
+import {
+  checkDateInput,
+  DATE_CHECKS_PATCH,
+  parseInput,
+  scheduledWeekendNoticeInput,
+  weekendNoticeInput,
+} from './input.js';
 
 const { weekendNoticeMessage } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
@@ -38,6 +44,7 @@ export interface WeekendNoticeResult {
 
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
+  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('weekendNotice', 'date', date, { weekend: true });
   if (patched(PER_MESSAGE_DELIVERY)) {
     const notifications = await sendToPatients(await weekendNoticeMessage({ date }));
     if (notifications.every((n) => n.alreadyDelivered)) return { date, notifications: [], alreadySent: true };

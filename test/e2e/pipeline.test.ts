@@ -1,7 +1,8 @@
 /**
  * The whole daily pipeline on the real stack: Temporal, PostgreSQL, S3, dbt, and Slack/Telegram over
  * real HTTP to a local receiver. Runs a date older than the retention window first, then a date that
- * expires it, then the same date again.
+ * expires it (half of every table, so that run allows a large cleanup), then the same date again, then a
+ * later date whose cleanup is refused by the delete-share limit.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import sharp from 'sharp';
 import { addDays } from '../../src/domain/dates.js';
 import { ENTITIES, ENTITY_NAMES } from '../../src/domain/entities.js';
 import type { PipelineSummary, ReportResult, CleanupResult, PipelineProgress } from '../../src/domain/types.js';
+import { failureText } from '../../src/cli/output.js';
 import { awaitPipeline, startPipeline } from '../../src/run-pipeline.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -39,8 +41,12 @@ describe('dailyPipeline end to end', () => {
     await receiver?.close();
   });
 
-  const run = async (date: string): Promise<PipelineSummary> => {
-    const handle = await startPipeline(h.client, h.config, { runDate: date, scale: 'small' });
+  const run = async (date: string, allowLargeCleanup = false): Promise<PipelineSummary> => {
+    const handle = await startPipeline(h.client, h.config, {
+      runDate: date,
+      scale: 'small',
+      ...(allowLargeCleanup ? { allowLargeCleanup } : {}),
+    });
     const outcome = await awaitPipeline(h.config, handle);
     if (outcome.error) throw outcome.error;
     const progress = await handle.query<PipelineProgress>('progress');
@@ -56,8 +62,9 @@ describe('dailyPipeline end to end', () => {
     const oldAppointments = old.ingest.find((r) => r.entity === 'appointments')?.rowsLoaded ?? 0;
     assert.ok(oldAppointments > 0);
 
+    // The new date deletes half of every table: more than RETENTION_MAX_DELETE_SHARE, so it is allowed here.
     receiver.requests.length = 0;
-    const summary = await run(runDate);
+    const summary = await run(runDate, true);
 
     // Every entity loaded exactly what was generated.
     assert.deepEqual(summary.ingest.map((r) => r.entity).sort(), [...ENTITY_NAMES].sort());
@@ -104,8 +111,22 @@ describe('dailyPipeline end to end', () => {
     );
     assert.ok(report.notifications.every((n) => n.status === 'delivered'));
 
-    // Retention: the old date's appointments, records and feedback were backed up, verified and deleted.
+    // Retention: the old date's patients, appointments, records and feedback were backed up, verified and
+    // deleted, with their load-ledger rows and the old day's raw objects.
     const cleanup = summary.cleanup as CleanupResult;
+    for (const table of ['patients', 'appointments', 'records', 'feedback'] as const) {
+      assert.equal(cleanup.tables.find((t) => t.table === table)?.status, 'cleaned', table);
+      assert.equal(await h.warehouse.countBatch(table, oldDate), 0, `${table} of the old date`);
+    }
+    const ledger = await h.warehouse.query('select 1 from raw._load_ledger where batch_date = $1', [oldDate]);
+    assert.equal(ledger.length, 2, 'only clinics and doctors (kept snapshots) remain in the load ledger');
+    for (const entity of ENTITY_NAMES) {
+      assert.deepEqual(await h.store.list(`raw/${entity}/dt=${oldDate}/`), [], `raw ${entity} objects of the old date`);
+      assert.ok(
+        (await h.store.list(`raw/${entity}/dt=${runDate}/`)).length > 0,
+        `raw ${entity} objects of the new date`,
+      );
+    }
     const appt = cleanup.tables.find((t) => t.table === 'appointments');
     assert.equal(appt?.status, 'cleaned');
     assert.equal(appt?.rowsDeleted, oldAppointments);
@@ -138,9 +159,30 @@ describe('dailyPipeline end to end', () => {
     const cleanup = again.cleanup as CleanupResult;
     assert.deepEqual(
       cleanup.tables.map((t) => t.status),
-      ['already-done', 'already-done', 'already-done'],
+      ['already-done', 'already-done', 'already-done', 'already-done'],
     );
     const [total] = await h.warehouse.query<{ n: number }>('select count(*) as n from raw.appointments');
     assert.equal(Number(total?.n), before[ENTITY_NAMES.indexOf('appointments')], 'only the new batch remains');
+  });
+
+  test('a date whose cleanup would delete more than RETENTION_MAX_DELETE_SHARE: refused, nothing deleted, alert', async () => {
+    // 400 days on, the cleanup would take the whole earlier day: half of every table.
+    const laterDate = addDays(runDate, 400);
+    const before = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
+    receiver.requests.length = 0;
+    const outcome = await awaitPipeline(h.config, await startPipeline(h.client, h.config, { runDate: laterDate }));
+    assert.ok(outcome.error, 'the run failed');
+    assert.match(failureText(outcome.error), /cleanup: RetentionLimitExceeded: retention cleanup of raw\.\w+ refused/);
+    const after = await Promise.all(ENTITY_NAMES.map((e) => h.warehouse.countBatch(e, runDate)));
+    assert.deepEqual(after, before, 'nothing of the earlier date was deleted');
+    const ledger = await h.warehouse.query('select 1 from raw._cleanup_ledger where run_date = $1', [laterDate]);
+    assert.equal(ledger.length, 0, 'no cleanup recorded');
+    for (const entity of ENTITY_NAMES) {
+      assert.ok((await h.store.list(`raw/${entity}/dt=${runDate}/`)).length > 0, `raw ${entity} objects kept`);
+    }
+    assert.ok(
+      receiver.requests.some((r) => r.channel === 'slack' && /RetentionLimitExceeded/.test(JSON.stringify(r.json))),
+      'staff got an alert naming RetentionLimitExceeded',
+    );
   });
 });

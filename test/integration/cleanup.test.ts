@@ -1,17 +1,36 @@
 /**
  * Retention cleanup against the real local PostgreSQL and S3: the backup holds exactly the expired rows,
- * exactly those rows go, a rerun is `already-done`, and a backup that does not verify deletes nothing.
+ * exactly those rows go, a rerun is `already-done`, and a backup that does not verify deletes nothing. The
+ * delete-share limit refuses a cleanup that would take too much of a table (nothing backed up, deleted or
+ * recorded) unless allowed; the load-ledger rows of removed batches go with them, so a reload really loads;
+ * patients go no earlier than the appointments that point at them; raw objects of expired days and old
+ * backups are deleted (in a bucket of their own, since those sweeps cover the whole bucket).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
+import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
 import { ObjectStore, keys } from '../../src/activities/storage.js';
 import { minusDays } from '../../src/activities/warehouse/index.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
+import { csvHeader } from '../../src/domain/entities.js';
 import { appointmentsCsv, feedbackCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
+
+/** Patient rows `firstId …` of `batchDate`, with names and conditions (the personal data retention is for). */
+function patientsCsv(batchDate: string, firstId: number, n: number): string {
+  const lines = [csvHeader('patients')];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      `${firstId + i},Maria Teste ${firstId + i},F,1980-05-0${(i % 9) + 1},Jardim Camburi,false,${i % 2 === 0},false,false,0,2010-01-01,${batchDate}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 describe('retention cleanup on PostgreSQL', () => {
   let config: Config;
@@ -27,10 +46,6 @@ describe('retention cleanup on PostgreSQL', () => {
     if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
     warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
     await warehouse.ensureRawTables();
-    // This database belongs to this file alone; start from empty tables so the expected counts are exact.
-    await warehouse.query(
-      'TRUNCATE raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
-    );
   });
 
   after(async () => {
@@ -43,19 +58,36 @@ describe('retention cleanup on PostgreSQL', () => {
     }
   });
 
-  async function loadAppointments(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
-    const shard = await putShard(
+  /** This database belongs to this file alone; each test starts from empty tables so its counts are exact. */
+  const reset = () =>
+    warehouse.query(
+      'TRUNCATE raw.patients, raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
+    );
+
+  async function appointmentsShard(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
+    return putShard(
       store,
-      `${prefix}/raw/appointments/dt=${batchDate}/part-00000.csv`,
+      `${prefix}/raw/appointments/dt=${batchDate}/part-${firstId}.csv`,
       appointmentsCsv(batchDate, firstId, n, appointmentDay),
       n,
     );
-    await warehouse.loadBatch({ entity: 'appointments', batchDate, objects: [shard] });
+  }
+  async function loadAppointments(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
+    const shard = await appointmentsShard(batchDate, firstId, n, appointmentDay);
+    return warehouse.loadBatch({ entity: 'appointments', batchDate, objects: [shard] });
   }
   const count = async (table: string) =>
     (await warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM raw.${table}`))[0]?.n;
+  const ledgerDates = async (entity: string) =>
+    (
+      await warehouse.query<{ d: string }>(
+        'SELECT batch_date::text AS d FROM raw._load_ledger WHERE entity = $1 ORDER BY 1',
+        [entity],
+      )
+    ).map((r) => r.d);
 
   test('backs up, verifies and deletes expired rows; a rerun is already-done and deletes nothing more', async () => {
+    await reset();
     const runDate = uniqueDate();
     const cutoff = minusDays(runDate, 30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('feedback', runDate));
@@ -72,8 +104,9 @@ describe('retention cleanup on PostgreSQL', () => {
       objects: [await feedbackShard(cutoff, 100, 4)],
     });
 
+    // 25 of 43 rows: more than the default share of 0.2, so this cleanup must be allowed explicitly.
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
-    const result = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 });
+    const result = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
     const backupKey = `${keys.backupPrefix('appointments', runDate)}part-00000.csv`;
     assert.deepEqual(result, {
       table: 'appointments',
@@ -81,6 +114,7 @@ describe('retention cleanup on PostgreSQL', () => {
       backupKey,
       rowsBackedUp: 25,
       rowsDeleted: 25,
+      ledgerRowsDeleted: 1,
       status: 'cleaned',
     });
     const backup = parse(await store.getText(backupKey), { columns: true }) as Record<string, string>[];
@@ -94,14 +128,14 @@ describe('retention cleanup on PostgreSQL', () => {
     // New expired rows after the run: a rerun of the same run date must neither back up again nor delete them.
     await loadAppointments(minusDays(runDate, 50), 9_001, 4);
     const backupBefore = await store.head(backupKey);
-    const rerun = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 });
+    const rerun = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
     assert.equal(rerun.status, 'already-done');
     assert.equal(rerun.rowsDeleted, 25);
     assert.equal(await count('appointments'), 22);
     assert.deepEqual(await store.head(backupKey), backupBefore);
 
     // Feedback ages by submitted_at::date; quoted comments with newlines count as one record each.
-    const fb = await cleanupTable({ runDate, table: 'feedback', retentionDays: 30 });
+    const fb = await cleanupTable({ runDate, table: 'feedback', cutoff, allowLargeCleanup: true });
     assert.equal(fb.status, 'cleaned');
     assert.equal(fb.rowsDeleted, 7);
     assert.equal(await count('feedback'), 4);
@@ -109,6 +143,7 @@ describe('retention cleanup on PostgreSQL', () => {
     assert.equal(fbBackup.length, 7);
     assert.equal(fbBackup[0]?.comment, 'Kind, thorough\nand on time');
 
+    // Runs started before the workflow computed the cutoff pass retentionDays: the same cutoff for a past date.
     const records = await cleanupTable({ runDate, table: 'records', retentionDays: 30 });
     assert.deepEqual(records, {
       table: 'records',
@@ -120,6 +155,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('a backup that does not verify deletes nothing and records nothing', async () => {
+    await reset();
     const runDate = uniqueDate();
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
     const cutoff = minusDays(runDate, 10);
@@ -137,5 +173,205 @@ describe('retention cleanup on PostgreSQL', () => {
     assert.equal(await count('appointments'), before);
     const ledger = await warehouse.query('SELECT 1 FROM raw._cleanup_ledger WHERE run_date = $1', [runDate]);
     assert.equal(ledger.length, 0);
+  });
+
+  test('more than RETENTION_MAX_DELETE_SHARE of a table: refused, nothing backed up, deleted or recorded', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    await loadAppointments(minusDays(runDate, 45), 30_001, 5); // expired
+    await loadAppointments(minusDays(runDate, 2), 31_001, 10); // kept: 5 of 15 rows would go (33%)
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+
+    // retentionDays: 30 is the same cutoff (a past run date); it is the input runs started before the workflow
+    // computed the cutoff still send, and the limit applies to them too.
+    await assert.rejects(cleanupTable({ runDate, table: 'appointments', retentionDays: 30 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, 'RetentionLimitExceeded');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /raw\.appointments refused: it would delete 5 of 15 rows \(33\.3%\)/);
+      assert.match(err.message, /RETENTION_MAX_DELETE_SHARE 0\.2/);
+      assert.match(err.message, /--allow-large-cleanup .* "allowLargeCleanup": true/);
+      assert.deepEqual(err.details, [
+        { table: 'appointments', rowsDue: 5, tableRows: 15, share: 5 / 15, maxShare: 0.2 },
+      ]);
+      return true;
+    });
+    assert.equal(await count('appointments'), 15, 'nothing deleted');
+    assert.equal(config.retentionMaxDeleteShare, 0.2, 'the default share');
+    assert.deepEqual(await store.list(keys.backupPrefix('appointments', runDate)), [], 'no backup written');
+    assert.equal((await warehouse.query('SELECT 1 FROM raw._cleanup_ledger')).length, 0, 'no cleanup ledger row');
+    assert.equal((await ledgerDates('appointments')).length, 2, 'load ledger untouched');
+
+    const allowed = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
+    assert.equal(allowed.status, 'cleaned');
+    assert.equal(allowed.rowsDeleted, 5);
+    assert.equal(await count('appointments'), 10);
+  });
+
+  test('exactly the allowed share is not "more than": it is cleaned without being allowed', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    await loadAppointments(minusDays(runDate, 31), 40_001, 2);
+    await loadAppointments(runDate, 41_001, 8); // 2 of 10 = 0.2
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    const result = await cleanupTable({ runDate, table: 'appointments', cutoff });
+    assert.equal(result.status, 'cleaned');
+    assert.equal(result.rowsDeleted, 2);
+  });
+
+  test('the load-ledger rows of removed batches go in the same transaction; a reload of that date loads', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    const gone = minusDays(runDate, 60); // every row expired
+    const partly = minusDays(runDate, 31); // one batch whose appointments fall on both sides of the cutoff
+    const kept = minusDays(runDate, 1);
+    const goneShard = await appointmentsShard(gone, 50_001, 6);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: gone, objects: [goneShard] });
+    const partlyShards = [
+      await appointmentsShard(partly, 51_001, 4, minusDays(runDate, 35)),
+      await appointmentsShard(partly, 52_001, 3, minusDays(runDate, 10)),
+    ];
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: partly, objects: partlyShards });
+    await loadAppointments(kept, 53_001, 40);
+    assert.deepEqual(await ledgerDates('appointments'), [gone, partly, kept].sort());
+
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    const result = await cleanupTable({ runDate, table: 'appointments', retentionDays: 30 }); // the same cutoff
+    assert.equal(result.cutoff, cutoff);
+    assert.equal(result.rowsDeleted, 10);
+    assert.deepEqual(await ledgerDates('appointments'), [kept], 'the ledger no longer claims the removed batches');
+    assert.equal(result.ledgerRowsDeleted, 2);
+
+    // The same objects again: really loaded (not `unchanged` over a table that no longer holds them).
+    const reload = await warehouse.loadBatch({ entity: 'appointments', batchDate: gone, objects: [goneShard] });
+    assert.equal(reload.status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', gone), 6);
+    const reloadPartly = await warehouse.loadBatch({
+      entity: 'appointments',
+      batchDate: partly,
+      objects: partlyShards,
+    });
+    assert.equal(reloadPartly.status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', partly), 7, 'the whole batch, not only its kept part');
+  });
+
+  test('patients past the window go with a verified backup, but not while appointments of their batch remain', async () => {
+    await reset();
+    const runDate = uniqueDate();
+    const cutoff = minusDays(runDate, 30);
+    backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('patients', runDate));
+    const old = minusDays(runDate, 40); // its appointments are expired too
+    const booked = minusDays(runDate, 39); // its appointments fall after the cutoff: still referenced
+    for (const [day, firstId, appointmentDay] of [
+      [old, 60_001, old],
+      [booked, 61_001, minusDays(runDate, 3)],
+      [runDate, 62_001, runDate],
+    ] as const) {
+      const patients = await putShard(
+        store,
+        `${prefix}/raw/patients/dt=${day}/part-00000.csv`,
+        patientsCsv(day, firstId, 5),
+        5,
+      );
+      await warehouse.loadBatch({ entity: 'patients', batchDate: day, objects: [patients] });
+      await loadAppointments(day, firstId, 5, appointmentDay);
+    }
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+    // Even asked first, patients whose appointments are still there stay.
+    const early = await cleanupTable({ runDate, table: 'patients', cutoff, allowLargeCleanup: true });
+    assert.equal(early.status, 'nothing-to-clean');
+    assert.equal(await count('patients'), 15);
+
+    const appointments = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
+    assert.equal(appointments.rowsDeleted, 5);
+    // `nothing-to-clean` records nothing, so the same run date cleans again once the appointments are gone.
+    const patients = await cleanupTable({ runDate, table: 'patients', cutoff, allowLargeCleanup: true });
+    assert.equal(patients.status, 'cleaned');
+    assert.equal(patients.rowsDeleted, 5);
+    assert.equal(patients.ledgerRowsDeleted, 1);
+    assert.equal(await warehouse.countBatch('patients', old), 0, 'the old batch with no appointments left is gone');
+    assert.equal(await warehouse.countBatch('patients', booked), 5, 'kept while its appointments remain');
+    assert.equal(await warehouse.countBatch('patients', runDate), 5);
+    const backup = parse(await store.getText(patients.backupKey ?? ''), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      backup.map((r) => r.full_name),
+      [60_001, 60_002, 60_003, 60_004, 60_005].map((id) => `Maria Teste ${id}`),
+    );
+  });
+});
+
+describe('raw objects and backups past their windows (a bucket of their own)', () => {
+  let config: Config;
+  let store: ObjectStore;
+  const bucket = `hs-cleanup-sweep-${randomUUID().slice(0, 8)}`;
+
+  before(async () => {
+    config = await privateDatabase('hs_wh_cleanup_test');
+    store = new ObjectStore(ObjectStore.fromConfig(config.s3).client, bucket);
+    await store.ensureBucket();
+  });
+  after(async () => {
+    await store.delete((await store.list('')).map((o) => o.key));
+    await store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    store.client.destroy();
+  });
+
+  test('cleanupRawObjects deletes every entity-day folder before the cutoff and nothing else', async () => {
+    const cutoff = '2013-03-01';
+    const put = (key: string) => store.put(key, 'x\n', 'text/csv');
+    const expired = [
+      'raw/appointments/dt=2013-01-15/part-00000.csv',
+      'raw/appointments/dt=2013-01-15/part-00001.csv',
+      'raw/patients/dt=2013-01-15/part-00000.csv',
+      'raw/clinics/dt=2013-02-28/part-00000.csv',
+    ];
+    const kept = [
+      'raw/appointments/dt=2013-03-01/part-00000.csv', // the cutoff day itself is inside the window
+      'raw/feedback/dt=2013-06-01/part-00000.csv',
+      'raw/appointments/README.txt', // not a day folder
+      'reports/dt=2013-01-15/doctor-rating.png', // not raw data
+    ];
+    for (const key of [...expired, ...kept]) await put(key);
+    const { cleanupRawObjects } = createCleanupActivities({
+      warehouse: undefined as never, // the sweep reads no table
+      store,
+      config,
+    });
+    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 3, objectsDeleted: 4 });
+    assert.deepEqual(
+      (await store.list('')).map((o) => o.key),
+      [...kept].sort((a, b) => a.localeCompare(b)),
+    );
+    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 0, objectsDeleted: 0 }, 'idempotent');
+  });
+
+  test('cleanupBackups deletes backups written more than BACKUP_RETENTION_DAYS ago, by their LastModified', async () => {
+    const older = await store.put('backups/appointments/dt=2013-01-15/part-00000.csv', 'a\n', 'text/csv');
+    await sleep(1_100); // S3 LastModified has whole seconds
+    const newer = await store.put('backups/patients/dt=2013-01-16/part-00000.csv', 'b\n', 'text/csv');
+    const notBackup = await store.put('raw/clinics/dt=2030-01-01/part-00000.csv', 'c\n', 'text/csv');
+    const listed = new Map((await store.list('')).map((o) => [o.key, o.lastModified?.getTime() ?? NaN]));
+    const olderAt = listed.get(older.key) ?? NaN;
+    const newerAt = listed.get(newer.key) ?? NaN;
+    assert.ok(olderAt < newerAt, 'the two backups have different LastModified seconds');
+    // A clock 30 days after the moment between the two writes: the first is past the window, the second not.
+    const now = (olderAt + newerAt) / 2 + config.backupRetentionDays * 86_400_000;
+    const { cleanupBackups } = createCleanupActivities({
+      warehouse: undefined as never,
+      store,
+      config,
+      now: () => now,
+    });
+    assert.equal(config.backupRetentionDays, 30, 'the default window');
+    assert.deepEqual(await cleanupBackups({}), { objectsDeleted: 1, retentionDays: 30 });
+    const left = (await store.list('')).map((o) => o.key);
+    assert.ok(!left.includes(older.key), 'the old backup is gone');
+    assert.ok(left.includes(newer.key) && left.includes(notBackup.key), 'the newer backup and other objects stay');
   });
 });

@@ -90,3 +90,13 @@ export function uniqueDate(): string {
   const day = Math.floor(Math.random() * 365 * 8);
   return new Date(start + day * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** A random past Saturday or Sunday in 2011-2018: the weekend notice refuses weekdays and dates after today. */
+export function uniqueWeekendDate(): string {
+  const date = uniqueDate();
+  const day = new Date(`${date}T00:00:00Z`).getUTCDay();
+  // Forward to the next Saturday, then half the time one more day to its Sunday.
+  const toSaturday = (6 - day + 7) % 7;
+  const d = new Date(Date.parse(`${date}T00:00:00Z`) + (toSaturday + (Math.random() < 0.5 ? 1 : 0)) * 86_400_000);
+  return d.toISOString().slice(0, 10);
+}

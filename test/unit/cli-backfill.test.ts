@@ -6,11 +6,10 @@ import {
   BackfillRangeError,
   backfillDates,
   parseConcurrency,
-  parseIsoDate,
   registerBackfillCommands,
-  todayIn,
   weekdaysInRange,
 } from '../../src/cli/backfill.js';
+import { DateOptionError, parseIsoDate, todayIn } from '../../src/cli/dates.js';
 import { memoryIo } from '../../src/cli/output.js';
 
 describe('weekdaysInRange', () => {
@@ -34,7 +33,7 @@ describe('weekdaysInRange', () => {
 });
 
 describe('backfillDates validation', () => {
-  const base = { today: '2026-11-24', maxDays: 62 };
+  const base = { today: '2026-11-24', timezone: 'UTC', maxDays: 62 };
 
   test('returns the weekdays of a valid range; today is allowed', () => {
     assert.deepEqual(backfillDates({ ...base, from: '2026-11-20', to: '2026-11-24' }), [
@@ -46,13 +45,13 @@ describe('backfillDates validation', () => {
 
   test('rejects malformed and impossible dates, naming the option', () => {
     assert.throws(() => backfillDates({ ...base, from: '2026-1-5', to: '2026-11-20' }), {
-      name: 'BackfillRangeError',
+      name: 'DateOptionError',
       message: /--from must be a date written YYYY-MM-DD.*"2026-1-5"/,
     });
     assert.throws(() => backfillDates({ ...base, from: '2026-11-01', to: '2026-02-30' }), {
       message: /--to is not a real calendar date.*"2026-02-30"/,
     });
-    assert.throws(() => parseIsoDate('yesterday', '--date'), BackfillRangeError);
+    assert.throws(() => parseIsoDate('--date', 'yesterday'), DateOptionError);
   });
 
   test('rejects from after to', () => {
@@ -63,8 +62,20 @@ describe('backfillDates validation', () => {
 
   test('rejects a date in the future', () => {
     assert.throws(() => backfillDates({ ...base, from: '2026-11-20', to: '2026-11-25' }), {
-      message: /--to 2026-11-25 is in the future \(today is 2026-11-24/,
+      message:
+        /--to 2026-11-25 must be from 2000-01-01 to today \(2026-11-24, HEALTHSYNTH_TIMEZONE UTC\); it is after today/,
     });
+    assert.throws(() => backfillDates({ ...base, from: '2026-11-25', to: '2026-11-26' }), {
+      message: /^--from 2026-11-25/,
+    });
+  });
+
+  test("rejects a date before the generator's first day, 2000-01-01", () => {
+    assert.throws(() => backfillDates({ ...base, from: '1999-12-31', to: '2000-01-07' }), {
+      name: 'DateOptionError',
+      message: /--from 1999-12-31 must be from 2000-01-01 to today .*; it is before 2000-01-01/,
+    });
+    assert.equal(backfillDates({ ...base, from: '2000-01-01', to: '2000-01-07' }).length, 5);
   });
 
   test('rejects a range longer than the limit, counting calendar days inclusively', () => {
@@ -101,7 +112,14 @@ describe('backfill command argument errors (nothing is started, exit code 2)', (
   test('future date', async () => {
     const io = await run(['--from', '2026-11-02', '--to', '2999-01-01']);
     assert.equal(io.exitCode, 2);
-    assert.match(io.stderr.join('\n'), /--to 2999-01-01 is in the future/);
+    assert.match(io.stderr.join('\n'), /--to 2999-01-01 must be from 2000-01-01 to today .*; it is after today/);
+    assert.deepEqual(io.stdout, []);
+  });
+
+  test('a date before 2000-01-01', async () => {
+    const io = await run(['--from', '1999-12-27', '--to', '2000-01-03']);
+    assert.equal(io.exitCode, 2);
+    assert.match(io.stderr.join('\n'), /--from 1999-12-27 must be from 2000-01-01 to today/);
     assert.deepEqual(io.stdout, []);
   });
 

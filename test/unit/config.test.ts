@@ -84,6 +84,23 @@ describe('loadConfig errors', () => {
     assert.match(err.message, /RETENTION_DAYS:/);
   });
 
+  test('retention limits: a share in (0, 1] and whole days, with defaults 0.2 and 30', () => {
+    const c = load({});
+    assert.equal(c.retentionMaxDeleteShare, 0.2);
+    assert.equal(c.backupRetentionDays, 30);
+    const set = load({ RETENTION_MAX_DELETE_SHARE: '0.05', BACKUP_RETENTION_DAYS: '90' });
+    assert.equal(set.retentionMaxDeleteShare, 0.05);
+    assert.equal(set.backupRetentionDays, 90);
+    for (const bad of ['0', '1.5', '20%', '-0.1', 'abc']) {
+      assert.match(
+        configError({ RETENTION_MAX_DELETE_SHARE: bad }).message,
+        /RETENTION_MAX_DELETE_SHARE: must be/,
+        bad,
+      );
+    }
+    assert.match(configError({ BACKUP_RETENTION_DAYS: '0' }).message, /BACKUP_RETENTION_DAYS:/);
+  });
+
   test('reject two services on one port', () => {
     const err = configError({ HEALTHSYNTH_S3_PORT: '54329' });
     assert.match(err.message, /postgres and s3 would both listen on port 54329/);

@@ -8,6 +8,7 @@ import {
   canonicalObjects,
   createRawTableSql,
   dateLiteral,
+  deleteLedgerOfExpiredSql,
   ensureRawTablesSql,
   expiredPredicate,
   minusDays,
@@ -100,6 +101,17 @@ describe('warehouse DDL', () => {
     assert.equal(minusDays('2024-03-01', 1), '2024-02-29');
     assert.equal(minusDays('2026-01-15', 365), '2025-01-15');
     assert.equal(expiredPredicate('feedback', '2026-01-01'), "submitted_at < '2026-01-01'::date");
+    // A patients batch goes only once no appointment of the same batch is left.
+    assert.equal(
+      expiredPredicate('patients', '2026-01-01'),
+      "batch_date < '2026-01-01'::date AND batch_date NOT IN (SELECT DISTINCT batch_date FROM raw.appointments " +
+        "WHERE batch_date < '2026-01-01'::date)",
+    );
+    assert.equal(
+      deleteLedgerOfExpiredSql('records', "report_date < '2026-01-01'::date"),
+      "DELETE FROM raw._load_ledger WHERE entity = 'records' AND batch_date IN " +
+        "(SELECT DISTINCT batch_date FROM raw.records WHERE report_date < '2026-01-01'::date)",
+    );
     assert.throws(() => dateLiteral("2026-01-01'; DROP TABLE raw.x; --"), /YYYY-MM-DD/);
     assert.throws(() => dateLiteral('2026-13-45'), /YYYY-MM-DD/);
     assert.throws(() => dateLiteral('2026-02-31'), /YYYY-MM-DD/);

@@ -268,91 +268,188 @@ describe('Redshift Data API adapter', () => {
     assert.deepEqual(sleeps, [500, 1000, 2000, 4000, 8000, 15000, 15000]);
   });
 
-  test('cleanupExpired: ledger, count, exact UNLOAD, verified backup, guarded delete', async () => {
-    const runDate = day();
-    const prefix = `backups/records/dt=${runDate}/`;
-    // What UNLOAD would have written: one CSV file with a header and its manifest.
-    const csv = `${csvHeader('records')}\n11,1,1,1,2020-01-01,flu,10.00,2020-01-01\n12,2,2,2,2020-01-02,"cold, mild",20.50,2020-01-02\n`;
-    await store.put(`${prefix}part-000.csv`, csv, 'text/csv');
-    await store.put(
-      `${prefix}part-manifest`,
-      JSON.stringify({ entries: [{ url: `s3://${store.bucket}/${prefix}part-000.csv` }] }),
+  /**
+   * A Redshift that runs cleanup statements as the real one would: the ledger query finds no prior run, the
+   * count query answers `due` rows of `total` with `keySum`, and UNLOAD writes `csv` (or, for the attempts
+   * listed in `dieDuring`, half a file and no manifest, then ABORTED) to the prefix its SQL names. Statements stay
+   * STARTED for two polls first. Returns the prefixes UNLOAD was told to write to.
+   */
+  function redshiftForCleanup(opts: { due: number; total: number; keySum: string; csv: string; dieDuring?: number[] }) {
+    const unloadedTo: string[] = [];
+    let statement = 0;
+    rs.on(BatchExecuteStatementCommand).callsFake(({ Sqls }: { Sqls: string[] }) => ({
+      Id: Sqls[0]?.startsWith('CREATE SCHEMA') ? 'ddl' : `batch-${++statement}`,
+    }));
+    rs.on(ExecuteStatementCommand).callsFake(async ({ Sql }: { Sql: string }) => {
+      const id = `stmt-${++statement}`;
+      if (Sql.startsWith('SELECT cutoff')) return { Id: `${id}-ledger` };
+      if (Sql.startsWith('SELECT due.n')) return { Id: `${id}-count` };
+      const to = /^UNLOAD .* TO 's3:\/\/[^/]+\/(.*)part-' /.exec(Sql)?.[1];
+      assert.ok(to, `an UNLOAD naming its prefix: ${Sql}`);
+      unloadedTo.push(to);
+      const dies = opts.dieDuring?.includes(unloadedTo.length);
+      await store.put(`${to}part-000.csv`, dies ? opts.csv.slice(0, opts.csv.length / 2) : opts.csv, 'text/csv');
+      if (!dies) {
+        await store.put(
+          `${to}part-manifest`,
+          JSON.stringify({ entries: [{ url: `s3://${store.bucket}/${to}part-000.csv` }] }),
+        );
+      }
+      written.push(`${to}part-000.csv`, `${to}part-manifest`);
+      return { Id: `${id}-unload${dies ? '-dies' : ''}` };
+    });
+    const polls = new Map<string, number>();
+    rs.on(DescribeStatementCommand).callsFake(({ Id }: { Id: string }) => {
+      const n = (polls.get(Id) ?? 0) + 1;
+      polls.set(Id, n);
+      if (n <= 2) return { Id, Status: 'STARTED' };
+      if (Id.endsWith('-dies')) return { Id, Status: 'ABORTED', Error: 'Query cancelled: the cluster restarted' };
+      return {
+        Id,
+        Status: 'FINISHED',
+        HasResultSet: Id.endsWith('-ledger') || Id.endsWith('-count'),
+        SubStatements: Array.from({ length: 6 }, (_, i) => ({
+          Id: `${Id}:${i + 1}`,
+          Status: 'FINISHED',
+          ResultRows: i === 3 ? opts.due : i === 2 ? 1 : 0,
+        })),
+      };
+    });
+    rs.on(GetStatementResultCommand).callsFake(({ Id }: { Id: string }) =>
+      Id.endsWith('-count')
+        ? {
+            Records: [[{ longValue: opts.due }, { longValue: opts.total }, { stringValue: opts.keySum }]],
+            ColumnMetadata: [
+              { name: 'n', typeName: 'int8' },
+              { name: 'total', typeName: 'int8' },
+              { name: 'key_sum', typeName: 'varchar' },
+            ],
+          }
+        : { Records: [], ColumnMetadata: [] },
     );
-    written.push(`${prefix}part-000.csv`, `${prefix}part-manifest`);
+    return unloadedTo;
+  }
 
-    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'delete' });
-    rs.on(ExecuteStatementCommand)
-      .resolvesOnce({ Id: 'ledger' })
-      .resolvesOnce({ Id: 'count' })
-      .resolves({ Id: 'unload' });
-    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
-    rs.on(DescribeStatementCommand, { Id: 'delete' }).resolves({
-      Status: 'FINISHED',
-      SubStatements: [
-        { Id: 'delete:1', Status: 'FINISHED' },
-        { Id: 'delete:2', Status: 'FINISHED', ResultRows: 2 },
-      ],
-    });
-    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
-    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
-      Records: [[{ longValue: 2 }, { stringValue: '23' }]],
-      ColumnMetadata: [
-        { name: 'n', typeName: 'int8' },
-        { name: 'key_sum', typeName: 'varchar' },
-      ],
-    });
+  const recordsCsv = `${csvHeader('records')}\n11,1,1,1,2020-01-01,flu,10.00,2020-01-01\n12,2,2,2,2020-01-02,"cold, mild",20.50,2020-01-02\n`;
+  const recordsCols =
+    'record_id, appointment_id, patient_id, doctor_id, report_date, diagnosis, billing_amount, batch_date';
+  const recordsWhere = "report_date < '2025-01-01'::date";
+
+  test('cleanupExpired: ledger, count, exact UNLOAD to the attempt prefix, verified backup, guarded delete', async () => {
+    const runDate = day();
+    const unloadedTo = redshiftForCleanup({ due: 2, total: 10, keySum: '23', csv: recordsCsv });
 
     const wh = warehouse();
-    const result = await wh.cleanupExpired({ table: 'records', runDate, cutoff: '2025-01-01' }, (b) =>
-      verifyBackup(store, 'records', b),
+    const result = await wh.cleanupExpired(
+      { table: 'records', runDate, cutoff: '2025-01-01', maxDeleteShare: 0.2, attempt: 3 },
+      (b) => verifyBackup(store, 'records', b),
     );
+    assert.equal(unloadedTo.length, 1);
+    const prefix = unloadedTo[0] ?? '';
+    assert.match(prefix, new RegExp(`^backups/records/dt=${runDate}/attempt-3-[0-9a-f]{8}/$`));
     assert.deepEqual(result, {
       table: 'records',
       cutoff: '2025-01-01',
       backupKey: `${prefix}part-000.csv`,
       rowsBackedUp: 2,
       rowsDeleted: 2,
+      ledgerRowsDeleted: 1,
       status: 'cleaned',
     });
-    const cols = 'record_id, appointment_id, patient_id, doctor_id, report_date, diagnosis, billing_amount, batch_date';
+    const dueAndTotal = (select: string) =>
+      `SELECT ${select} FROM (SELECT COUNT(*) AS n, COALESCE(SUM(record_id::decimal(38,0)), 0) AS key_sum ` +
+      `FROM raw.records WHERE ${recordsWhere}) due CROSS JOIN (SELECT COUNT(*) AS total FROM raw.records) whole`;
     const statements = rs.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql);
     assert.deepEqual(statements, [
       'SELECT cutoff, backup_key, rows FROM raw._cleanup_ledger WHERE run_date = :p1 AND table_name = :p2',
-      "SELECT COUNT(*) AS n, COALESCE(SUM(record_id::decimal(38,0)), 0)::varchar AS key_sum FROM raw.records WHERE report_date < '2025-01-01'::date",
-      `UNLOAD ('SELECT ${cols} FROM raw.records WHERE report_date < ''2025-01-01''::date') TO 's3://${store.bucket}/${prefix}part-' ` +
-        `IAM_ROLE '${ROLE}' FORMAT AS CSV HEADER PARALLEL OFF ALLOWOVERWRITE MANIFEST EXTENSION 'csv' REGION 'eu-west-1'`,
+      dueAndTotal('due.n, whole.total, due.key_sum::varchar AS key_sum'),
+      `UNLOAD ('SELECT ${recordsCols} FROM raw.records WHERE report_date < ''2025-01-01''::date') ` +
+        `TO 's3://${store.bucket}/${prefix}part-' IAM_ROLE '${ROLE}' FORMAT AS CSV HEADER PARALLEL OFF ` +
+        `MANIFEST EXTENSION 'csv' REGION 'eu-west-1'`,
     ]);
     assert.deepEqual(sqlsSent()[1], [
-      "SELECT 1 / (CASE WHEN COUNT(*) = 2 AND COALESCE(SUM(record_id::decimal(38,0)), 0) = 23 THEN 1 ELSE 0 END) AS guard FROM raw.records WHERE report_date < '2025-01-01'::date",
-      "DELETE FROM raw.records WHERE report_date < '2025-01-01'::date",
+      dueAndTotal('1 / (CASE WHEN due.n <= 0.2 * whole.total THEN 1 ELSE 0 END) AS share_guard'),
+      `SELECT 1 / (CASE WHEN COUNT(*) = 2 AND COALESCE(SUM(record_id::decimal(38,0)), 0) = 23 THEN 1 ELSE 0 END) AS guard FROM raw.records WHERE ${recordsWhere}`,
+      `DELETE FROM raw._load_ledger WHERE entity = 'records' AND batch_date IN (SELECT DISTINCT batch_date FROM raw.records WHERE ${recordsWhere})`,
+      `DELETE FROM raw.records WHERE ${recordsWhere}`,
       `DELETE FROM raw._cleanup_ledger WHERE run_date = '${runDate}'::date AND table_name = 'records'`,
       `INSERT INTO raw._cleanup_ledger (run_date, table_name, cutoff, backup_key, rows, cleaned_at) VALUES ('${runDate}'::date, 'records', '2025-01-01'::date, '${prefix}part-000.csv', 2, GETDATE())`,
     ]);
+    // Every statement stayed STARTED for two polls: the adapter polled with its backoff, never resubmitted.
+    assert.equal(rs.commandCalls(ExecuteStatementCommand).length, 3);
+    assert.equal(rs.commandCalls(BatchExecuteStatementCommand).length, 2);
+  });
+
+  test('cleanupExpired retried after an UNLOAD died half-way: a new prefix, the earlier files untouched', async () => {
+    const runDate = day();
+    const unloadedTo = redshiftForCleanup({ due: 2, total: 100, keySum: '23', csv: recordsCsv, dieDuring: [1] });
+    const wh = warehouse();
+    const plan = { table: 'records', runDate, cutoff: '2025-01-01', maxDeleteShare: 0.2 } as const;
+    const verify = (b: Parameters<typeof verifyBackup>[2]) => verifyBackup(store, 'records', b);
+
+    await assert.rejects(wh.cleanupExpired({ ...plan, attempt: 1 }, verify), (err: unknown) => {
+      assert.ok(err instanceof RedshiftStatementError && err.status === 'ABORTED', String(err));
+      return true;
+    });
+    assert.equal(sqlsSent().length, 1, 'the DDL only: nothing deleted');
+    const halfWritten = await store.getText(`${unloadedTo[0]}part-000.csv`);
+
+    const result = await wh.cleanupExpired({ ...plan, attempt: 2 }, verify);
+    assert.equal(unloadedTo.length, 2);
+    assert.notEqual(unloadedTo[1], unloadedTo[0], 'the retry unloads to a prefix of its own');
+    assert.match(unloadedTo[1] ?? '', new RegExp(`^backups/records/dt=${runDate}/attempt-2-[0-9a-f]{8}/$`));
+    assert.equal(result.backupKey, `${unloadedTo[1]}part-000.csv`);
+    assert.equal(result.rowsBackedUp, 2);
+    assert.equal(
+      await store.getText(`${unloadedTo[0]}part-000.csv`),
+      halfWritten,
+      'the dead attempt is not overwritten',
+    );
+    const insert = sqlsSent()[1]?.at(-1) ?? '';
+    assert.ok(insert.includes(`'${unloadedTo[1]}part-000.csv'`), `the ledger records the verified key: ${insert}`);
+  });
+
+  test('cleanupExpired over RETENTION_MAX_DELETE_SHARE: refused before any UNLOAD, nothing deleted', async () => {
+    const runDate = day();
+    const unloadedTo = redshiftForCleanup({ due: 5, total: 15, keySum: '100', csv: recordsCsv });
+    await assert.rejects(
+      warehouse().cleanupExpired({ table: 'records', runDate, cutoff: '2025-01-01', maxDeleteShare: 0.2 }, () =>
+        assert.fail('nothing to verify'),
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure, String(err));
+        assert.equal(err.type, 'RetentionLimitExceeded');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /raw\.records refused: it would delete 5 of 15 rows \(33\.3%\)/);
+        return true;
+      },
+    );
+    assert.deepEqual(unloadedTo, []);
+    assert.equal(sqlsSent().length, 1, 'the DDL only');
+  });
+
+  test('cleanupExpired whose share guard fails inside the delete batch: RetentionLimitExceeded, rolled back', async () => {
+    const runDate = day();
+    redshiftForCleanup({ due: 2, total: 10, keySum: '23', csv: recordsCsv });
+    // Rows vanished between the count and the batch: the share guard divides by zero, the batch rolls back.
+    rs.on(DescribeStatementCommand, { Id: 'batch-4' }).resolves({
+      Id: 'batch-4',
+      Status: 'FAILED',
+      Error: 'ERROR: division by zero',
+      SubStatements: [{ Id: 'batch-4:1', Status: 'FAILED', Error: 'ERROR: division by zero' }],
+    });
+    await assert.rejects(
+      warehouse().cleanupExpired({ table: 'records', runDate, cutoff: '2025-01-01', maxDeleteShare: 0.2 }, (b) =>
+        verifyBackup(store, 'records', b),
+      ),
+      { type: 'RetentionLimitExceeded', nonRetryable: true },
+    );
   });
 
   test('cleanupExpired with a backup that holds fewer rows than due sends no delete', async () => {
     const runDate = day();
-    const prefix = `backups/feedback/dt=${runDate}/`;
-    await store.put(`${prefix}part-000.csv`, `${csvHeader('feedback')}\n5,1,1,1,4,,2020-01-01 10:00:00,2020-01-01\n`);
-    await store.put(
-      `${prefix}part-manifest`,
-      JSON.stringify({ entries: [{ url: `s3://${store.bucket}/${prefix}part-000.csv` }] }),
-    );
-    written.push(`${prefix}part-000.csv`, `${prefix}part-manifest`);
-    rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
-    rs.on(ExecuteStatementCommand)
-      .resolvesOnce({ Id: 'ledger' })
-      .resolvesOnce({ Id: 'count' })
-      .resolves({ Id: 'unload' });
-    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
-    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
-    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
-      Records: [[{ longValue: 3 }, { stringValue: '18' }]],
-      ColumnMetadata: [
-        { name: 'n', typeName: 'int8' },
-        { name: 'key_sum', typeName: 'varchar' },
-      ],
-    });
+    const csv = `${csvHeader('feedback')}\n5,1,1,1,4,,2020-01-01 10:00:00,2020-01-01\n`;
+    redshiftForCleanup({ due: 3, total: 100, keySum: '18', csv });
     await assert.rejects(
       warehouse().cleanupExpired({ table: 'feedback', runDate, cutoff: '2025-01-01' }, (b) =>
         verifyBackup(store, 'feedback', b),

@@ -5,8 +5,8 @@
  * not the pipeline itself. Stand-in rule: a run date on the 13th fails; a numeric scale is the
  * delay of each step in ms.
  *
- * Dates are in a random week of a random year before 2000, so the ids daily-pipeline-<date> never
- * collide with runs of other tests or of the real pipeline on the same server.
+ * Dates are in a random week of a random year in 2019-2025 (past, and after 2000-01-01: other dates are
+ * refused), years no other test uses, so the ids daily-pipeline-<date> never collide with their runs.
  */
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -23,7 +23,7 @@ import { startStandInWorker, type RunningStandInWorker } from './fixtures/ops-wo
 /** A Monday-to-Friday week that contains a 13th falling on a weekday. */
 function randomWeekWith13th(): { from: string; to: string; thirteenth: string } {
   for (;;) {
-    const year = randomInt(1971, 2000);
+    const year = randomInt(2019, 2026);
     const month = randomInt(1, 13);
     const d13 = new Date(Date.UTC(year, month - 1, 13));
     const dow = d13.getUTCDay();

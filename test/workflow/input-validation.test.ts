@@ -73,8 +73,17 @@ describe('dailyPipeline input, started with the temporal CLI', () => {
   test('a run date that is no date: names runDate and shows a right one', async () => {
     const failure = await invalid('{"runDate":"2026-13-45"}');
     assert.match(failure.message, /runDate: /);
-    assert.match(failure.message, /2026-13-45/);
     assert.match(failure.message, /YYYY-MM-DD, e\.g\. \d{4}-\d{2}-\d{2}/);
+  });
+
+  test('the failure names fields and problems but never copies the input (failure messages are not encrypted)', async () => {
+    const failure = await invalid('{"runDate":"2026-13-45","scale":"Maria Aparecida da Silva","scael":1}');
+    assert.match(failure.message, /runDate: .*YYYY-MM-DD/);
+    assert.match(failure.message, /scale: must be "small", "medium", "large"/);
+    assert.match(failure.message, /the fields are: runDate, scale/);
+    for (const value of ['2026-13-45', 'Maria Aparecida da Silva', '{"runDate"']) {
+      assert.ok(!failure.message.includes(value), `the message does not contain ${value}: ${failure.message}`);
+    }
   });
 
   test('a run date in another format: names runDate and shows a right one', async () => {

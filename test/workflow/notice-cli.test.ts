@@ -9,7 +9,7 @@ import { registerNoticeCommands } from '../../src/cli/notice.js';
 import { memoryIo } from '../../src/cli/output.js';
 import type { Config } from '../../src/config.js';
 import { installQuietRuntime } from '../../src/worker.js';
-import { harness, testConfig, uniqueDate } from '../support/env.js';
+import { harness, testConfig, uniqueWeekendDate } from '../support/env.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 
 let receiver: Receiver;
@@ -38,7 +38,7 @@ async function notice(date: string): Promise<ReturnType<typeof memoryIo>> {
 }
 
 test('notice sends once per date, with the emergency number', async () => {
-  const date = uniqueDate();
+  const date = uniqueWeekendDate();
   const first = await notice(date);
   assert.equal(first.exitCode ?? 0, 0, first.text());
   const telegram = receiver.requests.filter((r) => r.telegramMethod === 'sendMessage');
@@ -52,7 +52,7 @@ test('notice sends once per date, with the emergency number', async () => {
 });
 
 test('weekendNotice started twice by hand for one date (default id reuse) sends once', async () => {
-  const date = uniqueDate();
+  const date = uniqueWeekendDate();
   const h = await harness(config);
   try {
     const start = () =>

@@ -140,7 +140,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       const cleanup = summary.cleanup as CleanupResult;
       assert.deepEqual(
         cleanup.tables.map((t) => t.table),
-        ['feedback', 'records', 'appointments'],
+        ['feedback', 'records', 'appointments', 'patients'],
       );
       assert.match((summary.report as { error: string }).error, /InjectedFault: chart renderer crashed/);
       const cleanupChild = await h.client.workflow.getHandle(workflowIds.cleanup(runDate)).describe();

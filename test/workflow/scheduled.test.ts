@@ -1,6 +1,7 @@
 /**
  * The real schedules, triggered by hand on the real Temporal dev server, run the real workflows: the
- * daily pipeline (scale 100 through the schedule's action args) and the weekend notice. The run date must
+ * daily pipeline (scale 100 through the schedule's action args) and the weekend notice (which refuses a
+ * weekday: triggered by hand on one, its run fails with InvalidInput and sends nothing). The run date must
  * be the trigger time's date in the schedule's timezone; the timezone is chosen so that date differs from
  * the UTC date right now, so a run that used UTC (or the worker's clock zone) would be caught.
  *
@@ -13,8 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import type { Client, ScheduleExecutionResult } from '@temporalio/client';
-import { localDate } from '../../src/domain/dates.js';
+import { WorkflowFailedError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
+import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import { dayOfWeek, localDate } from '../../src/domain/dates.js';
 import { applySchedules, SCHEDULE_IDS } from '../../src/schedules.js';
 import { workflowIds } from '../../src/temporal.js';
 import type { ScheduledPipelineResult } from '../../src/workflows/daily-pipeline.js';
@@ -128,10 +130,27 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
     ]);
     const action = await awaitAction(h.client, weekendId);
     const expectedDate = localDate(action.scheduledAt, timezone);
+    const scheduledRun = h.client.workflow.getHandle(action.action.workflow.workflowId);
 
-    const result = (await h.client.workflow
-      .getHandle(action.action.workflow.workflowId)
-      .result()) as WeekendNoticeResult;
+    if (!['Saturday', 'Sunday'].includes(dayOfWeek(expectedDate))) {
+      // Triggered by hand on a weekday: the notice (clinics closed this weekend) would be false, so its run
+      // fails at once with InvalidInput naming the weekday, and nothing is sent.
+      const err = await scheduledRun.result().then(
+        () => assert.fail(`a weekend notice for ${expectedDate} (${dayOfWeek(expectedDate)}) was accepted`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ChildWorkflowFailure, String(err));
+      const cause = err.cause.cause;
+      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      assert.equal(cause.type, 'InvalidInput');
+      assert.match(cause.message, new RegExp(`must be a Saturday or Sunday .*; it is a ${dayOfWeek(expectedDate)}`));
+      const toPatients = receiver.requests.filter(
+        (r) => r.telegramMethod === 'sendMessage' && chatIdOf(r) === '-100200300',
+      );
+      assert.equal(toPatients.length, 0, 'nothing was sent to the patients');
+      return;
+    }
+    const result = (await scheduledRun.result()) as WeekendNoticeResult;
     assert.equal(result.date, expectedDate);
     const notice = await h.client.workflow.getHandle(workflowIds.weekendNotice(expectedDate)).describe();
     assert.equal(notice.status.name, 'COMPLETED');

@@ -4,8 +4,8 @@
  * TemporalScheduledStartTime (what a catch-up after an outage or an operator's second backfill does);
  * Telegram (the local receiver, over real HTTP) must get exactly one message, carrying the emergency number.
  *
- * The Saturday is a random one in the 2040s whose weekend-notice-<date> id this server has never seen, so
- * no other test or run shares it. The schedule has a unique id prefix, is paused, and is deleted in finally.
+ * The Saturday is a random past one (2011-2018; dates after today are refused) whose weekend-notice-<date> id
+ * this server has never seen, so no other test or run shares it. The schedule has a unique id prefix, is paused, and is deleted in finally.
  */
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -21,8 +21,8 @@ const EMERGENCY_PHONE = '+44 20 7946 0999';
 
 async function unusedSaturday(client: Client): Promise<string> {
   for (;;) {
-    // 2040-01-07 is a Saturday.
-    const date = new Date(Date.UTC(2040, 0, 7 + 7 * randomInt(0, 520))).toISOString().slice(0, 10);
+    // 2011-01-01 was a Saturday; 417 Saturdays from there reach the end of 2018.
+    const date = new Date(Date.UTC(2011, 0, 1 + 7 * randomInt(0, 417))).toISOString().slice(0, 10);
     try {
       await client.workflow.getHandle(workflowIds.weekendNotice(date)).describe();
     } catch (err) {

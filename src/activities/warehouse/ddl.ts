@@ -104,13 +104,21 @@ export function canonicalObjects(objects: readonly ShardObject[]): string {
   return JSON.stringify(sorted);
 }
 
-/** Tables retention cleanup prunes, with the date that ages each row and the key column for the backup checksum. */
+/**
+ * Tables retention cleanup prunes, with the date that ages each row and the key column for the backup checksum.
+ * `keptWhileReferencedBy`: a batch of this table stays while that table still holds rows of the same batch
+ * (foreign keys resolve within a day's batch), so a row is never deleted before the rows pointing at it.
+ */
 export const RETENTION_TABLES = {
   appointments: { dateColumn: 'appointment_day', key: 'appointment_id' },
   records: { dateColumn: 'report_date', key: 'record_id' },
   // Feedback goes too: it references appointments, and keeping it would keep personal data past retention.
   feedback: { dateColumn: 'submitted_at', key: 'feedback_id' },
-} as const satisfies Partial<Record<EntityName, { dateColumn: string; key: string }>>;
+  // Names, birth dates and conditions: a batch's patients are the snapshots its appointments point to.
+  patients: { dateColumn: 'batch_date', key: 'patient_id', keptWhileReferencedBy: 'appointments' },
+} as const satisfies Partial<
+  Record<EntityName, { dateColumn: string; key: string; keptWhileReferencedBy?: EntityName }>
+>;
 
 /** A table retention cleanup handles. */
 export type RetentionTable = keyof typeof RETENTION_TABLES;
@@ -123,9 +131,31 @@ export function isRetentionTable(value: unknown): value is RetentionTable {
 /**
  * The predicate selecting a table's expired rows: its date (for feedback, `submitted_at::date`) before
  * `cutoff`. Comparing the timestamp with the cutoff date is the same test and can use a sort key or index.
+ * For patients it also requires that no appointment of the same batch remains (appointments of a batch can
+ * be dated after it); the subquery is uncorrelated and limited to expired batch dates, for both dialects.
  */
 export function expiredPredicate(table: RetentionTable, cutoff: string): string {
-  return `${RETENTION_TABLES[table].dateColumn} < ${dateLiteral(cutoff)}`;
+  const spec: { dateColumn: string; keptWhileReferencedBy?: EntityName } = RETENTION_TABLES[table];
+  const expired = `${spec.dateColumn} < ${dateLiteral(cutoff)}`;
+  if (!spec.keptWhileReferencedBy) return expired;
+  return (
+    `${expired} AND batch_date NOT IN (SELECT DISTINCT batch_date FROM ${rawTable(spec.keptWhileReferencedBy)} ` +
+    `WHERE batch_date < ${dateLiteral(cutoff)})`
+  );
+}
+
+/**
+ * Removes the load-ledger rows of every batch that has rows matching `where` in `table`; runs in the cleanup's
+ * transaction BEFORE the rows are deleted. Rule: a batch the cleanup touches at all is no longer "loaded" as the
+ * ledger describes it, whether all of its rows go or only some (appointments of one batch can fall on different
+ * days). Without its ledger row a reload of that date loads the whole batch again instead of answering
+ * `unchanged` over a table that no longer holds it; the next cleanup then removes the expired part again.
+ */
+export function deleteLedgerOfExpiredSql(table: RetentionTable, where: string): string {
+  return (
+    `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${table}' AND batch_date IN ` +
+    `(SELECT DISTINCT batch_date FROM ${rawTable(table)} WHERE ${where})`
+  );
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;

@@ -15,12 +15,20 @@ import { RedshiftWarehouse } from './redshift.js';
 
 export type { Dialect, RetentionTable } from './ddl.js';
 export { RETENTION_TABLES, isRetentionTable, minusDays } from './ddl.js';
+export { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
 /** One retention run for one table: rows whose date is before `cutoff` go, backed up under `runDate`. */
 export interface CleanupPlan {
   table: RetentionTable;
   runDate: string;
   cutoff: string;
+  /**
+   * The largest share (0–1] of the table's rows this run may delete; more fails with `RetentionLimitExceeded`
+   * and deletes nothing. Undefined means no limit (the operator allowed a large cleanup).
+   */
+  maxDeleteShare?: number;
+  /** The activity attempt, for naming a backup that must not overwrite an earlier attempt's (Redshift UNLOAD). */
+  attempt?: number;
 }
 
 /** Where an adapter wrote a table's backup: the key to report and every object holding backed-up rows. */
@@ -62,7 +70,9 @@ export interface Warehouse {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /**
    * Backs up `plan.table`'s rows older than `plan.cutoff` to the object store, has `verify` re-read the backup,
-   * deletes exactly the verified rows in one transaction and records the run in `raw._cleanup_ledger`.
+   * deletes exactly the verified rows and the load-ledger rows of their batches in one transaction and records
+   * the run in `raw._cleanup_ledger`. Refuses (`RetentionLimitExceeded`, nothing backed up or deleted) when the
+   * rows due exceed `plan.maxDeleteShare` of the table, counted in the transaction that deletes.
    * A run already in the ledger returns `already-done` with the recorded numbers and touches nothing.
    */
   cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult>;

@@ -16,6 +16,7 @@ import {
   CLEANUP_LEDGER,
   columnList,
   dateLiteral,
+  deleteLedgerOfExpiredSql,
   ensureRawTablesSql,
   expiredPredicate,
   isRetentionTable,
@@ -24,6 +25,7 @@ import {
   RETENTION_TABLES,
 } from './ddl.js';
 import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
 /**
  * How a batch reaches its raw table inside the transaction.
@@ -186,19 +188,24 @@ export class PostgresWarehouse implements Warehouse {
 
   /**
    * Runs the whole cleanup in one transaction holding an EXCLUSIVE lock on the table: reads continue
-   * (dbt, reports), writes wait, so the rows exported, verified and deleted are the same rows.
+   * (dbt, reports), writes wait, so the rows counted against the delete-share limit, exported, verified and
+   * deleted are the same rows. Patients also lock appointments against writes (SHARE), since which patients
+   * batches may go depends on the appointments that remain.
    */
   async cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult> {
-    const { table, runDate, cutoff } = plan;
+    const { table, runDate, cutoff, maxDeleteShare } = plan;
     if (!isRetentionTable(table))
       throw ApplicationFailure.nonRetryable(`not a retention table: ${table}`, 'InvalidInput');
     dateLiteral(runDate);
     const where = expiredPredicate(table, cutoff);
-    const key = RETENTION_TABLES[table].key;
+    const spec: { key: string; keptWhileReferencedBy?: EntityName } = RETENTION_TABLES[table];
     await this.ensureRawTables();
 
     return this.transaction(async (client) => {
       await client.query(`LOCK TABLE ${rawTable(table)} IN EXCLUSIVE MODE`);
+      if (spec.keptWhileReferencedBy) {
+        await client.query(`LOCK TABLE ${rawTable(spec.keptWhileReferencedBy)} IN SHARE MODE`);
+      }
       const done = await client.query<{ cutoff: string; backup_key: string; rows: number }>(
         `SELECT cutoff, backup_key, rows FROM ${CLEANUP_LEDGER} WHERE run_date = $1 AND table_name = $2`,
         [runDate, table],
@@ -214,17 +221,23 @@ export class PostgresWarehouse implements Warehouse {
           status: 'already-done',
         };
       }
-      const counted = await client.query<{ n: number; key_sum: string }>(
-        `SELECT count(*) AS n, COALESCE(sum(${key}), 0)::text AS key_sum FROM ${rawTable(table)} WHERE ${where}`,
+      // One scan counts the rows due, the whole table (for the share limit) and the key sum of the rows due.
+      const counted = await client.query<{ n: number; total: number; key_sum: string }>(
+        `SELECT count(*) FILTER (WHERE ${where}) AS n, count(*) AS total, ` +
+          `COALESCE(sum(${spec.key}) FILTER (WHERE ${where}), 0)::text AS key_sum FROM ${rawTable(table)}`,
       );
       const n = counted.rows[0]?.n ?? 0;
+      const total = counted.rows[0]?.total ?? 0;
       const keySum = counted.rows[0]?.key_sum ?? '0';
       if (n === 0) return { table, cutoff, rowsBackedUp: 0, rowsDeleted: 0, status: 'nothing-to-clean' };
+      if (!withinDeleteShare(n, total, maxDeleteShare)) {
+        throw retentionLimitExceeded(table, n, total, maxDeleteShare ?? 1);
+      }
 
       const backupKey = `${keys.backupPrefix(table, runDate)}part-00000.csv`;
       const out: Readable = client.query(
         copyTo(
-          `COPY (SELECT ${columnList(table)} FROM ${rawTable(table)} WHERE ${where} ORDER BY ${key}) ` +
+          `COPY (SELECT ${columnList(table)} FROM ${rawTable(table)} WHERE ${where} ORDER BY ${spec.key}) ` +
             'TO STDOUT (FORMAT csv, HEADER true)',
         ),
       );
@@ -238,6 +251,7 @@ export class PostgresWarehouse implements Warehouse {
           'BackupVerificationFailed',
         );
       }
+      const unledgered = await client.query(deleteLedgerOfExpiredSql(table, where));
       const deleted = await client.query(`DELETE FROM ${rawTable(table)} WHERE ${where}`);
       if (deleted.rowCount !== verified.rows) {
         throw ApplicationFailure.nonRetryable(
@@ -250,7 +264,15 @@ export class PostgresWarehouse implements Warehouse {
          VALUES ($1, $2, $3, $4, $5, now())`,
         [runDate, table, cutoff, backupKey, verified.rows],
       );
-      return { table, cutoff, backupKey, rowsBackedUp: verified.rows, rowsDeleted: verified.rows, status: 'cleaned' };
+      return {
+        table,
+        cutoff,
+        backupKey,
+        rowsBackedUp: verified.rows,
+        rowsDeleted: verified.rows,
+        ledgerRowsDeleted: unledgered.rowCount ?? 0,
+        status: 'cleaned',
+      };
     });
   }
 

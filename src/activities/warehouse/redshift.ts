@@ -7,7 +7,7 @@
  * them. Checks that must stop a transaction are written as a guard query that divides by zero when the
  * check fails, so a wrong count aborts the batch inside Redshift instead of after commit.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BatchExecuteStatementCommand,
   DescribeStatementCommand,
@@ -28,6 +28,7 @@ import {
   CLEANUP_LEDGER,
   columnList,
   dateLiteral,
+  deleteLedgerOfExpiredSql,
   ensureRawTablesSql,
   expiredPredicate,
   isRetentionTable,
@@ -38,6 +39,7 @@ import {
   type RetentionTable,
 } from './ddl.js';
 import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
 type RedshiftConfig = Extract<Config['warehouse'], { kind: 'redshift' }>;
 
@@ -246,13 +248,15 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   /**
-   * UNLOAD the expired rows (one file stream, PARALLEL OFF, with a manifest), let `verify` re-read every
-   * file the manifest lists, then one batch: a guard that aborts unless the rows matching the predicate
-   * still have the verified count and key sum, the delete, and the ledger row. Serializable isolation
-   * makes the guard and the delete see the same rows.
+   * UNLOAD the expired rows (one file stream, PARALLEL OFF, with a manifest) to a prefix of this attempt's own,
+   * let `verify` re-read every file the manifest lists, then one batch: guards that abort unless the rows
+   * matching the predicate still have the verified count and key sum and stay within the delete-share limit,
+   * the load-ledger rows of their batches, the delete, and the cleanup-ledger row. Serializable isolation makes
+   * the guards and the deletes see the same rows. The share is also checked before the UNLOAD, so a refused
+   * cleanup writes no backup at all.
    */
   async cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult> {
-    const { table, runDate, cutoff } = plan;
+    const { table, runDate, cutoff, maxDeleteShare } = plan;
     if (!isRetentionTable(table))
       throw ApplicationFailure.nonRetryable(`not a retention table: ${table}`, 'InvalidInput');
     const run = dateLiteral(runDate);
@@ -276,13 +280,22 @@ export class RedshiftWarehouse implements Warehouse {
       };
     }
     const keySumSql = `COALESCE(SUM(${key}::decimal(38,0)), 0)`;
-    const counted = await this.query<{ n: number; key_sum: string }>(
-      `SELECT COUNT(*) AS n, ${keySumSql}::varchar AS key_sum FROM ${rawTable(table)} WHERE ${where}`,
+    // Rows due and the whole table, in one statement (a cross join of two plain aggregates).
+    const dueAndTotal = (select: string) =>
+      `SELECT ${select} FROM (SELECT COUNT(*) AS n, ${keySumSql} AS key_sum FROM ${rawTable(table)} WHERE ${where}) due ` +
+      `CROSS JOIN (SELECT COUNT(*) AS total FROM ${rawTable(table)}) whole`;
+    const counted = await this.query<{ n: number; total: number; key_sum: string }>(
+      dueAndTotal('due.n, whole.total, due.key_sum::varchar AS key_sum'),
     );
     const n = Number(counted[0]?.n ?? 0);
+    const total = Number(counted[0]?.total ?? 0);
     if (n === 0) return { table, cutoff, rowsBackedUp: 0, rowsDeleted: 0, status: 'nothing-to-clean' };
+    if (!withinDeleteShare(n, total, maxDeleteShare))
+      throw retentionLimitExceeded(table, n, total, maxDeleteShare ?? 1);
 
-    const prefix = keys.backupPrefix(table, runDate);
+    // Each attempt unloads to its own prefix (UNLOAD without ALLOWOVERWRITE fails rather than overwrite), so a
+    // retry never mixes its files with those of an attempt that died half-way; the ledger records the key verified.
+    const prefix = `${keys.backupPrefix(table, runDate)}attempt-${plan.attempt ?? 1}-${randomBytes(4).toString('hex')}/`;
     await this.execute(this.unloadSql(table, where, prefix));
     const manifest = JSON.parse(await this.opts.store.getText(`${prefix}part-manifest`)) as {
       entries: { url: string }[];
@@ -298,18 +311,47 @@ export class RedshiftWarehouse implements Warehouse {
         'BackupVerificationFailed',
       );
     }
-    let done: DescribeStatementResponse;
-    try {
-      done = await this.batch([
+    // The batch, statement by statement; failures and result counts are found by name, not by position.
+    const statements: [name: string, sql: string][] = [
+      ...(maxDeleteShare === undefined
+        ? []
+        : [
+            [
+              'share-guard',
+              dueAndTotal(`1 / (CASE WHEN due.n <= ${maxDeleteShare} * whole.total THEN 1 ELSE 0 END) AS share_guard`),
+            ] as [string, string],
+          ]),
+      [
+        'count-guard',
         `SELECT 1 / (CASE WHEN COUNT(*) = ${verified.rows} AND ${keySumSql} = ${BigInt(verified.keySum).toString()} ` +
           `THEN 1 ELSE 0 END) AS guard FROM ${rawTable(table)} WHERE ${where}`,
-        `DELETE FROM ${rawTable(table)} WHERE ${where}`,
-        `DELETE FROM ${CLEANUP_LEDGER} WHERE run_date = ${run} AND table_name = '${table}'`,
+      ],
+      ['unledger', deleteLedgerOfExpiredSql(table, where)],
+      ['delete', `DELETE FROM ${rawTable(table)} WHERE ${where}`],
+      ['ledger-clear', `DELETE FROM ${CLEANUP_LEDGER} WHERE run_date = ${run} AND table_name = '${table}'`],
+      [
+        'ledger-insert',
         `INSERT INTO ${CLEANUP_LEDGER} (run_date, table_name, cutoff, backup_key, rows, cleaned_at) VALUES ` +
           `(${run}, '${table}', ${dateLiteral(cutoff)}, ${stringLiteral(backupKey, 'redshift')}, ${verified.rows}, GETDATE())`,
-      ]);
+      ],
+    ];
+    const at = (name: string) => statements.findIndex(([n]) => n === name);
+    const sqls = statements.map(([, sql]) => sql);
+    let done: DescribeStatementResponse;
+    try {
+      done = await this.batch(sqls);
     } catch (err) {
-      if (err instanceof RedshiftStatementError && err.failedIndex === 0) {
+      if (err instanceof RedshiftStatementError && err.failedIndex === at('share-guard')) {
+        // Rows were added or removed since the count: recount for the message; nothing was deleted.
+        const now = await this.query<{ n: number; total: number }>(dueAndTotal('due.n, whole.total'));
+        throw retentionLimitExceeded(
+          table,
+          Number(now[0]?.n ?? n),
+          Number(now[0]?.total ?? total),
+          maxDeleteShare ?? 1,
+        );
+      }
+      if (err instanceof RedshiftStatementError && err.failedIndex === at('count-guard')) {
         throw ApplicationFailure.nonRetryable(
           `${rawTable(table)} changed between backup and delete (no longer ${verified.rows} rows with the verified key sum); nothing deleted`,
           'DeleteCountMismatch',
@@ -317,7 +359,7 @@ export class RedshiftWarehouse implements Warehouse {
       }
       throw err;
     }
-    const deleted = done.SubStatements?.[1]?.ResultRows;
+    const deleted = done.SubStatements?.[at('delete')]?.ResultRows;
     if (deleted !== undefined && deleted !== verified.rows) {
       // The guard makes this unreachable; if it ever happens the backup still holds every deleted row.
       throw ApplicationFailure.nonRetryable(
@@ -325,15 +367,26 @@ export class RedshiftWarehouse implements Warehouse {
         'DeleteCountMismatch',
       );
     }
-    return { table, cutoff, backupKey, rowsBackedUp: verified.rows, rowsDeleted: verified.rows, status: 'cleaned' };
+    return {
+      table,
+      cutoff,
+      backupKey,
+      rowsBackedUp: verified.rows,
+      rowsDeleted: verified.rows,
+      ledgerRowsDeleted: done.SubStatements?.[at('unledger')]?.ResultRows ?? 0,
+      status: 'cleaned',
+    };
   }
 
-  /** The UNLOAD of a table's expired rows to `prefix` (exported for the unit test that asserts the SQL sent). */
+  /**
+   * The UNLOAD of a table's expired rows to `prefix` (exported for the unit test that asserts the SQL sent).
+   * No ALLOWOVERWRITE: the prefix is the attempt's own, and a clash must fail rather than replace files.
+   */
   unloadSql(table: RetentionTable, where: string, prefix: string): string {
     const select = `SELECT ${columnList(table)} FROM ${rawTable(table)} WHERE ${where}`;
     return (
       `UNLOAD (${stringLiteral(select, 'redshift')}) TO ${stringLiteral(this.opts.store.s3Uri(`${prefix}part-`), 'redshift')} ` +
-      `IAM_ROLE ${stringLiteral(this.opts.iamRole, 'redshift')} FORMAT AS CSV HEADER PARALLEL OFF ALLOWOVERWRITE ` +
+      `IAM_ROLE ${stringLiteral(this.opts.iamRole, 'redshift')} FORMAT AS CSV HEADER PARALLEL OFF ` +
       `MANIFEST EXTENSION 'csv' REGION ${stringLiteral(this.opts.region, 'redshift')}`
     );
   }

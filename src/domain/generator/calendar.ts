@@ -6,10 +6,11 @@
 const MS_PER_DAY = 86_400_000;
 const EPOCH_MS = Date.UTC(2000, 0, 1);
 
-/** Earliest run date the generator accepts: ids encode the day index, which must not be negative. */
-export const MIN_RUN_DATE = '2000-01-01';
-/** Latest run date: keeps every id below 2^53 with room to spare and birth dates inside the table. */
-export const MAX_RUN_DATE = '2099-12-31';
+/**
+ * The run dates the generator accepts, defined once in src/domain/dates.ts (validation everywhere uses them):
+ * ids encode the day index since 2000-01-01, which must not be negative, and stay below 2^53.
+ */
+export { FIRST_RUN_DATE as MIN_RUN_DATE, LAST_RUN_DATE as MAX_RUN_DATE } from '../dates.js';
 
 /** First day the date table covers (patients can be born up to ~105 years before 2000). */
 const TABLE_FIRST = -40_000;

@@ -1,0 +1,34 @@
+/**
+ * The retention delete-share limit, shared by both warehouse adapters: one cleanup run may delete at most
+ * RETENTION_MAX_DELETE_SHARE of a table, so a mistyped date or retention setting cannot empty the warehouse.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { RetentionTable } from './ddl.js';
+
+/**
+ * The failure of a cleanup that would delete more than the allowed share of a table: non-retryable (the same
+ * rows would be due on every retry), with the numbers an operator needs and how to let it through.
+ */
+export function retentionLimitExceeded(
+  table: RetentionTable,
+  rowsDue: number,
+  tableRows: number,
+  maxShare: number,
+): ApplicationFailure {
+  const share = tableRows > 0 ? rowsDue / tableRows : 1;
+  return ApplicationFailure.create({
+    message:
+      `retention cleanup of raw.${table} refused: it would delete ${rowsDue} of ${tableRows} rows ` +
+      `(${(share * 100).toFixed(1)}%), more than RETENTION_MAX_DELETE_SHARE ${maxShare} allows; nothing was deleted. ` +
+      'Check RETENTION_DAYS and the run date; if this is intended, run again with --allow-large-cleanup ' +
+      '(healthsynth run or backfill) or "allowLargeCleanup": true in the dailyPipeline or retentionCleanup input.',
+    type: 'RetentionLimitExceeded',
+    nonRetryable: true,
+    details: [{ table, rowsDue, tableRows, share, maxShare }],
+  });
+}
+
+/** True when deleting `rowsDue` of `tableRows` rows stays within `maxShare` (undefined: no limit). */
+export function withinDeleteShare(rowsDue: number, tableRows: number, maxShare: number | undefined): boolean {
+  return maxShare === undefined || rowsDue <= maxShare * tableRows;
+}
