@@ -95,7 +95,7 @@ const { pipelineSettings } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 5 },
 });
 
-function invalidDate(workflow: string, field: string, problem: string): ApplicationFailure {
+export function invalidDate(workflow: string, field: string, problem: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${field}: ${problem}`, 'InvalidInput');
 }
 

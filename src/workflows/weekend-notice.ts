@@ -16,9 +16,11 @@ import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { PER_MESSAGE_DELIVERY, sendToPatients } from './deliver.js';
 import { localDate } from './format.js';
+import { weekendProblem } from '../domain/dates.js';
 import {
   checkDateInput,
   DATE_CHECKS_PATCH,
+  invalidDate,
   parseInput,
   scheduledWeekendNoticeInput,
   weekendNoticeInput,
@@ -61,6 +63,10 @@ export async function scheduledWeekendNotice(rawInput: { timezone?: string }): P
   const { timezone } = parseInput('scheduledWeekendNotice', scheduledWeekendNoticeInput, rawInput);
   const scheduled = workflowInfo().typedSearchAttributes.get(SCHEDULED_START) ?? new Date(workflowInfo().startTime);
   const date = localDate(scheduled, timezone);
+  // A hand trigger on a weekday fails here, before a weekend-notice-<weekday> child could exist: an older one
+  // (from before the weekday check) would otherwise be taken for an earlier send of this notice.
+  const weekday = weekendProblem(date);
+  if (weekday && patched(DATE_CHECKS_PATCH)) throw invalidDate('scheduledWeekendNotice', 'scheduled date', weekday);
   try {
     return await executeChild(weekendNotice, {
       workflowId: workflowIds.weekendNotice(date),

@@ -68,6 +68,8 @@ describe('scheduled runs of a date that already has a run', () => {
       testConfig({
         DATABASE_URL: await freshDatabase('hs_wf_scheduled_reruns_test'),
         HEALTHSYNTH_TIMEZONE: 'UTC',
+        // The test's dates are random and can be years apart; their retention cleanup is not what it tests.
+        RETENTION_DAYS: '36500',
         SLACK_WEBHOOK_URL: receiver.slackUrl,
         TELEGRAM_BOT_TOKEN: '123456:RERUNS-token',
         TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
