@@ -8,16 +8,7 @@
  * check fails, so a wrong count aborts the batch inside Redshift instead of after commit.
  */
 import { createHash } from 'node:crypto';
-import {
-  BatchExecuteStatementCommand,
-  DescribeStatementCommand,
-  ExecuteStatementCommand,
-  GetStatementResultCommand,
-  RedshiftDataClient,
-  type DescribeStatementResponse,
-  type Field,
-  type SqlParameter,
-} from '@aws-sdk/client-redshift-data';
+import { RedshiftDataClient, type DescribeStatementResponse, type SqlParameter } from '@aws-sdk/client-redshift-data';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../../config.js';
 import { isEntityName, type EntityName } from '../../domain/entities.js';
@@ -38,24 +29,17 @@ import {
   type RetentionTable,
 } from './ddl.js';
 import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import {
+  RedshiftDataApi,
+  RedshiftStatementError,
+  type Backoff,
+  type RedshiftTarget,
+  type StatementWatch,
+} from './redshift-data.js';
+
+export { RedshiftStatementError, type Backoff, type RedshiftTarget };
 
 type RedshiftConfig = Extract<Config['warehouse'], { kind: 'redshift' }>;
-
-/** Who the Data API connects as: a provisioned cluster (with DbUser or SecretArn) or a Serverless workgroup. */
-export interface RedshiftTarget {
-  database: string;
-  clusterId?: string;
-  dbUser?: string;
-  workgroup?: string;
-  secretArn?: string;
-}
-
-/** Exponential backoff: the first wait, the growth factor and the cap. */
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-}
 
 /** Client, target and timing for {@link RedshiftWarehouse}; tests inject a mocked client and a no-wait sleep. */
 export interface RedshiftWarehouseOptions {
@@ -70,35 +54,7 @@ export interface RedshiftWarehouseOptions {
   poll?: Backoff;
   /** Retries of ActiveStatementsExceeded/Throttling before giving up with a retryable error. */
   throttle?: Backoff & { attempts: number };
-  /** Called on every poll, e.g. to heartbeat while a long COPY runs. */
-  onPoll?: () => void;
 }
-
-/** A statement that did not finish: its status, Redshift's error text and the SQL that failed. */
-export class RedshiftStatementError extends Error {
-  override name = 'RedshiftStatementError';
-  constructor(
-    readonly status: 'FAILED' | 'ABORTED',
-    readonly statementId: string,
-    readonly redshiftError: string,
-    readonly failedSql: string | undefined,
-    readonly failedIndex: number | undefined,
-    readonly redshiftQueryId: number | undefined,
-  ) {
-    super(
-      `Redshift statement ${statementId}${failedIndex !== undefined ? ` (statement ${failedIndex + 1} of the batch)` : ''} ` +
-        `${status}: ${redshiftError || '(no error text)'}${failedSql ? `\n  SQL: ${truncate(failedSql, 600)}` : ''}`,
-    );
-  }
-}
-
-const RETRYABLE_SUBMIT = new Set([
-  'ActiveStatementsExceededException',
-  'ThrottlingException',
-  'ActiveSessionsExceededException',
-]);
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** Where the COPY manifest for a batch lives: outside the data prefix, named by the content it lists. */
 export function manifestKey(entity: EntityName, batchDate: string, ledgerObjects: string): string {
@@ -112,15 +68,11 @@ export function manifestKey(entity: EntityName, batchDate: string, ledgerObjects
  */
 export class RedshiftWarehouse implements Warehouse {
   readonly kind = 'redshift';
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly poll: Backoff;
-  private readonly throttle: Backoff & { attempts: number };
+  private readonly api: RedshiftDataApi;
   private ensured?: Promise<void>;
 
   constructor(private readonly opts: RedshiftWarehouseOptions) {
-    this.sleep = opts.sleep ?? realSleep;
-    this.poll = opts.poll ?? { initialMs: 200, maxMs: 5_000, factor: 1.5 };
-    this.throttle = opts.throttle ?? { initialMs: 500, maxMs: 15_000, factor: 2, attempts: 8 };
+    this.api = new RedshiftDataApi(opts);
   }
 
   static fromConfig(wh: RedshiftConfig, store: ObjectStore): RedshiftWarehouse {
@@ -342,96 +294,19 @@ export class RedshiftWarehouse implements Warehouse {
     this.opts.client.destroy();
   }
 
-  private connection() {
-    const t = this.opts.target;
-    return {
-      Database: t.database,
-      ...(t.workgroup ? { WorkgroupName: t.workgroup } : {}),
-      ...(t.clusterId ? { ClusterIdentifier: t.clusterId } : {}),
-      ...(t.secretArn ? { SecretArn: t.secretArn } : t.dbUser && !t.workgroup ? { DbUser: t.dbUser } : {}),
-    };
-  }
-
   /** One statement: submit (retrying throttling), wait for FINISHED. */
-  async execute(sql: string, parameters: SqlParameter[] = []): Promise<DescribeStatementResponse> {
-    const res = await this.submit(() =>
-      this.opts.client.send(
-        new ExecuteStatementCommand({
-          ...this.connection(),
-          Sql: sql,
-          ...(parameters.length > 0 ? { Parameters: parameters } : {}),
-        }),
-      ),
-    );
-    return this.wait(res.Id ?? '');
+  execute(sql: string, parameters: SqlParameter[] = [], watch?: StatementWatch): Promise<DescribeStatementResponse> {
+    return this.api.execute(sql, parameters, watch);
   }
 
   /** Several statements in one transaction: submit (retrying throttling), wait for FINISHED. */
-  async batch(sqls: string[]): Promise<DescribeStatementResponse> {
-    const res = await this.submit(() =>
-      this.opts.client.send(new BatchExecuteStatementCommand({ ...this.connection(), Sqls: sqls })),
-    );
-    return this.wait(res.Id ?? '');
+  batch(sqls: string[], watch?: StatementWatch): Promise<DescribeStatementResponse> {
+    return this.api.batch(sqls, watch);
   }
 
   /** Every row of a finished statement's result set, following NextToken, as objects keyed by column name. */
-  async results(id: string): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.submit(() =>
-        this.opts.client.send(new GetStatementResultCommand({ Id: id, ...(token ? { NextToken: token } : {}) })),
-      );
-      const cols = page.ColumnMetadata ?? [];
-      for (const record of page.Records ?? []) {
-        const row: Record<string, unknown> = {};
-        record.forEach((field, i) => {
-          const meta = cols[i];
-          row[meta?.label ?? meta?.name ?? `col${i}`] = fieldValue(field, meta?.typeName);
-        });
-        out.push(row);
-      }
-      token = page.NextToken;
-    } while (token);
-    return out;
-  }
-
-  private async submit<T>(send: () => Promise<T>): Promise<T> {
-    let delay = this.throttle.initialMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await send();
-      } catch (err) {
-        const name = (err as { name?: string }).name ?? '';
-        if (!RETRYABLE_SUBMIT.has(name) || attempt >= this.throttle.attempts) throw err;
-        await this.sleep(delay);
-        delay = Math.min(this.throttle.maxMs, delay * this.throttle.factor);
-      }
-    }
-  }
-
-  private async wait(id: string): Promise<DescribeStatementResponse> {
-    let delay = this.poll.initialMs;
-    for (;;) {
-      const d = await this.submit(() => this.opts.client.send(new DescribeStatementCommand({ Id: id })));
-      if (d.Status === 'FINISHED') return { ...d, Id: id };
-      if (d.Status === 'FAILED' || d.Status === 'ABORTED') {
-        const subs = d.SubStatements ?? [];
-        const idx = subs.findIndex((s) => s.Status === 'FAILED' || s.Status === 'ABORTED');
-        const failed = idx >= 0 ? subs[idx] : undefined;
-        throw new RedshiftStatementError(
-          d.Status,
-          id,
-          failed?.Error ?? d.Error ?? '',
-          failed?.QueryString ?? d.QueryString,
-          idx >= 0 ? idx : undefined,
-          failed?.RedshiftQueryId ?? d.RedshiftQueryId,
-        );
-      }
-      this.opts.onPoll?.();
-      await this.sleep(delay);
-      delay = Math.min(this.poll.maxMs, delay * this.poll.factor);
-    }
+  results(id: string): Promise<Record<string, unknown>[]> {
+    return this.api.results(id);
   }
 
   /**
@@ -469,15 +344,4 @@ export class RedshiftWarehouse implements Warehouse {
       cause: err,
     });
   }
-}
-
-function fieldValue(field: Field, typeName: string | undefined): unknown {
-  if (field.isNull) return null;
-  if (field.booleanValue !== undefined) return field.booleanValue;
-  if (field.longValue !== undefined) return field.longValue;
-  if (field.doubleValue !== undefined) return field.doubleValue;
-  if (field.stringValue !== undefined) {
-    return typeName === 'numeric' || typeName === 'int8' ? Number(field.stringValue) : field.stringValue;
-  }
-  return null;
 }
