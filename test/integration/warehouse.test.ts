@@ -160,8 +160,8 @@ describe('PostgreSQL warehouse loads', () => {
     const progress: number[] = [];
     const input = { entity: 'appointments' as const, batchDate: day, objects: [shard] };
     const results = await Promise.all([
-      warehouse.loadBatch(input, (rows) => progress.push(rows)),
-      warehouse.loadBatch(input, (rows) => progress.push(rows)),
+      warehouse.loadBatch(input, { onProgress: (p) => progress.push(p.rows) }),
+      warehouse.loadBatch(input, { onProgress: (p) => progress.push(p.rows) }),
     ]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['loaded', 'unchanged']);
     assert.equal(await warehouse.countBatch('appointments', day), 500);

@@ -91,7 +91,10 @@ describe('Redshift Data API adapter', () => {
     });
 
     const progress: number[] = [];
-    const result = await warehouse().loadBatch({ entity: 'appointments', batchDate, objects }, (r) => progress.push(r));
+    const result = await warehouse().loadBatch(
+      { entity: 'appointments', batchDate, objects },
+      { onProgress: (p) => progress.push(p.rows) },
+    );
     assert.equal(result.status, 'loaded');
     assert.equal(result.rows, 100);
     assert.deepEqual(progress, [100]);

@@ -70,7 +70,8 @@ export function createRawTableSql(entity: EntityName, dialect: Dialect): string 
 /**
  * Every statement that makes the raw schema ready, in order: schema, one table per entity, both ledgers,
  * and on PostgreSQL an index on batch_date per raw table (a reload deletes its batch by that column;
- * without the index every load would scan the whole history).
+ * without the index every load would scan the whole history). None of them waits for a lock on an existing
+ * table, so a worker's first load does not queue behind a running cleanup.
  */
 export function ensureRawTablesSql(dialect: Dialect): string[] {
   const text = dialect === 'postgres' ? 'text' : 'varchar(65535)';
@@ -78,7 +79,13 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
   for (const entity of Object.keys(ENTITIES) as EntityName[]) {
     stmts.push(createRawTableSql(entity, dialect));
     if (dialect === 'postgres') {
-      stmts.push(`CREATE INDEX IF NOT EXISTS ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date)`);
+      // Not CREATE INDEX IF NOT EXISTS: that takes a SHARE lock on the table before it finds the index, so every
+      // worker's first load would queue behind a cleanup's EXCLUSIVE lock. The catalog check takes no table lock.
+      const index = `${RAW_SCHEMA}.${entity}_batch_date_idx`;
+      stmts.push(
+        `DO $$ BEGIN IF to_regclass('${index}') IS NULL THEN ` +
+          `CREATE INDEX ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date); END IF; END $$`,
+      );
     }
   }
   stmts.push(

@@ -28,7 +28,7 @@ import {
   stringLiteral,
   type RetentionTable,
 } from './ddl.js';
-import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import type { BackupVerifier, CleanupPlan, LoadOptions, Warehouse } from './index.js';
 import {
   RedshiftDataApi,
   RedshiftStatementError,
@@ -107,7 +107,7 @@ export class RedshiftWarehouse implements Warehouse {
    * delete + insert, ledger delete + insert. Two concurrent loads of a batch conflict under Redshift's
    * serializable isolation; the loser fails retryably and its retry finds the ledger entry.
    */
-  async loadBatch(input: LoadBatchInput, onProgress?: (rows: number) => void): Promise<LoadResult> {
+  async loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {
     const { entity, batchDate, objects } = input;
     if (!isEntityName(entity)) throw ApplicationFailure.nonRetryable(`unknown entity ${entity}`, 'InvalidInput');
     const day = dateLiteral(batchDate);
@@ -145,7 +145,7 @@ export class RedshiftWarehouse implements Warehouse {
         throw new Error(`Redshift reported ${staged} staged rows after a guarded load of ${expected}; check the batch`);
       }
     }
-    onProgress?.(expected);
+    opts.onProgress?.({ phase: 'commit', rows: expected });
     return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
   }
 
