@@ -15,8 +15,9 @@ export function createLoadActivities({ warehouse }: { warehouse: Warehouse }) {
   return {
     /**
      * Replaces batch (entity, batchDate) with exactly `input.objects` in one warehouse transaction and returns the
-     * rows loaded. Idempotent: when the load ledger already holds the same keys and etags it returns `unchanged`
-     * without writing, so a retry after a lost completion changes nothing; a retry after a failure reloads the
+     * rows loaded. Idempotent: when the load ledger already holds the same keys and etags and the table still
+     * holds the ledger's rows of the batch it returns `unchanged` without writing, so a retry after a lost
+     * completion changes nothing (rows deleted since are loaded again); a retry after a failure reloads the
      * whole batch (the failed attempt rolled back). Heartbeats its {@link LoadProgress} every few seconds whatever
      * it waits on (pool, lock, COPY, DELETE, a Redshift statement), so declare a heartbeatTimeout; a cancellation
      * aborts the running statement and is rethrown. Bad CSV fails non-retryably with `CsvLoadError` (object key and

@@ -36,7 +36,7 @@ export interface LoadResult {
   entity: EntityName;
   batchDate: string;
   rows: number;
-  /** `unchanged`: the ledger says these exact objects were already loaded, nothing was written. */
+  /** `unchanged`: the ledger says these exact objects were loaded and the table still holds them; nothing was written. */
   status: 'loaded' | 'unchanged';
   durationMs: number;
 }

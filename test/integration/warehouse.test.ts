@@ -87,6 +87,29 @@ describe('PostgreSQL warehouse loads', () => {
     assert.equal(ledger[0]?.rows, 50);
   });
 
+  test('rows deleted behind the ledger are loaded again, not reported unchanged', async () => {
+    const day = uniqueDate();
+    const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 40), 40);
+    const { loadBatch } = createLoadActivities({ warehouse });
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'loaded');
+    // What retention did before it learned to delete ledger rows: the batch's rows go, its ledger row stays.
+    await warehouse.query('DELETE FROM raw.appointments WHERE batch_date = $1', [day]);
+    assert.equal(await warehouse.countBatch('appointments', day), 0);
+
+    const again = await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] });
+    assert.equal(again.status, 'loaded');
+    assert.equal(again.rows, 40);
+    assert.deepEqual(
+      await ids(day),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    // Half the rows gone is caught too.
+    await warehouse.query('DELETE FROM raw.appointments WHERE batch_date = $1 AND appointment_id > 20', [day]);
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', day), 40);
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'unchanged');
+  });
+
   test('a bad value on line 7 fails with CsvLoadError naming key and line; the loaded batch stays', async () => {
     const day = uniqueDate();
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 30), 30);

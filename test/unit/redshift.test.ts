@@ -135,18 +135,22 @@ describe('Redshift Data API adapter', () => {
     assert.deepEqual(sleeps, [200]); // one poll of the ledger query while STARTED
   });
 
-  test('loadBatch with the ledger already holding the same objects sends no batch', async () => {
+  test('loadBatch with the ledger already holding the same objects, and the table their rows, sends no batch', async () => {
     const batchDate = day();
     const objects = [{ key: `raw/clinics/dt=${batchDate}/part-00000.csv`, etag: 'x', bytes: 1, rows: 12 }];
     rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
-    rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+    rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
-    rs.on(GetStatementResultCommand).resolves({
+    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
       Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
       ColumnMetadata: [
         { name: 'objects', typeName: 'varchar' },
         { name: 'rows', typeName: 'int8' },
       ],
+    });
+    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
+      Records: [[{ longValue: 12 }]],
+      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
     });
     const result = await warehouse({ workgroup: 'hs-wg', clusterId: undefined, dbUser: undefined }).loadBatch({
       entity: 'clinics',
@@ -156,6 +160,10 @@ describe('Redshift Data API adapter', () => {
     assert.equal(result.status, 'unchanged');
     assert.equal(result.rows, 12);
     assert.equal(sqlsSent().length, 1); // only the DDL
+    assert.equal(
+      rs.commandCalls(ExecuteStatementCommand)[1]?.args[0].input.Sql,
+      'SELECT COUNT(*) AS n FROM raw.clinics WHERE batch_date = :p1',
+    );
     const input = rs.commandCalls(ExecuteStatementCommand)[0]?.args[0].input;
     assert.equal(input?.WorkgroupName, 'hs-wg');
     assert.equal(input?.DbUser, undefined);
@@ -207,6 +215,43 @@ describe('Redshift Data API adapter', () => {
     const lookup = rs.commandCalls(ExecuteStatementCommand)[1]?.args[0].input;
     assert.match(lookup?.Sql ?? '', /FROM stl_load_errors WHERE query = :p1/);
     assert.deepEqual(lookup?.Parameters, [{ name: 'p1', value: '4242' }]);
+  });
+
+  test("loadBatch reloads when the ledger matches but the table lost the batch's rows", async () => {
+    const batchDate = day();
+    const objects = [{ key: `raw/clinics/dt=${batchDate}/part-00000.csv`, etag: 'x', bytes: 1, rows: 12 }];
+    written.push(manifestKey('clinics', batchDate, canonicalObjects(objects)));
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
+    rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
+    rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
+      Status: 'FINISHED',
+      SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
+    });
+    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
+      Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
+      ColumnMetadata: [
+        { name: 'objects', typeName: 'varchar' },
+        { name: 'rows', typeName: 'int8' },
+      ],
+    });
+    // Retention deleted the rows and left the ledger row.
+    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
+      Records: [[{ longValue: 0 }]],
+      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
+    });
+    rs.on(GetStatementResultCommand, { Id: 'load:3' }).resolves({
+      Records: [[{ longValue: 12 }, { longValue: 1 }]],
+      ColumnMetadata: [
+        { name: 'staged', typeName: 'int8' },
+        { name: 'guard', typeName: 'int4' },
+      ],
+    });
+    const result = await warehouse().loadBatch({ entity: 'clinics', batchDate, objects });
+    assert.equal(result.status, 'loaded');
+    assert.equal(result.rows, 12);
+    assert.equal(sqlsSent().length, 2, 'the DDL and the load batch');
+    assert.match(sqlsSent()[1]?.[1] ?? '', /^COPY stage_clinics /);
   });
 
   test('ABORTED stays retryable and names the status, the error and the statement', async () => {

@@ -68,7 +68,8 @@ export interface Warehouse {
   ensureRawTables(): Promise<void>;
   /**
    * Replaces batch (entity, batchDate) with exactly `input.objects`, in one transaction. Returns `unchanged` without
-   * writing when the ledger shows the same keys and etags already loaded. Bad data fails non-retryably
+   * writing when the ledger shows the same keys and etags already loaded and the table still holds the ledger's row
+   * count for the batch; otherwise (rows deleted since) it loads again. Bad data fails non-retryably
    * (`CsvLoadError`, `RowCountMismatch`, `ObjectChanged`); connection errors and lock waits past the session's
    * lock_timeout (`LockTimeout`) retry. See {@link LoadOptions} for progress, cancellation and resuming.
    */

@@ -164,9 +164,18 @@ export class PostgresWarehouse implements Warehouse {
         `SELECT objects, rows FROM ${LOAD_LEDGER} WHERE entity = $1 AND batch_date = $2`,
         [entity, batchDate],
       );
-      if (prior.rows[0]?.objects === ledgerObjects) {
-        at('commit', prior.rows[0].rows);
-        return { entity, batchDate, rows: prior.rows[0].rows, status: 'unchanged', durationMs: Date.now() - started };
+      const recorded = prior.rows[0];
+      if (recorded?.objects === ledgerObjects) {
+        // The ledger alone is not proof: rows deleted behind its back (a retention run, a manual fix) must come back.
+        const held = await run<{ n: number }>(
+          `counting batch ${batchDate} in ${table}`,
+          `SELECT count(*) AS n FROM ${table} WHERE batch_date = $1`,
+          [batchDate],
+        );
+        if ((held.rows[0]?.n ?? 0) === recorded.rows) {
+          at('commit', recorded.rows);
+          return { entity, batchDate, rows: recorded.rows, status: 'unchanged', durationMs: Date.now() - started };
+        }
       }
 
       let target = table;

@@ -120,7 +120,8 @@ export class RedshiftWarehouse implements Warehouse {
       `SELECT objects, rows FROM ${LOAD_LEDGER} WHERE entity = $1 AND batch_date = $2`,
       [entity, batchDate],
     );
-    if (prior[0]?.objects === ledgerObjects) {
+    // The ledger alone is not proof: rows deleted behind its back (a retention run, a manual fix) must come back.
+    if (prior[0]?.objects === ledgerObjects && (await this.countBatch(entity, batchDate)) === Number(prior[0].rows)) {
       return { entity, batchDate, rows: Number(prior[0].rows), status: 'unchanged', durationMs: Date.now() - started };
     }
 
