@@ -10,6 +10,7 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { randomUUID } from 'node:crypto';
+import { csvHeader } from '../../src/domain/entities.js';
 import { appointmentsCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
 
 describe('PostgreSQL warehouse loads', () => {
@@ -129,6 +130,41 @@ describe('PostgreSQL warehouse loads', () => {
     assert.deepEqual(
       await ids(day),
       Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+  });
+
+  test('an object whose columns are swapped fails with CsvLoadError naming key and both headers', async () => {
+    const day = uniqueDate();
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+
+    // patient_id and doctor_id swapped in the header and every row: both numbers, so only the header tells.
+    const swap = (line: string) => {
+      const f = line.split(',');
+      [f[1], f[2]] = [f[2] ?? '', f[1] ?? ''];
+      return f.join(',');
+    };
+    const csv = appointmentsCsv(day, 100, 10)
+      .split('\n')
+      .map((l) => (l ? swap(l) : l))
+      .join('\n');
+    const swapped = await putShard(store, key(day, 'part-swapped.csv'), csv, 10);
+    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [swapped] }).then(
+      () => assert.fail('an object with swapped columns loaded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.equal(err.nonRetryable, true);
+    const expected = csvHeader('appointments');
+    assert.equal(
+      err.message,
+      `${swapped.key}: CSV header does not match the appointments columns: expected "${expected}", ` +
+        `found "${swap(expected)}"`,
+    );
+    assert.deepEqual(
+      await ids(day),
+      Array.from({ length: 10 }, (_, i) => i + 1),
     );
   });
 

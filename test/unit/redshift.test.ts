@@ -19,7 +19,7 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { canonicalObjects, ensureRawTablesSql } from '../../src/activities/warehouse/ddl.js';
 import { manifestKey, RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
 import { loadConfig } from '../../src/config.js';
-import { csvHeader } from '../../src/domain/entities.js';
+import { csvHeader, type EntityName } from '../../src/domain/entities.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/healthsynth-redshift';
 const rs = mockClient(RedshiftDataClient);
@@ -50,6 +50,15 @@ function finishEverything() {
   }));
 }
 
+/** Writes a part file with `entity`'s header (or `header`) and `rows` data lines; returns its shard descriptor. */
+async function putPart(entity: EntityName, batchDate: string, name: string, rows: number, header = csvHeader(entity)) {
+  const key = `raw/${entity}/dt=${batchDate}/${name}`;
+  const body = `${header}\n${Array.from({ length: rows }, (_, i) => `${i + 1},row`).join('\n')}\n`;
+  const stored = await store.put(key, body, 'text/csv');
+  written.push(key);
+  return { key, etag: stored.etag, bytes: stored.size, rows };
+}
+
 const sqlsSent = () => rs.commandCalls(BatchExecuteStatementCommand).map((c) => c.args[0].input.Sqls);
 const day = () =>
   `27${String(Math.floor(Math.random() * 100)).padStart(2, '0')}-0${1 + Math.floor(Math.random() * 9)}-1${Math.floor(Math.random() * 9)}`;
@@ -65,8 +74,8 @@ describe('Redshift Data API adapter', () => {
   test('loadBatch: DDL once, ledger check, one guarded batch with the exact SQL, count read back', async () => {
     const batchDate = day();
     const objects = [
-      { key: `raw/appointments/dt=${batchDate}/part-00001.csv`, etag: 'e2', bytes: 10, rows: 40 },
-      { key: `raw/appointments/dt=${batchDate}/part-00000.csv`, etag: 'e1', bytes: 10, rows: 60 },
+      await putPart('appointments', batchDate, 'part-00001.csv', 40),
+      await putPart('appointments', batchDate, 'part-00000.csv', 60),
     ];
     const ledger = canonicalObjects(objects);
     const manifest = manifestKey('appointments', batchDate, ledger);
@@ -172,8 +181,8 @@ describe('Redshift Data API adapter', () => {
 
   test('a FAILED COPY becomes CsvLoadError naming object and line from stl_load_errors', async () => {
     const batchDate = day();
-    const key = `raw/doctors/dt=${batchDate}/part-00000.csv`;
-    const objects = [{ key, etag: 'x', bytes: 1, rows: 3 }];
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    const key = objects[0]!.key;
     written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
     rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'errors' });
@@ -219,7 +228,7 @@ describe('Redshift Data API adapter', () => {
 
   test("loadBatch reloads when the ledger matches but the table lost the batch's rows", async () => {
     const batchDate = day();
-    const objects = [{ key: `raw/clinics/dt=${batchDate}/part-00000.csv`, etag: 'x', bytes: 1, rows: 12 }];
+    const objects = [await putPart('clinics', batchDate, 'part-00000.csv', 12)];
     written.push(manifestKey('clinics', batchDate, canonicalObjects(objects)));
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
     rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
@@ -252,6 +261,30 @@ describe('Redshift Data API adapter', () => {
     assert.equal(result.rows, 12);
     assert.equal(sqlsSent().length, 2, 'the DDL and the load batch');
     assert.match(sqlsSent()[1]?.[1] ?? '', /^COPY stage_clinics /);
+  });
+
+  test("an object whose header is not the entity's fails with CsvLoadError before any COPY is sent", async () => {
+    const batchDate = day();
+    const swapped = csvHeader('appointments').replace('patient_id,doctor_id', 'doctor_id,patient_id');
+    const good = await putPart('appointments', batchDate, 'part-00000.csv', 5);
+    const bad = await putPart('appointments', batchDate, 'part-00001.csv', 5, swapped);
+    rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
+    rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
+    rs.on(GetStatementResultCommand).resolves({ Records: [] });
+    const err = await warehouse()
+      .loadBatch({ entity: 'appointments', batchDate, objects: [good, bad] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.equal(err.nonRetryable, true);
+    assert.equal(
+      err.message,
+      `${bad.key}: CSV header does not match the appointments columns: expected "${csvHeader('appointments')}", ` +
+        `found "${swapped}"`,
+    );
+    assert.equal(sqlsSent().length, 1, 'only the DDL: no load batch');
+    await assert.rejects(store.getText(manifestKey('appointments', batchDate, canonicalObjects([good, bad]))));
   });
 
   test('ABORTED stays retryable and names the status, the error and the statement', async () => {

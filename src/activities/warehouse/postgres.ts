@@ -24,6 +24,7 @@ import {
   rawTable,
   RETENTION_TABLES,
 } from './ddl.js';
+import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
 
 /**
@@ -455,11 +456,15 @@ export class PostgresWarehouse implements Warehouse {
     onRows: (rows: number) => void,
     signal?: AbortSignal,
   ): Promise<number> {
-    const copy = client.query(copyFrom(`COPY ${target} (${columnList(entity)}) FROM STDIN (FORMAT csv, HEADER true)`));
+    // HEADER MATCH (PostgreSQL 15+): the file's header must name the listed columns in order, so a file with
+    // swapped columns fails instead of loading every value into the wrong column.
+    const copy = client.query(copyFrom(`COPY ${target} (${columnList(entity)}) FROM STDIN (FORMAT csv, HEADER MATCH)`));
+    const counter = new LineCounter(onRows);
     try {
       // An abort destroys the streams; pg-copy-streams then sends CopyFail, which ends the COPY.
-      await pipeline(source, new LineCounter(onRows), copy, ...(signal ? [{ signal }] : []));
+      await pipeline(source, counter, copy, ...(signal ? [{ signal }] : []));
     } catch (err) {
+      if (isHeaderMismatch(err)) throw headerMismatch(obj.key, entity, counter.firstLine);
       throw this.sessionTimeoutError(toLoadError(err, obj.key), `COPY of ${obj.key} into ${target}`);
     }
     return copy.rowCount;
@@ -517,16 +522,34 @@ function settle<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** Passes bytes through and reports newlines seen (about one per row) at most every 500 ms, for heartbeats. */
+/** HEADER MATCH's complaint (SQLSTATE 22P04, "… in header line …"): the object's first line is not the columns. */
+function isHeaderMismatch(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '22P04' && /header line/.test(e.message ?? '');
+}
+
+/**
+ * Passes bytes through and reports newlines seen (about one per row) at most every 500 ms, for heartbeats. Keeps
+ * the object's first line (up to {@link HEADER_PROBE_BYTES}) for the message when the header does not match.
+ */
 class LineCounter extends Transform {
   private lines = 0;
   private last = Date.now();
+  private head = '';
 
   constructor(private readonly onRows: (rows: number) => void) {
     super();
   }
 
+  /** The first line seen (the CSV header), without its line break. */
+  get firstLine(): string {
+    return firstLine(this.head);
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.lines === 0 && this.head.length < HEADER_PROBE_BYTES) {
+      this.head += chunk.subarray(0, HEADER_PROBE_BYTES - this.head.length).toString('utf8');
+    }
     let i = chunk.indexOf(10);
     while (i !== -1) {
       this.lines++;

@@ -28,6 +28,7 @@ import {
   stringLiteral,
   type RetentionTable,
 } from './ddl.js';
+import { checkCsvHeader } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, Warehouse } from './index.js';
 import {
   RedshiftDataApi,
@@ -40,6 +41,9 @@ import {
 export { RedshiftStatementError, type Backoff, type RedshiftTarget };
 
 type RedshiftConfig = Extract<Config['warehouse'], { kind: 'redshift' }>;
+
+/** Ranged GETs of part files' first lines in flight at once (a batch has up to a few hundred objects). */
+const HEADER_CHECKS_AT_ONCE = 16;
 
 /** Client, target and timing for {@link RedshiftWarehouse}; tests inject a mocked client and a no-wait sleep. */
 export interface RedshiftWarehouseOptions {
@@ -102,10 +106,11 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   /**
-   * Ledger check, then one batch: temp staging table, COPY from a manifest naming exactly the batch's
-   * objects, a guard that aborts unless the staged rows (with this batch_date) equal the declared rows,
-   * delete + insert, ledger delete + insert. Two concurrent loads of a batch conflict under Redshift's
-   * serializable isolation; the loser fails retryably and its retry finds the ledger entry.
+   * Ledger check, the header check of every object (a ranged GET of its first line), then one batch: temp
+   * staging table, COPY from a manifest naming exactly the batch's objects, a guard that aborts unless the staged
+   * rows (with this batch_date) equal the declared rows, delete + insert, ledger delete + insert. Two concurrent
+   * loads of a batch conflict under Redshift's serializable isolation; the loser fails retryably and its retry
+   * finds the ledger entry.
    */
   async loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {
     const { entity, batchDate, objects } = input;
@@ -125,6 +130,12 @@ export class RedshiftWarehouse implements Warehouse {
       return { entity, batchDate, rows: Number(prior[0].rows), status: 'unchanged', durationMs: Date.now() - started };
     }
 
+    // IGNOREHEADER only skips the first line; check it is the entity's header before COPY maps fields by position.
+    for (let i = 0; i < objects.length; i += HEADER_CHECKS_AT_ONCE) {
+      await Promise.all(
+        objects.slice(i, i + HEADER_CHECKS_AT_ONCE).map((o) => checkCsvHeader(this.opts.store, entity, o, opts.signal)),
+      );
+    }
     const manifest = manifestKey(entity, batchDate, ledgerObjects);
     await this.opts.store.put(
       manifest,
