@@ -32,10 +32,10 @@ export function createLoadActivities({ warehouse }: { warehouse: Warehouse }) {
         (signal, beat) =>
           warehouse.loadBatch(input, {
             onProgress: (p) => {
-              const submitted = p.statementId !== undefined && p.statementId !== progress.statementId;
               progress = p;
-              // A retry can resume a submitted Redshift statement only if its id reached Temporal: send it now.
-              if (submitted) beat();
+              // While a Redshift statement runs, every poll heartbeats its id (the SDK throttles what it sends):
+              // a retry can resume the statement only if the id reached Temporal.
+              if (p.phase === 'statement') beat();
             },
             ...(signal ? { signal } : {}),
             ...(resumeFrom !== undefined ? { resumeFrom } : {}),

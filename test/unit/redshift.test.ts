@@ -12,11 +12,15 @@ import {
   GetStatementResultCommand,
   RedshiftDataClient,
 } from '@aws-sdk/client-redshift-data';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { verifyBackup } from '../../src/activities/cleanup.js';
+import { createLoadActivities } from '../../src/activities/load.js';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { canonicalObjects, ensureRawTablesSql } from '../../src/activities/warehouse/ddl.js';
+import type { LoadProgress } from '../../src/activities/warehouse/index.js';
+import type { LoadResult } from '../../src/domain/types.js';
 import { manifestKey, RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
 import { loadConfig } from '../../src/config.js';
 import { csvHeader, type EntityName } from '../../src/domain/entities.js';
@@ -99,14 +103,20 @@ describe('Redshift Data API adapter', () => {
       ],
     });
 
-    const progress: number[] = [];
+    const progress: LoadProgress[] = [];
     const result = await warehouse().loadBatch(
       { entity: 'appointments', batchDate, objects },
-      { onProgress: (p) => progress.push(p.rows) },
+      { onProgress: (p) => progress.push(p) },
     );
     assert.equal(result.status, 'loaded');
     assert.equal(result.rows, 100);
-    assert.deepEqual(progress, [100]);
+    // Submitted and polled once: both name the statement and its manifest, for the heartbeat a retry resumes from.
+    assert.deepEqual(progress, [
+      { phase: 'connect', rows: 0 },
+      { phase: 'statement', rows: 0, statementId: 'load', manifest },
+      { phase: 'statement', rows: 0, statementId: 'load', manifest },
+      { phase: 'commit', rows: 100 },
+    ]);
 
     const [ddl, load] = sqlsSent();
     assert.deepEqual(ddl, ensureRawTablesSql('redshift'));
@@ -179,23 +189,23 @@ describe('Redshift Data API adapter', () => {
     assert.equal(input?.ClusterIdentifier, undefined);
   });
 
-  test('a FAILED COPY becomes CsvLoadError naming object and line from stl_load_errors', async () => {
-    const batchDate = day();
-    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
-    const key = objects[0]!.key;
-    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+  /** Mocks for a load of `batchDate` whose batch FAILED at its COPY, and SYS_LOAD_ERROR_DETAIL answering `logged`. */
+  function failedCopy(logged: Record<string, unknown>[][]) {
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
     rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'errors' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
     rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
       Status: 'FAILED',
       Error: 'batch failed',
+      RedshiftPid: 1073815778,
+      CreatedAt: new Date('2026-01-05T10:00:00.250Z'),
       SubStatements: [
         { Id: 'load:1', Status: 'FINISHED' },
         {
           Id: 'load:2',
           Status: 'FAILED',
-          Error: "ERROR: Load into table 'stage_doctors' failed. Check 'stl_load_errors' system table for details.",
+          Error:
+            "ERROR: Load into table 'stage_doctors' failed. Check 'sys_load_error_detail' system table for details.",
           QueryString: 'COPY stage_doctors …',
           RedshiftQueryId: 4242,
         },
@@ -204,16 +214,24 @@ describe('Redshift Data API adapter', () => {
     });
     rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
     rs.on(GetStatementResultCommand, { Id: 'errors' }).resolves({
-      Records: [
-        [
-          { stringValue: `s3://${store.bucket}/${key}` },
-          { longValue: 7 },
-          { stringValue: 'shift_start' },
-          { stringValue: 'Invalid time format' },
-        ],
-      ],
+      Records: logged as never,
       ColumnMetadata: [{ name: 'file' }, { name: 'line', typeName: 'int8' }, { name: 'col' }, { name: 'reason' }],
     });
+  }
+
+  test('a FAILED COPY with a logged load error becomes CsvLoadError naming object and line', async () => {
+    const batchDate = day();
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    const key = objects[0]!.key;
+    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+    failedCopy([
+      [
+        { stringValue: `s3://${store.bucket}/${key}` },
+        { longValue: 7 },
+        { stringValue: 'shift_start' },
+        { stringValue: 'Invalid time format' },
+      ],
+    ]);
     const err = await warehouse()
       .loadBatch({ entity: 'doctors', batchDate, objects })
       .catch((e: unknown) => e);
@@ -221,9 +239,34 @@ describe('Redshift Data API adapter', () => {
     assert.equal(err.type, 'CsvLoadError');
     assert.equal(err.nonRetryable, true);
     assert.equal(err.message, `${key} line 7 (column shift_start): Invalid time format`);
+    // SYS_LOAD_ERROR_DETAIL, found by the batch's session, submission time and prefix: its query_id is not the
+    // Data API's RedshiftQueryId.
     const lookup = rs.commandCalls(ExecuteStatementCommand)[1]?.args[0].input;
-    assert.match(lookup?.Sql ?? '', /FROM stl_load_errors WHERE query = :p1/);
-    assert.deepEqual(lookup?.Parameters, [{ name: 'p1', value: '4242' }]);
+    assert.equal(
+      lookup?.Sql,
+      'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
+        'FROM sys_load_error_detail WHERE start_time >= :p1 AND TRIM(file_name) LIKE :p2 AND session_id = :p3 ' +
+        'ORDER BY start_time LIMIT 1',
+    );
+    assert.deepEqual(lookup?.Parameters, [
+      { name: 'p1', value: '2026-01-05 09:59:00.250' },
+      { name: 'p2', value: `s3://${store.bucket}/raw/doctors/dt=${batchDate}/%` },
+      { name: 'p3', value: '1073815778' },
+    ]);
+  });
+
+  test('a FAILED COPY without a logged load error stays retryable', async () => {
+    const batchDate = day();
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+    failedCopy([]); // e.g. S3 access denied or a cluster restart: nothing wrong with the data
+    const err = await warehouse()
+      .loadBatch({ entity: 'doctors', batchDate, objects })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof RedshiftStatementError, String(err));
+    assert.ok(!(err instanceof ApplicationFailure), 'a plain error, so Temporal retries it');
+    assert.equal(err.failedIndex, 1);
+    assert.match(err.message, /statement 2 of the batch\) FAILED: ERROR: Load into table 'stage_doctors' failed/);
   });
 
   test("loadBatch reloads when the ledger matches but the table lost the batch's rows", async () => {
@@ -441,5 +484,151 @@ describe('Redshift Data API adapter', () => {
       { type: 'BackupVerificationFailed', nonRetryable: true },
     );
     assert.equal(sqlsSent().length, 1); // the DDL only: no delete batch
+  });
+
+  describe('a load statement that runs longer than the heartbeat timeout', () => {
+    /** Virtual time: the injected sleep advances it, so a minute-long statement takes milliseconds to test. */
+    let clock = 0;
+    let onSleep: (() => void) | undefined;
+    const HEARTBEAT_TIMEOUT_MS = 20_000; // what ingestEntity declares for loadBatch
+
+    const clockedWarehouse = () =>
+      new RedshiftWarehouse({
+        client: new RedshiftDataClient({ region: 'eu-west-1' }),
+        store,
+        target: { database: 'analytics', workgroup: 'hs-wg' },
+        iamRole: ROLE,
+        region: 'eu-west-1',
+        sleep: async (ms) => {
+          clock += ms;
+          onSleep?.();
+        },
+      });
+
+    /** Data API mocks: the load batch (submitted as `loadIds` in turn) stays STARTED until `finishAt` ms. */
+    function slowStatement(finishAt: number, loadIds: string[] = ['load-1']) {
+      let submitted = 0;
+      rs.on(BatchExecuteStatementCommand).callsFake(({ Sqls }: { Sqls: string[] }) =>
+        Sqls[0]?.startsWith('CREATE SCHEMA') ? { Id: 'ddl' } : { Id: loadIds[submitted++] ?? 'unexpected' },
+      );
+      rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+      rs.on(DescribeStatementCommand).callsFake(({ Id }: { Id: string }) => {
+        if (Id === 'ddl' || Id === 'ledger') return { Id, Status: 'FINISHED', HasResultSet: Id === 'ledger' };
+        if (clock < finishAt) return { Id, Status: clock < 1_000 ? 'SUBMITTED' : 'STARTED' };
+        return {
+          Id,
+          Status: 'FINISHED',
+          SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `${Id}:${i + 1}`, Status: 'FINISHED' })),
+        };
+      });
+      rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
+      for (const id of loadIds) {
+        rs.on(GetStatementResultCommand, { Id: `${id}:3` }).resolves({
+          Records: [[{ longValue: 30 }, { longValue: 1 }]],
+          ColumnMetadata: [
+            { name: 'staged', typeName: 'int8' },
+            { name: 'guard', typeName: 'int4' },
+          ],
+        });
+      }
+    }
+
+    const loadBatchesSent = () =>
+      rs
+        .commandCalls(BatchExecuteStatementCommand)
+        .filter((c) => c.args[0].input.Sqls?.some((q) => q.startsWith('COPY')));
+
+    afterEach(() => {
+      clock = 0;
+      onSleep = undefined;
+    });
+
+    test('heartbeats its statement id at every poll, never further apart than the poll cap', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      const manifest = manifestKey('appointments', batchDate, canonicalObjects(objects));
+      written.push(manifest);
+      slowStatement(65_000);
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+      const beats: { at: number; details: LoadProgress }[] = [];
+      env.on('heartbeat', (details: LoadProgress) => beats.push({ at: clock, details }));
+
+      const { loadBatch } = createLoadActivities({ warehouse: clockedWarehouse() });
+      const result: LoadResult = await env.run(loadBatch, { entity: 'appointments' as const, batchDate, objects });
+      assert.equal(result.status, 'loaded');
+      assert.ok(clock >= 65_000, `the statement ran ${clock} ms of (virtual) time`);
+
+      const polls = beats.filter((b) => b.details.phase === 'statement');
+      assert.ok(polls.length > 15, `${polls.length} heartbeats while the statement ran`);
+      assert.ok(polls.every((b) => b.details.statementId === 'load-1' && b.details.manifest === manifest));
+      const gaps = polls.slice(1).map((b, i) => b.at - (polls[i]?.at ?? 0));
+      assert.ok(Math.max(...gaps) <= 5_000, `longest gap between heartbeats: ${Math.max(...gaps)} ms`);
+      assert.ok(polls.at(-1)!.at >= 60_000, 'still heartbeating a minute in');
+      assert.equal(loadBatchesSent().length, 1);
+    });
+
+    test('a retry resumes the statement the lost attempt submitted instead of loading again', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      written.push(manifestKey('appointments', batchDate, canonicalObjects(objects)));
+      slowStatement(90_000);
+
+      // Attempt 1 loses its worker 30 s into the statement (here: the activity is cancelled, as a heartbeat
+      // timeout does); the statement keeps running in Redshift.
+      const first = new MockActivityEnvironment({ attempt: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+      let last: LoadProgress | undefined;
+      first.on('heartbeat', (d: LoadProgress) => (last = d));
+      onSleep = () => {
+        if (clock >= 30_000) first.cancel();
+      };
+      await assert.rejects(
+        first.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+          entity: 'appointments' as const,
+          batchDate,
+          objects,
+        }),
+        (err: unknown) => err instanceof CancelledFailure,
+      );
+      assert.equal(last?.statementId, 'load-1');
+      onSleep = undefined;
+
+      // Attempt 2, on another worker, starts from attempt 1's last heartbeat.
+      const second = new MockActivityEnvironment({
+        attempt: 2,
+        heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+        heartbeatDetails: last,
+      });
+      const result: LoadResult = await second.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+        entity: 'appointments' as const,
+        batchDate,
+        objects,
+      });
+      assert.equal(result.status, 'loaded');
+      assert.equal(result.rows, 30);
+      assert.equal(loadBatchesSent().length, 1, 'the load was submitted once');
+      assert.ok(clock >= 90_000);
+      assert.equal(rs.commandCalls(GetStatementResultCommand, { Id: 'load-1:3' }).length, 1, 'count read back');
+    });
+
+    test('a retry whose earlier statement was aborted submits the load again', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      const manifest = manifestKey('appointments', batchDate, canonicalObjects(objects));
+      written.push(manifest);
+      slowStatement(0, ['load-2']);
+      rs.on(DescribeStatementCommand, { Id: 'load-1' }).resolves({ Id: 'load-1', Status: 'ABORTED' });
+      const env = new MockActivityEnvironment({
+        attempt: 2,
+        heartbeatDetails: { phase: 'statement', rows: 0, statementId: 'load-1', manifest },
+      });
+      const result: LoadResult = await env.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+        entity: 'appointments' as const,
+        batchDate,
+        objects,
+      });
+      assert.equal(result.status, 'loaded');
+      assert.equal(loadBatchesSent().length, 1, 'a new load batch');
+      assert.equal(rs.commandCalls(GetStatementResultCommand, { Id: 'load-2:3' }).length, 1);
+    });
   });
 });

@@ -53,7 +53,7 @@ export interface RedshiftDataApiOptions {
  */
 export interface StatementWatch {
   onSubmitted?: (id: string) => void;
-  onPoll?: (status: DescribeStatementResponse) => void;
+  onPoll?: (id: string, status: DescribeStatementResponse) => void;
   signal?: AbortSignal;
 }
 
@@ -201,7 +201,7 @@ export class RedshiftDataApi {
     for (;;) {
       watch.signal?.throwIfAborted();
       const d = await this.submit(() => this.opts.client.send(new DescribeStatementCommand({ Id: id })));
-      watch.onPoll?.(d);
+      watch.onPoll?.(id, d);
       if (d.Status === 'FINISHED') return { ...d, Id: id };
       if (d.Status === 'FAILED' || d.Status === 'ABORTED') {
         const subs = d.SubStatements ?? [];

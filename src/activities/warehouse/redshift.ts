@@ -29,7 +29,7 @@ import {
   type RetentionTable,
 } from './ddl.js';
 import { checkCsvHeader } from './csv-header.js';
-import type { BackupVerifier, CleanupPlan, LoadOptions, Warehouse } from './index.js';
+import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
 import {
   RedshiftDataApi,
   RedshiftStatementError,
@@ -111,15 +111,53 @@ export class RedshiftWarehouse implements Warehouse {
    * rows (with this batch_date) equal the declared rows, delete + insert, ledger delete + insert. Two concurrent
    * loads of a batch conflict under Redshift's serializable isolation; the loser fails retryably and its retry
    * finds the ledger entry.
+   *
+   * The batch runs in Redshift whatever happens to the worker. Its statement id and manifest go to
+   * `opts.onProgress` as soon as it is submitted and again at every poll (the activity heartbeats them); a retry
+   * whose `opts.resumeFrom` names a load of the same manifest picks that statement up ({@link RedshiftDataApi.resume})
+   * instead of submitting the load a second time while the first may still be running.
    */
   async loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {
     const { entity, batchDate, objects } = input;
     if (!isEntityName(entity)) throw ApplicationFailure.nonRetryable(`unknown entity ${entity}`, 'InvalidInput');
     const day = dateLiteral(batchDate);
     const started = Date.now();
+    opts.onProgress?.({ phase: 'connect', rows: 0 });
     await this.ensureRawTables();
     const ledgerObjects = canonicalObjects(objects);
     const expected = objects.reduce((sum, o) => sum + o.rows, 0);
+    const manifest = manifestKey(entity, batchDate, ledgerObjects);
+    const watch: StatementWatch = {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onSubmitted: (statementId) => opts.onProgress?.({ phase: 'statement', rows: 0, statementId, manifest }),
+      onPoll: (statementId) => opts.onProgress?.({ phase: 'statement', rows: 0, statementId, manifest }),
+    };
+    const loaded = async (result: DescribeStatementResponse): Promise<LoadResult> => {
+      // Read back the count the guard checked, from the batch's own result set.
+      const countId = result.SubStatements?.[2]?.Id;
+      if (countId) {
+        const staged = Number((await this.results(countId))[0]?.staged ?? NaN);
+        if (staged !== expected) {
+          throw new Error(
+            `Redshift reported ${staged} staged rows after a guarded load of ${expected}; check the batch`,
+          );
+        }
+      }
+      opts.onProgress?.({ phase: 'commit', rows: expected });
+      return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
+    };
+
+    const previous = resumableLoad(opts.resumeFrom, manifest);
+    if (previous) {
+      let resumed: DescribeStatementResponse | undefined;
+      try {
+        resumed = await this.api.resume(previous, watch);
+      } catch (err) {
+        throw await this.toLoadError(err, entity, batchDate, expected);
+      }
+      if (resumed) return loaded(resumed);
+      // The earlier statement failed or was aborted (its transaction changed nothing): start over.
+    }
 
     const prior = await this.query<{ objects: string; rows: number }>(
       `SELECT objects, rows FROM ${LOAD_LEDGER} WHERE entity = $1 AND batch_date = $2`,
@@ -136,7 +174,6 @@ export class RedshiftWarehouse implements Warehouse {
         objects.slice(i, i + HEADER_CHECKS_AT_ONCE).map((o) => checkCsvHeader(this.opts.store, entity, o, opts.signal)),
       );
     }
-    const manifest = manifestKey(entity, batchDate, ledgerObjects);
     await this.opts.store.put(
       manifest,
       JSON.stringify({ entries: objects.map((o) => ({ url: this.opts.store.s3Uri(o.key), mandatory: true })) }),
@@ -145,20 +182,11 @@ export class RedshiftWarehouse implements Warehouse {
     const sqls = this.loadSql(entity, batchDate, day, manifest, ledgerObjects, expected);
     let result: DescribeStatementResponse;
     try {
-      result = await this.batch(sqls);
+      result = await this.batch(sqls, watch);
     } catch (err) {
       throw await this.toLoadError(err, entity, batchDate, expected);
     }
-    // Read back the count the guard checked, from the batch's own result set.
-    const countId = result.SubStatements?.[2]?.Id;
-    if (countId) {
-      const staged = Number((await this.results(countId))[0]?.staged ?? NaN);
-      if (staged !== expected) {
-        throw new Error(`Redshift reported ${staged} staged rows after a guarded load of ${expected}; check the batch`);
-      }
-    }
-    opts.onProgress?.({ phase: 'commit', rows: expected });
-    return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
+    return loaded(result);
   }
 
   /** The exact statements of a load batch (exported for the unit test that asserts the SQL sent). */
@@ -322,9 +350,11 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   /**
-   * A failed COPY (statement 2) is bad data: non-retryable CsvLoadError naming the object and line from
-   * Redshift's load-error log when it can be read. A failed guard (statement 3) is RowCountMismatch.
-   * Everything else (ABORTED, serialization conflicts, network) stays retryable.
+   * A failed COPY (statement 2) is bad data only when Redshift logged a load error for it: then it is a
+   * non-retryable CsvLoadError naming the object, line, column and reason. A COPY that failed without a logged load
+   * error (S3 access denied or throttled, a lost connection, a cluster restart) stays retryable, as does a failed
+   * lookup. A failed guard (statement 3) is RowCountMismatch. Everything else (ABORTED, serialization conflicts,
+   * network) stays retryable.
    */
   private async toLoadError(err: unknown, entity: EntityName, batchDate: string, expected: number): Promise<unknown> {
     if (!(err instanceof RedshiftStatementError) || err.status !== 'FAILED') return err;
@@ -335,25 +365,53 @@ export class RedshiftWarehouse implements Warehouse {
       );
     }
     if (err.failedIndex !== 1) return err;
-    let where = '';
-    if (err.redshiftQueryId !== undefined) {
-      const serverless = Boolean(this.opts.target.workgroup);
-      const sql = serverless
-        ? 'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
-          'FROM sys_load_error_detail WHERE query_id = $1 ORDER BY start_time LIMIT 1'
-        : 'SELECT TRIM(filename) AS file, line_number AS line, TRIM(colname) AS col, TRIM(err_reason) AS reason ' +
-          'FROM stl_load_errors WHERE query = $1 ORDER BY starttime LIMIT 1';
-      const detail = await this.query<{ file: string; line: number; col: string; reason: string }>(sql, [
-        err.redshiftQueryId,
-      ]).catch(() => []);
-      const d = detail[0];
-      if (d) where = `${d.file.replace(this.opts.store.s3Uri(''), '')} line ${d.line} (column ${d.col}): ${d.reason}`;
-    }
+    const logged = await this.loadErrorOf(err, entity, batchDate).catch(() => undefined);
+    if (!logged) return err;
     return ApplicationFailure.create({
-      message: where || `${entity} ${batchDate}: COPY failed: ${err.redshiftError}`,
+      message:
+        `${logged.file.replace(this.opts.store.s3Uri(''), '')} line ${logged.line} (column ${logged.col}): ` +
+        logged.reason,
       type: 'CsvLoadError',
       nonRetryable: true,
       cause: err,
     });
   }
+
+  /**
+   * The load error Redshift logged for a failed COPY of this batch, from SYS_LOAD_ERROR_DETAIL (the view Redshift
+   * documents for provisioned clusters and Serverless alike). Its query_id is not the Data API's RedshiftQueryId
+   * (that one is STL_QUERY's id, and Redshift says the two are different identifiers), so the row is found by what
+   * identifies this COPY: the session that ran the batch, a start after the batch was submitted, and a file under
+   * the batch's own prefix.
+   */
+  private async loadErrorOf(
+    err: RedshiftStatementError,
+    entity: EntityName,
+    batchDate: string,
+  ): Promise<{ file: string; line: number; col: string; reason: string } | undefined> {
+    const conditions = ['start_time >= $1', 'TRIM(file_name) LIKE $2'];
+    // A minute of slack for the Data API's clock against the cluster's.
+    const since = new Date((err.createdAt ?? new Date(Date.now() - 86_400_000)).getTime() - 60_000);
+    const params: unknown[] = [
+      since.toISOString().replace('T', ' ').replace(/Z$/, ''),
+      `${this.opts.store.s3Uri(keys.rawPrefix(entity, batchDate))}%`,
+    ];
+    if (err.redshiftPid !== undefined) {
+      params.push(err.redshiftPid);
+      conditions.push(`session_id = $${params.length}`);
+    }
+    const rows = await this.query<{ file: string; line: number; col: string; reason: string }>(
+      'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
+        `FROM sys_load_error_detail WHERE ${conditions.join(' AND ')} ORDER BY start_time LIMIT 1`,
+      params,
+    );
+    return rows[0];
+  }
+}
+
+/** The statement id of a load the previous attempt submitted for the same manifest (its heartbeat), if any. */
+function resumableLoad(resumeFrom: unknown, manifest: string): string | undefined {
+  const p = resumeFrom as Partial<LoadProgress> | undefined;
+  if (p?.phase !== 'statement' || p.manifest !== manifest) return undefined;
+  return typeof p.statementId === 'string' && p.statementId !== '' ? p.statementId : undefined;
 }
