@@ -1,7 +1,7 @@
 /**
  * The load activity: one entity's batch of part files into `raw.<entity>`, through the warehouse adapter.
  */
-import type { LoadBatchInput, LoadResult } from '../domain/types.js';
+import type { LoadBatchInput, LoadResult, PublishDayInput, PublishedDay } from '../domain/types.js';
 import { previousHeartbeat, withHeartbeat } from './heartbeat.js';
 import type { LoadProgress, Warehouse } from './warehouse/index.js';
 
@@ -40,6 +40,20 @@ export function createLoadActivities({ warehouse }: { warehouse: Warehouse }) {
             ...(signal ? { signal } : {}),
             ...(resumeFrom !== undefined ? { resumeFrom } : {}),
           }),
+      );
+    },
+
+    /**
+     * Makes the date visible to dbt once all six entities of it are loaded: checks the load ledger and the raw
+     * tables against the rows this run's loads reported and records the day in `raw._published_batches`, in one
+     * transaction (see {@link Warehouse.publishDay}). Idempotent: a retry checks again and rewrites the same row. A
+     * day that does not hold what was loaded fails non-retryably with `DayIncomplete` and stays unpublished.
+     * Heartbeats while it waits for running loads of the date.
+     */
+    async publishDay(input: PublishDayInput): Promise<PublishedDay> {
+      return withHeartbeat(
+        () => ({ batchDate: input.batchDate, phase: 'publish' }),
+        (signal) => warehouse.publishDay(input, signal ? { signal } : {}),
       );
     },
   };

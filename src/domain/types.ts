@@ -41,6 +41,19 @@ export interface LoadResult {
   durationMs: number;
 }
 
+/** What publishDay checks and records: the date and the rows each entity's load of it reported. */
+export interface PublishDayInput {
+  batchDate: string;
+  rows: Record<EntityName, number>;
+}
+
+/** A day published to dbt: all six batches verified against the load ledger and their tables. */
+export interface PublishedDay {
+  batchDate: string;
+  rows: Record<EntityName, number>;
+  status: 'published';
+}
+
 export interface IngestResult {
   entity: EntityName;
   runDate: string;

@@ -10,7 +10,9 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { randomUUID } from 'node:crypto';
-import { csvHeader } from '../../src/domain/entities.js';
+import { createGenerateActivities } from '../../src/activities/generate.js';
+import { csvHeader, ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
+import type { ShardObject } from '../../src/domain/types.js';
 import { appointmentsCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
 
 describe('PostgreSQL warehouse loads', () => {
@@ -211,6 +213,91 @@ describe('PostgreSQL warehouse loads', () => {
       type: 'ObjectChanged',
     });
     assert.equal(await warehouse.countBatch('appointments', day), 0);
+  });
+
+  /** The day's six part files from the real generator (30 appointments), as the pipeline would write them. */
+  async function generateDay(day: string): Promise<Record<EntityName, ShardObject>> {
+    const { generateShard } = createGenerateActivities({ store, config });
+    const out = {} as Record<EntityName, ShardObject>;
+    for (const entity of ENTITY_NAMES) {
+      out[entity] = await generateShard({ entity, runDate: day, scale: 30, shard: 0, seed: 7, shardRows: 1_000 });
+      generatedKeys.push(out[entity].key);
+    }
+    return out;
+  }
+  const generatedKeys: string[] = [];
+  after(async () => store.delete(generatedKeys));
+
+  const publishedRow = async (day: string) =>
+    (await warehouse.query(`SELECT * FROM raw._published_batches WHERE batch_date = $1`, [day]))[0];
+
+  test('publishDay publishes a day only when its six loads are all there and whole; a later load takes it back', async () => {
+    const day = uniqueDate();
+    const shards = await generateDay(day);
+    const rows = Object.fromEntries(ENTITY_NAMES.map((e) => [e, shards[e].rows])) as Record<EntityName, number>;
+    const { loadBatch, publishDay } = createLoadActivities({ warehouse });
+    for (const entity of ENTITY_NAMES.filter((e) => e !== 'feedback')) {
+      await loadBatch({ entity, batchDate: day, objects: [shards[entity]] });
+    }
+    await assert.rejects(publishDay({ batchDate: day, rows }), {
+      type: 'DayIncomplete',
+      nonRetryable: true,
+      message: new RegExp(`^day ${day} not published: feedback has no load ledger row\\.`),
+    });
+    assert.equal(await publishedRow(day), undefined);
+
+    await loadBatch({ entity: 'feedback', batchDate: day, objects: [shards.feedback] });
+    assert.deepEqual(await publishDay({ batchDate: day, rows }), { batchDate: day, rows, status: 'published' });
+    const published = await publishedRow(day);
+    for (const e of ENTITY_NAMES) assert.equal(published?.[`${e}_rows`], rows[e], e);
+
+    // Rows deleted behind the ledger: the day cannot be published as it is.
+    await warehouse.query('DELETE FROM raw.records WHERE batch_date = $1', [day]);
+    await assert.rejects(publishDay({ batchDate: day, rows }), {
+      type: 'DayIncomplete',
+      message: new RegExp(`records: raw\\.records holds 0 of the ledger's ${rows.records} rows`),
+    });
+    assert.equal((await loadBatch({ entity: 'records', batchDate: day, objects: [shards.records] })).status, 'loaded');
+    // …and that load, like every load that changes a batch, took the day back until it is published again.
+    assert.equal(await publishedRow(day), undefined);
+    await publishDay({ batchDate: day, rows });
+    assert.ok(await publishedRow(day));
+
+    // A load that finds its batch unchanged leaves the day published.
+    assert.equal(
+      (await loadBatch({ entity: 'clinics', batchDate: day, objects: [shards.clinics] })).status,
+      'unchanged',
+    );
+    assert.ok(await publishedRow(day));
+    // A run that loaded other rows than the ledger now holds is refused.
+    await assert.rejects(publishDay({ batchDate: day, rows: { ...rows, patients: rows.patients + 1 } }), {
+      type: 'DayIncomplete',
+      message: /patients: the ledger holds a load of \d+ rows, this run loaded \d+/,
+    });
+  });
+
+  test('the published-days table, when first made, publishes the days the ledger shows complete', async () => {
+    const complete = uniqueDate();
+    const partial = uniqueDate();
+    const shards = await generateDay(complete);
+    for (const entity of ENTITY_NAMES) {
+      await warehouse.loadBatch({ entity, batchDate: complete, objects: [shards[entity]] });
+    }
+    const clinics = await generateDay(partial);
+    await warehouse.loadBatch({ entity: 'clinics', batchDate: partial, objects: [clinics.clinics] });
+
+    // A warehouse from before the table existed: the first worker to make it ready backfills it.
+    await warehouse.query('DROP TABLE raw._published_batches');
+    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
+    const upgraded = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
+    try {
+      await upgraded.ensureRawTables();
+    } finally {
+      await upgraded.close();
+    }
+    const published = await publishedRow(complete);
+    for (const e of ENTITY_NAMES) assert.equal(published?.[`${e}_rows`], shards[e].rows, e);
+    assert.equal(await publishedRow(partial), undefined, 'a day without all six loads stays unpublished');
   });
 
   test('two concurrent loads of one batch serialize: one loads, the other sees the ledger', async () => {

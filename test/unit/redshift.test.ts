@@ -92,7 +92,7 @@ describe('Redshift Data API adapter', () => {
       .resolves({ Status: 'FINISHED', HasResultSet: true });
     rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
       Status: 'FINISHED',
-      SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
+      SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
     });
     rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [], ColumnMetadata: [] });
     rs.on(GetStatementResultCommand, { Id: 'load:3' }).resolves({
@@ -133,6 +133,7 @@ describe('Redshift Data API adapter', () => {
       `DELETE FROM raw._load_ledger WHERE entity = 'appointments' AND batch_date = '${batchDate}'::date`,
       `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ('appointments', ` +
         `'${batchDate}'::date, '${ledger}', 100, GETDATE())`,
+      `DELETE FROM raw._published_batches WHERE batch_date = '${batchDate}'::date`,
     ]);
     const batchInput = rs.commandCalls(BatchExecuteStatementCommand)[1]?.args[0].input;
     assert.equal(batchInput?.ClusterIdentifier, 'hs-cluster');
@@ -278,7 +279,7 @@ describe('Redshift Data API adapter', () => {
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
     rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
       Status: 'FINISHED',
-      SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
+      SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
     });
     rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
       Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
@@ -328,6 +329,69 @@ describe('Redshift Data API adapter', () => {
     );
     assert.equal(sqlsSent().length, 1, 'only the DDL: no load batch');
     await assert.rejects(store.getText(manifestKey('appointments', batchDate, canonicalObjects([good, bad]))));
+  });
+
+  test('publishDay: one batch of guards (ledger, then each table), the published row replaced', async () => {
+    const batchDate = day();
+    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
+    const published = await warehouse().publishDay({ batchDate, rows });
+    assert.deepEqual(published, { batchDate, rows, status: 'published' });
+    const d = `'${batchDate}'::date`;
+    const guard = (n: number) => `1 / (CASE WHEN COUNT(*) = ${n} THEN 1 ELSE 0 END) AS guard`;
+    assert.deepEqual(sqlsSent()[1], [
+      `SELECT ${guard(6)} FROM raw._load_ledger WHERE batch_date = ${d} AND ((entity = 'clinics' AND rows = 12) OR ` +
+        `(entity = 'doctors' AND rows = 80) OR (entity = 'patients' AND rows = 700) OR ` +
+        `(entity = 'appointments' AND rows = 1000) OR (entity = 'records' AND rows = 790) OR ` +
+        `(entity = 'feedback' AND rows = 190))`,
+      `SELECT ${guard(12)} FROM raw.clinics WHERE batch_date = ${d}`,
+      `SELECT ${guard(80)} FROM raw.doctors WHERE batch_date = ${d}`,
+      `SELECT ${guard(700)} FROM raw.patients WHERE batch_date = ${d}`,
+      `SELECT ${guard(1000)} FROM raw.appointments WHERE batch_date = ${d}`,
+      `SELECT ${guard(790)} FROM raw.records WHERE batch_date = ${d}`,
+      `SELECT ${guard(190)} FROM raw.feedback WHERE batch_date = ${d}`,
+      `DELETE FROM raw._published_batches WHERE batch_date = ${d}`,
+      `INSERT INTO raw._published_batches (batch_date, published_at, clinics_rows, doctors_rows, patients_rows, ` +
+        `appointments_rows, records_rows, feedback_rows) VALUES (${d}, GETDATE(), 12, 80, 700, 1000, 790, 190)`,
+    ]);
+  });
+
+  test('publishDay with a table short of its rows fails DayIncomplete naming it; other failures retry', async () => {
+    const batchDate = day();
+    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
+    rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({
+      Status: 'FAILED',
+      SubStatements: [
+        { Id: 'publish:1', Status: 'FINISHED' },
+        { Id: 'publish:2', Status: 'FINISHED' },
+        { Id: 'publish:3', Status: 'FINISHED' },
+        { Id: 'publish:4', Status: 'FINISHED' },
+        { Id: 'publish:5', Status: 'FAILED', Error: 'ERROR: Divide by zero', QueryString: 'SELECT 1 / …' },
+      ],
+    });
+    const wh = warehouse();
+    await assert.rejects(wh.publishDay({ batchDate, rows }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'DayIncomplete');
+      assert.equal(err.nonRetryable, true);
+      assert.match(
+        err.message,
+        new RegExp(`^day ${batchDate} not published: raw\\.appointments does not hold the 1000`),
+      );
+      return true;
+    });
+    rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({
+      Status: 'ABORTED',
+      Error: 'serializable isolation violation',
+    });
+    await assert.rejects(wh.publishDay({ batchDate, rows }), (err: unknown) => err instanceof RedshiftStatementError);
+    await assert.rejects(wh.publishDay({ batchDate, rows: { ...rows, feedback: -1 } }), {
+      type: 'InvalidInput',
+      message: /missing or invalid: feedback/,
+    });
   });
 
   test('ABORTED stays retryable and names the status, the error and the statement', async () => {
@@ -518,7 +582,7 @@ describe('Redshift Data API adapter', () => {
         return {
           Id,
           Status: 'FINISHED',
-          SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `${Id}:${i + 1}`, Status: 'FINISHED' })),
+          SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `${Id}:${i + 1}`, Status: 'FINISHED' })),
         };
       });
       rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });

@@ -7,7 +7,13 @@
  */
 import type { Config } from '../../config.js';
 import type { EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult } from '../../domain/types.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+} from '../../domain/types.js';
 import type { ObjectStore } from '../storage.js';
 import type { RetentionTable } from './ddl.js';
 import { PostgresWarehouse } from './postgres.js';
@@ -74,6 +80,14 @@ export interface Warehouse {
    * lock_timeout (`LockTimeout`) retry. See {@link LoadOptions} for progress, cancellation and resuming.
    */
   loadBatch(input: LoadBatchInput, opts?: LoadOptions): Promise<LoadResult>;
+  /**
+   * Makes `input.batchDate` visible to dbt: verifies that the load ledger holds all six entities of the date with
+   * the rows this run loaded and that each raw table still holds them, then writes the date's row in
+   * `raw._published_batches`, all in one transaction. A mismatch fails non-retryably (`DayIncomplete`, naming each
+   * entity that is off) and publishes nothing. Every load that changes a batch removes its date's row in its own
+   * transaction, so a day is never visible half replaced. Idempotent: publishing again rewrites the same row.
+   */
+  publishDay(input: PublishDayInput, opts?: Pick<LoadOptions, 'signal'>): Promise<PublishedDay>;
   /** Rows of `raw.<entity>` whose batch_date is `batchDate`. */
   countBatch(entity: EntityName, batchDate: string): Promise<number>;
   /**

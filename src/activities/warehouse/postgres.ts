@@ -9,8 +9,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PG_TIMEOUT_DEFAULTS } from '../../config.js';
-import { isEntityName, type EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult, ShardObject } from '../../domain/types.js';
+import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
+import { PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+  ShardObject,
+} from '../../domain/types.js';
 import { keys, type ObjectStore } from '../storage.js';
 import {
   canonicalObjects,
@@ -21,11 +29,13 @@ import {
   expiredPredicate,
   isRetentionTable,
   LOAD_LEDGER,
+  PUBLISHED_BATCHES,
   rawTable,
   RETENTION_TABLES,
 } from './ddl.js';
 import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
+import { dayProblems, validPublishInput } from './publish.js';
 
 /**
  * How a batch reaches its raw table inside the transaction.
@@ -179,6 +189,9 @@ export class PostgresWarehouse implements Warehouse {
         }
       }
 
+      // The date stops being visible to dbt with this change; publishDay makes it visible again once all six
+      // entities of it are loaded, so dbt never sees the day half replaced.
+      await run(`unpublishing ${batchDate}`, `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = $1`, [batchDate]);
       let target = table;
       if (this.strategy === 'staging') {
         target = `pg_temp.stage_${entity}`;
@@ -257,6 +270,60 @@ export class PostgresWarehouse implements Warehouse {
       );
       return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
     }, signal);
+  }
+
+  /**
+   * Takes the load locks of all six batches of the date (in one fixed order, so it never deadlocks with a load,
+   * which takes one), so no load of the date runs while the day is checked and published.
+   */
+  async publishDay(input: PublishDayInput, opts: Pick<LoadOptions, 'signal'> = {}): Promise<PublishedDay> {
+    const { batchDate, rows } = validPublishInput(input);
+    await this.ensureRawTables();
+    return this.transaction(async (_client, run) => {
+      for (const entity of ENTITY_NAMES) {
+        await run(
+          `waiting for the load lock of ${entity} ${batchDate} (a load of it is running)`,
+          'SELECT pg_advisory_xact_lock($1, hashtext($2))',
+          [LOCK_LOAD, `${entity}/${batchDate}`],
+        );
+      }
+      const ledger = await run<{ entity: EntityName; rows: number }>(
+        `reading ${LOAD_LEDGER}`,
+        `SELECT entity, rows FROM ${LOAD_LEDGER} WHERE batch_date = $1`,
+        [batchDate],
+      );
+      const counted = await run<{ entity: EntityName; n: number }>(
+        `counting the batches of ${batchDate}`,
+        ENTITY_NAMES.map(
+          (e) => `SELECT '${e}' AS entity, count(*) AS n FROM ${rawTable(e)} WHERE batch_date = $1`,
+        ).join(' UNION ALL '),
+        [batchDate],
+      );
+      const problems = dayProblems(
+        rows,
+        new Map(ledger.rows.map((r) => [r.entity, r.rows])),
+        new Map(counted.rows.map((r) => [r.entity, r.n])),
+      );
+      if (problems.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `day ${batchDate} not published: ${problems.join('; ')}. Its rows stay invisible to dbt until a run of ` +
+            `${batchDate} loads all six entities`,
+          'DayIncomplete',
+        );
+      }
+      const names = PUBLISHED_BATCHES_COLUMNS.map((c) => c.name);
+      await run(
+        `publishing ${batchDate}`,
+        `INSERT INTO ${PUBLISHED_BATCHES} (${names.join(', ')}) VALUES ($1, now(), ` +
+          `${ENTITY_NAMES.map((_, i) => `$${i + 2}`).join(', ')}) ON CONFLICT (batch_date) DO UPDATE SET ` +
+          names
+            .slice(1)
+            .map((n) => `${n} = EXCLUDED.${n}`)
+            .join(', '),
+        [batchDate, ...ENTITY_NAMES.map((e) => rows[e])],
+      );
+      return { batchDate, rows, status: 'published' as const };
+    }, opts.signal);
   }
 
   async countBatch(entity: EntityName, batchDate: string): Promise<number> {

@@ -11,8 +11,14 @@ import { createHash } from 'node:crypto';
 import { RedshiftDataClient, type DescribeStatementResponse, type SqlParameter } from '@aws-sdk/client-redshift-data';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../../config.js';
-import { isEntityName, type EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult } from '../../domain/types.js';
+import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+} from '../../domain/types.js';
 import { keys, type ObjectStore } from '../storage.js';
 import {
   canonicalObjects,
@@ -23,6 +29,8 @@ import {
   expiredPredicate,
   isRetentionTable,
   LOAD_LEDGER,
+  PUBLISHED_BATCHES,
+  publishedRow,
   rawTable,
   RETENTION_TABLES,
   stringLiteral,
@@ -30,6 +38,7 @@ import {
 } from './ddl.js';
 import { checkCsvHeader } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
+import { validPublishInput } from './publish.js';
 import {
   RedshiftDataApi,
   RedshiftStatementError,
@@ -212,6 +221,54 @@ export class RedshiftWarehouse implements Warehouse {
       `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${entity}' AND batch_date = ${day}`,
       `INSERT INTO ${LOAD_LEDGER} (entity, batch_date, objects, rows, loaded_at) ` +
         `VALUES ('${entity}', ${day}, ${stringLiteral(ledgerObjects, 'redshift')}, ${expected}, GETDATE())`,
+      // The date stops being visible to dbt with this change, until publishDay verifies all six batches again.
+      `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = ${day}`,
+    ];
+  }
+
+  /**
+   * One batch, so the checks and the write see the same snapshot (serializable isolation; a load of the date
+   * committing in between makes one of the two fail retryably): a guard that the ledger holds the six loads with
+   * the rows this run loaded, a guard per entity that its table holds them, then the published row replaced.
+   */
+  async publishDay(input: PublishDayInput, opts: Pick<LoadOptions, 'signal'> = {}): Promise<PublishedDay> {
+    const { batchDate, rows } = validPublishInput(input);
+    await this.ensureRawTables();
+    try {
+      await this.batch(this.publishSql(batchDate, rows), opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      if (err instanceof RedshiftStatementError && err.status === 'FAILED' && err.failedIndex !== undefined) {
+        const entity = err.failedIndex >= 1 ? ENTITY_NAMES[err.failedIndex - 1] : undefined;
+        if (err.failedIndex === 0 || entity) {
+          throw ApplicationFailure.nonRetryable(
+            `day ${batchDate} not published: ` +
+              (entity
+                ? `raw.${entity} does not hold the ${rows[entity]} rows of ${batchDate} this run loaded`
+                : `the load ledger does not hold all six loads of ${batchDate} with the rows this run loaded ` +
+                  `(${ENTITY_NAMES.map((e) => `${e} ${rows[e]}`).join(', ')})`) +
+              `. Its rows stay invisible to dbt until a run of ${batchDate} loads all six entities`,
+            'DayIncomplete',
+          );
+        }
+      }
+      throw err;
+    }
+    return { batchDate, rows, status: 'published' };
+  }
+
+  /** The statements of publishDay (exported for the unit test that asserts the SQL sent). */
+  publishSql(batchDate: string, rows: Record<EntityName, number>): string[] {
+    const day = dateLiteral(batchDate);
+    const guard = (ok: string) => `1 / (CASE WHEN ${ok} THEN 1 ELSE 0 END) AS guard`;
+    const loads = ENTITY_NAMES.map((e) => `(entity = '${e}' AND rows = ${rows[e]})`).join(' OR ');
+    const row = publishedRow(day, 'GETDATE()', rows);
+    return [
+      `SELECT ${guard(`COUNT(*) = ${ENTITY_NAMES.length}`)} FROM ${LOAD_LEDGER} WHERE batch_date = ${day} AND (${loads})`,
+      ...ENTITY_NAMES.map(
+        (e) => `SELECT ${guard(`COUNT(*) = ${rows[e]}`)} FROM ${rawTable(e)} WHERE batch_date = ${day}`,
+      ),
+      `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = ${day}`,
+      `INSERT INTO ${PUBLISHED_BATCHES} (${row.columns}) VALUES (${row.values})`,
     ];
   }
 

@@ -1,0 +1,15 @@
+/**
+ * Ids of the versioned changes to workflow code, for `patched()` (see README, "Deploying a workflow change").
+ *
+ * A change that adds, removes or reorders a command (activity, child, signal, timer) runs under
+ * `patched(id)` with the old code kept in the else branch: runs that passed that point before the deploy, and
+ * the recorded histories in test/workflow/histories, replay the old branch; everything else takes the new one.
+ * Once no open run (and no kept history) predates the change, `patched` becomes `deprecatePatched(id)` and the
+ * old branch goes; once no run recorded before that remains, the call goes too. Ids are never reused.
+ */
+export const PATCHES = {
+  /** dailyPipeline runs publishDay after the six ingest children, so a half-loaded day stays invisible to dbt. */
+  publishDay: 'publish-day',
+  /** ingestEntity signals its parent at most once per tenth of its shards, not once per shard. */
+  batchedProgress: 'batched-progress',
+} as const;
