@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
+import { shardPlanProblem } from './domain/shards.js';
 
 /** Where the local stack listens; `healthsynth stack env` prints the same values. */
 export const LOCAL = {
@@ -29,6 +30,9 @@ export const LOCAL = {
 
 export const TASK_QUEUE_DEFAULT = 'healthsynth';
 
+/** Appointments per generated part file when SHARD_ROWS is unset. */
+const SHARD_ROWS_DEFAULT = 250_000;
+
 /**
  * Session timeouts of the PostgreSQL warehouse when PG_LOCK_TIMEOUT / PG_STATEMENT_TIMEOUT are unset. A lock wait
  * longer than 2 minutes (a cleanup or another load holding the table) fails retryably and Temporal retries the load
@@ -38,8 +42,18 @@ export const PG_TIMEOUT_DEFAULTS = { lockTimeoutMs: 120_000, statementTimeoutMs:
 
 export type Scale = 'small' | 'medium' | 'large' | number;
 
-/** Parses a scale given as a name or a positive whole number of appointments. */
-export function parseScale(value: string | number): Scale {
+/**
+ * Parses a scale given as a name or a positive whole number of appointments. With `shardRows` (SHARD_ROWS) it also
+ * refuses a scale that needs more shards per entity than one workflow history holds, saying what to change.
+ */
+export function parseScale(value: string | number, shardRows?: number): Scale {
+  const scale = parseScaleValue(value);
+  const tooMany = shardRows === undefined ? undefined : shardPlanProblem(scale, shardRows);
+  if (tooMany) throw new Error(tooMany);
+  return scale;
+}
+
+function parseScaleValue(value: string | number): Scale {
   if (typeof value === 'number' || /^\d+$/.test(value)) {
     const n = Number(value);
     if (!Number.isSafeInteger(n) || n < 1 || n > 10_000_000) {
@@ -296,6 +310,8 @@ function fromEnv(env: Env, cwd: string): Config {
   if ((env.TELEGRAM_BOT_TOKEN === undefined) !== (env.TELEGRAM_CHAT_ID === undefined)) {
     problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID: set both to deliver to Telegram, or neither');
   }
+  const tooMany = shardPlanProblem(env.DEFAULT_SCALE ?? 'small', env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT);
+  if (tooMany) problems.push(`DEFAULT_SCALE and SHARD_ROWS: ${tooMany}`);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
   return {
@@ -330,7 +346,7 @@ function fromEnv(env: Env, cwd: string): Config {
     retentionDays: env.RETENTION_DAYS ?? 365,
     defaultScale: env.DEFAULT_SCALE ?? 'small',
     seed: env.GENERATOR_SEED ?? 20_261_120,
-    shardRows: env.SHARD_ROWS ?? 250_000,
+    shardRows: env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT,
     backfillMaxDays: env.BACKFILL_MAX_DAYS ?? 62,
     weekendNotice: {
       text:

@@ -43,6 +43,8 @@ export function registerRunCommands(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig();
+        // Refused here, before a worker starts, when the scale needs more shards than one history holds.
+        if (opts.scale !== undefined) parseScale(opts.scale, config.shardRows);
         const runDate = opts.date ?? localDate(new Date(), config.timezone);
         const client = await connectClient(config);
         let worker = await ensureWorker(client, config, opts.worker);

@@ -19,6 +19,7 @@ import {
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES, type EntityName } from '../domain/entities.js';
+import { shardPlanProblem } from '../domain/shards.js';
 import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
@@ -92,6 +93,8 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
   const settings = await pipelineSettings();
   const scale = input.scale ?? settings.defaultScale;
+  const tooMany = shardPlanProblem(scale, settings.shardRows);
+  if (tooMany) throw ApplicationFailure.nonRetryable(`dailyPipeline: scale: ${tooMany}`, 'InvalidInput');
   const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
   const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };
 
