@@ -75,6 +75,8 @@ export const LOCK_LOAD = 0x4853_0002;
 
 /** SQLSTATE classes that mean the data is bad, not the connection: 22 data exception, 23 constraint violation. */
 const DATA_ERROR = /^(22|23)/;
+/** server_version_num of PostgreSQL 15, the first with COPY … HEADER MATCH. */
+const MIN_SERVER_VERSION = 150_000;
 /** SQLSTATE of a lock wait past lock_timeout, and of a cancelled statement (statement_timeout or a cancel request). */
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
@@ -125,6 +127,17 @@ export class PostgresWarehouse implements Warehouse {
   /** Idempotent; serialized by an advisory lock because concurrent CREATE … IF NOT EXISTS can still race in PG. */
   ensureRawTables(): Promise<void> {
     this.ensured ??= this.transaction(async (_client, run) => {
+      const version = await run<{ v: number }>('reading the server version', 'SELECT current_setting($1)::int AS v', [
+        'server_version_num',
+      ]);
+      const v = version.rows[0]?.v ?? 0;
+      if (v < MIN_SERVER_VERSION) {
+        throw ApplicationFailure.nonRetryable(
+          `the warehouse needs PostgreSQL 15 or later (loads check CSV headers with COPY … HEADER MATCH); the server ` +
+            `at DATABASE_URL runs ${Math.floor(v / 10_000)}: upgrade it or point DATABASE_URL at a newer one`,
+          'ConfigError',
+        );
+      }
       await run('waiting for another worker creating the raw tables', 'SELECT pg_advisory_xact_lock($1, 0)', [
         LOCK_DDL,
       ]);
