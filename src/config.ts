@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
+import { shardPlanProblem } from './domain/shards.js';
 
 /** Where the local stack listens; `healthsynth stack env` prints the same values. */
 export const LOCAL = {
@@ -29,10 +30,30 @@ export const LOCAL = {
 
 export const TASK_QUEUE_DEFAULT = 'healthsynth';
 
+/** Appointments per generated part file when SHARD_ROWS is unset. */
+const SHARD_ROWS_DEFAULT = 250_000;
+
+/**
+ * Session timeouts of the PostgreSQL warehouse when PG_LOCK_TIMEOUT / PG_STATEMENT_TIMEOUT are unset. A lock wait
+ * longer than 2 minutes (a cleanup or another load holding the table) fails retryably and Temporal retries the load
+ * later; no single statement of a load (COPY of one part file, the batch DELETE) comes near 30 minutes.
+ */
+export const PG_TIMEOUT_DEFAULTS = { lockTimeoutMs: 120_000, statementTimeoutMs: 1_800_000 } as const;
+
 export type Scale = 'small' | 'medium' | 'large' | number;
 
-/** Parses a scale given as a name or a positive whole number of appointments. */
-export function parseScale(value: string | number): Scale {
+/**
+ * Parses a scale given as a name or a positive whole number of appointments. With `shardRows` (SHARD_ROWS) it also
+ * refuses a scale that needs more shards per entity than one workflow history holds, saying what to change.
+ */
+export function parseScale(value: string | number, shardRows?: number): Scale {
+  const scale = parseScaleValue(value);
+  const tooMany = shardRows === undefined ? undefined : shardPlanProblem(scale, shardRows);
+  if (tooMany) throw new Error(tooMany);
+  return scale;
+}
+
+function parseScaleValue(value: string | number): Scale {
   if (typeof value === 'number' || /^\d+$/.test(value)) {
     const n = Number(value);
     if (!Number.isSafeInteger(n) || n < 1 || n > 10_000_000) {
@@ -57,6 +78,16 @@ const bool = z
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 const url = z.string().trim().url('must be a URL such as http://host:port');
+/** A PostgreSQL duration as its settings take it: a whole number of ms, s, min or h (no unit: ms); 0 turns it off. */
+const pgDuration = z
+  .string()
+  .trim()
+  .regex(/^\d+\s*(ms|s|min|h)?$/, 'must be a duration such as 500ms, 30s, 2min or 1h (0 turns it off)')
+  .transform((v) => {
+    const [, n, unit] = /^(\d+)\s*(ms|s|min|h)?$/.exec(v) ?? [];
+    return Number(n) * { ms: 1, s: 1_000, min: 60_000, h: 3_600_000 }[(unit ?? 'ms') as 'ms'];
+  })
+  .pipe(z.number().int().max(2_147_483_647, 'must be at most 2147483647ms (about 24 days)'));
 const optional = <T extends z.ZodTypeAny>(schema: T) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
 
@@ -163,6 +194,8 @@ const envSchema = z.object({
   REDSHIFT_DATABASE: optional(z.string()),
   REDSHIFT_IAM_ROLE: optional(z.string().startsWith('arn:aws:iam::', 'must be an IAM role ARN')),
   REDSHIFT_REGION: optional(z.string()),
+  PG_LOCK_TIMEOUT: optional(pgDuration),
+  PG_STATEMENT_TIMEOUT: optional(pgDuration),
 
   DBT_BIN: optional(z.string()),
   DBT_THREADS: optional(int(1, 64)),
@@ -246,7 +279,15 @@ export interface Config {
     local: boolean;
   };
   warehouse:
-    | { kind: 'postgres'; databaseUrl: string; local: boolean }
+    | {
+        kind: 'postgres';
+        databaseUrl: string;
+        local: boolean;
+        /** lock_timeout of the warehouse's sessions, ms (0: off): a longer lock wait fails and retries. */
+        lockTimeoutMs: number;
+        /** statement_timeout of the warehouse's sessions, ms (0: off). */
+        statementTimeoutMs: number;
+      }
     | {
         kind: 'redshift';
         clusterId?: string;
@@ -333,6 +374,8 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
       databaseUrl:
         env.DATABASE_URL ??
         `postgres://${LOCAL.postgresUser}:${LOCAL.postgresPassword}@127.0.0.1:${ports.postgres}/${LOCAL.postgresDatabase}`,
+      lockTimeoutMs: env.PG_LOCK_TIMEOUT ?? PG_TIMEOUT_DEFAULTS.lockTimeoutMs,
+      statementTimeoutMs: env.PG_STATEMENT_TIMEOUT ?? PG_TIMEOUT_DEFAULTS.statementTimeoutMs,
     };
   }
 
@@ -360,6 +403,8 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
   if (env.TELEGRAM_BOT_TOKEN === undefined && telegramChats) {
     problems.push('TELEGRAM_STAFF_CHAT_ID / TELEGRAM_PATIENT_CHAT_ID: set TELEGRAM_BOT_TOKEN too, or neither');
   }
+  const tooMany = shardPlanProblem(env.DEFAULT_SCALE ?? 'small', env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT);
+  if (tooMany) problems.push(`DEFAULT_SCALE and SHARD_ROWS: ${tooMany}`);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
   return {
@@ -401,7 +446,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     backupRetentionDays: env.BACKUP_RETENTION_DAYS ?? 30,
     defaultScale: env.DEFAULT_SCALE ?? 'small',
     seed: env.GENERATOR_SEED ?? 20_261_120,
-    shardRows: env.SHARD_ROWS ?? 250_000,
+    shardRows: env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT,
     backfillMaxDays: env.BACKFILL_MAX_DAYS ?? 62,
     weekendNotice: {
       text:

@@ -26,6 +26,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { DbtNodeTiming, DbtSummary } from '../domain/types.js';
+import { startHeartbeat } from './heartbeat.js';
 
 /** The dbt project directory (holds dbt_project.yml and profiles.yml), independent of the worker's cwd. */
 export const DBT_PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dbt');
@@ -365,8 +366,8 @@ export function createDbtActivities({
       const command = `dbt ${args.join(' ')}`;
 
       const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
-      const heartbeat = (): void => ctx?.heartbeat({ ...progress });
-      const timer = ctx ? setInterval(heartbeat, heartbeatIntervalMs) : undefined;
+      const heartbeats = startHeartbeat(() => ({ ...progress }), heartbeatIntervalMs);
+      const heartbeat = heartbeats.beat;
       let lock: BuildLock | undefined;
       try {
         if (config.warehouse.kind === 'postgres') {
@@ -461,7 +462,7 @@ export function createDbtActivities({
           `dbt ${how} after ${Math.round((Date.now() - startedAt) / 1000)} s; logs in ${logPath}\n${tail(output)}`,
         );
       } finally {
-        if (timer) clearInterval(timer);
+        heartbeats.stop();
         await lock?.release();
       }
     },

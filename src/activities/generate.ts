@@ -2,11 +2,11 @@
  * Generation activities: write one entity's part file for one run date to the object store,
  * streaming the CSV from the generator straight into a multipart upload (no temp files, flat memory).
  */
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import { GeneratorInputError, generateShardStream, type ShardStream } from '../domain/generator/index.js';
 import type { GenerateShardInput, ShardObject } from '../domain/types.js';
+import { activityContext, startHeartbeat } from './heartbeat.js';
 import { keys, type ObjectStore } from './storage.js';
 
 export interface GenerateDeps {
@@ -16,15 +16,6 @@ export interface GenerateDeps {
 
 /** How often a running upload reports progress (the SDK throttles further to its heartbeat timeout). */
 const HEARTBEAT_EVERY_MS = 2_000;
-
-/** The activity context when running inside a Temporal activity, undefined in plain calls (tests, CLI). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Builds the generation activities for `store`. `config.shardRows` is used when the input does not
@@ -51,8 +42,8 @@ export function createGenerateActivities({ store, config }: GenerateDeps) {
       }
       const key = keys.rawPart(input.entity, input.runDate, input.shard);
       const ctx = activityContext();
-      const beat = () => ctx?.heartbeat({ key, rows: stream.rows, bytes: stream.bytes });
-      const timer = ctx ? setInterval(beat, HEARTBEAT_EVERY_MS) : undefined;
+      const heartbeats = startHeartbeat(() => ({ key, rows: stream.rows, bytes: stream.bytes }), HEARTBEAT_EVERY_MS);
+      const beat = heartbeats.beat;
       const onAbort = () => stream.destroy(ctx?.cancellationSignal.reason ?? new Error('activity cancelled'));
       ctx?.cancellationSignal.addEventListener('abort', onAbort, { once: true });
       try {
@@ -67,7 +58,7 @@ export function createGenerateActivities({ store, config }: GenerateDeps) {
         if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
         throw err;
       } finally {
-        if (timer) clearInterval(timer);
+        heartbeats.stop();
         ctx?.cancellationSignal.removeEventListener('abort', onAbort);
         stream.destroy();
       }

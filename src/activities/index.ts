@@ -80,6 +80,7 @@ export function createActivities(deps: ActivityDeps) {
       if (result.status === 'loaded') metrics?.loadFinished(input.entity, result.rows, result.durationMs / 1000);
       return result;
     },
+    publishDay: load.publishDay,
     async runDbt(input: Parameters<typeof dbt.runDbt>[0]) {
       const started = Date.now();
       try {

@@ -254,7 +254,7 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
         const concurrency = parseConcurrency(opts.concurrency);
         let scale: ScaleInput | undefined;
         try {
-          scale = opts.scale === undefined ? undefined : parseScale(opts.scale);
+          scale = opts.scale === undefined ? undefined : parseScale(opts.scale, config.shardRows);
         } catch (err) {
           throw new UsageError(`--scale: ${(err as Error).message}`);
         }

@@ -38,6 +38,8 @@ export function registerRunCommands(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig();
+        // Refused here, before a worker starts, when the scale needs more shards than one history holds.
+        if (opts.scale !== undefined) parseScale(opts.scale, config.shardRows);
         const today = todayIn(config.timezone);
         const runDate = opts.date === undefined ? today : parseRunDate('--date', opts.date, today, config.timezone);
         const client = await connectClient(config);

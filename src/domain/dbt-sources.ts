@@ -15,6 +15,7 @@ import {
   type EntityDef,
   type EntityName,
 } from './entities.js';
+import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE, PUBLISHED_ONLY_PREDICATE } from './published.js';
 
 /** Path of the generated file, relative to the repository root. */
 export const SOURCES_YAML_PATH = 'dbt/models/staging/__sources.yml';
@@ -34,23 +35,34 @@ const HEADER = [
   'change the entity definitions and regenerate (test/unit/dbt-sources.test.ts fails on drift).',
 ];
 
+/**
+ * Raw tests look at published batches only (dbt's `where` config wraps the tested table in a filtered subquery):
+ * a day whose six loads are not all done (a failed load, a rerun in progress) must not fail the build of another
+ * date. Relationships keep their unfiltered parent side, which only makes them easier to satisfy.
+ */
+const PUBLISHED_ONLY = { config: { where: PUBLISHED_ONLY_PREDICATE } };
+
+/** A generic test with its arguments, limited to published batches. */
+function published(name: string, args?: Record<string, unknown>): Test {
+  return { [name]: { ...(args ? { arguments: args } : {}), ...PUBLISHED_ONLY } };
+}
+
 function columnTests(entity: EntityDef, column: Column): Test[] {
   const tests: Test[] = [];
   const isKey = column.name === entity.key;
-  if (!column.nullable) tests.push('not_null');
-  if (isKey && !REPEATED_ACROSS_BATCHES.has(entity.name)) tests.push('unique');
+  if (!column.nullable) tests.push(published('not_null'));
+  if (isKey && !REPEATED_ACROSS_BATCHES.has(entity.name)) tests.push(published('unique'));
   if (column.references) {
-    tests.push({
-      relationships: {
-        arguments: { to: `source('${RAW_SCHEMA}', '${column.references}')`, field: ENTITIES[column.references].key },
-      },
-    });
+    tests.push(
+      published('relationships', {
+        to: `source('${RAW_SCHEMA}', '${column.references}')`,
+        field: ENTITIES[column.references].key,
+      }),
+    );
   }
   if (column.accepted) {
     const numeric = column.accepted.every((v) => typeof v === 'number');
-    tests.push({
-      accepted_values: { arguments: { values: [...column.accepted], ...(numeric ? { quote: false } : {}) } },
-    });
+    tests.push(published('accepted_values', { values: [...column.accepted], ...(numeric ? { quote: false } : {}) }));
   }
   return tests;
 }
@@ -65,6 +77,7 @@ function tableEntry(name: EntityName): Record<string, unknown> {
         unique: {
           name: `source_unique_raw_${name}_${entity.key}_per_batch`,
           arguments: { column_name: `cast(${entity.key} as varchar) || '/' || cast(batch_date as varchar)` },
+          ...PUBLISHED_ONLY,
         },
       },
     ];
@@ -76,11 +89,27 @@ function tableEntry(name: EntityName): Record<string, unknown> {
   return entry;
 }
 
+/** The published-days table (src/domain/published.ts), which staging reads to pick the complete days. */
+function publishedEntry(): Record<string, unknown> {
+  return {
+    name: PUBLISHED_BATCHES_TABLE,
+    description:
+      'One row per run date whose six batches are all loaded (written by the pipeline after its loads; removed by ' +
+      'any load that changes a batch of that date). Staging models and raw tests read only these dates.',
+    columns: PUBLISHED_BATCHES_COLUMNS.map((column) => ({
+      name: column.name,
+      description: column.description,
+      data_tests: column.name === 'batch_date' ? ['not_null', 'unique'] : ['not_null'],
+    })),
+  };
+}
+
 /**
  * Renders the dbt sources YAML for every entity: source `raw`, one table per entity with descriptions, and the
- * tests that hold at raw level (not_null on required columns, unique on keys that never repeat across batches,
- * per-batch uniqueness for snapshot entities, relationships on foreign keys, accepted_values on enumerations).
- * Pure and deterministic, so the drift check can compare bytes.
+ * tests that hold at raw level for published batches (not_null on required columns, unique on keys that never
+ * repeat across batches, per-batch uniqueness for snapshot entities, relationships on foreign keys,
+ * accepted_values on enumerations), then the published-days table. Pure and deterministic, so the drift check can
+ * compare bytes.
  */
 export function renderSourcesYaml(): string {
   const doc = {
@@ -90,11 +119,12 @@ export function renderSourcesYaml(): string {
         name: RAW_SCHEMA,
         schema: RAW_SCHEMA,
         description:
-          'Raw tables loaded by the pipeline: one batch per entity and run date (column batch_date); a reload replaces its batch.',
-        tables: ENTITY_NAMES.map(tableEntry),
+          'Raw tables loaded by the pipeline: one batch per entity and run date (column batch_date); a reload replaces ' +
+          'its batch. A date is read only once published (all six batches loaded).',
+        tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry()],
       },
     ],
   };
-  const body = stringify(doc, { lineWidth: 0, indentSeq: true, singleQuote: true });
+  const body = stringify(doc, { lineWidth: 0, indentSeq: true, singleQuote: true, aliasDuplicateObjects: false });
   return `${HEADER.map((line) => `# ${line}`).join('\n')}\n${body}`;
 }

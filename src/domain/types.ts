@@ -36,9 +36,22 @@ export interface LoadResult {
   entity: EntityName;
   batchDate: string;
   rows: number;
-  /** `unchanged`: the ledger says these exact objects were already loaded, nothing was written. */
+  /** `unchanged`: the ledger says these exact objects were loaded and the table still holds them; nothing was written. */
   status: 'loaded' | 'unchanged';
   durationMs: number;
+}
+
+/** What publishDay checks and records: the date and the rows each entity's load of it reported. */
+export interface PublishDayInput {
+  batchDate: string;
+  rows: Record<EntityName, number>;
+}
+
+/** A day published to dbt: all six batches verified against the load ledger and their tables. */
+export interface PublishedDay {
+  batchDate: string;
+  rows: Record<EntityName, number>;
+  status: 'published';
 }
 
 export interface IngestResult {

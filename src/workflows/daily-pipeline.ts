@@ -24,29 +24,41 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
-import { ENTITY_NAMES } from '../domain/entities.js';
+import { ENTITY_NAMES, type EntityName } from '../domain/entities.js';
 import { pipelineAlertMessage, pipelineSummaryMessage, type StepFailure } from '../domain/messages.js';
+import { shardPlanProblem } from '../domain/shards.js';
 import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
 import {
   checkRunDate,
-  DATE_CHECKS_PATCH,
   parseInput,
   pipelineInput,
   scheduledPipelineInput,
   type PipelineInput,
   type ScheduledPipelineInput,
 } from './input.js';
+import { PATCHES } from './patches.js';
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf, formatSummary, localDate, uiLink } from './format.js';
-import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
+import { sendToStaff } from './deliver.js';
 
 const { pipelineSettings } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
+});
+
+/** Waits for running loads of the date (it takes their locks), so it heartbeats; a mismatch fails for good. */
+const { publishDay } = proxyActivities<ActivityTypes>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    maximumAttempts: 10,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: ['DayIncomplete', 'InvalidInput'],
+  },
 });
 
 const { runDbt } = proxyActivities<ActivityTypes>({
@@ -55,7 +67,7 @@ const { runDbt } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['DbtTestFailure', 'DbtNotInstalled', 'ConfigError'] },
 });
 
-/** `notify` is the notification activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
+/** `notify` is the notification activity of runs started before PATCHES.perMessageDelivery (kept for their replay). */
 const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
@@ -89,8 +101,10 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   };
 
   const settings = await pipelineSettings();
-  if (patched(DATE_CHECKS_PATCH)) checkRunDate('dailyPipeline', 'runDate', runDate, settings.timezone);
+  if (patched(PATCHES.dateChecks)) checkRunDate('dailyPipeline', 'runDate', runDate, settings.timezone);
   const scale = input.scale ?? settings.defaultScale;
+  const tooMany = shardPlanProblem(scale, settings.shardRows);
+  if (tooMany) throw ApplicationFailure.nonRetryable(`dailyPipeline: scale: ${tooMany}`, 'InvalidInput');
   const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
   const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };
 
@@ -113,7 +127,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   };
   /** Alerts staff once per run and failed step set; `name` and `message` only feed the pre-patch branch. */
   const alert = async (failures: StepFailure[], name: string, message: string): Promise<void> => {
-    if (patched(PER_MESSAGE_DELIVERY)) {
+    if (patched(PATCHES.perMessageDelivery)) {
       const scope = workflowIds.dailyPipeline(runDate);
       const alertMessage = pipelineAlertMessage({
         scope,
@@ -156,7 +170,16 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
             parentClosePolicy: ParentClosePolicy.TERMINATE,
           }),
         ),
-      ),
+      ).then(async (results) => {
+        // The day becomes visible to dbt only now that all six entities are loaded (versioned: see PATCHES).
+        if (patched(PATCHES.publishDay)) {
+          await publishDay({
+            batchDate: runDate,
+            rows: Object.fromEntries(results.map((r) => [r.entity, r.rowsLoaded])) as Record<EntityName, number>,
+          });
+        }
+        return results;
+      }),
     (results: IngestResult[]) => `${results.reduce((n, r) => n + r.rowsLoaded, 0)} rows loaded`,
   );
 
@@ -213,7 +236,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   }
 
   mark('summary', 'running');
-  if (patched(PER_MESSAGE_DELIVERY)) {
+  if (patched(PATCHES.perMessageDelivery)) {
     // Once per date: the summary's delivery record is keyed by the date's business id, not the run.
     summary.notifications.push(
       ...(await sendToStaff(pipelineSummaryMessage(workflowIds.dailyPipeline(runDate), summary))),
@@ -242,9 +265,6 @@ const { awaitPipelineRun } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 10, nonRetryableErrorTypes: ['AttachedRunFailed'] },
 });
 
-/** The `patched()` id of scheduledDailyPipeline's check for a completed or running run of its date. */
-export const SCHEDULED_ATTACH_OR_SKIP = 'scheduled-attach-or-skip';
-
 /** A scheduled run for a date that already completed: nothing was run or sent again. */
 export interface AlreadyCompletedRun {
   runDate: string;
@@ -272,7 +292,7 @@ export async function scheduledDailyPipeline(rawInput: ScheduledPipelineInput): 
   const runDate = localDate(scheduled, input.timezone);
   const workflowId = workflowIds.dailyPipeline(runDate);
   const args: [PipelineInput] = [{ runDate, ...(input.scale !== undefined ? { scale: input.scale } : {}) }];
-  if (!patched(SCHEDULED_ATTACH_OR_SKIP)) return executeChild(dailyPipeline, { workflowId, args });
+  if (!patched(PATCHES.scheduledAttachOrSkip)) return executeChild(dailyPipeline, { workflowId, args });
 
   for (let check = 1; ; check++) {
     const existing = await describePipelineRun({ workflowId });

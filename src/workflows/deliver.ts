@@ -83,6 +83,3 @@ export async function sendToStaff(message: StaffMessage): Promise<NotificationRe
 export async function sendToPatients(message: PatientMessage): Promise<NotificationResult[]> {
   return [await settle('telegram', message, () => deliverTelegram(message))];
 }
-
-/** The `patched()` id of the change from one notify activity per message set to per-channel delivery activities. */
-export const PER_MESSAGE_DELIVERY = 'per-message-delivery';

@@ -9,15 +9,16 @@ import type { ActivityTypes } from '../activities/index.js';
 import { doctorRatingMessage } from '../domain/messages.js';
 import type { ReportResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
-import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
-import { checkDateInput, DATE_CHECKS_PATCH, parseInput, runDateInput } from './input.js';
+import { sendToStaff } from './deliver.js';
+import { checkDateInput, parseInput, runDateInput } from './input.js';
+import { PATCHES } from './patches.js';
 
 const { buildDoctorRatingReport } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'NoRatingData', 'ConfigError'] },
 });
 
-/** The posting activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
+/** The posting activity of runs started before PATCHES.perMessageDelivery (kept for their replay). */
 const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 3 },
@@ -25,9 +26,9 @@ const { postDoctorRatingReport } = proxyActivities<ActivityTypes>({
 
 export async function doctorRatingReport(rawInput: { runDate: string }): Promise<ReportResult> {
   const { runDate } = parseInput('doctorRatingReport', runDateInput, rawInput);
-  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('doctorRatingReport', 'runDate', runDate);
+  if (patched(PATCHES.dateChecks)) await checkDateInput('doctorRatingReport', 'runDate', runDate);
   const built = await buildDoctorRatingReport({ runDate });
-  const notifications = patched(PER_MESSAGE_DELIVERY)
+  const notifications = patched(PATCHES.perMessageDelivery)
     ? await sendToStaff(doctorRatingMessage(workflowIds.report(runDate), built))
     : await postDoctorRatingReport(built);
   return { ...built, notifications };

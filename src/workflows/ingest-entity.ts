@@ -2,11 +2,12 @@
  * ingestEntity: one entity's day, generated as parallel shard activities and loaded exactly once.
  * Only keys and counts cross history; the CSV bytes stay in the object store.
  */
-import { getExternalWorkflowHandle, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities } from '@temporalio/workflow';
 import type { ActivityTypes } from '../activities/index.js';
-import { planShards } from '../domain/shards.js';
+import { planShards, progressEvery, shardPlanProblem } from '../domain/shards.js';
 import type { IngestResult } from '../domain/types.js';
-import { checkDateInput, DATE_CHECKS_PATCH, ingestInput, parseInput, type IngestInput } from './input.js';
+import { checkDateInput, ingestInput, parseInput, type IngestInput } from './input.js';
+import { PATCHES } from './patches.js';
 import { entityProgressSignal } from './signals.js';
 
 const NON_RETRYABLE = ['InvalidInput', 'CsvLoadError', 'RowCountMismatch', 'ConfigError'];
@@ -26,8 +27,12 @@ const { loadBatch } = proxyActivities<ActivityTypes>({
 
 export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult> {
   const input = parseInput('ingestEntity', ingestInput, rawInput);
-  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('ingestEntity', 'runDate', input.runDate);
+  if (patched(PATCHES.dateChecks)) await checkDateInput('ingestEntity', 'runDate', input.runDate);
   const { entity, runDate, scale, seed, shardRows } = input;
+  // Versioned (see PATCHES): runs started before progress was batched keep signalling once per shard on replay.
+  const batchedProgress = patched(PATCHES.batchedProgress);
+  const tooMany = shardPlanProblem(scale, shardRows);
+  if (tooMany) throw ApplicationFailure.nonRetryable(`ingestEntity: scale/shardRows: ${tooMany}`, 'InvalidInput');
   const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
   const report = async (generated: number, loaded: number, state: 'running' | 'completed'): Promise<void> => {
     // Progress is best effort: a parent that already closed must not fail the ingest.
@@ -35,12 +40,16 @@ export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult>
   };
 
   const shards = planShards(entity, scale, shardRows);
+  // One signal per tenth of the shards (plus the last), so the parent's history and ours stay bounded.
+  const every = batchedProgress ? progressEvery(shards) : 1;
   let generated = 0;
+  let done = 0;
   const objects = await Promise.all(
     Array.from({ length: shards }, async (_, shard) => {
       const object = await generateShard({ entity, runDate, scale, shard, seed, shardRows });
       generated += object.rows;
-      await report(generated, 0, 'running');
+      done += 1;
+      if (done % every === 0) await report(generated, 0, 'running');
       return object;
     }),
   );

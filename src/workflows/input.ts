@@ -87,9 +87,6 @@ export function parseInput<T extends z.ZodType>(workflow: string, schema: T, raw
   throw ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${problems}`, 'InvalidInput');
 }
 
-/** Patch id of the date checks, so runs started before they existed (and recorded histories) replay unchanged. */
-export const DATE_CHECKS_PATCH = 'date-checks';
-
 const { pipelineSettings } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
@@ -115,7 +112,7 @@ export function checkRunDate(workflow: string, field: string, date: string, time
  * The date check for workflows that do not read the settings otherwise: a weekend notice's date must be a
  * Saturday or Sunday (checked first, no activity needed), then the timezone comes from the worker's
  * `pipelineSettings` and the date must not be after today there. Returns today in that timezone.
- * Call it only under `patched(DATE_CHECKS_PATCH)`: it schedules an activity.
+ * Call it only under `patched(PATCHES.dateChecks)`: it schedules an activity.
  */
 export async function checkDateInput(
   workflow: string,

@@ -12,8 +12,9 @@ import type { CleanupResult, CleanupTableResult } from '../domain/types.js';
 import { z } from 'zod';
 import { cleanupMessage } from '../domain/messages.js';
 import { workflowIds } from '../workflow-ids.js';
-import { PER_MESSAGE_DELIVERY, sendToStaff } from './deliver.js';
+import { sendToStaff } from './deliver.js';
 import { checkDateInput, isoDate, parseInput } from './input.js';
+import { PATCHES } from './patches.js';
 
 /** The tables before personal-data retention (runs started before it replay with these). */
 export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
@@ -24,9 +25,6 @@ export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
  * batch remain).
  */
 export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients'] as const;
-
-/** Patch id of the cutoff from min(runDate, today), the delete-share guard, patients, raw objects and backups. */
-export const RETENTION_PATCH = 'retention-personal-data';
 
 const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
@@ -43,7 +41,7 @@ const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<Acti
   },
 });
 
-/** The notification activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
+/** The notification activity of runs started before PATCHES.perMessageDelivery (kept for their replay). */
 const { notify } = proxyActivities<ActivityTypes>({ startToCloseTimeout: '3 minutes', retry: { maximumAttempts: 3 } });
 
 const cleanupInput = z.strictObject({
@@ -61,7 +59,7 @@ export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise
   const tables: CleanupTableResult[] = [];
   let cutoff: string | undefined;
   let objects: CleanupResult['objects'];
-  if (patched(RETENTION_PATCH)) {
+  if (patched(PATCHES.retentionPersonalData)) {
     const today = await checkDateInput('retentionCleanup', 'runDate', runDate);
     cutoff = retentionCutoff(runDate, today, retentionDays);
     for (const table of RETENTION_ORDER) {
@@ -82,7 +80,7 @@ export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise
     }
   }
   const result = { runDate, retentionDays, ...(cutoff ? { cutoff } : {}), tables, ...(objects ? { objects } : {}) };
-  if (patched(PER_MESSAGE_DELIVERY)) {
+  if (patched(PATCHES.perMessageDelivery)) {
     return { ...result, notifications: await sendToStaff(cleanupMessage(workflowIds.cleanup(runDate), result)) };
   }
   const lines = tables.map(

@@ -14,24 +14,18 @@ import {
 import type { ActivityTypes } from '../activities/index.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
-import { PER_MESSAGE_DELIVERY, sendToPatients } from './deliver.js';
+import { sendToPatients } from './deliver.js';
 import { localDate } from './format.js';
 import { weekendProblem } from '../domain/dates.js';
-import {
-  checkDateInput,
-  DATE_CHECKS_PATCH,
-  invalidDate,
-  parseInput,
-  scheduledWeekendNoticeInput,
-  weekendNoticeInput,
-} from './input.js';
+import { checkDateInput, invalidDate, parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
+import { PATCHES } from './patches.js';
 
 const { weekendNoticeMessage } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
 
-/** The sending activity of runs started before PER_MESSAGE_DELIVERY (kept for their replay). */
+/** The sending activity of runs started before PATCHES.perMessageDelivery (kept for their replay). */
 const { sendWeekendNotice } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '3 minutes',
   retry: { maximumAttempts: 3 },
@@ -46,8 +40,8 @@ export interface WeekendNoticeResult {
 
 export async function weekendNotice(rawInput: { date: string }): Promise<WeekendNoticeResult> {
   const { date } = parseInput('weekendNotice', weekendNoticeInput, rawInput);
-  if (patched(DATE_CHECKS_PATCH)) await checkDateInput('weekendNotice', 'date', date, { weekend: true });
-  if (patched(PER_MESSAGE_DELIVERY)) {
+  if (patched(PATCHES.dateChecks)) await checkDateInput('weekendNotice', 'date', date, { weekend: true });
+  if (patched(PATCHES.perMessageDelivery)) {
     const notifications = await sendToPatients(await weekendNoticeMessage({ date }));
     if (notifications.every((n) => n.alreadyDelivered)) return { date, notifications: [], alreadySent: true };
     return { date, notifications };
@@ -66,7 +60,7 @@ export async function scheduledWeekendNotice(rawInput: { timezone?: string }): P
   // A hand trigger on a weekday fails here, before a weekend-notice-<weekday> child could exist: an older one
   // (from before the weekday check) would otherwise be taken for an earlier send of this notice.
   const weekday = weekendProblem(date);
-  if (weekday && patched(DATE_CHECKS_PATCH)) throw invalidDate('scheduledWeekendNotice', 'scheduled date', weekday);
+  if (weekday && patched(PATCHES.dateChecks)) throw invalidDate('scheduledWeekendNotice', 'scheduled date', weekday);
   try {
     return await executeChild(weekendNotice, {
       workflowId: workflowIds.weekendNotice(date),

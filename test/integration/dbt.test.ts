@@ -500,7 +500,8 @@ describe('dbt project on PostgreSQL', { timeout: 600_000 }, () => {
 
   test('a broken relationship fails runDbt with DbtTestFailure naming the tests', async () => {
     const { runDbt } = createDbtActivities({ config });
-    const orphan = appt('A-ORPHAN', 'P-MISSING', 'D1', '2026-03-01 10:00:00', '2026-03-03', false, false, '2026-03-03');
+    // In a published day (an unpublished one is invisible to staging and raw tests alike).
+    const orphan = appt('A-ORPHAN', 'P-MISSING', 'D1', '2026-03-01 10:00:00', B2, false, false, B2);
     await insertRows(db, 'appointments', [orphan]);
     try {
       await assert.rejects(runDbt({ runDate: '2026-03-03' }), (err: unknown) => {

@@ -10,6 +10,9 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { randomUUID } from 'node:crypto';
+import { createGenerateActivities } from '../../src/activities/generate.js';
+import { csvHeader, ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
+import type { ShardObject } from '../../src/domain/types.js';
 import { appointmentsCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
 
 describe('PostgreSQL warehouse loads', () => {
@@ -87,6 +90,29 @@ describe('PostgreSQL warehouse loads', () => {
     assert.equal(ledger[0]?.rows, 50);
   });
 
+  test('rows deleted behind the ledger are loaded again, not reported unchanged', async () => {
+    const day = uniqueDate();
+    const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 40), 40);
+    const { loadBatch } = createLoadActivities({ warehouse });
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'loaded');
+    // What retention did before it learned to delete ledger rows: the batch's rows go, its ledger row stays.
+    await warehouse.query('DELETE FROM raw.appointments WHERE batch_date = $1', [day]);
+    assert.equal(await warehouse.countBatch('appointments', day), 0);
+
+    const again = await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] });
+    assert.equal(again.status, 'loaded');
+    assert.equal(again.rows, 40);
+    assert.deepEqual(
+      await ids(day),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    // Half the rows gone is caught too.
+    await warehouse.query('DELETE FROM raw.appointments WHERE batch_date = $1 AND appointment_id > 20', [day]);
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'loaded');
+    assert.equal(await warehouse.countBatch('appointments', day), 40);
+    assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'unchanged');
+  });
+
   test('a bad value on line 7 fails with CsvLoadError naming key and line; the loaded batch stays', async () => {
     const day = uniqueDate();
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 30), 30);
@@ -106,6 +132,41 @@ describe('PostgreSQL warehouse loads', () => {
     assert.deepEqual(
       await ids(day),
       Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+  });
+
+  test('an object whose columns are swapped fails with CsvLoadError naming key and both headers', async () => {
+    const day = uniqueDate();
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+
+    // patient_id and doctor_id swapped in the header and every row: both numbers, so only the header tells.
+    const swap = (line: string) => {
+      const f = line.split(',');
+      [f[1], f[2]] = [f[2] ?? '', f[1] ?? ''];
+      return f.join(',');
+    };
+    const csv = appointmentsCsv(day, 100, 10)
+      .split('\n')
+      .map((l) => (l ? swap(l) : l))
+      .join('\n');
+    const swapped = await putShard(store, key(day, 'part-swapped.csv'), csv, 10);
+    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [swapped] }).then(
+      () => assert.fail('an object with swapped columns loaded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.equal(err.nonRetryable, true);
+    const expected = csvHeader('appointments');
+    assert.equal(
+      err.message,
+      `${swapped.key}: CSV header does not match the appointments columns: expected "${expected}", ` +
+        `found "${swap(expected)}"`,
+    );
+    assert.deepEqual(
+      await ids(day),
+      Array.from({ length: 10 }, (_, i) => i + 1),
     );
   });
 
@@ -154,14 +215,99 @@ describe('PostgreSQL warehouse loads', () => {
     assert.equal(await warehouse.countBatch('appointments', day), 0);
   });
 
+  /** The day's six part files from the real generator (30 appointments), as the pipeline would write them. */
+  async function generateDay(day: string): Promise<Record<EntityName, ShardObject>> {
+    const { generateShard } = createGenerateActivities({ store, config });
+    const out = {} as Record<EntityName, ShardObject>;
+    for (const entity of ENTITY_NAMES) {
+      out[entity] = await generateShard({ entity, runDate: day, scale: 30, shard: 0, seed: 7, shardRows: 1_000 });
+      generatedKeys.push(out[entity].key);
+    }
+    return out;
+  }
+  const generatedKeys: string[] = [];
+  after(async () => store.delete(generatedKeys));
+
+  const publishedRow = async (day: string) =>
+    (await warehouse.query(`SELECT * FROM raw._published_batches WHERE batch_date = $1`, [day]))[0];
+
+  test('publishDay publishes a day only when its six loads are all there and whole; a later load takes it back', async () => {
+    const day = uniqueDate();
+    const shards = await generateDay(day);
+    const rows = Object.fromEntries(ENTITY_NAMES.map((e) => [e, shards[e].rows])) as Record<EntityName, number>;
+    const { loadBatch, publishDay } = createLoadActivities({ warehouse });
+    for (const entity of ENTITY_NAMES.filter((e) => e !== 'feedback')) {
+      await loadBatch({ entity, batchDate: day, objects: [shards[entity]] });
+    }
+    await assert.rejects(publishDay({ batchDate: day, rows }), {
+      type: 'DayIncomplete',
+      nonRetryable: true,
+      message: new RegExp(`^day ${day} not published: feedback has no load ledger row\\.`),
+    });
+    assert.equal(await publishedRow(day), undefined);
+
+    await loadBatch({ entity: 'feedback', batchDate: day, objects: [shards.feedback] });
+    assert.deepEqual(await publishDay({ batchDate: day, rows }), { batchDate: day, rows, status: 'published' });
+    const published = await publishedRow(day);
+    for (const e of ENTITY_NAMES) assert.equal(published?.[`${e}_rows`], rows[e], e);
+
+    // Rows deleted behind the ledger: the day cannot be published as it is.
+    await warehouse.query('DELETE FROM raw.records WHERE batch_date = $1', [day]);
+    await assert.rejects(publishDay({ batchDate: day, rows }), {
+      type: 'DayIncomplete',
+      message: new RegExp(`records: raw\\.records holds 0 of the ledger's ${rows.records} rows`),
+    });
+    assert.equal((await loadBatch({ entity: 'records', batchDate: day, objects: [shards.records] })).status, 'loaded');
+    // …and that load, like every load that changes a batch, took the day back until it is published again.
+    assert.equal(await publishedRow(day), undefined);
+    await publishDay({ batchDate: day, rows });
+    assert.ok(await publishedRow(day));
+
+    // A load that finds its batch unchanged leaves the day published.
+    assert.equal(
+      (await loadBatch({ entity: 'clinics', batchDate: day, objects: [shards.clinics] })).status,
+      'unchanged',
+    );
+    assert.ok(await publishedRow(day));
+    // A run that loaded other rows than the ledger now holds is refused.
+    await assert.rejects(publishDay({ batchDate: day, rows: { ...rows, patients: rows.patients + 1 } }), {
+      type: 'DayIncomplete',
+      message: /patients: the ledger holds a load of \d+ rows, this run loaded \d+/,
+    });
+  });
+
+  test('the published-days table, when first made, publishes the days the ledger shows complete', async () => {
+    const complete = uniqueDate();
+    const partial = uniqueDate();
+    const shards = await generateDay(complete);
+    for (const entity of ENTITY_NAMES) {
+      await warehouse.loadBatch({ entity, batchDate: complete, objects: [shards[entity]] });
+    }
+    const clinics = await generateDay(partial);
+    await warehouse.loadBatch({ entity: 'clinics', batchDate: partial, objects: [clinics.clinics] });
+
+    // A warehouse from before the table existed: the first worker to make it ready backfills it.
+    await warehouse.query('DROP TABLE raw._published_batches');
+    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
+    const upgraded = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
+    try {
+      await upgraded.ensureRawTables();
+    } finally {
+      await upgraded.close();
+    }
+    const published = await publishedRow(complete);
+    for (const e of ENTITY_NAMES) assert.equal(published?.[`${e}_rows`], shards[e].rows, e);
+    assert.equal(await publishedRow(partial), undefined, 'a day without all six loads stays unpublished');
+  });
+
   test('two concurrent loads of one batch serialize: one loads, the other sees the ledger', async () => {
     const day = uniqueDate();
     const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 500), 500);
     const progress: number[] = [];
     const input = { entity: 'appointments' as const, batchDate: day, objects: [shard] };
     const results = await Promise.all([
-      warehouse.loadBatch(input, (rows) => progress.push(rows)),
-      warehouse.loadBatch(input, (rows) => progress.push(rows)),
+      warehouse.loadBatch(input, { onProgress: (p) => progress.push(p.rows) }),
+      warehouse.loadBatch(input, { onProgress: (p) => progress.push(p.rows) }),
     ]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['loaded', 'unchanged']);
     assert.equal(await warehouse.countBatch('appointments', day), 500);

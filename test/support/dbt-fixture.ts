@@ -1,11 +1,14 @@
 /**
  * A small hand-made warehouse for the dbt tests: raw tables built from the entity definitions in a database of
- * their own, filled with two daily batches whose marts the tests compute by hand (see test/integration/dbt.test.ts).
+ * their own, filled with two published daily batches whose marts the tests compute by hand (see
+ * test/integration/dbt.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
+import { createPublishedBatchesSql } from '../../src/activities/warehouse/ddl.js';
 import { ENTITY_NAMES, RAW_SCHEMA, csvColumns, type ColumnType, type EntityName } from '../../src/domain/entities.js';
+import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../src/domain/published.js';
 
 const PG_TYPES: Record<ColumnType, string> = {
   id: 'text',
@@ -221,13 +224,24 @@ function fb(
   };
 }
 
-/** Creates schema raw and one table per entity, typed from the entity definitions. */
+/** Creates schema raw, one table per entity typed from the entity definitions, and the published-days table. */
 export async function createRawTables(client: pg.Client): Promise<void> {
   await client.query(`create schema if not exists ${RAW_SCHEMA}`);
   for (const entity of ENTITY_NAMES) {
     const cols = csvColumns(entity).map((c) => `${c.name} ${PG_TYPES[c.type]}${c.nullable ? '' : ' not null'}`);
     await client.query(`create table ${RAW_SCHEMA}.${entity} (${cols.join(', ')})`);
   }
+  await client.query(createPublishedBatchesSql('postgres'));
+}
+
+/** Publishes `batchDate` (dbt's staging reads published days only), with the fixture's rows of that date as counts. */
+export async function publishDay(client: pg.Client, batchDate: string): Promise<void> {
+  const counts = ENTITY_NAMES.map((e) => FIXTURE[e].filter((r) => r.batch_date === batchDate).length);
+  await client.query(
+    `insert into ${PUBLISHED_BATCHES} (${PUBLISHED_BATCHES_COLUMNS.map((c) => c.name).join(', ')}) ` +
+      `values ($1, now(), ${ENTITY_NAMES.map((_, i) => `$${i + 2}`).join(', ')})`,
+    [batchDate, ...counts],
+  );
 }
 
 /** Inserts fixture rows into raw.<entity>, one statement per row (a handful of rows). */
@@ -280,6 +294,7 @@ export async function createFixtureDatabase(prefix: string, dataDir: string): Pr
     await db.connect();
     await createRawTables(db);
     for (const entity of ENTITY_NAMES) await insertRows(db, entity, FIXTURE[entity]);
+    for (const day of [B1, B2]) await publishDay(db, day);
   } catch (err) {
     await db.end().catch(() => {});
     await drop();

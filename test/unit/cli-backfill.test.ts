@@ -140,6 +140,12 @@ describe('backfill command argument errors (nothing is started, exit code 2)', (
     );
   });
 
+  test('a scale needing more shards than one workflow history holds', async () => {
+    const io = await run(['--from', '2026-11-02', '--to', '2026-11-03', '--scale', '10000000'], { SHARD_ROWS: '1000' });
+    assert.equal(io.exitCode, 2);
+    assert.match(io.stderr.join('\n'), /--scale: .* needs 10000 shards per entity, more than the \d+ that keep/);
+  });
+
   test('a weekend-only range runs nothing and succeeds', async () => {
     const io = await run(['--from', '2026-11-21', '--to', '2026-11-22']);
     assert.equal(io.exitCode, 0);

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_ENV_NAMES, loadConfig } from '../../src/config.js';
+import { CONFIG_ENV_NAMES, loadConfig, PG_TIMEOUT_DEFAULTS } from '../../src/config.js';
 import { METRIC_NAMES, SDK_METRIC_NAMES, SERVER_METRIC_NAMES, createMetrics } from '../../src/metrics.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -184,6 +184,8 @@ describe('docker-compose.yml', () => {
       kind: 'postgres',
       local: false,
       databaseUrl: `postgres://healthsynth:${DUMMY_STACK_ENV.STACK_WAREHOUSE_PASSWORD}@warehouse:5432/healthsynth`,
+      lockTimeoutMs: PG_TIMEOUT_DEFAULTS.lockTimeoutMs,
+      statementTimeoutMs: PG_TIMEOUT_DEFAULTS.statementTimeoutMs,
     });
     assert.equal(config.workerMetricsPort, 9464);
     assert.equal(config.workerMetricsHost, '0.0.0.0');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, LOCAL, loadConfig } from '../../src/config.js';
+import { ConfigError, LOCAL, loadConfig, PG_TIMEOUT_DEFAULTS } from '../../src/config.js';
 
 /** loadConfig on an explicit environment only (never process.env or a .env file). */
 const load = (env: Record<string, string>) => loadConfig({ ...env }, '/tmp/hs-config-test');
@@ -33,6 +33,8 @@ describe('loadConfig defaults', () => {
       kind: 'postgres',
       local: true,
       databaseUrl: `postgres://healthsynth:healthsynth@127.0.0.1:${LOCAL.postgresPort}/healthsynth`,
+      lockTimeoutMs: PG_TIMEOUT_DEFAULTS.lockTimeoutMs,
+      statementTimeoutMs: PG_TIMEOUT_DEFAULTS.statementTimeoutMs,
     });
     assert.deepEqual(c.localPorts, {
       temporal: LOCAL.temporalPort,
@@ -169,6 +171,29 @@ describe('Telegram audiences', () => {
       configError({ TELEGRAM_PATIENT_CHAT_ID: 'patients' }).message,
       /TELEGRAM_PATIENT_CHAT_ID: must be a numeric/,
     );
+  });
+});
+
+describe('loadConfig PostgreSQL session timeouts', () => {
+  test('take PostgreSQL durations (no unit: ms) and give milliseconds', () => {
+    const pgOf = (env: Record<string, string>) => {
+      const w = load(env).warehouse;
+      assert.ok(w.kind === 'postgres');
+      return [w.lockTimeoutMs, w.statementTimeoutMs];
+    };
+    assert.deepEqual(pgOf({}), [120_000, 1_800_000]);
+    assert.deepEqual(pgOf({ PG_LOCK_TIMEOUT: '30s', PG_STATEMENT_TIMEOUT: '1h' }), [30_000, 3_600_000]);
+    assert.deepEqual(pgOf({ PG_LOCK_TIMEOUT: '750', PG_STATEMENT_TIMEOUT: '2min' }), [750, 120_000]);
+    assert.deepEqual(pgOf({ PG_LOCK_TIMEOUT: '0', PG_STATEMENT_TIMEOUT: '500ms' }), [0, 500]);
+  });
+
+  test('reject anything else, naming the setting and the forms it takes', () => {
+    assert.match(
+      configError({ PG_LOCK_TIMEOUT: '2 minutes' }).message,
+      /PG_LOCK_TIMEOUT: must be a duration such as 500ms, 30s, 2min or 1h/,
+    );
+    assert.match(configError({ PG_STATEMENT_TIMEOUT: '-5s' }).message, /PG_STATEMENT_TIMEOUT: must be a duration/);
+    assert.match(configError({ PG_STATEMENT_TIMEOUT: '1000h' }).message, /PG_STATEMENT_TIMEOUT: must be at most/);
   });
 });
 

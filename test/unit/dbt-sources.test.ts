@@ -12,13 +12,14 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { REPEATED_ACROSS_BATCHES, SOURCES_YAML_PATH, renderSourcesYaml } from '../../src/domain/dbt-sources.js';
 import { ENTITIES, ENTITY_NAMES, csvColumns } from '../../src/domain/entities.js';
+import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE } from '../../src/domain/published.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 interface SourceColumn {
   name: string;
   description: string;
-  data_tests?: (string | Record<string, { arguments: Record<string, unknown> }>)[];
+  data_tests?: (string | Record<string, { arguments?: Record<string, unknown>; config?: { where?: string } }>)[];
 }
 interface SourceTable {
   name: string;
@@ -43,9 +44,9 @@ describe('dbt sources YAML', () => {
     assert.deepEqual([source.name, source.schema], ['raw', 'raw']);
     assert.deepEqual(
       source.tables.map((t) => t.name),
-      [...ENTITY_NAMES],
+      [...ENTITY_NAMES, PUBLISHED_BATCHES_TABLE],
     );
-    for (const table of source.tables) {
+    for (const table of source.tables.filter((t) => t.name !== PUBLISHED_BATCHES_TABLE)) {
       const entity = ENTITIES[table.name as keyof typeof ENTITIES];
       assert.equal(table.description, entity.description);
       assert.deepEqual(
@@ -72,8 +73,33 @@ describe('dbt sources YAML', () => {
     assert.equal(comment.data_tests, undefined, 'a nullable column without enumeration has no tests');
     const rating = source.tables.find((t) => t.name === 'feedback')!.columns.find((c) => c.name === 'rating')!;
     assert.deepEqual(rating.data_tests?.[1], {
-      accepted_values: { arguments: { values: [1, 2, 3, 4, 5], quote: false } },
+      accepted_values: {
+        arguments: { values: [1, 2, 3, 4, 5], quote: false },
+        config: { where: 'batch_date in (select batch_date from raw._published_batches)' },
+      },
     });
+  });
+
+  test('raw tests look at published days only; the published-days table is declared from its definition', () => {
+    const doc = parse(renderSourcesYaml()) as { sources: { tables: SourceTable[] }[] };
+    const tables = doc.sources[0]!.tables;
+    // Every test of an entity table, column-level and table-level, carries the filter; none is left out.
+    const entityTests = tables
+      .filter((t) => t.name !== PUBLISHED_BATCHES_TABLE)
+      .flatMap((t) => [...(t.data_tests ?? []), ...t.columns.flatMap((c) => c.data_tests ?? [])]);
+    assert.ok(entityTests.length > 40);
+    for (const t of entityTests) {
+      assert.ok(typeof t === 'object', `a bare test name cannot carry the filter: ${JSON.stringify(t)}`);
+      const [body] = Object.values(t as Record<string, { config?: { where?: string } }>);
+      assert.equal(body?.config?.where, 'batch_date in (select batch_date from raw._published_batches)');
+    }
+    const published = tables.find((t) => t.name === PUBLISHED_BATCHES_TABLE)!;
+    assert.deepEqual(
+      published.columns.map((c) => c.name),
+      PUBLISHED_BATCHES_COLUMNS.map((c) => c.name),
+    );
+    assert.deepEqual(testNames(published.columns[0]!), ['not_null', 'unique']);
+    assert.equal(PUBLISHED_BATCHES_COLUMNS.length, 2 + ENTITY_NAMES.length);
   });
 
   test('scripts/dbt-sources.ts --check passes on the committed file and exits 1 on drift', async () => {

@@ -12,14 +12,18 @@ import {
   GetStatementResultCommand,
   RedshiftDataClient,
 } from '@aws-sdk/client-redshift-data';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { verifyBackup } from '../../src/activities/cleanup.js';
+import { createLoadActivities } from '../../src/activities/load.js';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { canonicalObjects, ensureRawTablesSql } from '../../src/activities/warehouse/ddl.js';
+import type { LoadProgress } from '../../src/activities/warehouse/index.js';
+import type { LoadResult } from '../../src/domain/types.js';
 import { manifestKey, RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
 import { loadConfig } from '../../src/config.js';
-import { csvHeader } from '../../src/domain/entities.js';
+import { csvHeader, type EntityName } from '../../src/domain/entities.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/healthsynth-redshift';
 const rs = mockClient(RedshiftDataClient);
@@ -50,6 +54,15 @@ function finishEverything() {
   }));
 }
 
+/** Writes a part file with `entity`'s header (or `header`) and `rows` data lines; returns its shard descriptor. */
+async function putPart(entity: EntityName, batchDate: string, name: string, rows: number, header = csvHeader(entity)) {
+  const key = `raw/${entity}/dt=${batchDate}/${name}`;
+  const body = `${header}\n${Array.from({ length: rows }, (_, i) => `${i + 1},row`).join('\n')}\n`;
+  const stored = await store.put(key, body, 'text/csv');
+  written.push(key);
+  return { key, etag: stored.etag, bytes: stored.size, rows };
+}
+
 const sqlsSent = () => rs.commandCalls(BatchExecuteStatementCommand).map((c) => c.args[0].input.Sqls);
 const day = () =>
   `27${String(Math.floor(Math.random() * 100)).padStart(2, '0')}-0${1 + Math.floor(Math.random() * 9)}-1${Math.floor(Math.random() * 9)}`;
@@ -65,8 +78,8 @@ describe('Redshift Data API adapter', () => {
   test('loadBatch: DDL once, ledger check, one guarded batch with the exact SQL, count read back', async () => {
     const batchDate = day();
     const objects = [
-      { key: `raw/appointments/dt=${batchDate}/part-00001.csv`, etag: 'e2', bytes: 10, rows: 40 },
-      { key: `raw/appointments/dt=${batchDate}/part-00000.csv`, etag: 'e1', bytes: 10, rows: 60 },
+      await putPart('appointments', batchDate, 'part-00001.csv', 40),
+      await putPart('appointments', batchDate, 'part-00000.csv', 60),
     ];
     const ledger = canonicalObjects(objects);
     const manifest = manifestKey('appointments', batchDate, ledger);
@@ -79,7 +92,7 @@ describe('Redshift Data API adapter', () => {
       .resolves({ Status: 'FINISHED', HasResultSet: true });
     rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
       Status: 'FINISHED',
-      SubStatements: Array.from({ length: 7 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
+      SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
     });
     rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [], ColumnMetadata: [] });
     rs.on(GetStatementResultCommand, { Id: 'load:3' }).resolves({
@@ -90,11 +103,20 @@ describe('Redshift Data API adapter', () => {
       ],
     });
 
-    const progress: number[] = [];
-    const result = await warehouse().loadBatch({ entity: 'appointments', batchDate, objects }, (r) => progress.push(r));
+    const progress: LoadProgress[] = [];
+    const result = await warehouse().loadBatch(
+      { entity: 'appointments', batchDate, objects },
+      { onProgress: (p) => progress.push(p) },
+    );
     assert.equal(result.status, 'loaded');
     assert.equal(result.rows, 100);
-    assert.deepEqual(progress, [100]);
+    // Submitted and polled once: both name the statement and its manifest, for the heartbeat a retry resumes from.
+    assert.deepEqual(progress, [
+      { phase: 'connect', rows: 0 },
+      { phase: 'statement', rows: 0, statementId: 'load', manifest },
+      { phase: 'statement', rows: 0, statementId: 'load', manifest },
+      { phase: 'commit', rows: 100 },
+    ]);
 
     const [ddl, load] = sqlsSent();
     assert.deepEqual(ddl, ensureRawTablesSql('redshift'));
@@ -111,6 +133,7 @@ describe('Redshift Data API adapter', () => {
       `DELETE FROM raw._load_ledger WHERE entity = 'appointments' AND batch_date = '${batchDate}'::date`,
       `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ('appointments', ` +
         `'${batchDate}'::date, '${ledger}', 100, GETDATE())`,
+      `DELETE FROM raw._published_batches WHERE batch_date = '${batchDate}'::date`,
     ]);
     const batchInput = rs.commandCalls(BatchExecuteStatementCommand)[1]?.args[0].input;
     assert.equal(batchInput?.ClusterIdentifier, 'hs-cluster');
@@ -132,18 +155,22 @@ describe('Redshift Data API adapter', () => {
     assert.deepEqual(sleeps, [200]); // one poll of the ledger query while STARTED
   });
 
-  test('loadBatch with the ledger already holding the same objects sends no batch', async () => {
+  test('loadBatch with the ledger already holding the same objects, and the table their rows, sends no batch', async () => {
     const batchDate = day();
     const objects = [{ key: `raw/clinics/dt=${batchDate}/part-00000.csv`, etag: 'x', bytes: 1, rows: 12 }];
     rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
-    rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+    rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
-    rs.on(GetStatementResultCommand).resolves({
+    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
       Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
       ColumnMetadata: [
         { name: 'objects', typeName: 'varchar' },
         { name: 'rows', typeName: 'int8' },
       ],
+    });
+    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
+      Records: [[{ longValue: 12 }]],
+      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
     });
     const result = await warehouse({ workgroup: 'hs-wg', clusterId: undefined, dbUser: undefined }).loadBatch({
       entity: 'clinics',
@@ -153,29 +180,33 @@ describe('Redshift Data API adapter', () => {
     assert.equal(result.status, 'unchanged');
     assert.equal(result.rows, 12);
     assert.equal(sqlsSent().length, 1); // only the DDL
+    assert.equal(
+      rs.commandCalls(ExecuteStatementCommand)[1]?.args[0].input.Sql,
+      'SELECT COUNT(*) AS n FROM raw.clinics WHERE batch_date = :p1',
+    );
     const input = rs.commandCalls(ExecuteStatementCommand)[0]?.args[0].input;
     assert.equal(input?.WorkgroupName, 'hs-wg');
     assert.equal(input?.DbUser, undefined);
     assert.equal(input?.ClusterIdentifier, undefined);
   });
 
-  test('a FAILED COPY becomes CsvLoadError naming object and line from stl_load_errors', async () => {
-    const batchDate = day();
-    const key = `raw/doctors/dt=${batchDate}/part-00000.csv`;
-    const objects = [{ key, etag: 'x', bytes: 1, rows: 3 }];
-    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+  /** Mocks for a load of `batchDate` whose batch FAILED at its COPY, and SYS_LOAD_ERROR_DETAIL answering `logged`. */
+  function failedCopy(logged: Record<string, unknown>[][]) {
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
     rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'errors' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
     rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
       Status: 'FAILED',
       Error: 'batch failed',
+      RedshiftPid: 1073815778,
+      CreatedAt: new Date('2026-01-05T10:00:00.250Z'),
       SubStatements: [
         { Id: 'load:1', Status: 'FINISHED' },
         {
           Id: 'load:2',
           Status: 'FAILED',
-          Error: "ERROR: Load into table 'stage_doctors' failed. Check 'stl_load_errors' system table for details.",
+          Error:
+            "ERROR: Load into table 'stage_doctors' failed. Check 'sys_load_error_detail' system table for details.",
           QueryString: 'COPY stage_doctors …',
           RedshiftQueryId: 4242,
         },
@@ -184,16 +215,24 @@ describe('Redshift Data API adapter', () => {
     });
     rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
     rs.on(GetStatementResultCommand, { Id: 'errors' }).resolves({
-      Records: [
-        [
-          { stringValue: `s3://${store.bucket}/${key}` },
-          { longValue: 7 },
-          { stringValue: 'shift_start' },
-          { stringValue: 'Invalid time format' },
-        ],
-      ],
+      Records: logged as never,
       ColumnMetadata: [{ name: 'file' }, { name: 'line', typeName: 'int8' }, { name: 'col' }, { name: 'reason' }],
     });
+  }
+
+  test('a FAILED COPY with a logged load error becomes CsvLoadError naming object and line', async () => {
+    const batchDate = day();
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    const key = objects[0]!.key;
+    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+    failedCopy([
+      [
+        { stringValue: `s3://${store.bucket}/${key}` },
+        { longValue: 7 },
+        { stringValue: 'shift_start' },
+        { stringValue: 'Invalid time format' },
+      ],
+    ]);
     const err = await warehouse()
       .loadBatch({ entity: 'doctors', batchDate, objects })
       .catch((e: unknown) => e);
@@ -201,9 +240,158 @@ describe('Redshift Data API adapter', () => {
     assert.equal(err.type, 'CsvLoadError');
     assert.equal(err.nonRetryable, true);
     assert.equal(err.message, `${key} line 7 (column shift_start): Invalid time format`);
+    // SYS_LOAD_ERROR_DETAIL, found by the batch's session, submission time and prefix: its query_id is not the
+    // Data API's RedshiftQueryId.
     const lookup = rs.commandCalls(ExecuteStatementCommand)[1]?.args[0].input;
-    assert.match(lookup?.Sql ?? '', /FROM stl_load_errors WHERE query = :p1/);
-    assert.deepEqual(lookup?.Parameters, [{ name: 'p1', value: '4242' }]);
+    assert.equal(
+      lookup?.Sql,
+      'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
+        'FROM sys_load_error_detail WHERE start_time >= :p1 AND TRIM(file_name) LIKE :p2 AND session_id = :p3 ' +
+        'ORDER BY start_time LIMIT 1',
+    );
+    assert.deepEqual(lookup?.Parameters, [
+      { name: 'p1', value: '2026-01-05 09:59:00.250' },
+      { name: 'p2', value: `s3://${store.bucket}/raw/doctors/dt=${batchDate}/%` },
+      { name: 'p3', value: '1073815778' },
+    ]);
+  });
+
+  test('a FAILED COPY without a logged load error stays retryable', async () => {
+    const batchDate = day();
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+    failedCopy([]); // e.g. S3 access denied or a cluster restart: nothing wrong with the data
+    const err = await warehouse()
+      .loadBatch({ entity: 'doctors', batchDate, objects })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof RedshiftStatementError, String(err));
+    assert.ok(!(err instanceof ApplicationFailure), 'a plain error, so Temporal retries it');
+    assert.equal(err.failedIndex, 1);
+    assert.match(err.message, /statement 2 of the batch\) FAILED: ERROR: Load into table 'stage_doctors' failed/);
+  });
+
+  test("loadBatch reloads when the ledger matches but the table lost the batch's rows", async () => {
+    const batchDate = day();
+    const objects = [await putPart('clinics', batchDate, 'part-00000.csv', 12)];
+    written.push(manifestKey('clinics', batchDate, canonicalObjects(objects)));
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'load' });
+    rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
+    rs.on(DescribeStatementCommand, { Id: 'load' }).resolves({
+      Status: 'FINISHED',
+      SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
+    });
+    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
+      Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
+      ColumnMetadata: [
+        { name: 'objects', typeName: 'varchar' },
+        { name: 'rows', typeName: 'int8' },
+      ],
+    });
+    // Retention deleted the rows and left the ledger row.
+    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
+      Records: [[{ longValue: 0 }]],
+      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
+    });
+    rs.on(GetStatementResultCommand, { Id: 'load:3' }).resolves({
+      Records: [[{ longValue: 12 }, { longValue: 1 }]],
+      ColumnMetadata: [
+        { name: 'staged', typeName: 'int8' },
+        { name: 'guard', typeName: 'int4' },
+      ],
+    });
+    const result = await warehouse().loadBatch({ entity: 'clinics', batchDate, objects });
+    assert.equal(result.status, 'loaded');
+    assert.equal(result.rows, 12);
+    assert.equal(sqlsSent().length, 2, 'the DDL and the load batch');
+    assert.match(sqlsSent()[1]?.[1] ?? '', /^COPY stage_clinics /);
+  });
+
+  test("an object whose header is not the entity's fails with CsvLoadError before any COPY is sent", async () => {
+    const batchDate = day();
+    const swapped = csvHeader('appointments').replace('patient_id,doctor_id', 'doctor_id,patient_id');
+    const good = await putPart('appointments', batchDate, 'part-00000.csv', 5);
+    const bad = await putPart('appointments', batchDate, 'part-00001.csv', 5, swapped);
+    rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
+    rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
+    rs.on(GetStatementResultCommand).resolves({ Records: [] });
+    const err = await warehouse()
+      .loadBatch({ entity: 'appointments', batchDate, objects: [good, bad] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'CsvLoadError');
+    assert.equal(err.nonRetryable, true);
+    assert.equal(
+      err.message,
+      `${bad.key}: CSV header does not match the appointments columns: expected "${csvHeader('appointments')}", ` +
+        `found "${swapped}"`,
+    );
+    assert.equal(sqlsSent().length, 1, 'only the DDL: no load batch');
+    await assert.rejects(store.getText(manifestKey('appointments', batchDate, canonicalObjects([good, bad]))));
+  });
+
+  test('publishDay: one batch of guards (ledger, then each table), the published row replaced', async () => {
+    const batchDate = day();
+    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
+    const published = await warehouse().publishDay({ batchDate, rows });
+    assert.deepEqual(published, { batchDate, rows, status: 'published' });
+    const d = `'${batchDate}'::date`;
+    const guard = (n: number) => `1 / (CASE WHEN COUNT(*) = ${n} THEN 1 ELSE 0 END) AS guard`;
+    assert.deepEqual(sqlsSent()[1], [
+      `SELECT ${guard(6)} FROM raw._load_ledger WHERE batch_date = ${d} AND ((entity = 'clinics' AND rows = 12) OR ` +
+        `(entity = 'doctors' AND rows = 80) OR (entity = 'patients' AND rows = 700) OR ` +
+        `(entity = 'appointments' AND rows = 1000) OR (entity = 'records' AND rows = 790) OR ` +
+        `(entity = 'feedback' AND rows = 190))`,
+      `SELECT ${guard(12)} FROM raw.clinics WHERE batch_date = ${d}`,
+      `SELECT ${guard(80)} FROM raw.doctors WHERE batch_date = ${d}`,
+      `SELECT ${guard(700)} FROM raw.patients WHERE batch_date = ${d}`,
+      `SELECT ${guard(1000)} FROM raw.appointments WHERE batch_date = ${d}`,
+      `SELECT ${guard(790)} FROM raw.records WHERE batch_date = ${d}`,
+      `SELECT ${guard(190)} FROM raw.feedback WHERE batch_date = ${d}`,
+      `DELETE FROM raw._published_batches WHERE batch_date = ${d}`,
+      `INSERT INTO raw._published_batches (batch_date, published_at, clinics_rows, doctors_rows, patients_rows, ` +
+        `appointments_rows, records_rows, feedback_rows) VALUES (${d}, GETDATE(), 12, 80, 700, 1000, 790, 190)`,
+    ]);
+  });
+
+  test('publishDay with a table short of its rows fails DayIncomplete naming it; other failures retry', async () => {
+    const batchDate = day();
+    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
+    rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
+    rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({
+      Status: 'FAILED',
+      SubStatements: [
+        { Id: 'publish:1', Status: 'FINISHED' },
+        { Id: 'publish:2', Status: 'FINISHED' },
+        { Id: 'publish:3', Status: 'FINISHED' },
+        { Id: 'publish:4', Status: 'FINISHED' },
+        { Id: 'publish:5', Status: 'FAILED', Error: 'ERROR: Divide by zero', QueryString: 'SELECT 1 / …' },
+      ],
+    });
+    const wh = warehouse();
+    await assert.rejects(wh.publishDay({ batchDate, rows }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'DayIncomplete');
+      assert.equal(err.nonRetryable, true);
+      assert.match(
+        err.message,
+        new RegExp(`^day ${batchDate} not published: raw\\.appointments does not hold the 1000`),
+      );
+      return true;
+    });
+    rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({
+      Status: 'ABORTED',
+      Error: 'serializable isolation violation',
+    });
+    await assert.rejects(wh.publishDay({ batchDate, rows }), (err: unknown) => err instanceof RedshiftStatementError);
+    await assert.rejects(wh.publishDay({ batchDate, rows: { ...rows, feedback: -1 } }), {
+      type: 'InvalidInput',
+      message: /missing or invalid: feedback/,
+    });
   });
 
   test('ABORTED stays retryable and names the status, the error and the statement', async () => {
@@ -457,5 +645,151 @@ describe('Redshift Data API adapter', () => {
       { type: 'BackupVerificationFailed', nonRetryable: true },
     );
     assert.equal(sqlsSent().length, 1); // the DDL only: no delete batch
+  });
+
+  describe('a load statement that runs longer than the heartbeat timeout', () => {
+    /** Virtual time: the injected sleep advances it, so a minute-long statement takes milliseconds to test. */
+    let clock = 0;
+    let onSleep: (() => void) | undefined;
+    const HEARTBEAT_TIMEOUT_MS = 20_000; // what ingestEntity declares for loadBatch
+
+    const clockedWarehouse = () =>
+      new RedshiftWarehouse({
+        client: new RedshiftDataClient({ region: 'eu-west-1' }),
+        store,
+        target: { database: 'analytics', workgroup: 'hs-wg' },
+        iamRole: ROLE,
+        region: 'eu-west-1',
+        sleep: async (ms) => {
+          clock += ms;
+          onSleep?.();
+        },
+      });
+
+    /** Data API mocks: the load batch (submitted as `loadIds` in turn) stays STARTED until `finishAt` ms. */
+    function slowStatement(finishAt: number, loadIds: string[] = ['load-1']) {
+      let submitted = 0;
+      rs.on(BatchExecuteStatementCommand).callsFake(({ Sqls }: { Sqls: string[] }) =>
+        Sqls[0]?.startsWith('CREATE SCHEMA') ? { Id: 'ddl' } : { Id: loadIds[submitted++] ?? 'unexpected' },
+      );
+      rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+      rs.on(DescribeStatementCommand).callsFake(({ Id }: { Id: string }) => {
+        if (Id === 'ddl' || Id === 'ledger') return { Id, Status: 'FINISHED', HasResultSet: Id === 'ledger' };
+        if (clock < finishAt) return { Id, Status: clock < 1_000 ? 'SUBMITTED' : 'STARTED' };
+        return {
+          Id,
+          Status: 'FINISHED',
+          SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `${Id}:${i + 1}`, Status: 'FINISHED' })),
+        };
+      });
+      rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({ Records: [] });
+      for (const id of loadIds) {
+        rs.on(GetStatementResultCommand, { Id: `${id}:3` }).resolves({
+          Records: [[{ longValue: 30 }, { longValue: 1 }]],
+          ColumnMetadata: [
+            { name: 'staged', typeName: 'int8' },
+            { name: 'guard', typeName: 'int4' },
+          ],
+        });
+      }
+    }
+
+    const loadBatchesSent = () =>
+      rs
+        .commandCalls(BatchExecuteStatementCommand)
+        .filter((c) => c.args[0].input.Sqls?.some((q) => q.startsWith('COPY')));
+
+    afterEach(() => {
+      clock = 0;
+      onSleep = undefined;
+    });
+
+    test('heartbeats its statement id at every poll, never further apart than the poll cap', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      const manifest = manifestKey('appointments', batchDate, canonicalObjects(objects));
+      written.push(manifest);
+      slowStatement(65_000);
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+      const beats: { at: number; details: LoadProgress }[] = [];
+      env.on('heartbeat', (details: LoadProgress) => beats.push({ at: clock, details }));
+
+      const { loadBatch } = createLoadActivities({ warehouse: clockedWarehouse() });
+      const result: LoadResult = await env.run(loadBatch, { entity: 'appointments' as const, batchDate, objects });
+      assert.equal(result.status, 'loaded');
+      assert.ok(clock >= 65_000, `the statement ran ${clock} ms of (virtual) time`);
+
+      const polls = beats.filter((b) => b.details.phase === 'statement');
+      assert.ok(polls.length > 15, `${polls.length} heartbeats while the statement ran`);
+      assert.ok(polls.every((b) => b.details.statementId === 'load-1' && b.details.manifest === manifest));
+      const gaps = polls.slice(1).map((b, i) => b.at - (polls[i]?.at ?? 0));
+      assert.ok(Math.max(...gaps) <= 5_000, `longest gap between heartbeats: ${Math.max(...gaps)} ms`);
+      assert.ok(polls.at(-1)!.at >= 60_000, 'still heartbeating a minute in');
+      assert.equal(loadBatchesSent().length, 1);
+    });
+
+    test('a retry resumes the statement the lost attempt submitted instead of loading again', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      written.push(manifestKey('appointments', batchDate, canonicalObjects(objects)));
+      slowStatement(90_000);
+
+      // Attempt 1 loses its worker 30 s into the statement (here: the activity is cancelled, as a heartbeat
+      // timeout does); the statement keeps running in Redshift.
+      const first = new MockActivityEnvironment({ attempt: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+      let last: LoadProgress | undefined;
+      first.on('heartbeat', (d: LoadProgress) => (last = d));
+      onSleep = () => {
+        if (clock >= 30_000) first.cancel();
+      };
+      await assert.rejects(
+        first.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+          entity: 'appointments' as const,
+          batchDate,
+          objects,
+        }),
+        (err: unknown) => err instanceof CancelledFailure,
+      );
+      assert.equal(last?.statementId, 'load-1');
+      onSleep = undefined;
+
+      // Attempt 2, on another worker, starts from attempt 1's last heartbeat.
+      const second = new MockActivityEnvironment({
+        attempt: 2,
+        heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+        heartbeatDetails: last,
+      });
+      const result: LoadResult = await second.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+        entity: 'appointments' as const,
+        batchDate,
+        objects,
+      });
+      assert.equal(result.status, 'loaded');
+      assert.equal(result.rows, 30);
+      assert.equal(loadBatchesSent().length, 1, 'the load was submitted once');
+      assert.ok(clock >= 90_000);
+      assert.equal(rs.commandCalls(GetStatementResultCommand, { Id: 'load-1:3' }).length, 1, 'count read back');
+    });
+
+    test('a retry whose earlier statement was aborted submits the load again', async () => {
+      const batchDate = day();
+      const objects = [await putPart('appointments', batchDate, 'part-00000.csv', 30)];
+      const manifest = manifestKey('appointments', batchDate, canonicalObjects(objects));
+      written.push(manifest);
+      slowStatement(0, ['load-2']);
+      rs.on(DescribeStatementCommand, { Id: 'load-1' }).resolves({ Id: 'load-1', Status: 'ABORTED' });
+      const env = new MockActivityEnvironment({
+        attempt: 2,
+        heartbeatDetails: { phase: 'statement', rows: 0, statementId: 'load-1', manifest },
+      });
+      const result: LoadResult = await env.run(createLoadActivities({ warehouse: clockedWarehouse() }).loadBatch, {
+        entity: 'appointments' as const,
+        batchDate,
+        objects,
+      });
+      assert.equal(result.status, 'loaded');
+      assert.equal(loadBatchesSent().length, 1, 'a new load batch');
+      assert.equal(rs.commandCalls(GetStatementResultCommand, { Id: 'load-2:3' }).length, 1);
+    });
   });
 });

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { installQuietRuntime, WORKFLOWS_PATH } from '../../src/worker.js';
+import { patchIds, scheduledActivities } from '../support/history.js';
 import { historyFromJson } from './histories/history-json.js';
 
 const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
@@ -59,6 +60,19 @@ describe('replay of recorded histories', () => {
     }
     assert.deepEqual(failures, [], `replay failures:\n${failures.join('\n')}`);
     assert.deepEqual(replayed.sort(), histories.map((h) => h.workflowId).sort(), 'every history was replayed');
+  });
+
+  test('a history recorded before a patched change replays its old path (publish-day)', async () => {
+    // daily-pipeline-completed.json was recorded before dailyPipeline published its day: it ran past the point
+    // where publishDay now runs (dbt, report, cleanup) without it and without the patch marker. It replays only
+    // because the new step sits behind patched(PATCHES.publishDay) with the old path kept.
+    installQuietRuntime();
+    const history = historyFromJson(await readFile(path.join(HISTORIES_DIR, 'daily-pipeline-completed.json'), 'utf8'));
+    assert.deepEqual(patchIds(history), []);
+    const activities = scheduledActivities(history);
+    assert.ok(!activities.includes('publishDay'));
+    assert.ok(activities.includes('runDbt'), 'the run went past the point where publishDay now runs');
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-patched' }, history);
   });
 
   test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'appointments') }}
+    {{ published_batches_only(source('raw', 'appointments')) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'clinics') }}
+    {{ published_batches_only(source('raw', 'clinics')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'patients') }}
+    {{ published_batches_only(source('raw', 'patients')) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'records') }}
+    {{ published_batches_only(source('raw', 'records')) }}
 
 ),
 

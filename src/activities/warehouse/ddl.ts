@@ -4,7 +4,8 @@
  * Nothing here talks to a database: the adapters run these strings, and unit tests compare them, so a
  * column added to an entity shows up in PostgreSQL and Redshift alike without touching this file.
  */
-import { csvColumns, ENTITIES, RAW_SCHEMA, type Column, type EntityName } from '../../domain/entities.js';
+import { csvColumns, ENTITIES, ENTITY_NAMES, RAW_SCHEMA, type Column, type EntityName } from '../../domain/entities.js';
+import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
 import type { ShardObject } from '../../domain/types.js';
 
 /** The two SQL dialects the warehouse speaks. */
@@ -14,6 +15,8 @@ export type Dialect = 'postgres' | 'redshift';
 export const LOAD_LEDGER = `${RAW_SCHEMA}._load_ledger`;
 /** Ledger of retention cleanups: one row per (run_date, table) so a rerun neither backs up twice nor deletes more. */
 export const CLEANUP_LEDGER = `${RAW_SCHEMA}._cleanup_ledger`;
+
+export { PUBLISHED_BATCHES };
 
 /** Redshift VARCHAR length is in bytes; 4 bytes per character covers any UTF-8 text of `maxLength` characters. */
 const REDSHIFT_DEFAULT_VARCHAR = 256;
@@ -68,9 +71,10 @@ export function createRawTableSql(entity: EntityName, dialect: Dialect): string 
 }
 
 /**
- * Every statement that makes the raw schema ready, in order: schema, one table per entity, both ledgers,
- * and on PostgreSQL an index on batch_date per raw table (a reload deletes its batch by that column;
- * without the index every load would scan the whole history).
+ * Every statement that makes the raw schema ready, in order: schema, one table per entity, both ledgers, the
+ * published-days table (with its one-time backfill), and on PostgreSQL an index on batch_date per raw table (a
+ * reload deletes its batch by that column; without the index every load would scan the whole history). None of them waits for a lock on an existing
+ * table, so a worker's first load does not queue behind a running cleanup.
  */
 export function ensureRawTablesSql(dialect: Dialect): string[] {
   const text = dialect === 'postgres' ? 'text' : 'varchar(65535)';
@@ -78,7 +82,13 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
   for (const entity of Object.keys(ENTITIES) as EntityName[]) {
     stmts.push(createRawTableSql(entity, dialect));
     if (dialect === 'postgres') {
-      stmts.push(`CREATE INDEX IF NOT EXISTS ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date)`);
+      // Not CREATE INDEX IF NOT EXISTS: that takes a SHARE lock on the table before it finds the index, so every
+      // worker's first load would queue behind a cleanup's EXCLUSIVE lock. The catalog check takes no table lock.
+      const index = `${RAW_SCHEMA}.${entity}_batch_date_idx`;
+      stmts.push(
+        `DO $$ BEGIN IF to_regclass('${index}') IS NULL THEN ` +
+          `CREATE INDEX ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date); END IF; END $$`,
+      );
     }
   }
   stmts.push(
@@ -89,8 +99,44 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
       `  run_date date NOT NULL,\n  table_name varchar(64) NOT NULL,\n  cutoff date NOT NULL,\n` +
       `  backup_key varchar(1024) NOT NULL,\n  rows bigint NOT NULL,\n  cleaned_at timestamp NOT NULL,\n` +
       `  PRIMARY KEY (run_date, table_name)\n)`,
+    createPublishedBatchesSql(dialect),
+    backfillPublishedSql(dialect),
   );
   return stmts;
+}
+
+/** The published-days table (src/domain/published.ts): one row per date whose six batches are all loaded. */
+export function createPublishedBatchesSql(dialect: Dialect): string {
+  const cols = PUBLISHED_BATCHES_COLUMNS.map((c) => `  ${c.name} ${sqlType(c, dialect)} NOT NULL`);
+  return `CREATE TABLE IF NOT EXISTS ${PUBLISHED_BATCHES} (\n${cols.join(',\n')},\n  PRIMARY KEY (batch_date)\n)`;
+}
+
+/**
+ * Publishes, once, the days loaded before the table existed: every date whose load ledger holds all six entities.
+ * It only writes into an empty table, so it runs the first time the table is made (an upgrade that would otherwise
+ * hide the whole history from dbt) and never again re-publishes a day a later load took back.
+ */
+export function backfillPublishedSql(dialect: Dialect): string {
+  const now = dialect === 'postgres' ? 'now()' : 'GETDATE()';
+  const counts = ENTITY_NAMES.map((e) => `MAX(CASE WHEN entity = '${e}' THEN rows END)`);
+  return (
+    `INSERT INTO ${PUBLISHED_BATCHES} (${PUBLISHED_BATCHES_COLUMNS.map((c) => c.name).join(', ')})\n` +
+    `SELECT batch_date, ${now}, ${counts.join(', ')}\nFROM ${LOAD_LEDGER}\n` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${PUBLISHED_BATCHES})\n` +
+    `GROUP BY batch_date\nHAVING COUNT(DISTINCT entity) = ${ENTITY_NAMES.length}`
+  );
+}
+
+/** The column list and values of a published row for `day` (a validated date literal) and per-entity `rows`. */
+export function publishedRow(
+  day: string,
+  now: string,
+  rows: Record<EntityName, number>,
+): { columns: string; values: string } {
+  return {
+    columns: PUBLISHED_BATCHES_COLUMNS.map((c) => c.name).join(', '),
+    values: [day, now, ...ENTITY_NAMES.map((e) => String(Math.trunc(rows[e])))].join(', '),
+  };
 }
 
 /**

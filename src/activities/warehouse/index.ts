@@ -7,7 +7,13 @@
  */
 import type { Config } from '../../config.js';
 import type { EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult } from '../../domain/types.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+} from '../../domain/types.js';
 import type { ObjectStore } from '../storage.js';
 import type { RetentionTable } from './ddl.js';
 import { PostgresWarehouse } from './postgres.js';
@@ -49,17 +55,47 @@ export interface VerifiedBackup {
  */
 export type BackupVerifier = (backup: BackupObjects) => Promise<VerifiedBackup>;
 
+/**
+ * Where a load is, for heartbeats: the step it is in (or waiting in) and the rows streamed so far. On Redshift it
+ * also names the submitted statement and its manifest, so a retry can resume the statement instead of resubmitting.
+ */
+export interface LoadProgress {
+  phase: 'connect' | 'lock' | 'ledger' | 'delete' | 'copy' | 'check' | 'commit' | 'statement';
+  rows: number;
+  statementId?: string;
+  manifest?: string;
+}
+
+/** How a load reports and is stopped; all optional (plain calls from tests and benchmarks pass none). */
+export interface LoadOptions {
+  /** Called at every step and while rows stream; the activity heartbeats the latest value on a timer. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Aborted when the activity is cancelled: the adapter stops waiting, aborts its query and rethrows. */
+  signal?: AbortSignal;
+  /** The previous attempt's last heartbeat ({@link LoadProgress}), so a retry can resume what it started. */
+  resumeFrom?: unknown;
+}
+
 export interface Warehouse {
   readonly kind: 'postgres' | 'redshift';
   /** Creates schema `raw`, one table per entity and both ledgers when missing. Safe to call concurrently and often. */
   ensureRawTables(): Promise<void>;
   /**
    * Replaces batch (entity, batchDate) with exactly `input.objects`, in one transaction. Returns `unchanged` without
-   * writing when the ledger shows the same keys and etags already loaded. Bad data fails non-retryably
-   * (`CsvLoadError`, `RowCountMismatch`, `ObjectChanged`); connection errors are plain and retry. `onProgress`
-   * receives rows loaded so far (approximate until an object completes).
+   * writing when the ledger shows the same keys and etags already loaded and the table still holds the ledger's row
+   * count for the batch; otherwise (rows deleted since) it loads again. Bad data fails non-retryably
+   * (`CsvLoadError`, `RowCountMismatch`, `ObjectChanged`); connection errors and lock waits past the session's
+   * lock_timeout (`LockTimeout`) retry. See {@link LoadOptions} for progress, cancellation and resuming.
    */
-  loadBatch(input: LoadBatchInput, onProgress?: (rows: number) => void): Promise<LoadResult>;
+  loadBatch(input: LoadBatchInput, opts?: LoadOptions): Promise<LoadResult>;
+  /**
+   * Makes `input.batchDate` visible to dbt: verifies that the load ledger holds all six entities of the date with
+   * the rows this run loaded and that each raw table still holds them, then writes the date's row in
+   * `raw._published_batches`, all in one transaction. A mismatch fails non-retryably (`DayIncomplete`, naming each
+   * entity that is off) and publishes nothing. Every load that changes a batch removes its date's row in its own
+   * transaction, so a day is never visible half replaced. Idempotent: publishing again rewrites the same row.
+   */
+  publishDay(input: PublishDayInput, opts?: Pick<LoadOptions, 'signal'>): Promise<PublishedDay>;
   /** Rows of `raw.<entity>` whose batch_date is `batchDate`. */
   countBatch(entity: EntityName, batchDate: string): Promise<number>;
   /**
@@ -83,7 +119,14 @@ export interface Warehouse {
 /** Builds the adapter `config.warehouse` selects. The object store serves loads (PG) and manifests/backups. */
 export function createWarehouse(config: Config, store: ObjectStore): Warehouse {
   const wh = config.warehouse;
-  if (wh.kind === 'postgres') return new PostgresWarehouse({ databaseUrl: wh.databaseUrl, store });
+  if (wh.kind === 'postgres') {
+    return new PostgresWarehouse({
+      databaseUrl: wh.databaseUrl,
+      store,
+      lockTimeoutMs: wh.lockTimeoutMs,
+      statementTimeoutMs: wh.statementTimeoutMs,
+    });
+  }
   return RedshiftWarehouse.fromConfig(wh, store);
 }
 

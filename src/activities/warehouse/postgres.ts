@@ -8,8 +8,17 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { isEntityName, type EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult, ShardObject } from '../../domain/types.js';
+import { PG_TIMEOUT_DEFAULTS } from '../../config.js';
+import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
+import { PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+  ShardObject,
+} from '../../domain/types.js';
 import { keys, type ObjectStore } from '../storage.js';
 import {
   canonicalObjects,
@@ -21,10 +30,13 @@ import {
   expiredPredicate,
   isRetentionTable,
   LOAD_LEDGER,
+  PUBLISHED_BATCHES,
   rawTable,
   RETENTION_TABLES,
 } from './ddl.js';
-import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
+import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
+import { dayProblems, validPublishInput } from './publish.js';
 import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
 /**
@@ -42,14 +54,34 @@ export interface PostgresWarehouseOptions {
   strategy?: PgLoadStrategy;
   /** Pool size; one connection per concurrent load or cleanup. */
   maxConnections?: number;
+  /** lock_timeout of every session, ms (0: the server's default); default {@link PG_TIMEOUT_DEFAULTS}. */
+  lockTimeoutMs?: number;
+  /** statement_timeout of every session, ms (0: the server's default); default {@link PG_TIMEOUT_DEFAULTS}. */
+  statementTimeoutMs?: number;
 }
+
+/** application_name of the warehouse's sessions, so operators (and tests) can find them in pg_stat_activity. */
+export const PG_APPLICATION_NAME = 'healthsynth-warehouse';
+
+/** Runs one statement of a transaction, naming what it does (and waits for) in a timeout's error message. */
+type Run = <R extends pg.QueryResultRow = Record<string, unknown>>(
+  what: string,
+  sql: string,
+  params?: unknown[],
+) => Promise<pg.QueryResult<R>>;
 
 /** Advisory-lock namespaces (first key of the two-key form), so our locks never collide with anyone else's. */
 const LOCK_DDL = 0x4853_0001;
-const LOCK_LOAD = 0x4853_0002;
+/** The advisory-lock namespace of batch loads: (LOCK_LOAD, hashtext('<entity>/<batch date>')), one per batch. */
+export const LOCK_LOAD = 0x4853_0002;
 
 /** SQLSTATE classes that mean the data is bad, not the connection: 22 data exception, 23 constraint violation. */
 const DATA_ERROR = /^(22|23)/;
+/** server_version_num of PostgreSQL 15, the first with COPY … HEADER MATCH. */
+const MIN_SERVER_VERSION = 150_000;
+/** SQLSTATE of a lock wait past lock_timeout, and of a cancelled statement (statement_timeout or a cancel request). */
+const LOCK_NOT_AVAILABLE = '55P03';
+const QUERY_CANCELED = '57014';
 
 /** Type parsers: bigint and numeric as numbers (counts, amounts), date and timestamps as the text PG sends. */
 const TYPES = {
@@ -69,10 +101,25 @@ export class PostgresWarehouse implements Warehouse {
   readonly pool: pg.Pool;
   private readonly store: ObjectStore;
   private readonly strategy: PgLoadStrategy;
+  private readonly databaseUrl: string;
+  private readonly timeouts: { lockTimeoutMs: number; statementTimeoutMs: number };
   private ensured?: Promise<void>;
 
   constructor(opts: PostgresWarehouseOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.maxConnections ?? 8, types: TYPES });
+    this.databaseUrl = opts.databaseUrl;
+    this.timeouts = {
+      lockTimeoutMs: opts.lockTimeoutMs ?? PG_TIMEOUT_DEFAULTS.lockTimeoutMs,
+      statementTimeoutMs: opts.statementTimeoutMs ?? PG_TIMEOUT_DEFAULTS.statementTimeoutMs,
+    };
+    this.pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.maxConnections ?? 8,
+      types: TYPES,
+      application_name: PG_APPLICATION_NAME,
+      // Sent as startup parameters, so every session of the pool has them (0 leaves the server's default).
+      lock_timeout: this.timeouts.lockTimeoutMs,
+      statement_timeout: this.timeouts.statementTimeoutMs,
+    });
     // An idle client losing its connection must not crash the worker; the next checkout reconnects.
     this.pool.on('error', () => {});
     this.store = opts.store;
@@ -81,9 +128,23 @@ export class PostgresWarehouse implements Warehouse {
 
   /** Idempotent; serialized by an advisory lock because concurrent CREATE … IF NOT EXISTS can still race in PG. */
   ensureRawTables(): Promise<void> {
-    this.ensured ??= this.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_DDL]);
-      for (const sql of ensureRawTablesSql('postgres')) await client.query(sql);
+    this.ensured ??= this.transaction(async (_client, run) => {
+      const version = await run<{ v: number }>('reading the server version', 'SELECT current_setting($1)::int AS v', [
+        'server_version_num',
+      ]);
+      const v = version.rows[0]?.v ?? 0;
+      if (v < MIN_SERVER_VERSION) {
+        throw ApplicationFailure.nonRetryable(
+          `the warehouse needs PostgreSQL 15 or later (loads check CSV headers with COPY … HEADER MATCH); the server ` +
+            `at DATABASE_URL runs ${Math.floor(v / 10_000)}: upgrade it or point DATABASE_URL at a newer one`,
+          'ConfigError',
+        );
+      }
+      await run('waiting for another worker creating the raw tables', 'SELECT pg_advisory_xact_lock($1, 0)', [
+        LOCK_DDL,
+      ]);
+      for (const sql of ensureRawTablesSql('postgres'))
+        await run(`creating the raw tables (${sql.slice(0, 60)}…)`, sql);
     }).catch((err: unknown) => {
       this.ensured = undefined;
       throw err;
@@ -91,45 +152,91 @@ export class PostgresWarehouse implements Warehouse {
     return this.ensured;
   }
 
-  async loadBatch(input: LoadBatchInput, onProgress?: (rows: number) => void): Promise<LoadResult> {
+  /**
+   * Every step reports its phase through `opts.onProgress` (the activity heartbeats it on a timer, so a lock wait or
+   * a long DELETE never looks like a dead worker). An abort of `opts.signal` cancels the running statement
+   * (pg_cancel_backend), rolls back, discards the connection and rethrows the abort reason. A lock wait past
+   * lock_timeout fails with a retryable `LockTimeout` naming the lock or table.
+   */
+  async loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {
     const { entity, batchDate, objects } = input;
     if (!isEntityName(entity)) throw ApplicationFailure.nonRetryable(`unknown entity ${entity}`, 'InvalidInput');
     dateLiteral(batchDate);
+    const { signal } = opts;
     const started = Date.now();
+    const progress: LoadProgress = { phase: 'connect', rows: 0 };
+    const at = (phase: LoadProgress['phase'], rows = progress.rows): void => {
+      progress.phase = phase;
+      progress.rows = rows;
+      opts.onProgress?.({ ...progress });
+    };
+    at('connect');
     await this.ensureRawTables();
     const ledgerObjects = canonicalObjects(objects);
     const expected = objects.reduce((sum, o) => sum + o.rows, 0);
     const table = rawTable(entity);
 
-    return this.transaction(async (client) => {
+    return this.transaction(async (client, run) => {
       // Two loads of the same batch serialize here; the second then finds the first in the ledger.
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_LOAD, `${entity}/${batchDate}`]);
-      const prior = await client.query<{ objects: string; rows: number }>(
+      at('lock');
+      await run(
+        `waiting for the load lock of ${entity} ${batchDate} (another load of this batch holds it)`,
+        'SELECT pg_advisory_xact_lock($1, hashtext($2))',
+        [LOCK_LOAD, `${entity}/${batchDate}`],
+      );
+      at('ledger');
+      const prior = await run<{ objects: string; rows: number }>(
+        `reading ${LOAD_LEDGER}`,
         `SELECT objects, rows FROM ${LOAD_LEDGER} WHERE entity = $1 AND batch_date = $2`,
         [entity, batchDate],
       );
-      if (prior.rows[0]?.objects === ledgerObjects) {
-        return { entity, batchDate, rows: prior.rows[0].rows, status: 'unchanged', durationMs: Date.now() - started };
+      const recorded = prior.rows[0];
+      if (recorded?.objects === ledgerObjects) {
+        // The ledger alone is not proof: rows deleted behind its back (a retention run, a manual fix) must come back.
+        const held = await run<{ n: number }>(
+          `counting batch ${batchDate} in ${table}`,
+          `SELECT count(*) AS n FROM ${table} WHERE batch_date = $1`,
+          [batchDate],
+        );
+        if ((held.rows[0]?.n ?? 0) === recorded.rows) {
+          at('commit', recorded.rows);
+          return { entity, batchDate, rows: recorded.rows, status: 'unchanged', durationMs: Date.now() - started };
+        }
       }
 
+      // The date stops being visible to dbt with this change; publishDay makes it visible again once all six
+      // entities of it are loaded, so dbt never sees the day half replaced.
+      await run(`unpublishing ${batchDate}`, `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = $1`, [batchDate]);
       let target = table;
       if (this.strategy === 'staging') {
         target = `pg_temp.stage_${entity}`;
-        await client.query(`CREATE TEMP TABLE stage_${entity} (LIKE ${table}) ON COMMIT DROP`);
+        await run(`creating stage_${entity}`, `CREATE TEMP TABLE stage_${entity} (LIKE ${table}) ON COMMIT DROP`);
       } else {
-        await client.query(`DELETE FROM ${table} WHERE batch_date = $1`, [batchDate]);
+        at('delete');
+        await run(`deleting batch ${batchDate} from ${table}`, `DELETE FROM ${table} WHERE batch_date = $1`, [
+          batchDate,
+        ]);
       }
 
       let loaded = 0;
       // The next object's GET is in flight while the current one streams, hiding the store's first-byte latency.
-      let opening = objects[0] ? settle(this.open(objects[0])) : undefined;
+      let opening = objects[0] ? settle(this.open(objects[0], signal)) : undefined;
       for (const [i, obj] of objects.entries()) {
         const source = await (opening as Promise<Readable>);
         const following = objects[i + 1];
-        opening = following ? settle(this.open(following)) : undefined;
+        opening = following ? settle(this.open(following, signal)) : undefined;
         let copied: number;
         try {
-          copied = await this.copyObject(client, target, entity, obj, source, (rows) => onProgress?.(loaded + rows));
+          at('copy', loaded);
+          copied = await this.copyObject(
+            client,
+            target,
+            entity,
+            obj,
+            source,
+            (rows) => at('copy', loaded + rows),
+            signal,
+          );
         } catch (err) {
           void opening?.then(
             (next) => next.destroy(),
@@ -144,12 +251,15 @@ export class PostgresWarehouse implements Warehouse {
           );
         }
         loaded += copied;
-        onProgress?.(loaded);
+        at('copy', loaded);
       }
       // Counting by batch_date also catches rows that carry another batch's date (they would escape reloads).
-      const staged = await client.query<{ n: number }>(`SELECT count(*) AS n FROM ${target} WHERE batch_date = $1`, [
-        batchDate,
-      ]);
+      at('check', loaded);
+      const staged = await run<{ n: number }>(
+        `counting batch ${batchDate} in ${target}`,
+        `SELECT count(*) AS n FROM ${target} WHERE batch_date = $1`,
+        [batchDate],
+      );
       const inBatch = staged.rows[0]?.n ?? 0;
       if (inBatch !== expected) {
         throw ApplicationFailure.nonRetryable(
@@ -159,17 +269,76 @@ export class PostgresWarehouse implements Warehouse {
         );
       }
       if (this.strategy === 'staging') {
-        await client.query(`DELETE FROM ${table} WHERE batch_date = $1`, [batchDate]);
-        await client.query(`INSERT INTO ${table} SELECT * FROM ${target}`);
+        at('delete', loaded);
+        await run(`deleting batch ${batchDate} from ${table}`, `DELETE FROM ${table} WHERE batch_date = $1`, [
+          batchDate,
+        ]);
+        await run(`inserting batch ${batchDate} into ${table}`, `INSERT INTO ${table} SELECT * FROM ${target}`);
       }
-      await client.query(
+      at('commit', loaded);
+      await run(
+        `writing ${LOAD_LEDGER}`,
         `INSERT INTO ${LOAD_LEDGER} (entity, batch_date, objects, rows, loaded_at) VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (entity, batch_date) DO UPDATE
          SET objects = EXCLUDED.objects, rows = EXCLUDED.rows, loaded_at = EXCLUDED.loaded_at`,
         [entity, batchDate, ledgerObjects, expected],
       );
       return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
-    });
+    }, signal);
+  }
+
+  /**
+   * Takes the load locks of all six batches of the date (in one fixed order, so it never deadlocks with a load,
+   * which takes one), so no load of the date runs while the day is checked and published.
+   */
+  async publishDay(input: PublishDayInput, opts: Pick<LoadOptions, 'signal'> = {}): Promise<PublishedDay> {
+    const { batchDate, rows } = validPublishInput(input);
+    await this.ensureRawTables();
+    return this.transaction(async (_client, run) => {
+      for (const entity of ENTITY_NAMES) {
+        await run(
+          `waiting for the load lock of ${entity} ${batchDate} (a load of it is running)`,
+          'SELECT pg_advisory_xact_lock($1, hashtext($2))',
+          [LOCK_LOAD, `${entity}/${batchDate}`],
+        );
+      }
+      const ledger = await run<{ entity: EntityName; rows: number }>(
+        `reading ${LOAD_LEDGER}`,
+        `SELECT entity, rows FROM ${LOAD_LEDGER} WHERE batch_date = $1`,
+        [batchDate],
+      );
+      const counted = await run<{ entity: EntityName; n: number }>(
+        `counting the batches of ${batchDate}`,
+        ENTITY_NAMES.map(
+          (e) => `SELECT '${e}' AS entity, count(*) AS n FROM ${rawTable(e)} WHERE batch_date = $1`,
+        ).join(' UNION ALL '),
+        [batchDate],
+      );
+      const problems = dayProblems(
+        rows,
+        new Map(ledger.rows.map((r) => [r.entity, r.rows])),
+        new Map(counted.rows.map((r) => [r.entity, r.n])),
+      );
+      if (problems.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `day ${batchDate} not published: ${problems.join('; ')}. Its rows stay invisible to dbt until a run of ` +
+            `${batchDate} loads all six entities`,
+          'DayIncomplete',
+        );
+      }
+      const names = PUBLISHED_BATCHES_COLUMNS.map((c) => c.name);
+      await run(
+        `publishing ${batchDate}`,
+        `INSERT INTO ${PUBLISHED_BATCHES} (${names.join(', ')}) VALUES ($1, now(), ` +
+          `${ENTITY_NAMES.map((_, i) => `$${i + 2}`).join(', ')}) ON CONFLICT (batch_date) DO UPDATE SET ` +
+          names
+            .slice(1)
+            .map((n) => `${n} = EXCLUDED.${n}`)
+            .join(', '),
+        [batchDate, ...ENTITY_NAMES.map((e) => rows[e])],
+      );
+      return { batchDate, rows, status: 'published' as const };
+    }, opts.signal);
   }
 
   async countBatch(entity: EntityName, batchDate: string): Promise<number> {
@@ -280,20 +449,103 @@ export class PostgresWarehouse implements Warehouse {
     await this.pool.end();
   }
 
-  /** BEGIN … COMMIT around `fn`; any error rolls back and discards the connection (its state is unknown). */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  /**
+   * BEGIN … COMMIT around `fn`; any error rolls back and discards the connection (its state is unknown). `fn` gets
+   * the client and {@link Run}, which names each statement in timeout errors. An abort of `signal` cancels the
+   * statement running at that moment (pg_cancel_backend from a second connection: a backend blocked in a lock wait
+   * never notices a closed socket), so the transaction ends at once and its locks go with it.
+   */
+  private async transaction<T>(fn: (client: pg.PoolClient, run: Run) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const client = await this.checkout(signal);
+    // The backend's process id, from the protocol's BackendKeyData (pg sets it on connect; untyped in @types/pg).
+    const pid = (client as unknown as { processID: number }).processID;
+    const onAbort = (): void => void this.cancelBackend(pid);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const run: Run = async (what, sql, params) => {
+      signal?.throwIfAborted();
+      try {
+        return await client.query(sql, params);
+      } catch (err) {
+        throw this.sessionTimeoutError(err, what);
+      }
+    };
     try {
       await client.query('BEGIN');
-      const result = await fn(client);
+      const result = await fn(client, run);
+      signal?.throwIfAborted();
       await client.query('COMMIT');
       client.release();
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       client.release(true);
+      if (signal?.aborted) throw signal.reason;
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** A pooled connection; an abort while every connection is busy stops the wait (the connection, when it comes, goes back). */
+  private checkout(signal?: AbortSignal): Promise<pg.PoolClient> {
+    signal?.throwIfAborted();
+    const pending = this.pool.connect();
+    if (!signal) return pending;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (client) => {
+          signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) client.release();
+          else resolve(client);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Cancels whatever backend `pid` is running, from a connection of its own (never throws). */
+  private async cancelBackend(pid: number): Promise<void> {
+    const canceller = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: `${PG_APPLICATION_NAME}-cancel`,
+    });
+    canceller.on('error', () => {});
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // The session is gone already, or the server is unreachable: the discarded connection ends it either way.
+    } finally {
+      await canceller.end().catch(() => {});
+    }
+  }
+
+  /**
+   * A lock wait past lock_timeout or a statement past statement_timeout becomes a retryable failure naming what the
+   * session was doing (`what` names the lock or table) and the setting to change; anything else passes unchanged.
+   */
+  private sessionTimeoutError(err: unknown, what: string): unknown {
+    const e = err as { code?: string; message?: string };
+    if (e.code === LOCK_NOT_AVAILABLE) {
+      return ApplicationFailure.retryable(
+        `${what}: gave up after PG_LOCK_TIMEOUT (${this.timeouts.lockTimeoutMs} ms) because another session holds the ` +
+          `lock; Temporal retries the load (raise PG_LOCK_TIMEOUT if such waits are expected): ${e.message}`,
+        'LockTimeout',
+      );
+    }
+    if (e.code === QUERY_CANCELED && /statement timeout/i.test(e.message ?? '')) {
+      return ApplicationFailure.retryable(
+        `${what}: ran longer than PG_STATEMENT_TIMEOUT (${this.timeouts.statementTimeoutMs} ms); Temporal retries the ` +
+          `load (raise PG_STATEMENT_TIMEOUT if the statement needs longer)`,
+        'StatementTimeout',
+      );
+    }
+    return err;
   }
 
   /** Streams one object into `target` with COPY; returns the rows COPY reported. */
@@ -304,18 +556,24 @@ export class PostgresWarehouse implements Warehouse {
     obj: ShardObject,
     source: Readable,
     onRows: (rows: number) => void,
+    signal?: AbortSignal,
   ): Promise<number> {
-    const copy = client.query(copyFrom(`COPY ${target} (${columnList(entity)}) FROM STDIN (FORMAT csv, HEADER true)`));
+    // HEADER MATCH (PostgreSQL 15+): the file's header must name the listed columns in order, so a file with
+    // swapped columns fails instead of loading every value into the wrong column.
+    const copy = client.query(copyFrom(`COPY ${target} (${columnList(entity)}) FROM STDIN (FORMAT csv, HEADER MATCH)`));
+    const counter = new LineCounter(onRows);
     try {
-      await pipeline(source, new LineCounter(onRows), copy);
+      // An abort destroys the streams; pg-copy-streams then sends CopyFail, which ends the COPY.
+      await pipeline(source, counter, copy, ...(signal ? [{ signal }] : []));
     } catch (err) {
-      throw toLoadError(err, obj.key);
+      if (isHeaderMismatch(err)) throw headerMismatch(obj.key, entity, counter.firstLine);
+      throw this.sessionTimeoutError(toLoadError(err, obj.key), `COPY of ${obj.key} into ${target}`);
     }
     return copy.rowCount;
   }
 
   /** Opens an object only if it still has the etag the batch names, so the ledger never records bytes it did not load. */
-  private async open(obj: ShardObject): Promise<Readable> {
+  private async open(obj: ShardObject, signal?: AbortSignal): Promise<Readable> {
     try {
       const res = await this.store.client.send(
         new GetObjectCommand({
@@ -323,6 +581,7 @@ export class PostgresWarehouse implements Warehouse {
           Key: obj.key,
           ...(obj.etag ? { IfMatch: `"${obj.etag}"` } : {}),
         }),
+        signal ? { abortSignal: signal } : {},
       );
       return res.Body as Readable;
     } catch (err) {
@@ -365,16 +624,34 @@ function settle<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** Passes bytes through and reports newlines seen (about one per row) at most every 500 ms, for heartbeats. */
+/** HEADER MATCH's complaint (SQLSTATE 22P04, "… in header line …"): the object's first line is not the columns. */
+function isHeaderMismatch(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '22P04' && /header line/.test(e.message ?? '');
+}
+
+/**
+ * Passes bytes through and reports newlines seen (about one per row) at most every 500 ms, for heartbeats. Keeps
+ * the object's first line (up to {@link HEADER_PROBE_BYTES}) for the message when the header does not match.
+ */
 class LineCounter extends Transform {
   private lines = 0;
   private last = Date.now();
+  private head = '';
 
   constructor(private readonly onRows: (rows: number) => void) {
     super();
   }
 
+  /** The first line seen (the CSV header), without its line break. */
+  get firstLine(): string {
+    return firstLine(this.head);
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.lines === 0 && this.head.length < HEADER_PROBE_BYTES) {
+      this.head += chunk.subarray(0, HEADER_PROBE_BYTES - this.head.length).toString('utf8');
+    }
     let i = chunk.indexOf(10);
     while (i !== -1) {
       this.lines++;

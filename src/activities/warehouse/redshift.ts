@@ -8,20 +8,17 @@
  * check fails, so a wrong count aborts the batch inside Redshift instead of after commit.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  BatchExecuteStatementCommand,
-  DescribeStatementCommand,
-  ExecuteStatementCommand,
-  GetStatementResultCommand,
-  RedshiftDataClient,
-  type DescribeStatementResponse,
-  type Field,
-  type SqlParameter,
-} from '@aws-sdk/client-redshift-data';
+import { RedshiftDataClient, type DescribeStatementResponse, type SqlParameter } from '@aws-sdk/client-redshift-data';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../../config.js';
-import { isEntityName, type EntityName } from '../../domain/entities.js';
-import type { CleanupTableResult, LoadBatchInput, LoadResult } from '../../domain/types.js';
+import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
+import type {
+  CleanupTableResult,
+  LoadBatchInput,
+  LoadResult,
+  PublishDayInput,
+  PublishedDay,
+} from '../../domain/types.js';
 import { keys, type ObjectStore } from '../storage.js';
 import {
   canonicalObjects,
@@ -33,31 +30,31 @@ import {
   expiredPredicate,
   isRetentionTable,
   LOAD_LEDGER,
+  PUBLISHED_BATCHES,
+  publishedRow,
   rawTable,
   RETENTION_TABLES,
   stringLiteral,
   type RetentionTable,
 } from './ddl.js';
-import type { BackupVerifier, CleanupPlan, Warehouse } from './index.js';
+import { checkCsvHeader } from './csv-header.js';
+import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
+import { validPublishInput } from './publish.js';
 import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
+import {
+  RedshiftDataApi,
+  RedshiftStatementError,
+  type Backoff,
+  type RedshiftTarget,
+  type StatementWatch,
+} from './redshift-data.js';
+
+export { RedshiftStatementError, type Backoff, type RedshiftTarget };
 
 type RedshiftConfig = Extract<Config['warehouse'], { kind: 'redshift' }>;
 
-/** Who the Data API connects as: a provisioned cluster (with DbUser or SecretArn) or a Serverless workgroup. */
-export interface RedshiftTarget {
-  database: string;
-  clusterId?: string;
-  dbUser?: string;
-  workgroup?: string;
-  secretArn?: string;
-}
-
-/** Exponential backoff: the first wait, the growth factor and the cap. */
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-}
+/** Ranged GETs of part files' first lines in flight at once (a batch has up to a few hundred objects). */
+const HEADER_CHECKS_AT_ONCE = 16;
 
 /** Client, target and timing for {@link RedshiftWarehouse}; tests inject a mocked client and a no-wait sleep. */
 export interface RedshiftWarehouseOptions {
@@ -72,35 +69,7 @@ export interface RedshiftWarehouseOptions {
   poll?: Backoff;
   /** Retries of ActiveStatementsExceeded/Throttling before giving up with a retryable error. */
   throttle?: Backoff & { attempts: number };
-  /** Called on every poll, e.g. to heartbeat while a long COPY runs. */
-  onPoll?: () => void;
 }
-
-/** A statement that did not finish: its status, Redshift's error text and the SQL that failed. */
-export class RedshiftStatementError extends Error {
-  override name = 'RedshiftStatementError';
-  constructor(
-    readonly status: 'FAILED' | 'ABORTED',
-    readonly statementId: string,
-    readonly redshiftError: string,
-    readonly failedSql: string | undefined,
-    readonly failedIndex: number | undefined,
-    readonly redshiftQueryId: number | undefined,
-  ) {
-    super(
-      `Redshift statement ${statementId}${failedIndex !== undefined ? ` (statement ${failedIndex + 1} of the batch)` : ''} ` +
-        `${status}: ${redshiftError || '(no error text)'}${failedSql ? `\n  SQL: ${truncate(failedSql, 600)}` : ''}`,
-    );
-  }
-}
-
-const RETRYABLE_SUBMIT = new Set([
-  'ActiveStatementsExceededException',
-  'ThrottlingException',
-  'ActiveSessionsExceededException',
-]);
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** Where the COPY manifest for a batch lives: outside the data prefix, named by the content it lists. */
 export function manifestKey(entity: EntityName, batchDate: string, ledgerObjects: string): string {
@@ -114,15 +83,11 @@ export function manifestKey(entity: EntityName, batchDate: string, ledgerObjects
  */
 export class RedshiftWarehouse implements Warehouse {
   readonly kind = 'redshift';
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly poll: Backoff;
-  private readonly throttle: Backoff & { attempts: number };
+  private readonly api: RedshiftDataApi;
   private ensured?: Promise<void>;
 
   constructor(private readonly opts: RedshiftWarehouseOptions) {
-    this.sleep = opts.sleep ?? realSleep;
-    this.poll = opts.poll ?? { initialMs: 200, maxMs: 5_000, factor: 1.5 };
-    this.throttle = opts.throttle ?? { initialMs: 500, maxMs: 15_000, factor: 2, attempts: 8 };
+    this.api = new RedshiftDataApi(opts);
   }
 
   static fromConfig(wh: RedshiftConfig, store: ObjectStore): RedshiftWarehouse {
@@ -152,29 +117,74 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   /**
-   * Ledger check, then one batch: temp staging table, COPY from a manifest naming exactly the batch's
-   * objects, a guard that aborts unless the staged rows (with this batch_date) equal the declared rows,
-   * delete + insert, ledger delete + insert. Two concurrent loads of a batch conflict under Redshift's
-   * serializable isolation; the loser fails retryably and its retry finds the ledger entry.
+   * Ledger check, the header check of every object (a ranged GET of its first line), then one batch: temp
+   * staging table, COPY from a manifest naming exactly the batch's objects, a guard that aborts unless the staged
+   * rows (with this batch_date) equal the declared rows, delete + insert, ledger delete + insert. Two concurrent
+   * loads of a batch conflict under Redshift's serializable isolation; the loser fails retryably and its retry
+   * finds the ledger entry.
+   *
+   * The batch runs in Redshift whatever happens to the worker. Its statement id and manifest go to
+   * `opts.onProgress` as soon as it is submitted and again at every poll (the activity heartbeats them); a retry
+   * whose `opts.resumeFrom` names a load of the same manifest picks that statement up ({@link RedshiftDataApi.resume})
+   * instead of submitting the load a second time while the first may still be running.
    */
-  async loadBatch(input: LoadBatchInput, onProgress?: (rows: number) => void): Promise<LoadResult> {
+  async loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {
     const { entity, batchDate, objects } = input;
     if (!isEntityName(entity)) throw ApplicationFailure.nonRetryable(`unknown entity ${entity}`, 'InvalidInput');
     const day = dateLiteral(batchDate);
     const started = Date.now();
+    opts.onProgress?.({ phase: 'connect', rows: 0 });
     await this.ensureRawTables();
     const ledgerObjects = canonicalObjects(objects);
     const expected = objects.reduce((sum, o) => sum + o.rows, 0);
+    const manifest = manifestKey(entity, batchDate, ledgerObjects);
+    const watch: StatementWatch = {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onSubmitted: (statementId) => opts.onProgress?.({ phase: 'statement', rows: 0, statementId, manifest }),
+      onPoll: (statementId) => opts.onProgress?.({ phase: 'statement', rows: 0, statementId, manifest }),
+    };
+    const loaded = async (result: DescribeStatementResponse): Promise<LoadResult> => {
+      // Read back the count the guard checked, from the batch's own result set.
+      const countId = result.SubStatements?.[2]?.Id;
+      if (countId) {
+        const staged = Number((await this.results(countId))[0]?.staged ?? NaN);
+        if (staged !== expected) {
+          throw new Error(
+            `Redshift reported ${staged} staged rows after a guarded load of ${expected}; check the batch`,
+          );
+        }
+      }
+      opts.onProgress?.({ phase: 'commit', rows: expected });
+      return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
+    };
+
+    const previous = resumableLoad(opts.resumeFrom, manifest);
+    if (previous) {
+      let resumed: DescribeStatementResponse | undefined;
+      try {
+        resumed = await this.api.resume(previous, watch);
+      } catch (err) {
+        throw await this.toLoadError(err, entity, batchDate, expected);
+      }
+      if (resumed) return loaded(resumed);
+      // The earlier statement failed or was aborted (its transaction changed nothing): start over.
+    }
 
     const prior = await this.query<{ objects: string; rows: number }>(
       `SELECT objects, rows FROM ${LOAD_LEDGER} WHERE entity = $1 AND batch_date = $2`,
       [entity, batchDate],
     );
-    if (prior[0]?.objects === ledgerObjects) {
+    // The ledger alone is not proof: rows deleted behind its back (a retention run, a manual fix) must come back.
+    if (prior[0]?.objects === ledgerObjects && (await this.countBatch(entity, batchDate)) === Number(prior[0].rows)) {
       return { entity, batchDate, rows: Number(prior[0].rows), status: 'unchanged', durationMs: Date.now() - started };
     }
 
-    const manifest = manifestKey(entity, batchDate, ledgerObjects);
+    // IGNOREHEADER only skips the first line; check it is the entity's header before COPY maps fields by position.
+    for (let i = 0; i < objects.length; i += HEADER_CHECKS_AT_ONCE) {
+      await Promise.all(
+        objects.slice(i, i + HEADER_CHECKS_AT_ONCE).map((o) => checkCsvHeader(this.opts.store, entity, o, opts.signal)),
+      );
+    }
     await this.opts.store.put(
       manifest,
       JSON.stringify({ entries: objects.map((o) => ({ url: this.opts.store.s3Uri(o.key), mandatory: true })) }),
@@ -183,20 +193,11 @@ export class RedshiftWarehouse implements Warehouse {
     const sqls = this.loadSql(entity, batchDate, day, manifest, ledgerObjects, expected);
     let result: DescribeStatementResponse;
     try {
-      result = await this.batch(sqls);
+      result = await this.batch(sqls, watch);
     } catch (err) {
       throw await this.toLoadError(err, entity, batchDate, expected);
     }
-    // Read back the count the guard checked, from the batch's own result set.
-    const countId = result.SubStatements?.[2]?.Id;
-    if (countId) {
-      const staged = Number((await this.results(countId))[0]?.staged ?? NaN);
-      if (staged !== expected) {
-        throw new Error(`Redshift reported ${staged} staged rows after a guarded load of ${expected}; check the batch`);
-      }
-    }
-    onProgress?.(expected);
-    return { entity, batchDate, rows: expected, status: 'loaded', durationMs: Date.now() - started };
+    return loaded(result);
   }
 
   /** The exact statements of a load batch (exported for the unit test that asserts the SQL sent). */
@@ -222,6 +223,54 @@ export class RedshiftWarehouse implements Warehouse {
       `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${entity}' AND batch_date = ${day}`,
       `INSERT INTO ${LOAD_LEDGER} (entity, batch_date, objects, rows, loaded_at) ` +
         `VALUES ('${entity}', ${day}, ${stringLiteral(ledgerObjects, 'redshift')}, ${expected}, GETDATE())`,
+      // The date stops being visible to dbt with this change, until publishDay verifies all six batches again.
+      `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = ${day}`,
+    ];
+  }
+
+  /**
+   * One batch, so the checks and the write see the same snapshot (serializable isolation; a load of the date
+   * committing in between makes one of the two fail retryably): a guard that the ledger holds the six loads with
+   * the rows this run loaded, a guard per entity that its table holds them, then the published row replaced.
+   */
+  async publishDay(input: PublishDayInput, opts: Pick<LoadOptions, 'signal'> = {}): Promise<PublishedDay> {
+    const { batchDate, rows } = validPublishInput(input);
+    await this.ensureRawTables();
+    try {
+      await this.batch(this.publishSql(batchDate, rows), opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      if (err instanceof RedshiftStatementError && err.status === 'FAILED' && err.failedIndex !== undefined) {
+        const entity = err.failedIndex >= 1 ? ENTITY_NAMES[err.failedIndex - 1] : undefined;
+        if (err.failedIndex === 0 || entity) {
+          throw ApplicationFailure.nonRetryable(
+            `day ${batchDate} not published: ` +
+              (entity
+                ? `raw.${entity} does not hold the ${rows[entity]} rows of ${batchDate} this run loaded`
+                : `the load ledger does not hold all six loads of ${batchDate} with the rows this run loaded ` +
+                  `(${ENTITY_NAMES.map((e) => `${e} ${rows[e]}`).join(', ')})`) +
+              `. Its rows stay invisible to dbt until a run of ${batchDate} loads all six entities`,
+            'DayIncomplete',
+          );
+        }
+      }
+      throw err;
+    }
+    return { batchDate, rows, status: 'published' };
+  }
+
+  /** The statements of publishDay (exported for the unit test that asserts the SQL sent). */
+  publishSql(batchDate: string, rows: Record<EntityName, number>): string[] {
+    const day = dateLiteral(batchDate);
+    const guard = (ok: string) => `1 / (CASE WHEN ${ok} THEN 1 ELSE 0 END) AS guard`;
+    const loads = ENTITY_NAMES.map((e) => `(entity = '${e}' AND rows = ${rows[e]})`).join(' OR ');
+    const row = publishedRow(day, 'GETDATE()', rows);
+    return [
+      `SELECT ${guard(`COUNT(*) = ${ENTITY_NAMES.length}`)} FROM ${LOAD_LEDGER} WHERE batch_date = ${day} AND (${loads})`,
+      ...ENTITY_NAMES.map(
+        (e) => `SELECT ${guard(`COUNT(*) = ${rows[e]}`)} FROM ${rawTable(e)} WHERE batch_date = ${day}`,
+      ),
+      `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = ${day}`,
+      `INSERT INTO ${PUBLISHED_BATCHES} (${row.columns}) VALUES (${row.values})`,
     ];
   }
 
@@ -395,102 +444,27 @@ export class RedshiftWarehouse implements Warehouse {
     this.opts.client.destroy();
   }
 
-  private connection() {
-    const t = this.opts.target;
-    return {
-      Database: t.database,
-      ...(t.workgroup ? { WorkgroupName: t.workgroup } : {}),
-      ...(t.clusterId ? { ClusterIdentifier: t.clusterId } : {}),
-      ...(t.secretArn ? { SecretArn: t.secretArn } : t.dbUser && !t.workgroup ? { DbUser: t.dbUser } : {}),
-    };
-  }
-
   /** One statement: submit (retrying throttling), wait for FINISHED. */
-  async execute(sql: string, parameters: SqlParameter[] = []): Promise<DescribeStatementResponse> {
-    const res = await this.submit(() =>
-      this.opts.client.send(
-        new ExecuteStatementCommand({
-          ...this.connection(),
-          Sql: sql,
-          ...(parameters.length > 0 ? { Parameters: parameters } : {}),
-        }),
-      ),
-    );
-    return this.wait(res.Id ?? '');
+  execute(sql: string, parameters: SqlParameter[] = [], watch?: StatementWatch): Promise<DescribeStatementResponse> {
+    return this.api.execute(sql, parameters, watch);
   }
 
   /** Several statements in one transaction: submit (retrying throttling), wait for FINISHED. */
-  async batch(sqls: string[]): Promise<DescribeStatementResponse> {
-    const res = await this.submit(() =>
-      this.opts.client.send(new BatchExecuteStatementCommand({ ...this.connection(), Sqls: sqls })),
-    );
-    return this.wait(res.Id ?? '');
+  batch(sqls: string[], watch?: StatementWatch): Promise<DescribeStatementResponse> {
+    return this.api.batch(sqls, watch);
   }
 
   /** Every row of a finished statement's result set, following NextToken, as objects keyed by column name. */
-  async results(id: string): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.submit(() =>
-        this.opts.client.send(new GetStatementResultCommand({ Id: id, ...(token ? { NextToken: token } : {}) })),
-      );
-      const cols = page.ColumnMetadata ?? [];
-      for (const record of page.Records ?? []) {
-        const row: Record<string, unknown> = {};
-        record.forEach((field, i) => {
-          const meta = cols[i];
-          row[meta?.label ?? meta?.name ?? `col${i}`] = fieldValue(field, meta?.typeName);
-        });
-        out.push(row);
-      }
-      token = page.NextToken;
-    } while (token);
-    return out;
-  }
-
-  private async submit<T>(send: () => Promise<T>): Promise<T> {
-    let delay = this.throttle.initialMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await send();
-      } catch (err) {
-        const name = (err as { name?: string }).name ?? '';
-        if (!RETRYABLE_SUBMIT.has(name) || attempt >= this.throttle.attempts) throw err;
-        await this.sleep(delay);
-        delay = Math.min(this.throttle.maxMs, delay * this.throttle.factor);
-      }
-    }
-  }
-
-  private async wait(id: string): Promise<DescribeStatementResponse> {
-    let delay = this.poll.initialMs;
-    for (;;) {
-      const d = await this.submit(() => this.opts.client.send(new DescribeStatementCommand({ Id: id })));
-      if (d.Status === 'FINISHED') return { ...d, Id: id };
-      if (d.Status === 'FAILED' || d.Status === 'ABORTED') {
-        const subs = d.SubStatements ?? [];
-        const idx = subs.findIndex((s) => s.Status === 'FAILED' || s.Status === 'ABORTED');
-        const failed = idx >= 0 ? subs[idx] : undefined;
-        throw new RedshiftStatementError(
-          d.Status,
-          id,
-          failed?.Error ?? d.Error ?? '',
-          failed?.QueryString ?? d.QueryString,
-          idx >= 0 ? idx : undefined,
-          failed?.RedshiftQueryId ?? d.RedshiftQueryId,
-        );
-      }
-      this.opts.onPoll?.();
-      await this.sleep(delay);
-      delay = Math.min(this.poll.maxMs, delay * this.poll.factor);
-    }
+  results(id: string): Promise<Record<string, unknown>[]> {
+    return this.api.results(id);
   }
 
   /**
-   * A failed COPY (statement 2) is bad data: non-retryable CsvLoadError naming the object and line from
-   * Redshift's load-error log when it can be read. A failed guard (statement 3) is RowCountMismatch.
-   * Everything else (ABORTED, serialization conflicts, network) stays retryable.
+   * A failed COPY (statement 2) is bad data only when Redshift logged a load error for it: then it is a
+   * non-retryable CsvLoadError naming the object, line, column and reason. A COPY that failed without a logged load
+   * error (S3 access denied or throttled, a lost connection, a cluster restart) stays retryable, as does a failed
+   * lookup. A failed guard (statement 3) is RowCountMismatch. Everything else (ABORTED, serialization conflicts,
+   * network) stays retryable.
    */
   private async toLoadError(err: unknown, entity: EntityName, batchDate: string, expected: number): Promise<unknown> {
     if (!(err instanceof RedshiftStatementError) || err.status !== 'FAILED') return err;
@@ -501,36 +475,53 @@ export class RedshiftWarehouse implements Warehouse {
       );
     }
     if (err.failedIndex !== 1) return err;
-    let where = '';
-    if (err.redshiftQueryId !== undefined) {
-      const serverless = Boolean(this.opts.target.workgroup);
-      const sql = serverless
-        ? 'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
-          'FROM sys_load_error_detail WHERE query_id = $1 ORDER BY start_time LIMIT 1'
-        : 'SELECT TRIM(filename) AS file, line_number AS line, TRIM(colname) AS col, TRIM(err_reason) AS reason ' +
-          'FROM stl_load_errors WHERE query = $1 ORDER BY starttime LIMIT 1';
-      const detail = await this.query<{ file: string; line: number; col: string; reason: string }>(sql, [
-        err.redshiftQueryId,
-      ]).catch(() => []);
-      const d = detail[0];
-      if (d) where = `${d.file.replace(this.opts.store.s3Uri(''), '')} line ${d.line} (column ${d.col}): ${d.reason}`;
-    }
+    const logged = await this.loadErrorOf(err, entity, batchDate).catch(() => undefined);
+    if (!logged) return err;
     return ApplicationFailure.create({
-      message: where || `${entity} ${batchDate}: COPY failed: ${err.redshiftError}`,
+      message:
+        `${logged.file.replace(this.opts.store.s3Uri(''), '')} line ${logged.line} (column ${logged.col}): ` +
+        logged.reason,
       type: 'CsvLoadError',
       nonRetryable: true,
       cause: err,
     });
   }
+
+  /**
+   * The load error Redshift logged for a failed COPY of this batch, from SYS_LOAD_ERROR_DETAIL (the view Redshift
+   * documents for provisioned clusters and Serverless alike). Its query_id is not the Data API's RedshiftQueryId
+   * (that one is STL_QUERY's id, and Redshift says the two are different identifiers), so the row is found by what
+   * identifies this COPY: the session that ran the batch, a start after the batch was submitted, and a file under
+   * the batch's own prefix.
+   */
+  private async loadErrorOf(
+    err: RedshiftStatementError,
+    entity: EntityName,
+    batchDate: string,
+  ): Promise<{ file: string; line: number; col: string; reason: string } | undefined> {
+    const conditions = ['start_time >= $1', 'TRIM(file_name) LIKE $2'];
+    // A minute of slack for the Data API's clock against the cluster's.
+    const since = new Date((err.createdAt ?? new Date(Date.now() - 86_400_000)).getTime() - 60_000);
+    const params: unknown[] = [
+      since.toISOString().replace('T', ' ').replace(/Z$/, ''),
+      `${this.opts.store.s3Uri(keys.rawPrefix(entity, batchDate))}%`,
+    ];
+    if (err.redshiftPid !== undefined) {
+      params.push(err.redshiftPid);
+      conditions.push(`session_id = $${params.length}`);
+    }
+    const rows = await this.query<{ file: string; line: number; col: string; reason: string }>(
+      'SELECT TRIM(file_name) AS file, line_number AS line, TRIM(column_name) AS col, TRIM(error_message) AS reason ' +
+        `FROM sys_load_error_detail WHERE ${conditions.join(' AND ')} ORDER BY start_time LIMIT 1`,
+      params,
+    );
+    return rows[0];
+  }
 }
 
-function fieldValue(field: Field, typeName: string | undefined): unknown {
-  if (field.isNull) return null;
-  if (field.booleanValue !== undefined) return field.booleanValue;
-  if (field.longValue !== undefined) return field.longValue;
-  if (field.doubleValue !== undefined) return field.doubleValue;
-  if (field.stringValue !== undefined) {
-    return typeName === 'numeric' || typeName === 'int8' ? Number(field.stringValue) : field.stringValue;
-  }
-  return null;
+/** The statement id of a load the previous attempt submitted for the same manifest (its heartbeat), if any. */
+function resumableLoad(resumeFrom: unknown, manifest: string): string | undefined {
+  const p = resumeFrom as Partial<LoadProgress> | undefined;
+  if (p?.phase !== 'statement' || p.manifest !== manifest) return undefined;
+  return typeof p.statementId === 'string' && p.statementId !== '' ? p.statementId : undefined;
 }

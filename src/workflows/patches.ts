@@ -1,0 +1,23 @@
+/**
+ * Ids of the versioned changes to workflow code, for `patched()` (see README, "Deploying a workflow change").
+ *
+ * A change that adds, removes or reorders a command (activity, child, signal, timer) runs under
+ * `patched(id)` with the old code kept in the else branch: runs that passed that point before the deploy, and
+ * the recorded histories in test/workflow/histories, replay the old branch; everything else takes the new one.
+ * Once no open run (and no kept history) predates the change, `patched` becomes `deprecatePatched(id)` and the
+ * old branch goes; once no run recorded before that remains, the call goes too. Ids are never reused.
+ */
+export const PATCHES = {
+  /** Every workflow that takes a date refuses one after today or before the generator's first day. */
+  dateChecks: 'date-checks',
+  /** One delivery activity per channel and message, with a delivery record, instead of one notify per message set. */
+  perMessageDelivery: 'per-message-delivery',
+  /** scheduledDailyPipeline skips a completed date, attaches to a running one and reruns a failed one. */
+  scheduledAttachOrSkip: 'scheduled-attach-or-skip',
+  /** retentionCleanup: cutoff from min(runDate, today), the delete-share guard, patients, raw objects, backups. */
+  retentionPersonalData: 'retention-personal-data',
+  /** dailyPipeline runs publishDay after the six ingest children, so a half-loaded day stays invisible to dbt. */
+  publishDay: 'publish-day',
+  /** ingestEntity signals its parent at most once per tenth of its shards, not once per shard. */
+  batchedProgress: 'batched-progress',
+} as const;
