@@ -30,6 +30,8 @@ import {
   type CliDeps,
   failureText,
 } from './output.js';
+import { NoWorkerError, withWorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 
 const DAY_MS = 86_400_000;
 
@@ -124,6 +126,8 @@ export interface BackfillOptions {
   scale?: ScaleInput;
   /** Called as each date finishes, in completion order (the CLI prints a line). */
   onOutcome?: (outcome: BackfillOutcome) => void;
+  /** Called with each run before waiting for it (the CLI's worker watchdog); a throw ends the backfill. */
+  onRun?: (handle: WorkflowHandle) => Promise<void>;
 }
 
 async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExecutionDescription | undefined> {
@@ -146,7 +150,7 @@ export async function backfillDate(
   client: Client,
   config: Config,
   runDate: string,
-  opts: { force?: boolean; scale?: ScaleInput } = {},
+  opts: Pick<BackfillOptions, 'force' | 'scale' | 'onRun'> = {},
 ): Promise<BackfillOutcome> {
   const workflowId = workflowIds.dailyPipeline(runDate);
   const started = Date.now();
@@ -190,6 +194,7 @@ export async function backfillDate(
       }
       how = existing ? `started again (previous run ${existing.status.name.toLowerCase()})` : 'started';
     }
+    await opts.onRun?.(handle);
     try {
       await handle.result();
     } catch (err) {
@@ -197,6 +202,7 @@ export async function backfillDate(
     }
     return outcome('completed', how, runId);
   } catch (err) {
+    if (err instanceof NoWorkerError) throw err; // no date can run: the whole backfill stops, saying why
     return outcome('failed', `could not run: ${failureText(err)}`);
   }
 }
@@ -229,7 +235,18 @@ export function countOutcomes(outcomes: readonly BackfillOutcome[]): Record<Back
   return counts;
 }
 
-/** Registers `backfill --from --to [--concurrency] [--force] [--scale] [--json]` on `program`. */
+/** What commander parses for `backfill`. */
+interface BackfillCliOptions {
+  from: string;
+  to: string;
+  concurrency: string;
+  force?: boolean;
+  scale?: string;
+  json?: boolean;
+  worker: WorkerMode;
+}
+
+/** Registers `backfill --from --to [--concurrency] [--force] [--scale] [--worker] [--json]` on `program`. */
 export function registerBackfillCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
   jsonOption(
@@ -242,8 +259,9 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
       .requiredOption('--to <date>', 'last date, YYYY-MM-DD (today at the latest)')
       .option('--concurrency <n>', 'dates running at once', '2')
       .option('--force', 'run dates again even when their last run completed')
-      .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)'),
-  ).action((opts: { from: string; to: string; concurrency: string; force?: boolean; scale?: string; json?: boolean }) =>
+      .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)')
+      .addOption(workerOption()),
+  ).action((opts: BackfillCliOptions) =>
     runAction(io, async () => {
       const config = getConfig();
       const concurrency = parseConcurrency(opts.concurrency);
@@ -271,17 +289,21 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
         );
       }
       const outcomes = await withClient(config, (client) =>
-        runBackfill(client, config, {
-          dates,
-          concurrency,
-          force: opts.force,
-          scale,
-          onOutcome: opts.json
-            ? undefined
-            : (o) =>
-                io.out(
-                  `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
-                ),
+        withWorkerWatchdog({ client, config, mode: opts.worker, warn: (line) => io.err(line) }, async (watchdog) => {
+          await watchdog.beforeStart();
+          return runBackfill(client, config, {
+            dates,
+            concurrency,
+            force: opts.force,
+            scale,
+            onRun: (handle) => watchdog.attach(handle),
+            onOutcome: opts.json
+              ? undefined
+              : (o) =>
+                  io.out(
+                    `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
+                  ),
+          });
         }),
       );
       const counts = countOutcomes(outcomes);

@@ -6,11 +6,12 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
 import { localDate } from '../domain/dates.js';
-import { ensureWorker, startWorkerIfStalled } from '../run-pipeline.js';
 import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
 import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
 import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
 import { parseIsoDate } from './backfill.js';
+import { workerOption } from './worker-option.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 
 export function registerNoticeCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
@@ -18,15 +19,17 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
     program
       .command('notice')
       .description('Send the weekend notice (Telegram, and Slack) for a date, at most once per date.')
-      .option('--date <YYYY-MM-DD>', 'the date of the notice (default: today in HEALTHSYNTH_TIMEZONE)'),
-  ).action((opts: { date?: string; json?: boolean }) =>
+      .option('--date <YYYY-MM-DD>', 'the date of the notice (default: today in HEALTHSYNTH_TIMEZONE)')
+      .addOption(workerOption()),
+  ).action((opts: { date?: string; json?: boolean; worker: WorkerMode }) =>
     runAction(io, async () => {
       const config = getConfig();
       const date = opts.date === undefined ? localDate(new Date(), config.timezone) : parseIsoDate(opts.date, '--date');
       const workflowId = workflowIds.weekendNotice(date);
       await withClient(config, async (client) => {
-        let worker = await ensureWorker(client, config, 'auto');
+        const watchdog = new WorkerWatchdog({ client, config, mode: opts.worker, warn: (line) => io.err(line) });
         try {
+          await watchdog.beforeStart();
           let result: WeekendNoticeResult & { alreadySent?: boolean };
           try {
             const handle = await client.workflow.start(WORKFLOW_TYPES.weekendNotice, {
@@ -35,14 +38,13 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
               workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
               args: [{ date }],
             });
-            worker ??= await startWorkerIfStalled(config, handle);
+            await watchdog.attach(handle);
             result = (await handle.result()) as WeekendNoticeResult;
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-            result = {
-              ...((await client.workflow.getHandle(workflowId).result()) as WeekendNoticeResult),
-              alreadySent: true,
-            };
+            const earlier = client.workflow.getHandle(workflowId);
+            await watchdog.attach(earlier);
+            result = { ...((await earlier.result()) as WeekendNoticeResult), alreadySent: true };
           }
           const link = webUiLink(config, workflowId);
           if (opts.json) printJson(io, { workflowId, webUiUrl: link, ...result });
@@ -61,7 +63,7 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
           }
           if (result.notifications.some((n) => n.status === 'failed')) io.setExitCode(EXIT.failed);
         } finally {
-          await worker?.shutdown();
+          await watchdog.close();
         }
       });
     }),

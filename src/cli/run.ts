@@ -1,12 +1,14 @@
 /**
  * `healthsynth run` (one pipeline run) and `healthsynth worker` (a worker in the foreground).
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
 import { isoDate, localDate } from '../domain/dates.js';
-import { awaitPipeline, ensureWorker, startPipeline, startWorkerIfStalled, type WorkerMode } from '../run-pipeline.js';
+import { awaitPipeline, startPipeline } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
 import { runWorkerProcess } from '../worker.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 import { formatSummary } from './follow.js';
 import { failureText } from './output.js';
 
@@ -27,11 +29,7 @@ export function registerRunCommands(program: Command): void {
       'rows to generate: a named scale or a number of appointments',
       (v: string) => parseScale(v),
     )
-    .addOption(
-      new Option('--worker <mode>', 'start an in-process worker: auto (if none polls), always, never')
-        .choices(['auto', 'always', 'never'])
-        .default('auto'),
-    )
+    .addOption(workerOption())
     .option('--follow', 'show live progress while it runs')
     .option('--json', 'print the result as JSON')
     .action(
@@ -45,13 +43,14 @@ export function registerRunCommands(program: Command): void {
         const config = loadConfig();
         const runDate = opts.date ?? localDate(new Date(), config.timezone);
         const client = await connectClient(config);
-        let worker = await ensureWorker(client, config, opts.worker);
+        const watchdog = new WorkerWatchdog({ client, config, mode: opts.worker });
         try {
+          await watchdog.beforeStart();
           const handle = await startPipeline(client, config, {
             runDate,
             ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
           });
-          if (!worker && opts.worker === 'auto') worker = await startWorkerIfStalled(config, handle);
+          await watchdog.attach(handle);
           if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);
           if (opts.follow) {
             const { followWorkflow } = await import('./follow.js');
@@ -70,7 +69,7 @@ export function registerRunCommands(program: Command): void {
           }
           process.exitCode = outcome.error ? 1 : 0;
         } finally {
-          await worker?.shutdown();
+          await watchdog.close();
           await client.connection.close();
         }
       },
