@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher so `npx healthsynth` runs the TypeScript CLI without a build step. Plain Node until the locked
-// packages are known to be installed (a fresh clone has none), then tsx.
+// packages are known to be installed (a fresh clone has none), then tsx; `worker` is relaunched with the worker's
+// process settings before the CLI loads, so the short-lived parent stays small.
 import { ensureDeps } from '../scripts/ensure-deps.mjs';
 
 try {
@@ -13,4 +14,9 @@ try {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { register } = await import('tsx/esm/api');
 register();
+if (process.argv[2] === 'worker') {
+  const { relaunchUnlessWorkerSettings } = await import('../src/worker-process.ts');
+  const code = await relaunchUnlessWorkerSettings();
+  if (code !== undefined) process.exit(code);
+}
 await import('../src/client.ts');

@@ -1,12 +1,13 @@
 /**
  * `healthsynth run` (one pipeline run) and `healthsynth worker` (a worker in the foreground).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
 import { isoDate, localDate } from '../domain/dates.js';
 import { awaitPipeline, startPipeline } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
-import { runWorkerProcess } from '../worker.js';
+import { runWorkerProcess, WORKER_CONNECT_RETRY_MS } from '../worker.js';
+import { relaunchUnlessWorkerSettings } from '../worker-process.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
 import { formatSummary } from './follow.js';
@@ -17,6 +18,14 @@ export function parseDateOption(value: string): string {
   const parsed = isoDate.safeParse(value);
   if (!parsed.success) throw new Error(`--date ${value}: ${parsed.error.issues[0]?.message ?? 'invalid date'}`);
   return value;
+}
+
+/** Parses a whole number of seconds from 0 to 3600. */
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 3600) {
+    throw new InvalidArgumentError(`must be a whole number of seconds from 0 to 3600, got "${value}"`);
+  }
+  return Number(value);
 }
 
 export function registerRunCommands(program: Command): void {
@@ -77,8 +86,23 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('Run a worker on the configured task queue in the foreground (Ctrl-C stops it).')
-    .action(async () => {
-      await runWorkerProcess(loadConfig());
+    .description(
+      'Run a worker on the configured task queue in the foreground (Ctrl-C stops it); ' +
+        'it needs only Temporal to start, and runs with the memory settings of WORKER_PROCESS_SETTINGS.',
+    )
+    .option(
+      '--connect-timeout <seconds>',
+      'how long to keep trying to reach Temporal at start before giving up',
+      parseSeconds,
+      WORKER_CONNECT_RETRY_MS / 1000,
+    )
+    .action(async (opts: { connectTimeout: number }) => {
+      // The memory settings only take effect at process start: run this command again with them if needed.
+      const exitCode = await relaunchUnlessWorkerSettings();
+      if (exitCode !== undefined) {
+        process.exitCode = exitCode;
+        return;
+      }
+      await runWorkerProcess(loadConfig(), { connectRetryMs: opts.connectTimeout * 1000 });
     });
 }
