@@ -39,9 +39,9 @@ export async function startWorkerCommand(
   return { proc, output: () => out, workerPid };
 }
 
-/** A worker process as `npm run worker` starts it, on `env`'s task queue. */
+/** A worker process as `npm run worker` starts it, on `env`'s task queue, without a metrics endpoint. */
 export function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
-  return startWorkerCommand(process.execPath, ['bin/healthsynth.js', 'worker'], { WORKER_METRICS_PORT: '0', ...env });
+  return startWorkerCommand(process.execPath, ['bin/healthsynth.js', 'worker'], { ...env, WORKER_METRICS_PORT: '0' });
 }
 
 /** Sends `signal` to the worker itself and waits until the spawned command has exited; returns its exit code. */
