@@ -86,6 +86,7 @@ function describePollers(p: PollerState): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What a {@link WorkerWatchdog} watches, for whom, and how it starts a worker when it must. */
 export interface WatchdogOptions {
   client: Client;
   config: Config;

@@ -85,6 +85,22 @@ describe('depsMismatch', () => {
   });
 });
 
+test('every npm script a user runs first installs the locked packages before anything else', async () => {
+  const pkg = JSON.parse(await readFile(path.join(ROOT as string, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+    bin: Record<string, string>;
+  };
+  for (const name of ['setup', 'stack:up', 'stack:down', 'worker', 'demo', 'test', 'bench']) {
+    const script = pkg.scripts[name] ?? '';
+    // Either the pre-step itself, or the healthsynth entry, which runs it before it imports tsx.
+    assert.match(script, /^node (scripts\/ensure-deps\.mjs && |bin\/healthsynth\.js )/, `${name}: ${script}`);
+  }
+  assert.equal(pkg.bin.healthsynth, 'bin/healthsynth.js');
+  const entry = await readFile(path.join(ROOT as string, 'bin', 'healthsynth.js'), 'utf8');
+  assert.ok(entry.indexOf('ensureDeps()') < entry.indexOf("import('tsx/esm/api')"), 'the entry installs before tsx');
+  assert.doesNotMatch(entry, /^import .*tsx/m, 'no static import of a package in the entry');
+});
+
 describe('ensureDeps runs the real npm ci when needed, and only then', () => {
   let dir: string;
   before(async () => {
