@@ -147,7 +147,7 @@ export class WorkerWatchdog {
     this.runs.set(handle.workflowId, handle);
     if (!this.own && this.opts.mode === 'always') await this.startOwn();
     if (!this.own) {
-      const problem = await this.problem(handle, { waitForPickup: true, probe: false });
+      const problem = (await this.problem(handle, { waitForPickup: true, probe: false }))?.reason;
       if (problem) {
         if (this.opts.mode === 'never') throw new NoWorkerError(this.taskQueue, problem);
         this.warn(`healthsynth: no worker serves task queue "${this.taskQueue}" (${problem}); starting one here`);
@@ -183,14 +183,14 @@ export class WorkerWatchdog {
   /**
    * Why no worker serves `handle`'s run, or undefined when one does (or the run is closed): no live poller; its
    * pending workflow task waited {@link PICKUP_GRACE_MS} (waiting for it when `waitForPickup`); no answer to a
-   * query (only when `probe`).
+   * query (only when `probe`; `unanswered` then, since one miss can be a busy worker).
    */
   private async problem(
     handle: WorkflowHandle,
     { waitForPickup, probe }: { waitForPickup: boolean; probe: boolean },
-  ): Promise<string | undefined> {
+  ): Promise<{ reason: string; unanswered?: boolean } | undefined> {
     const pollers = await this.pollers();
-    if (pollers.live === 0) return describePollers(pollers);
+    if (pollers.live === 0) return { reason: describePollers(pollers) };
     for (;;) {
       const desc = await handle.describe();
       if (desc.status.name !== 'RUNNING') return undefined;
@@ -199,7 +199,9 @@ export class WorkerWatchdog {
       const t = task.scheduledTime;
       const waited = t ? Date.now() - (Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)) : 0;
       if (waited >= PICKUP_GRACE_MS) {
-        return `${handle.workflowId} has waited ${Math.round(waited / 1000)} s for a worker to pick up its task`;
+        return {
+          reason: `${handle.workflowId} has waited ${Math.round(waited / 1000)} s for a worker to pick up its task`,
+        };
       }
       if (!waitForPickup || this.closed) break;
       await sleep(250);
@@ -212,7 +214,8 @@ export class WorkerWatchdog {
         );
       } catch (err) {
         if (isGrpcDeadlineError(err)) {
-          return `no worker answered a query to ${handle.workflowId} within ${QUERY_PROBE_TIMEOUT_MS / 1000} s`;
+          const reason = `no worker answered a query to ${handle.workflowId} within ${QUERY_PROBE_TIMEOUT_MS / 1000} s`;
+          return { reason, unanswered: true };
         }
       }
     }
@@ -243,15 +246,17 @@ export class WorkerWatchdog {
       }
     }
     if (!running) return;
-    let problem = await this.problem(running, { waitForPickup: false, probe: true });
-    // One unanswered query can be a busy worker: it takes two in a row.
-    if (problem?.startsWith('no worker answered') && ++this.probeMisses < 2) problem = undefined;
-    if (!problem) {
+    const found = await this.problem(running, { waitForPickup: false, probe: true });
+    if (!found) {
       this.probeMisses = 0;
       if (this.lost) this.warn(`healthsynth: a worker polls task queue "${this.taskQueue}" again`);
       this.lost = false;
       return;
     }
+    // One unanswered query can be a busy worker: it takes two in a row.
+    this.probeMisses = found.unanswered ? this.probeMisses + 1 : 0;
+    if (found.unanswered && this.probeMisses < 2) return;
+    const problem = found.reason;
     if (this.lost) return;
     this.lost = true;
     const waiting = [...this.runs.keys()].join(', ');
@@ -260,8 +265,12 @@ export class WorkerWatchdog {
         `healthsynth: no worker polls task queue "${this.taskQueue}" any more (${problem}); ` +
           `starting one in this process for ${waiting}`,
       );
-      await this.startOwn();
-      this.lost = false;
+      try {
+        await this.startOwn();
+      } catch (err) {
+        this.warn(`healthsynth: could not start a worker here (${(err as Error).message}); trying again shortly`);
+      }
+      this.lost = false; // with our own worker there is nothing to watch; without one, the next check says so again
     } else {
       this.warn(
         `healthsynth: no worker polls task queue "${this.taskQueue}" any more (${problem}); ` +
