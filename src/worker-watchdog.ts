@@ -29,6 +29,11 @@ export const WORKER_MODES: readonly WorkerMode[] = ['auto', 'always', 'never'];
 export const LIVE_POLLER_WINDOW_MS = 75_000;
 /** How long a run's pending workflow task may wait before we conclude that no worker is really polling. */
 export const PICKUP_GRACE_MS = 10_000;
+/**
+ * With `--worker never`, how long to look again before concluding nobody polls: a worker started a moment ago
+ * (`npm run worker &` just before the command) prints that it polls before the server lists its first poll.
+ */
+export const NEW_POLLER_GRACE_MS = 3_000;
 /** How long a worker may take to answer the probe query. */
 export const QUERY_PROBE_TIMEOUT_MS = 5_000;
 /** How often a waiting command checks that a worker still serves its runs. */
@@ -165,8 +170,16 @@ export class WorkerWatchdog {
     await this.own?.shutdown();
   }
 
-  private pollers(): Promise<PollerState> {
-    return pollerState(this.opts.client, this.opts.config.temporal.namespace, this.taskQueue);
+  /** The queue's pollers; in `never` mode, when none is live, looks again for up to {@link NEW_POLLER_GRACE_MS}. */
+  private async pollers(): Promise<PollerState> {
+    const read = () => pollerState(this.opts.client, this.opts.config.temporal.namespace, this.taskQueue);
+    let state = await read();
+    const deadline = Date.now() + (this.opts.mode === 'never' ? NEW_POLLER_GRACE_MS : 0);
+    while (state.live === 0 && Date.now() < deadline && !this.closed) {
+      await sleep(500);
+      state = await read();
+    }
+    return state;
   }
 
   private async startOwn(): Promise<void> {

@@ -146,6 +146,11 @@ describe('a killed worker still listed by the server does not count', () => {
       proc.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${out}`)));
     });
     proc.removeAllListeners('exit');
+    // Killed once the server lists its poll (its start line comes a moment before that).
+    for (let i = 0; i < 100; i++) {
+      if ((await pollerState(client, config.temporal.namespace, config.temporal.taskQueue)).listed > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     proc.kill('SIGKILL');
     await once(proc, 'exit');
   });
