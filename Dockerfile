@@ -16,14 +16,12 @@ RUN npm ci --omit=dev --no-audit --no-fund
 
 COPY tsconfig.json ./
 COPY bin ./bin
+COPY scripts/ensure-deps.mjs ./scripts/
 COPY src ./src
 COPY --chown=node:node dbt ./dbt
 RUN mkdir -p /app/.data && chown node:node /app/.data
 
-# Memory settings of the worker process (why and what they save: WORKER_PROCESS_SETTINGS in src/worker.ts).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
-    MALLOC_ARENA_MAX=2 \
     DBT_BIN=/opt/dbt/bin/dbt \
     HEALTHSYNTH_DATA_DIR=/app/.data \
     WORKER_METRICS_PORT=9464 \
@@ -32,4 +30,6 @@ USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=12 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["npx", "tsx", "src/worker.ts"]
+# The same command as `npm run worker`: it applies the worker's memory settings itself (WORKER_PROCESS_SETTINGS in
+# src/worker-process.ts) and forwards `docker stop`'s SIGTERM to the worker.
+CMD ["node", "bin/healthsynth.js", "worker"]

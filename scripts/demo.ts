@@ -1,5 +1,6 @@
 /**
- * `npm run demo`: the main job on the local default. Installs what is missing, starts the local stack,
+ * `npm run demo`: the main job on the local default. Installs what is missing (`npm run demo` runs
+ * scripts/ensure-deps.mjs first, so this works right after `git clone`), starts the local stack,
  * runs a worker in this process, runs dailyPipeline for today (or --date) at scale small (or --scale),
  * prints the summary, where the chart is and the Web UI URL, and exits. The stack stays up for the
  * Web UI; `npm run stack:down` stops it.
@@ -10,9 +11,10 @@ import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
 import { parseRunDate, todayIn } from '../src/cli/dates.js';
 import { failureText } from '../src/cli/output.js';
-import { awaitPipeline, ensureWorker, startPipeline } from '../src/run-pipeline.js';
+import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
+import { WorkerWatchdog } from '../src/worker-watchdog.js';
 
 // The AWS SDK warns on every start that releases from 2027 need Node 22; we pin a version that runs on 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -33,17 +35,18 @@ async function main(): Promise<void> {
   const runDate = values.date === undefined ? today : parseRunDate('--date', values.date, today, timezone);
 
   const stack = await stackUp();
-  // The config defaults already point at the local stack; dbt comes from the toolchain setup built.
-  if (stack.env.DBT_BIN) process.env.DBT_BIN ??= stack.env.DBT_BIN;
+  // The config defaults already point at the local stack; the dbt activity finds the dbt setup built by itself.
   const config = loadConfig();
   console.log(`Local stack up in ${(stack.elapsedMs / 1000).toFixed(1)} s; Temporal Web UI: ${stack.uiUrl}`);
 
   const client = await connectClient(config);
   // The demo always brings its own worker, so it works whatever else is (or was just) polling.
-  const worker = await ensureWorker(client, config, 'always');
+  const watchdog = new WorkerWatchdog({ client, config, mode: 'always' });
   try {
+    await watchdog.beforeStart();
     console.log(`Running dailyPipeline for ${runDate} at scale ${scale}…`);
     const handle = await startPipeline(client, config, { runDate, scale });
+    await watchdog.attach(handle);
     const outcome = await awaitPipeline(config, handle);
     if (!outcome.summary) {
       console.error(`The run failed: ${failureText(outcome.error)}\nSee ${outcome.webUiUrl}`);
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
     console.log(`Web UI: ${outcome.webUiUrl}`);
     console.log('The stack keeps running for the Web UI; `npm run stack:down` stops it.');
   } finally {
-    await worker?.shutdown();
+    await watchdog.close();
     await client.connection.close();
   }
 }

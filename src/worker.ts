@@ -4,6 +4,7 @@
  * period, then the connection and database pool close).
  */
 import { fileURLToPath } from 'node:url';
+import pRetry from 'p-retry';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { createNotifier } from './activities/notify.js';
@@ -21,32 +22,51 @@ import {
 } from './metrics.js';
 import { connectionOptions } from './temporal.js';
 import { workflowBundlePath } from './workflow-bundle.js';
+import { stopWithParent } from './worker-process.js';
 
 export { WORKFLOWS_PATH } from './workflow-bundle.js';
 
-/**
- * Process settings the standalone worker is launched with (Dockerfile, `npm run worker`, the bench), because
- * they only take effect at process start. Measured with `npm run bench -- --skip generation,load` (peak RSS of
- * the worker process, medium / large): 382 / 463 MB without them, 307 / 371 MB with them, wall time unchanged.
- * - `--max-semi-space-size=2` (MB; Node 20's default grows to 16): the generator hands out a 64 KiB Buffer per
- *   chunk, whose memory outside the JS heap is freed only when a young-generation collection finds its small
- *   wrapper dead. A smaller young generation collects more often, so those chunks are returned within a few MB
- *   instead of piling up, and the young generation itself is smaller.
- * - `MALLOC_ARENA_MAX=2`: Buffers are allocated by glibc malloc from several threads (JS, libuv, the SDK's Rust
- *   core); with the default of 8 arenas per core their freed memory stays spread over many arenas as RSS.
- */
-export const WORKER_PROCESS_SETTINGS = { nodeOptions: '--max-semi-space-size=2', mallocArenaMax: '2' } as const;
+export { WORKER_PROCESS_SETTINGS, workerProcessEnv } from './worker-process.js';
 
-/** `env` with {@link WORKER_PROCESS_SETTINGS} added (explicit MALLOC_ARENA_MAX or semi-space settings win). */
-export function workerProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const nodeOptions = env.NODE_OPTIONS ?? '';
-  return {
-    ...env,
-    NODE_OPTIONS: nodeOptions.includes('--max-semi-space-size')
-      ? nodeOptions
-      : `${nodeOptions} ${WORKER_PROCESS_SETTINGS.nodeOptions}`.trim(),
-    MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? WORKER_PROCESS_SETTINGS.mallocArenaMax,
-  };
+/** How long the standalone worker keeps trying to reach Temporal at start before it exits (see {@link connectWithRetry}). */
+export const WORKER_CONNECT_RETRY_MS = 60_000;
+
+/**
+ * Connects to Temporal, retrying with exponential backoff (1 s doubling to 15 s) for up to `retryForMs`, with a
+ * line per failed attempt, so a worker started alongside a restarting server waits for it instead of dying at
+ * once. Throws a message naming the address and what to do once the time is up.
+ */
+export async function connectWithRetry(
+  config: Config,
+  { retryForMs = WORKER_CONNECT_RETRY_MS, log = (line: string) => console.error(line) } = {},
+): Promise<NativeConnection> {
+  const { address } = config.temporal;
+  const options = await connectionOptions(config.temporal);
+  const started = Date.now();
+  try {
+    return await pRetry(() => NativeConnection.connect(options), {
+      retries: retryForMs > 0 ? 1_000 : 0,
+      factor: 2,
+      minTimeout: 1_000,
+      maxTimeout: 15_000,
+      maxRetryTime: retryForMs,
+      onFailedAttempt: (err) => {
+        const left = Math.max(0, Math.round((retryForMs - (Date.now() - started)) / 1000));
+        if (left > 0) {
+          log(
+            `healthsynth worker: cannot reach Temporal at ${address} (attempt ${err.attemptNumber}: ${err.message}); ` +
+              `retrying for up to ${left} s more`,
+          );
+        }
+      },
+    });
+  } catch (err) {
+    const gaveUp = retryForMs > 0 ? `; gave up after ${Math.round((Date.now() - started) / 1000)} s` : '';
+    throw new Error(
+      `worker cannot reach Temporal at ${address} (${(err as Error).message})${gaveUp}. ` +
+        'Start the local stack with `npm run stack:up`, or set TEMPORAL_ADDRESS to a reachable server',
+    );
+  }
 }
 
 export interface RunningWorker {
@@ -83,36 +103,38 @@ export async function startWorker(
     wrapActivities?: (a: ReturnType<typeof createActivities>) => object;
     /** Record pipeline metrics here (the standalone worker serves them over HTTP). */
     metrics?: Metrics;
+    /** An open connection to use (and close at the end); default: one attempt to connect now. */
+    connection?: NativeConnection;
   } = {},
 ): Promise<RunningWorker> {
-  let connection: NativeConnection;
-  try {
-    connection = await NativeConnection.connect(await connectionOptions(config.temporal));
-  } catch (err) {
-    throw new Error(
-      `worker cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}); ` +
-        'start the local stack with `npm run stack:up` or set TEMPORAL_ADDRESS',
-    );
-  }
+  const connection = overrides.connection ?? (await connectWithRetry(config, { retryForMs: 0 }));
+  // Nothing here touches the warehouse, the object store, Slack or Telegram: only Temporal is needed to poll.
+  // Their clients connect on first use, the activities that need the raw tables create them (loadBatch,
+  // cleanup), and an outage fails those activities, which Temporal retries, instead of the worker.
   const store = ObjectStore.fromConfig(config.s3);
-  if (config.s3.local) await store.ensureBucket();
   const warehouse: Warehouse = createWarehouse(config, store);
-  await warehouse.ensureRawTables();
   const { metrics } = overrides;
   const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config), metrics });
 
   const dataConverter = dataConverterFor(config);
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
-    workflowBundle: { codePath: await workflowBundlePath(config.dataDir, dataConverter) },
-    activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
-    dataConverter,
-    shutdownGraceTime: '20 seconds',
-    maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
-    ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
-  });
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: overrides.taskQueue ?? config.temporal.taskQueue,
+      workflowBundle: { codePath: await workflowBundlePath(config.dataDir, dataConverter) },
+      activities: overrides.activities ?? overrides.wrapActivities?.(activities) ?? activities,
+      dataConverter,
+      shutdownGraceTime: '20 seconds',
+      maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
+      ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
+    });
+  } catch (err) {
+    await warehouse.close();
+    await connection.close();
+    throw err;
+  }
   const done = worker.run().finally(async () => {
     await warehouse.close();
     await connection.close();
@@ -131,7 +153,11 @@ export async function startWorker(
  * The standalone worker process: SDK runtime metrics plus ours on one Prometheus endpoint
  * (WORKER_METRICS_PORT, 0 turns it off), then the worker until SIGINT/SIGTERM.
  */
-export async function runWorkerProcess(config: Config): Promise<void> {
+export async function runWorkerProcess(
+  config: Config,
+  { connectRetryMs = WORKER_CONNECT_RETRY_MS }: { connectRetryMs?: number } = {},
+): Promise<void> {
+  stopWithParent();
   let metrics: Metrics | undefined;
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (config.workerMetricsPort !== 0) {
@@ -144,12 +170,14 @@ export async function runWorkerProcess(config: Config): Promise<void> {
       sdkUrl,
     });
   }
-  const running = await startWorker(config, { metrics });
-  console.log(
-    `healthsynth worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
-      `(namespace ${config.temporal.namespace})${server ? `, metrics on ${server.url}` : ''}; Ctrl-C stops it`,
-  );
   try {
+    const connection = await connectWithRetry(config, { retryForMs: connectRetryMs });
+    const running = await startWorker(config, { metrics, connection });
+    console.log(
+      `healthsynth worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
+        `(namespace ${config.temporal.namespace}, pid ${process.pid})${server ? `, metrics on ${server.url}` : ''}; ` +
+        'Ctrl-C stops it',
+    );
     await running.done;
   } finally {
     await server?.close();

@@ -17,7 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { access, constants, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
@@ -26,13 +25,11 @@ import { execa } from 'execa';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { DbtNodeTiming, DbtSummary } from '../domain/types.js';
+import { dbtVenvBin } from '../stack/toolchain.js';
 import { startHeartbeat } from './heartbeat.js';
 
 /** The dbt project directory (holds dbt_project.yml and profiles.yml), independent of the worker's cwd. */
 export const DBT_PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dbt');
-
-/** Where `npm run setup` installs dbt-core with the postgres and redshift adapters. */
-export const DEFAULT_DBT_BIN = path.join(os.homedir(), '.cache', 'healthsynth', 'dbt-1.11', 'bin', 'dbt');
 
 /** How often runDbt heartbeats; callers should set heartbeatTimeout to a few multiples of it (e.g. 30 s). */
 export const DBT_HEARTBEAT_INTERVAL_MS = 5_000;
@@ -72,11 +69,13 @@ export const DBT_FAILURE_TYPES = {
 } as const;
 
 /**
- * The dbt executable: `config.dbt.bin` (DBT_BIN), else the DBT_BIN environment variable, else the copy that
- * `npm run setup` installs under ~/.cache/healthsynth. A bare name (`dbt`) is looked up on PATH.
+ * The dbt executable: `config.dbt.bin` (DBT_BIN), else the DBT_BIN environment variable, else the virtualenv that
+ * `npm run setup` builds for the pinned requirements ({@link dbtVenvBin}: the toolchain's own lookup, so no
+ * environment variable is needed). A bare name (`dbt`) is looked up on PATH. Only looks: runDbt reports a missing
+ * dbt as DbtNotInstalled and never installs one.
  */
 export function resolveDbtBin(config: Pick<Config, 'dbt'>, env: NodeJS.ProcessEnv = process.env): string {
-  return config.dbt.bin ?? (env.DBT_BIN?.trim() || undefined) ?? DEFAULT_DBT_BIN;
+  return config.dbt.bin ?? (env.DBT_BIN?.trim() || undefined) ?? dbtVenvBin(env);
 }
 
 /** The dbt target in profiles.yml for the configured warehouse. */

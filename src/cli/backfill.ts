@@ -30,6 +30,8 @@ import {
   failureText,
 } from './output.js';
 import { parseRunDate, todayIn } from './dates.js';
+import { NoWorkerError, withWorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 
 const DAY_MS = 86_400_000;
 
@@ -113,6 +115,8 @@ export interface BackfillOptions {
   allowLargeCleanup?: boolean;
   /** Called as each date finishes, in completion order (the CLI prints a line). */
   onOutcome?: (outcome: BackfillOutcome) => void;
+  /** Called with each run before waiting for it (the CLI's worker watchdog); a throw ends the backfill. */
+  onRun?: (handle: WorkflowHandle) => Promise<void>;
 }
 
 async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExecutionDescription | undefined> {
@@ -135,7 +139,7 @@ export async function backfillDate(
   client: Client,
   config: Config,
   runDate: string,
-  opts: { force?: boolean; scale?: ScaleInput; allowLargeCleanup?: boolean } = {},
+  opts: Pick<BackfillOptions, 'force' | 'scale' | 'allowLargeCleanup' | 'onRun'> = {},
 ): Promise<BackfillOutcome> {
   const workflowId = workflowIds.dailyPipeline(runDate);
   const started = Date.now();
@@ -185,6 +189,7 @@ export async function backfillDate(
       }
       how = existing ? `started again (previous run ${existing.status.name.toLowerCase()})` : 'started';
     }
+    await opts.onRun?.(handle);
     try {
       await handle.result();
     } catch (err) {
@@ -192,6 +197,7 @@ export async function backfillDate(
     }
     return outcome('completed', how, runId);
   } catch (err) {
+    if (err instanceof NoWorkerError) throw err; // no date can run: the whole backfill stops, saying why
     return outcome('failed', `could not run: ${failureText(err)}`);
   }
 }
@@ -224,7 +230,19 @@ export function countOutcomes(outcomes: readonly BackfillOutcome[]): Record<Back
   return counts;
 }
 
-/** Registers `backfill --from --to [--concurrency] [--force] [--scale] [--json]` on `program`. */
+/** What commander parses for `backfill`. */
+interface BackfillCliOptions {
+  from: string;
+  to: string;
+  concurrency: string;
+  force?: boolean;
+  allowLargeCleanup?: boolean;
+  scale?: string;
+  json?: boolean;
+  worker: WorkerMode;
+}
+
+/** Registers `backfill --from --to [--concurrency] [--force] [--allow-large-cleanup] [--scale] [--worker] [--json]`. */
 export function registerBackfillCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
   jsonOption(
@@ -238,63 +256,59 @@ export function registerBackfillCommands(program: Command, deps: CliDeps = {}): 
       .option('--concurrency <n>', 'dates running at once', '2')
       .option('--force', 'run dates again even when their last run completed')
       .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
-      .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)'),
-  ).action(
-    (opts: {
-      from: string;
-      to: string;
-      concurrency: string;
-      force?: boolean;
-      allowLargeCleanup?: boolean;
-      scale?: string;
-      json?: boolean;
-    }) =>
-      runAction(io, async () => {
-        const config = getConfig();
-        const concurrency = parseConcurrency(opts.concurrency);
-        let scale: ScaleInput | undefined;
-        try {
-          scale = opts.scale === undefined ? undefined : parseScale(opts.scale, config.shardRows);
-        } catch (err) {
-          throw new UsageError(`--scale: ${(err as Error).message}`);
-        }
-        const dates = backfillDates({
-          from: opts.from,
-          to: opts.to,
-          today: todayIn(config.timezone),
-          timezone: config.timezone,
-          maxDays: config.backfillMaxDays,
-        });
-        if (dates.length === 0) {
-          if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
-          else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
-          return;
-        }
-        if (!opts.json) {
-          io.out(
-            `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
-              `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
-          );
-        }
-        const outcomes = await withClient(config, (client) =>
-          runBackfill(client, config, {
+      .option('--scale <scale>', 'small, medium, large or a number of appointments per day (default: DEFAULT_SCALE)')
+      .addOption(workerOption()),
+  ).action((opts: BackfillCliOptions) =>
+    runAction(io, async () => {
+      const config = getConfig();
+      const concurrency = parseConcurrency(opts.concurrency);
+      let scale: ScaleInput | undefined;
+      try {
+        scale = opts.scale === undefined ? undefined : parseScale(opts.scale, config.shardRows);
+      } catch (err) {
+        throw new UsageError(`--scale: ${(err as Error).message}`);
+      }
+      const dates = backfillDates({
+        from: opts.from,
+        to: opts.to,
+        today: todayIn(config.timezone),
+        timezone: config.timezone,
+        maxDays: config.backfillMaxDays,
+      });
+      if (dates.length === 0) {
+        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates: [], outcomes: [] });
+        else io.out(`no weekdays between ${opts.from} and ${opts.to}: nothing to run`);
+        return;
+      }
+      if (!opts.json) {
+        io.out(
+          `backfill ${opts.from}..${opts.to}: ${dates.length} weekday(s), ${concurrency} at a time` +
+            `${opts.force ? ', --force' : ''}, task queue ${config.temporal.taskQueue}`,
+        );
+      }
+      const outcomes = await withClient(config, (client) =>
+        withWorkerWatchdog({ client, config, mode: opts.worker, warn: (line) => io.err(line) }, async (watchdog) => {
+          await watchdog.beforeStart();
+          return runBackfill(client, config, {
             dates,
             concurrency,
             force: opts.force,
             allowLargeCleanup: opts.allowLargeCleanup,
             scale,
+            onRun: (handle) => watchdog.attach(handle),
             onOutcome: opts.json
               ? undefined
               : (o) =>
                   io.out(
                     `${o.status.padEnd(9)} ${o.runDate}  ${o.detail} (${formatDuration(o.durationMs)})  ${o.webUiUrl}`,
                   ),
-          }),
-        );
-        const counts = countOutcomes(outcomes);
-        if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
-        else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
-        io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
-      }),
+          });
+        }),
+      );
+      const counts = countOutcomes(outcomes);
+      if (opts.json) printJson(io, { from: opts.from, to: opts.to, dates, counts, outcomes });
+      else io.out(`${counts.completed} completed, ${counts.skipped} skipped, ${counts.failed} failed`);
+      io.setExitCode(counts.failed > 0 ? EXIT.failed : EXIT.ok);
+    }),
   );
 }

@@ -33,6 +33,8 @@ import {
   type CliIo,
   failureText,
 } from './output.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 
 /** How a followed workflow ended (`not_found` when there is no such workflow). */
 export type FollowOutcome = 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out' | 'not_found';
@@ -330,13 +332,37 @@ export function registerFollowCommands(program: Command, deps: CliDeps = {}): vo
     program
       .command('follow <workflowId>')
       .description('Show live progress of a run (e.g. daily-pipeline-2026-11-23) until it closes, then its summary.')
-      .option('--interval <ms>', 'poll interval in milliseconds', '1000'),
-  ).action((workflowId: string, opts: { json?: boolean; interval: string }) =>
+      .option('--interval <ms>', 'poll interval in milliseconds', '1000')
+      .addOption(workerOption()),
+  ).action((workflowId: string, opts: { json?: boolean; interval: string; worker: WorkerMode }) =>
     runAction(io, async () => {
       const config = getConfig();
-      const outcome = await withClient(config, (client) =>
-        followWorkflow(client, config, workflowId, { json: opts.json, io, intervalMs: Number(opts.interval) || 1000 }),
-      );
+      const outcome = await withClient(config, async (client) => {
+        // A run that is still going needs a worker: the same watchdog as every other waiting command.
+        const running = await client.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined);
+        const watchdog = new WorkerWatchdog({
+          client,
+          config,
+          mode: opts.worker,
+          taskQueue: running?.taskQueue,
+          warn: (line) => io.err(line),
+        });
+        try {
+          if (running?.status.name === 'RUNNING') {
+            await watchdog.attach(client.workflow.getHandle(workflowId, running.runId));
+          }
+          return await followWorkflow(client, config, workflowId, {
+            json: opts.json,
+            io,
+            intervalMs: Number(opts.interval) || 1000,
+          });
+        } finally {
+          await watchdog.close();
+        }
+      });
       io.setExitCode(outcome === 'completed' ? EXIT.ok : EXIT.failed);
     }),
   );

@@ -5,11 +5,12 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
-import { ensureWorker, startWorkerIfStalled } from '../run-pipeline.js';
 import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
 import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
 import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
 import { parseWeekendDate, todayIn } from './dates.js';
+import { workerOption } from './worker-option.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 
 export function registerNoticeCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
@@ -17,8 +18,9 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
     program
       .command('notice')
       .description("Send the weekend notice to the patients' Telegram chat for a date, at most once per date.")
-      .option('--date <YYYY-MM-DD>', 'a Saturday or Sunday, not after today (default: today in HEALTHSYNTH_TIMEZONE)'),
-  ).action((opts: { date?: string; json?: boolean }) =>
+      .option('--date <YYYY-MM-DD>', 'a Saturday or Sunday, not after today (default: today in HEALTHSYNTH_TIMEZONE)')
+      .addOption(workerOption()),
+  ).action((opts: { date?: string; json?: boolean; worker: WorkerMode }) =>
     runAction(io, async () => {
       const config = getConfig();
       const today = todayIn(config.timezone);
@@ -30,8 +32,9 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
       );
       const workflowId = workflowIds.weekendNotice(date);
       await withClient(config, async (client) => {
-        let worker = await ensureWorker(client, config, 'auto');
+        const watchdog = new WorkerWatchdog({ client, config, mode: opts.worker, warn: (line) => io.err(line) });
         try {
+          await watchdog.beforeStart();
           let result: WeekendNoticeResult & { alreadySent?: boolean };
           try {
             const handle = await client.workflow.start(WORKFLOW_TYPES.weekendNotice, {
@@ -40,14 +43,13 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
               workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
               args: [{ date }],
             });
-            worker ??= await startWorkerIfStalled(config, handle);
+            await watchdog.attach(handle);
             result = (await handle.result()) as WeekendNoticeResult;
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-            result = {
-              ...((await client.workflow.getHandle(workflowId).result()) as WeekendNoticeResult),
-              alreadySent: true,
-            };
+            const earlier = client.workflow.getHandle(workflowId);
+            await watchdog.attach(earlier);
+            result = { ...((await earlier.result()) as WeekendNoticeResult), alreadySent: true };
           }
           const link = webUiLink(config, workflowId);
           if (opts.json) printJson(io, { workflowId, webUiUrl: link, ...result });
@@ -66,7 +68,7 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
           }
           if (result.notifications.some((n) => n.status === 'failed')) io.setExitCode(EXIT.failed);
         } finally {
-          await worker?.shutdown();
+          await watchdog.close();
         }
       });
     }),

@@ -1,14 +1,25 @@
 /**
  * `healthsynth run` (one pipeline run) and `healthsynth worker` (a worker in the foreground).
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, parseScale } from '../config.js';
-import { awaitPipeline, ensureWorker, startPipeline, startWorkerIfStalled, type WorkerMode } from '../run-pipeline.js';
+import { awaitPipeline, startPipeline } from '../run-pipeline.js';
 import { connectClient } from '../temporal.js';
-import { runWorkerProcess } from '../worker.js';
+import { runWorkerProcess, WORKER_CONNECT_RETRY_MS } from '../worker.js';
+import { relaunchUnlessWorkerSettings } from '../worker-process.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 import { parseRunDate, todayIn } from './dates.js';
 import { formatSummary } from './follow.js';
 import { failureText } from './output.js';
+
+/** Parses a whole number of seconds from 0 to 3600. */
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 3600) {
+    throw new InvalidArgumentError(`must be a whole number of seconds from 0 to 3600, got "${value}"`);
+  }
+  return Number(value);
+}
 
 export function registerRunCommands(program: Command): void {
   program
@@ -20,11 +31,7 @@ export function registerRunCommands(program: Command): void {
       'rows to generate: a named scale or a number of appointments',
       (v: string) => parseScale(v),
     )
-    .addOption(
-      new Option('--worker <mode>', 'start an in-process worker: auto (if none polls), always, never')
-        .choices(['auto', 'always', 'never'])
-        .default('auto'),
-    )
+    .addOption(workerOption())
     .option('--allow-large-cleanup', 'let retention delete more than RETENTION_MAX_DELETE_SHARE of a table')
     .option('--follow', 'show live progress while it runs')
     .option('--json', 'print the result as JSON')
@@ -43,14 +50,15 @@ export function registerRunCommands(program: Command): void {
         const today = todayIn(config.timezone);
         const runDate = opts.date === undefined ? today : parseRunDate('--date', opts.date, today, config.timezone);
         const client = await connectClient(config);
-        let worker = await ensureWorker(client, config, opts.worker);
+        const watchdog = new WorkerWatchdog({ client, config, mode: opts.worker });
         try {
+          await watchdog.beforeStart();
           const handle = await startPipeline(client, config, {
             runDate,
             ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
             ...(opts.allowLargeCleanup ? { allowLargeCleanup: true } : {}),
           });
-          if (!worker && opts.worker === 'auto') worker = await startWorkerIfStalled(config, handle);
+          await watchdog.attach(handle);
           if (!opts.json) console.error(`started ${handle.workflowId}; Web UI: ${config.temporal.uiUrl}`);
           if (opts.follow) {
             const { followWorkflow } = await import('./follow.js');
@@ -69,7 +77,7 @@ export function registerRunCommands(program: Command): void {
           }
           process.exitCode = outcome.error ? 1 : 0;
         } finally {
-          await worker?.shutdown();
+          await watchdog.close();
           await client.connection.close();
         }
       },
@@ -77,8 +85,23 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('Run a worker on the configured task queue in the foreground (Ctrl-C stops it).')
-    .action(async () => {
-      await runWorkerProcess(loadConfig());
+    .description(
+      'Run a worker on the configured task queue in the foreground (Ctrl-C stops it); ' +
+        'it needs only Temporal to start, and runs with the memory settings of WORKER_PROCESS_SETTINGS.',
+    )
+    .option(
+      '--connect-timeout <seconds>',
+      'how long to keep trying to reach Temporal at start before giving up',
+      parseSeconds,
+      WORKER_CONNECT_RETRY_MS / 1000,
+    )
+    .action(async (opts: { connectTimeout: number }) => {
+      // The memory settings only take effect at process start: run this command again with them if needed.
+      const exitCode = await relaunchUnlessWorkerSettings();
+      if (exitCode !== undefined) {
+        process.exitCode = exitCode;
+        return;
+      }
+      await runWorkerProcess(loadConfig(), { connectRetryMs: opts.connectTimeout * 1000 });
     });
 }

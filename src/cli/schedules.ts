@@ -26,7 +26,10 @@ import {
   withClient,
   type CliDeps,
   type CliIo,
+  failureText,
 } from './output.js';
+import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
+import { workerOption } from './worker-option.js';
 
 const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'];
 
@@ -232,24 +235,110 @@ export function registerScheduleCommands(program: Command, deps: CliDeps = {}): 
     },
     noteOption,
   );
-  simple(
-    'trigger',
-    "Start the schedule's action now (the run date is today in the configured timezone).",
-    async (client, id, opts) => {
-      await client.schedule.getHandle(id).trigger(opts.overlap as ScheduleOverlapPolicy | undefined);
-      return `${id} triggered`;
-    },
-    (c) =>
-      c.addOption(
+  jsonOption(
+    schedules
+      .command('trigger <id>')
+      .description(
+        "Start the schedule's action now (the run date is today in the configured timezone) and wait for the run.",
+      )
+      .addOption(
         new Option('--overlap <policy>', "overlap policy for this run (default: the schedule's)").choices(
           OVERLAP_POLICIES,
         ),
-      ),
+      )
+      .addOption(workerOption()),
+  ).action((id: string, opts: { json?: boolean; overlap?: string; worker: WorkerMode }) =>
+    runAction(io, async () => {
+      const config = getConfig();
+      await withClient(config, async (client) => {
+        const d = await scheduleOrExit(io, client, id);
+        if (!d) return;
+        // The schedule's own task queue, which may differ from TEMPORAL_TASK_QUEUE.
+        const watchdog = new WorkerWatchdog({
+          client,
+          config,
+          mode: opts.worker,
+          taskQueue: d.action.taskQueue,
+          warn: (line) => io.err(line),
+        });
+        try {
+          await watchdog.beforeStart();
+          const run = await triggerAndFindRun(client, d, opts.overlap as ScheduleOverlapPolicy | undefined);
+          if (!run.workflowId) {
+            if (opts.json)
+              printJson(io, { scheduleId: id, action: 'trigger', ok: true, started: false, message: run.why });
+            else io.out(`${id} triggered, but ${run.why}`);
+            return;
+          }
+          const handle = client.workflow.getHandle(run.workflowId, run.runId);
+          const link = webUiLink(config, run.workflowId, run.runId);
+          if (!opts.json) io.out(`${id} triggered: ${run.workflowId}\n${link}`);
+          await watchdog.attach(handle);
+          let failure: string | undefined;
+          try {
+            await handle.result();
+          } catch (err) {
+            failure = failureText(err);
+          }
+          if (opts.json) {
+            printJson(io, {
+              scheduleId: id,
+              action: 'trigger',
+              ok: failure === undefined,
+              started: true,
+              workflowId: run.workflowId,
+              runId: run.runId,
+              status: failure === undefined ? 'completed' : 'failed',
+              ...(failure !== undefined ? { failure } : {}),
+              webUiUrl: link,
+            });
+          } else {
+            io.out(failure === undefined ? `${run.workflowId} completed` : `${run.workflowId} failed: ${failure}`);
+          }
+          io.setExitCode(failure === undefined ? EXIT.ok : EXIT.failed);
+        } finally {
+          await watchdog.close();
+        }
+      });
+    }),
   );
   simple('delete', 'Delete a schedule (running workflows it started keep running).', async (client, id) => {
     await client.schedule.getHandle(id).delete();
     return `${id} deleted`;
   });
+}
+
+/**
+ * Triggers schedule `d` and finds the run it started (the server names it `<workflow id>-<time>` and lists it in
+ * the schedule's recent actions a moment later). Returns why no run started when the overlap policy skipped it.
+ */
+async function triggerAndFindRun(
+  client: Client,
+  d: ScheduleDescription,
+  overlap: ScheduleOverlapPolicy | undefined,
+): Promise<{ workflowId?: string; runId?: string; why: string }> {
+  const handle = client.schedule.getHandle(d.scheduleId);
+  const known = new Set(d.info.recentActions.map((a) => a.action.workflow.workflowId));
+  const skippedBefore = d.info.numActionsSkippedOverlap;
+  await handle.trigger(overlap);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const now = await handle.describe();
+    const fresh = now.info.recentActions.find((a) => !known.has(a.action.workflow.workflowId));
+    if (fresh) {
+      return {
+        workflowId: fresh.action.workflow.workflowId,
+        runId: fresh.action.workflow.firstExecutionRunId,
+        why: '',
+      };
+    }
+    if (now.info.numActionsSkippedOverlap > skippedBefore) {
+      const running = now.info.runningActions.map((a) => a.workflow.workflowId).join(', ');
+      return { why: `the overlap policy skipped the run (still running: ${running || 'another run'})` };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return { why: 'no run appeared in the schedule within 15 s (see `healthsynth schedules describe`)' };
 }
 
 /** Describes `id`; when it does not exist prints a clear message, sets exit code 1 and returns undefined. */

@@ -442,6 +442,14 @@ export function dbtVenvDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(cacheRoot(env), `dbt-${DBT_SERIES}-${hash}`);
 }
 
+/**
+ * The dbt executable inside {@link dbtVenvDir}, whether or not it is built yet: the one place that says where
+ * setup's dbt lives, read by {@link ensureDbt} and by the dbt activity (which never installs anything).
+ */
+export function dbtVenvBin(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(dbtVenvDir(env), 'bin', 'dbt');
+}
+
 async function findPython(env: NodeJS.ProcessEnv): Promise<{ python?: string; problem: string }> {
   let problem = 'python3 is not installed';
   for (const name of ['python3', 'python3.13', 'python3.12', 'python3.11', 'python3.10']) {
@@ -474,7 +482,7 @@ export async function ensureDbt(opts: ToolchainOptions = {}): Promise<string> {
     );
   }
   const dir = dbtVenvDir(env);
-  const dbt = path.join(dir, 'bin', 'dbt');
+  const dbt = dbtVenvBin(env);
   const wanted = createHash('sha256').update(readFileSync(DBT_REQUIREMENTS)).digest('hex');
   const ok = async () => (await readStamp(dir))?.requirements === wanted && (await isExecutable(dbt));
   if (await ok()) return dbt;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, constants, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { DBT_PROJECT_DIR, createDbtActivities, dbtProfileEnv, resolveDbtBin } from '../../src/activities/dbt.js';
 import type { DbtSummary } from '../../src/domain/types.js';
 import { RAW_SCHEMA } from '../../src/domain/entities.js';
+import { ensureDbt } from '../../src/stack/toolchain.js';
 import { B1, B2, appt, createFixtureDatabase, insertRows, type FixtureDatabase } from '../support/dbt-fixture.js';
 
 describe('dbt project on PostgreSQL', { timeout: 600_000 }, () => {
@@ -553,6 +554,15 @@ describe('dbt project on PostgreSQL', { timeout: 600_000 }, () => {
       assert.match(err.message, /npm run setup/);
       return true;
     });
+    // Without DBT_BIN and with no build in the cache folder: the same, naming setup's location.
+    const noBin = { ...config, dbt: { threads: config.dbt.threads } };
+    const env = { PATH: process.env.PATH, XDG_CACHE_HOME: path.join(dataDir, 'empty-cache') };
+    await assert.rejects(createDbtActivities({ config: noBin, env }).runDbt({ runDate: B2 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'DbtNotInstalled');
+      assert.match(err.message, new RegExp(`${path.join(dataDir, 'empty-cache', 'healthsynth')}.*npm run setup`));
+      return true;
+    });
   });
 });
 
@@ -605,15 +615,19 @@ describe('dbt profile environment', () => {
     });
   });
 
-  test('resolveDbtBin prefers config, then DBT_BIN, then the setup location', () => {
+  test('resolveDbtBin prefers config, then DBT_BIN, then the dbt setup built (found without any variable)', async () => {
     assert.equal(
       resolveDbtBin({ dbt: { bin: '/opt/dbt/bin/dbt', threads: 4 } }, { DBT_BIN: '/x/dbt' }),
       '/opt/dbt/bin/dbt',
     );
     assert.equal(resolveDbtBin({ dbt: { threads: 4 } }, { DBT_BIN: '/x/dbt' }), '/x/dbt');
-    assert.equal(
-      resolveDbtBin({ dbt: { threads: 4 } }, {}),
-      path.join(os.homedir(), '.cache', 'healthsynth', 'dbt-1.11', 'bin', 'dbt'),
-    );
+    // No DBT_BIN anywhere: the path is the toolchain's own, and setup's dbt is really there.
+    const env = process.env.XDG_CACHE_HOME ? { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME } : {};
+    const built = await ensureDbt({ env, noInstall: true });
+    assert.equal(resolveDbtBin({ dbt: { threads: 4 } }, env), built);
+    await access(built, constants.X_OK);
+    // Another cache folder without a build: runDbt says to run setup instead of installing anything.
+    const empty = { XDG_CACHE_HOME: path.join(os.tmpdir(), `hs-no-cache-${randomUUID()}`) };
+    assert.ok(resolveDbtBin({ dbt: { threads: 4 } }, empty).startsWith(path.join(empty.XDG_CACHE_HOME, 'healthsynth')));
   });
 });

@@ -47,7 +47,9 @@ async function cli(register: (p: Command, d: object) => void, args: string[]) {
   const io = memoryIo();
   const program = new Command().exitOverride();
   register(program, { io, config: () => config });
-  await program.parseAsync(['node', 'healthsynth', ...args]);
+  // Stand-in workflows only: a backfill must never start a real worker on this queue.
+  const worker = args[0] === 'backfill' ? ['--worker', 'never'] : [];
+  await program.parseAsync(['node', 'healthsynth', ...args, ...worker]);
   return io;
 }
 

@@ -92,6 +92,8 @@ describe('follow (stand-in workflows)', () => {
       '--json',
       '--interval',
       '200',
+      '--worker',
+      'never', // stand-in workflows only: never a real worker on this queue
     ]);
     assert.equal(io.exitCode, 1);
     const result = JSON.parse(io.text());

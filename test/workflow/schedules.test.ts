@@ -17,11 +17,13 @@ import { memoryIo } from '../../src/cli/output.js';
 import { registerScheduleCommands } from '../../src/cli/schedules.js';
 import { applySchedules, describeScheduleOrUndefined, planSchedules, SCHEDULE_IDS } from '../../src/schedules.js';
 import { connectClient } from '../../src/temporal.js';
+import { NoWorkerError } from '../../src/worker-watchdog.js';
 
 const prefix = `t-${randomUUID().slice(0, 8)}-`;
 const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
 const weekendId = `${prefix}${SCHEDULE_IDS.weekendNotice}`;
-// A private task queue nobody polls: should a test straddle 10:05, the started workflow just waits.
+// A private task queue nobody polls: should a test straddle 10:05, the started workflow just waits (and `trigger`
+// starts a worker for its own run).
 const baseEnv = { ...process.env, TEMPORAL_TASK_QUEUE: `hs-sched-test-${prefix}` };
 const configWith = (env: Record<string, string>): Config => loadConfig({ ...baseEnv, ...env });
 
@@ -142,17 +144,25 @@ describe('schedules apply on the real server', () => {
     assert.deepEqual(unpaused, { scheduleId: dailyId, action: 'unpause', ok: true, message: `${dailyId} unpaused` });
     assert.equal((await client.schedule.getHandle(dailyId).describe()).state.paused, false);
 
-    // trigger starts the action now; the server names the run scheduled-<schedule id>-<time>.
-    assert.deepEqual((await cli(berlin, ['trigger', dailyId])).stdout, [`${dailyId} triggered`]);
-    let recent: { workflowId: string }[] = [];
-    for (let i = 0; i < 40 && recent.length === 0; i++) {
-      recent = (await client.schedule.getHandle(dailyId).describe()).info.recentActions.map((a) => a.action.workflow);
-      if (recent.length === 0) await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.equal(recent.length, 1);
-    assert.match(recent[0]!.workflowId, new RegExp(`^scheduled-${dailyId}-\\d{4}-\\d{2}-\\d{2}T`));
-    // Nobody polls this test's task queue: end the triggered run so it does not linger.
-    await client.workflow.getHandle(recent[0]!.workflowId).terminate('test cleanup');
+    // trigger --worker never while nobody polls the schedule's task queue: fails at once, naming the queue and how
+    // to start a worker, and triggers nothing.
+    await assert.rejects(cli(berlin, ['trigger', weekendId, '--worker', 'never']), (err: unknown) => {
+      assert.ok(err instanceof NoWorkerError, String(err));
+      assert.match(err.message, new RegExp(`no worker polls task queue "${berlin.temporal.taskQueue}"`));
+      assert.match(err.message, /npm run worker/);
+      return true;
+    });
+    assert.equal((await client.schedule.getHandle(weekendId).describe()).info.numActionsTaken, 0);
+
+    // trigger starts the action now and waits for the run (the server names it scheduled-<schedule id>-<time>);
+    // nobody polls this test's task queue, so it runs a worker itself (auto). The weekend notice is the light one.
+    const triggered = await cli(berlin, ['trigger', weekendId]);
+    const workflowId = /triggered: (\S+)/.exec(triggered.stdout[0] ?? '')?.[1];
+    assert.match(workflowId ?? '', new RegExp(`^scheduled-${weekendId}-\\d{4}-\\d{2}-\\d{2}T`), triggered.text());
+    const closed = await client.workflow.getHandle(workflowId!).describe();
+    assert.notEqual(closed.status.name, 'RUNNING', 'the command waited for the run');
+    assert.equal(triggered.exitCode, closed.status.name === 'COMPLETED' ? 0 : 1);
+    assert.match(triggered.stdout.at(-1) ?? '', new RegExp(`^${workflowId} (completed|failed: .+)$`));
 
     const deleted = await cli(berlin, ['delete', weekendId]);
     assert.deepEqual(deleted.stdout, [`${weekendId} deleted`]);
