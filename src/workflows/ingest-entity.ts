@@ -27,12 +27,13 @@ const { loadBatch } = proxyActivities<ActivityTypes>({
 
 export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult> {
   const input = parseInput('ingestEntity', ingestInput, rawInput);
-  if (patched(PATCHES.dateChecks)) await checkDateInput('ingestEntity', 'runDate', input.runDate);
   const { entity, runDate, scale, seed, shardRows } = input;
-  // Versioned (see PATCHES): runs started before progress was batched keep signalling once per shard on replay.
-  const batchedProgress = patched(PATCHES.batchedProgress);
+  // The checks that need no activity come first, so a bad input fails before anything is scheduled.
   const tooMany = shardPlanProblem(scale, shardRows);
   if (tooMany) throw ApplicationFailure.nonRetryable(`ingestEntity: scale/shardRows: ${tooMany}`, 'InvalidInput');
+  if (patched(PATCHES.dateChecks)) await checkDateInput('ingestEntity', 'runDate', runDate);
+  // Versioned (see PATCHES): runs started before progress was batched keep signalling once per shard on replay.
+  const batchedProgress = patched(PATCHES.batchedProgress);
   const parent = input.parentWorkflowId ? getExternalWorkflowHandle(input.parentWorkflowId) : undefined;
   const report = async (generated: number, loaded: number, state: 'running' | 'completed'): Promise<void> => {
     // Progress is best effort: a parent that already closed must not fail the ingest.

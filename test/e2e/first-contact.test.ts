@@ -21,10 +21,17 @@ import type { PipelineSummary } from '../../src/domain/types.js';
 import { freeLoopbackPort } from '../../src/metrics.js';
 import { ensureTemporalCli, REPO_ROOT } from '../../src/stack/toolchain.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
-import { uniqueDate } from '../support/env.js';
+import { addDays, localDate } from '../../src/domain/dates.js';
 import { startWorkerCommand, stopWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const run = promisify(execFile);
+
+/**
+ * A date `daysAgo` days before today (UTC, the default HEALTHSYNTH_TIMEZONE). These runs write to the stack's
+ * default database, as a user's would, so they stay in the same few recent days: random dates years apart would
+ * make one run's retention cleanup refuse to delete another's rows (RETENTION_MAX_DELETE_SHARE).
+ */
+const recentDate = (daysAgo: number): string => addDays(localDate(new Date(), 'UTC'), -daysAgo);
 
 /** Runs `command` in `cwd` with `env`; resolves with its exit code and everything it printed. */
 async function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
@@ -70,7 +77,7 @@ describe('first contact: a fresh clone, a clean environment', { timeout: 1_200_0
 
   test('npm run demo installs the locked packages itself, then runs the pipeline', async () => {
     assert.equal(existsSync(path.join(clone, 'node_modules')), false, 'a fresh clone has no node_modules');
-    const date = uniqueDate();
+    const date = recentDate(1);
     const { code, out } = await sh('npm', ['run', 'demo', '--', '--date', date, '--scale', '300'], clone, env);
     assert.equal(code, 0, out);
     assert.match(out, /installing the locked packages \(node_modules is missing/);
@@ -80,7 +87,7 @@ describe('first contact: a fresh clone, a clean environment', { timeout: 1_200_0
   });
 
   test('npx healthsynth run --date … finds dbt without DBT_BIN and completes', async () => {
-    const date = uniqueDate();
+    const date = recentDate(2);
     const { code, out } = await sh(
       'npx',
       ['healthsynth', 'run', '--date', date, '--scale', '300', '--json'],
@@ -96,7 +103,7 @@ describe('first contact: a fresh clone, a clean environment', { timeout: 1_200_0
   test('npm run worker and temporal workflow start run the pipeline', async () => {
     worker = await startWorkerCommand('npm', ['run', 'worker'], { ...env });
     const temporal = await ensureTemporalCli({ noInstall: true });
-    const date = uniqueDate();
+    const date = recentDate(3);
     const workflowId = workflowIds.dailyPipeline(date);
     const address = `127.0.0.1:${config.localPorts.temporal}`;
     // prettier-ignore

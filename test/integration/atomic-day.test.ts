@@ -107,7 +107,7 @@ describe('atomic days', () => {
 
     // The versioned step: Y's history has the patch marker and publishDay, and replays against today's code.
     const history = await h.client.workflow.getHandle(y.workflowId, y.runId).fetchHistory();
-    assert.deepEqual(patchIds(history), [PATCHES.publishDay]);
+    assert.ok(patchIds(history).includes(PATCHES.publishDay), 'the new run took the publish-day path');
     const activities = scheduledActivities(history);
     assert.ok(activities.indexOf('publishDay') > -1, 'publishDay ran');
     assert.ok(activities.indexOf('publishDay') < activities.indexOf('runDbt'), 'before dbt');

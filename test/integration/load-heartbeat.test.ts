@@ -70,10 +70,22 @@ describe('loads that wait for a lock', () => {
     }
   }
 
-  const loadAttempts = async (workflowId: string): Promise<number[]> =>
-    ((await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
+  /** The attempt of every started generateShard and loadBatch task (other activities, such as the date check's, aside). */
+  const loadAttempts = async (workflowId: string): Promise<number[]> => {
+    const events = (await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const typeOf = new Map(
+      events
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => [Number(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]),
+    );
+    return events
       .filter((e) => e.activityTaskStartedEventAttributes)
+      .filter((e) => {
+        const type = typeOf.get(Number(e.activityTaskStartedEventAttributes?.scheduledEventId));
+        return type === 'generateShard' || type === 'loadBatch';
+      })
       .map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+  };
 
   test('a load blocked longer than the heartbeat timeout keeps heartbeating and completes in attempt 1', async () => {
     const runDate = uniqueDate();

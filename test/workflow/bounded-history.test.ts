@@ -72,7 +72,7 @@ describe('bounded workflow histories', () => {
     ).length;
     assert.ok(signals <= MAX_PROGRESS_SIGNALS, `${signals} progress signals`);
     assert.ok(signals >= 2, 'progress is still reported while shards finish, and at the end');
-    assert.deepEqual(patchIds(history), [PATCHES.batchedProgress]);
+    assert.deepEqual(patchIds(history), [PATCHES.dateChecks, PATCHES.batchedProgress]);
     assert.equal(scheduledActivities(history).filter((a) => a === 'generateShard').length, MAX_SHARDS_PER_ENTITY);
     // The batched path replays deterministically (the recorded one-shard histories replay the old path).
     installQuietRuntime();
