@@ -1,6 +1,8 @@
 /**
  * Records the histories that test/workflow/replay.test.ts replays: the real workflows, run by the real
- * worker against the running local stack, then `fetchHistory()` → JSON in test/workflow/histories/.
+ * worker against the running local stack, then `fetchHistory()` → JSON in test/workflow/histories/current/.
+ * (test/workflow/histories/before-patches/ holds histories recorded before the `patched()` changes listed in
+ * src/workflows/patches.ts; they stay, so the replay test proves runs open at those deploys still replay.)
  *
  *   node --import tsx scripts/record-histories.ts
  *
@@ -16,7 +18,9 @@
  *    injection; everything else is real), so the pipeline alerts, finishes the cleanup and fails;
  *  - daily-pipeline-invalid-input: a run date that is not a date;
  *  - scheduled-weekend-notice-first / -second: a real schedule backfilled twice for the same Sunday,
- *    so the second run finds weekend-notice-<date> and returns alreadySent; plus that child's history.
+ *    so the second run finds weekend-notice-<date> and returns alreadySent; plus that child's history;
+ *  - scheduled-daily-pipeline-first / -second: the daily-pipeline schedule backfilled twice for the same
+ *    Monday: the first runs daily-pipeline-<date> as its child, the second finds it completed and does nothing.
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -36,10 +40,12 @@ import { startReceiver } from '../test/support/receiver.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
 
 /** Where the replay test looks for histories. */
-export const HISTORIES_DIR = fileURLToPath(new URL('../test/workflow/histories/', import.meta.url));
+export const HISTORIES_DIR = fileURLToPath(new URL('../test/workflow/histories/current/', import.meta.url));
 
 const PIPELINE_DATE = '2010-06-11';
 const FAILING_REPORT_DATE = '2010-06-10';
+/** A Monday: the daily-pipeline schedule runs on weekdays. */
+const SCHEDULED_PIPELINE_DATE = '2010-06-14';
 const SCALE = 200;
 
 /** Writes the history of the run behind `handle` (its latest run when no run id is bound). */
@@ -123,7 +129,7 @@ async function main(): Promise<void> {
     }),
   });
   const schedulePrefix = `record-${randomUUID().slice(0, 8)}-`;
-  const scheduleId = `${schedulePrefix}${SCHEDULE_IDS.weekendNotice}`;
+  const scheduleIds = [SCHEDULE_IDS.weekendNotice, SCHEDULE_IDS.dailyPipeline].map((id) => `${schedulePrefix}${id}`);
   try {
     await mkdir(HISTORIES_DIR, { recursive: true });
     for (const f of await readdir(HISTORIES_DIR)) {
@@ -182,11 +188,40 @@ async function main(): Promise<void> {
     if (second.runId === first.runId) throw new Error('the second backfill started no new run');
     console.log(`scheduled weekend notice ${sunday} (second): ${await settle(client.workflow.getHandle(scheduledId))}`);
     await record(client, 'scheduled-weekend-notice-second', scheduledId, second.runId);
+
+    // 5. The daily-pipeline schedule, backfilled twice over the same Monday 10:05: the first run runs the date,
+    // the second finds daily-pipeline-<date> completed and does nothing.
+    const [dailyOptions] = desiredSchedules(config, { idPrefix: schedulePrefix, scale: SCALE });
+    if (!dailyOptions) throw new Error('desiredSchedules returned no daily-pipeline schedule');
+    const dailySchedule = await client.schedule.create(dailyOptions);
+    const dailyRunId = `${dailyOptions.action.workflowId}-${SCHEDULED_PIPELINE_DATE}T10:05:00Z`;
+    const dailyBackfill = () =>
+      dailySchedule.backfill({
+        start: new Date(`${SCHEDULED_PIPELINE_DATE}T10:00:00Z`),
+        end: new Date(`${SCHEDULED_PIPELINE_DATE}T10:10:00Z`),
+        overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+      });
+    await dailyBackfill();
+    console.log(`scheduled daily pipeline (first): ${await awaitStartedBySchedule(client, dailyRunId)}`);
+    const dailyFirst = await client.workflow.getHandle(dailyRunId).describe();
+    await record(client, 'scheduled-daily-pipeline-first', dailyRunId, dailyFirst.runId);
+    await dailyBackfill();
+    let dailySecond = dailyFirst;
+    const dailyDeadline = Date.now() + 60_000;
+    while (dailySecond.runId === dailyFirst.runId && Date.now() < dailyDeadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      dailySecond = await client.workflow.getHandle(dailyRunId).describe();
+    }
+    if (dailySecond.runId === dailyFirst.runId) throw new Error('the second daily backfill started no new run');
+    console.log(`scheduled daily pipeline (second): ${await settle(client.workflow.getHandle(dailyRunId))}`);
+    await record(client, 'scheduled-daily-pipeline-second', dailyRunId, dailySecond.runId);
   } finally {
-    await client.schedule
-      .getHandle(scheduleId)
-      .delete()
-      .catch(() => undefined);
+    for (const id of scheduleIds) {
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
+    }
     await worker.shutdown();
     await client.connection.close();
     await receiver.close();

@@ -35,7 +35,7 @@ export function shardRange(scale: ScaleInput, shardRows: number, shard: number):
 export const HISTORY_EVENT_LIMIT = 2_000;
 
 /**
- * Events one shard adds to ingestEntity's history, counted in test/workflow/histories/ingest-entity-appointments.json
+ * Events one shard adds to ingestEntity's history, counted in test/workflow/histories/before-patches/ingest-entity-appointments.json
  * (events 5-10): ActivityTaskScheduled, -Started, -Completed, and the workflow task its completion wakes
  * (WorkflowTaskScheduled, -Started, -Completed) when it completes alone.
  */

@@ -24,7 +24,10 @@ describe('the shard cap', () => {
   test('one shard and one progress signal cost what a recorded ingestEntity history shows', async () => {
     // Recorded from a real run: one shard, its progress signal, the load, the final signal.
     const history = historyFromJson(
-      await readFile(new URL('../workflow/histories/ingest-entity-appointments.json', import.meta.url), 'utf8'),
+      await readFile(
+        new URL('../workflow/histories/before-patches/ingest-entity-appointments.json', import.meta.url),
+        'utf8',
+      ),
     );
     const types = (history.events ?? []).map((e) => EventType[e.eventType ?? 0]);
     const shard = types.indexOf('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');

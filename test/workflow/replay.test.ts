@@ -18,36 +18,42 @@ import { patchIds, scheduledActivities } from '../support/history.js';
 import { historyFromJson } from './histories/history-json.js';
 
 const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+/** Recorded by scripts/record-histories.ts from the current code: one or more per workflow type. */
+const CURRENT = 'current';
+/** Recorded before the patched() changes of src/workflows/patches.ts: runs that were open at those deploys. */
+const BEFORE_PATCHES = 'before-patches';
 
-/** Workflow types the recorded histories must cover, so a lost recording is noticed. */
-const EXPECTED_TYPES = [
-  'dailyPipeline',
-  'ingestEntity',
-  'doctorRatingReport',
-  'retentionCleanup',
-  'weekendNotice',
-  'scheduledWeekendNotice',
-];
+/** Every workflow type the worker registers (the exports of src/workflows/index.ts). */
+async function registeredTypes(): Promise<string[]> {
+  return Object.keys(await import('../../src/workflows/index.js')).sort();
+}
 
-async function loadHistories() {
-  const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+async function loadHistories(folder: string) {
+  const dir = path.join(HISTORIES_DIR, folder);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
   return Promise.all(
     files.map(async (file) => ({
-      // The file name stands in for the workflow id; replay needs a unique one per history.
-      workflowId: path.basename(file, '.json'),
-      history: historyFromJson(await readFile(path.join(HISTORIES_DIR, file), 'utf8')),
+      // The folder and file name stand in for the workflow id; replay needs a unique one per history.
+      workflowId: `${folder}/${path.basename(file, '.json')}`,
+      history: historyFromJson(await readFile(path.join(dir, file), 'utf8')),
     })),
   );
 }
 
+const typeOf = (h: Awaited<ReturnType<typeof loadHistories>>[number]) =>
+  h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+
 describe('replay of recorded histories', () => {
   test('every recorded history replays against the current workflow code without a determinism error', async () => {
     installQuietRuntime();
-    const histories = await loadHistories();
-    const types = new Set(
-      histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name),
-    );
-    for (const type of EXPECTED_TYPES) assert.ok(types.has(type), `a recorded ${type} history`);
+    const current = await loadHistories(CURRENT);
+    const histories = [...current, ...(await loadHistories(BEFORE_PATCHES))];
+    // Every registered workflow type has a history recorded from the current code, so a new workflow (or a lost
+    // recording) is noticed here rather than at the first deploy.
+    const recorded = new Set(current.map(typeOf));
+    for (const type of await registeredTypes()) {
+      assert.ok(recorded.has(type), `no ${CURRENT}/ history of ${type}: run scripts/record-histories.ts`);
+    }
 
     const replayed: string[] = [];
     const failures: string[] = [];
@@ -67,7 +73,9 @@ describe('replay of recorded histories', () => {
     // where publishDay now runs (dbt, report, cleanup) without it and without the patch marker. It replays only
     // because the new step sits behind patched(PATCHES.publishDay) with the old path kept.
     installQuietRuntime();
-    const history = historyFromJson(await readFile(path.join(HISTORIES_DIR, 'daily-pipeline-completed.json'), 'utf8'));
+    const history = historyFromJson(
+      await readFile(path.join(HISTORIES_DIR, BEFORE_PATCHES, 'daily-pipeline-completed.json'), 'utf8'),
+    );
     assert.deepEqual(patchIds(history), []);
     const activities = scheduledActivities(history);
     assert.ok(!activities.includes('publishDay'));
@@ -78,7 +86,7 @@ describe('replay of recorded histories', () => {
   test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {
     // Guards the guard: if replay silently passed everything, the test above would prove nothing.
     installQuietRuntime();
-    const file = path.join(HISTORIES_DIR, 'daily-pipeline-completed.json');
+    const file = path.join(HISTORIES_DIR, BEFORE_PATCHES, 'daily-pipeline-completed.json');
     const history = historyFromJson(await readFile(file, 'utf8'));
     const scheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes);
     const activityType = scheduled?.activityTaskScheduledEventAttributes?.activityType;
