@@ -7,10 +7,9 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
 import { parseRunDate, todayIn } from '../src/cli/dates.js';
-import { failureText } from '../src/cli/output.js';
+import { failureText, terminalSummary } from '../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    console.log(formatSummary(outcome.summary));
+    console.log(terminalSummary(outcome.summary));
     const report = outcome.summary.report;
     if (report && 'reportKey' in report) {
       console.log(`Chart: s3://${config.s3.bucket}/${report.reportKey}`);

@@ -6,7 +6,8 @@
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Config } from './config.js';
 import type { PipelineSummary, ScaleInput } from './domain/types.js';
-import { webUiLink, workflowIds, WORKFLOW_TYPES } from './temporal.js';
+import { workflowIds, WORKFLOW_TYPES } from './temporal.js';
+import { webUiLink } from './workflow-ids.js';
 
 /**
  * Starts `dailyPipeline` for `runDate` with the business id `daily-pipeline-<runDate>`; when that run is
@@ -39,7 +40,7 @@ export async function awaitPipeline(config: Config, handle: WorkflowHandle): Pro
   const base = {
     workflowId: handle.workflowId,
     runId: desc.runId,
-    webUiUrl: webUiLink(config, handle.workflowId, desc.runId),
+    webUiUrl: webUiLink(config.temporal, handle.workflowId, desc.runId),
   };
   try {
     return { ...base, summary: (await handle.result()) as PipelineSummary };

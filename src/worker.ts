@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { createNotifier } from './activities/notify.js';
+import { createNotifier } from './activities/notifier.js';
 import { ObjectStore } from './activities/storage.js';
 import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
 import { dataConverterFor } from './codec.js';

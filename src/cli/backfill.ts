@@ -16,10 +16,10 @@ import {
 import type { Command } from 'commander';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
-import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
+import { WORKFLOW_TYPES, workflowIds } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import {
   EXIT,
-  formatDuration,
   jsonOption,
   printJson,
   resolveDeps,
@@ -27,8 +27,8 @@ import {
   UsageError,
   withClient,
   type CliDeps,
-  failureText,
-} from './output.js';
+} from './command.js';
+import { formatDuration, failureText } from './format.js';
 import { parseRunDate, todayIn } from './dates.js';
 import { NoWorkerError, withWorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
@@ -149,7 +149,7 @@ export async function backfillDate(
     runId,
     status,
     detail,
-    webUiUrl: webUiLink(config, workflowId, runId),
+    webUiUrl: webUiLink(config.temporal, workflowId, runId),
     durationMs: Date.now() - started,
   });
   try {

@@ -5,9 +5,10 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
-import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
+import { workflowIds, WORKFLOW_TYPES } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
-import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
+import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './command.js';
 import { parseWeekendDate, todayIn } from './dates.js';
 import { workerOption } from './worker-option.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
@@ -51,7 +52,7 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
             await watchdog.attach(earlier);
             result = { ...((await earlier.result()) as WeekendNoticeResult), alreadySent: true };
           }
-          const link = webUiLink(config, workflowId);
+          const link = webUiLink(config.temporal, workflowId);
           if (opts.json) printJson(io, { workflowId, webUiUrl: link, ...result });
           else {
             io.out(

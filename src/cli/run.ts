@@ -10,8 +10,7 @@ import { relaunchUnlessWorkerSettings } from '../worker-process.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
 import { parseRunDate, todayIn } from './dates.js';
-import { formatSummary } from './follow.js';
-import { failureText } from './output.js';
+import { failureText, terminalSummary } from './format.js';
 
 /** Parses a whole number of seconds from 0 to 3600. */
 function parseSeconds(value: string): number {
@@ -68,7 +67,7 @@ export function registerRunCommands(program: Command): void {
           if (opts.json) {
             console.log(JSON.stringify({ ...outcome, error: outcome.error ? failureText(outcome.error) : undefined }));
           } else if (outcome.summary) {
-            if (!opts.follow) console.log(formatSummary(outcome.summary));
+            if (!opts.follow) console.log(terminalSummary(outcome.summary));
             console.log(`Web UI: ${outcome.webUiUrl}`);
           } else {
             console.error(

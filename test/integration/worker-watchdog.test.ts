@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
 import { registerBackfillCommands } from '../../src/cli/backfill.js';
 import { registerFollowCommands } from '../../src/cli/follow.js';
-import { memoryIo, type CliDeps, type MemoryIo } from '../../src/cli/output.js';
+import { memoryIo, type CliDeps, type MemoryIo } from '../../src/cli/command.js';
 import type { Config } from '../../src/config.js';
 import { addDays } from '../../src/domain/dates.js';
 import { ENTITY_NAMES } from '../../src/domain/entities.js';

@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { registerBackfillCommands } from '../../src/cli/backfill.js';
 import { registerNoticeCommands } from '../../src/cli/notice.js';
-import { memoryIo, type CliDeps } from '../../src/cli/output.js';
+import { memoryIo, type CliDeps } from '../../src/cli/command.js';
 import { registerRunCommands } from '../../src/cli/run.js';
 import { registerStatusCommands } from '../../src/cli/status.js';
 import { addDays, localDate } from '../../src/domain/dates.js';
