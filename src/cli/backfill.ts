@@ -16,6 +16,7 @@ import {
 import type { Command } from 'commander';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
+import type { dailyPipeline } from '../workflows/daily-pipeline.js';
 import { WORKFLOW_TYPES, workflowIds } from '../temporal.js';
 import { webUiLink } from '../workflow-ids.js';
 import {
@@ -166,7 +167,7 @@ export async function backfillDate(
       how = 'attached to the running run';
     } else {
       try {
-        const startedRun = await client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
+        const startedRun = await client.workflow.start<typeof dailyPipeline>(WORKFLOW_TYPES.dailyPipeline, {
           taskQueue: config.temporal.taskQueue,
           workflowId,
           args: [
