@@ -44,7 +44,6 @@ async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean' },

@@ -15,9 +15,6 @@ import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
 import { WorkerWatchdog } from '../src/worker-watchdog.js';
 
-// The AWS SDK warns on every start that releases from 2027 need Node 22; we pin a version that runs on 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { date: { type: 'string' }, scale: { type: 'string' }, help: { type: 'boolean' } },

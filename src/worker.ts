@@ -186,8 +186,6 @@ export async function runWorkerProcess(
 }
 
 async function main(): Promise<void> {
-  // The AWS SDK warns on every start that releases from 2027 need Node 22; the locked version runs on 20.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   await runWorkerProcess(loadConfig());
 }
 

@@ -14,8 +14,6 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('Start the local stack (builds missing tools first), or reuse what is already running.')
     .action(async () => {
-      // The project targets Node 20 on purpose; the SDK's "Node 22 from 2027" notice would only confuse here.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const res = await stackUp({ log: (l) => console.log(l) });
       for (const s of res.services) {
         console.log(`${s.name.padEnd(9)} ${s.status.padEnd(8)} ${s.endpoint}${s.pid ? ` (pid ${s.pid})` : ''}`);
