@@ -15,12 +15,12 @@ import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
 import { ObjectStore, keys } from '../../src/activities/storage.js';
-import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
+import { type PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { addDays } from '../../src/domain/dates.js';
 import { csvHeader } from '../../src/domain/entities.js';
-import { freshDatabase, testConfig, uniqueDate } from '../support/env.js';
-import { appointmentsCsv, feedbackCsv, putShard } from '../support/warehouse-db.js';
+import { testConfig, uniqueDate } from '../support/env.js';
+import { appointmentsCsv, feedbackCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
 
 /** Patient rows `firstId …` of `batchDate`, with names and conditions (the personal data retention is for). */
 function patientsCsv(batchDate: string, firstId: number, n: number): string {
@@ -41,12 +41,7 @@ describe('retention cleanup on PostgreSQL', () => {
   const backupPrefixes: string[] = [];
 
   before(async () => {
-    config = testConfig({ DATABASE_URL: await freshDatabase('hs_wh_cleanup_test') });
-    store = ObjectStore.fromConfig(config.s3);
-    await store.ensureBucket();
-    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
-    warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
-    await warehouse.ensureRawTables();
+    ({ config, store, warehouse } = await postgresFixture('hs_wh_cleanup_test'));
   });
 
   after(async () => {

@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createLoadActivities } from '../../src/activities/load.js';
-import { ObjectStore } from '../../src/activities/storage.js';
+import { type ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { randomUUID } from 'node:crypto';
 import { createGenerateActivities } from '../../src/activities/generate.js';
 import { csvHeader, ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
 import type { ShardObject } from '../../src/domain/types.js';
-import { freshDatabase, testConfig, uniqueDate } from '../support/env.js';
-import { appointmentsCsv, putShard } from '../support/warehouse-db.js';
+import { uniqueDate } from '../support/env.js';
+import { appointmentsCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
 
 describe('PostgreSQL warehouse loads', () => {
   let config: Config;
@@ -23,12 +23,7 @@ describe('PostgreSQL warehouse loads', () => {
   const prefix = `test-warehouse-${randomUUID().slice(0, 8)}`;
 
   before(async () => {
-    config = testConfig({ DATABASE_URL: await freshDatabase('hs_wh_test') });
-    store = ObjectStore.fromConfig(config.s3);
-    await store.ensureBucket();
-    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
-    warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
-    await warehouse.ensureRawTables();
+    ({ config, store, warehouse } = await postgresFixture('hs_wh_test'));
   });
 
   after(async () => {

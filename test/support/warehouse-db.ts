@@ -1,10 +1,26 @@
 /**
- * Test helpers for the warehouse: small, well-formed CSV part files written to the real object store. A test file's
- * private database and its dates come from env.ts (`freshDatabase`, `uniqueDate('warehouse')`).
+ * Test helpers for the warehouse: a PostgreSQL warehouse on a test file's own fresh database, and small,
+ * well-formed CSV part files written to the real object store. Dates come from env.ts (`uniqueDate('warehouse')`).
  */
-import type { ObjectStore } from '../../src/activities/storage.js';
+import { ObjectStore } from '../../src/activities/storage.js';
+import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
+import type { Config } from '../../src/config.js';
 import { csvHeader } from '../../src/domain/entities.js';
 import type { ShardObject } from '../../src/domain/types.js';
+import { freshDatabase, testConfig } from './env.js';
+
+/** A PostgreSQL warehouse on a fresh database `name` (one per test file) with its raw tables, and the test bucket. */
+export async function postgresFixture(
+  name: string,
+): Promise<{ config: Config; store: ObjectStore; warehouse: PostgresWarehouse }> {
+  const config = testConfig({ DATABASE_URL: await freshDatabase(name) });
+  const store = ObjectStore.fromConfig(config.s3);
+  await store.ensureBucket();
+  if (config.warehouse.kind !== 'postgres') throw new Error('unreachable: DATABASE_URL is set');
+  const warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
+  await warehouse.ensureRawTables();
+  return { config, store, warehouse };
+}
 
 /** Appointment rows `firstId … firstId+n-1` for `batchDate`, each on `appointmentDay` (default: the batch date). */
 export function appointmentsCsv(batchDate: string, firstId: number, n: number, appointmentDay = batchDate): string {
