@@ -105,7 +105,11 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: srcLayers }] },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: srcLayers }],
+      // The image installs with `npm ci --omit=dev`: what src/ loads at run time must be a dependency.
+      'import-x/no-extraneous-dependencies': ['error', { devDependencies: false }],
+    },
   },
   {
     files: ['bench/**/*.ts'],
