@@ -7,16 +7,7 @@ import { awaitPipeline, startPipeline } from '../run-pipeline.js';
 import { runWorkerProcess, WORKER_CONNECT_RETRY_MS } from '../worker.js';
 import { relaunchUnlessWorkerSettings } from '../worker-process.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
-import {
-  EXIT,
-  jsonOption,
-  printJson,
-  resolveDeps,
-  runAction,
-  withClient,
-  type CliDeps,
-  type CliIo,
-} from './command.js';
+import { EXIT, jsonOption, resolveDeps, runAction, withClient, type CliDeps, type CliIo } from './command.js';
 import { parseRunDate, todayIn } from './dates.js';
 import { failureText, terminalSummary } from './format.js';
 import { workerOption } from './worker-option.js';
@@ -80,7 +71,8 @@ export function registerRunCommands(program: Command, deps: CliDeps = {}): void 
             }
             const outcome = await awaitPipeline(config, handle);
             if (opts.json) {
-              printJson(io, { ...outcome, error: outcome.error ? failureText(outcome.error) : undefined });
+              // One line, as it always was: scripts may read it with `tail -1`.
+              io.out(JSON.stringify({ ...outcome, error: outcome.error ? failureText(outcome.error) : undefined }));
             } else if (outcome.summary) {
               if (!opts.follow) io.out(terminalSummary(outcome.summary));
               io.out(`Web UI: ${outcome.webUiUrl}`);

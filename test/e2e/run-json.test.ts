@@ -48,7 +48,8 @@ test('run --json --follow prints one JSON document on stdout; progress and outbo
   const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
   assert.equal(code, 0, `${stdout}\n${stderr}`);
 
-  // One document: JSON.parse refuses anything before or after it.
+  // One document on one line: JSON.parse refuses anything before or after it, and `tail -1` finds it.
+  assert.equal(stdout.trimEnd().split('\n').length, 1, stdout);
   const outcome = JSON.parse(stdout) as { summary: PipelineSummary; workflowId: string };
   assert.equal(outcome.summary.runDate, date);
   // --follow's progress went to stderr as plain lines.
