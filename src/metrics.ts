@@ -74,52 +74,28 @@ const LOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800
 /** A dbt build takes tens of seconds locally and minutes on Redshift. */
 const DBT_BUCKETS = [1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
-/** The name a counter is created with: the exporter adds `_total`. */
-const counterName = (name: string): string => name.replace(/_total$/, '');
-
 /**
  * Creates the pipeline metrics on `meter`: the runtime's (`Runtime.instance().metricMeter`), which is a
  * no-op unless the runtime was installed with a metrics exporter, so workers inside commands and tests
  * record nothing and need no metrics code of their own.
  */
 export function createMetrics(meter: MetricMeter): Metrics {
-  const rowsGenerated = meter.createCounter(
-    counterName(METRIC_NAMES.rowsGenerated),
-    '',
+  // Counters are created without `_total` (the exporter appends it); histograms hold seconds.
+  const counter = (name: string, help: string) => meter.createCounter(name.replace(/_total$/, ''), '', help);
+  const seconds = (name: string, help: string) => meter.createHistogram(name, 'float', '', help);
+  const rowsGenerated = counter(
+    METRIC_NAMES.rowsGenerated,
     'Rows generated and written to the object store, by entity.',
   );
-  const rowsLoaded = meter.createCounter(
-    counterName(METRIC_NAMES.rowsLoaded),
-    '',
-    'Rows loaded into the warehouse raw tables, by entity.',
-  );
-  const loadDuration = meter.createHistogram(
-    METRIC_NAMES.loadDuration,
-    'float',
-    '',
-    'Wall time of one warehouse load of an entity batch.',
-  );
-  const dbtDuration = meter.createHistogram(
-    METRIC_NAMES.dbtDuration,
-    'float',
-    '',
-    'Wall time of one dbt invocation (build: models and tests).',
-  );
-  const dbtTestFailures = meter.createCounter(
-    counterName(METRIC_NAMES.dbtTestFailures),
-    '',
-    'dbt data tests that failed.',
-  );
-  const notifications = meter.createCounter(
-    counterName(METRIC_NAMES.notifications),
-    '',
+  const rowsLoaded = counter(METRIC_NAMES.rowsLoaded, 'Rows loaded into the warehouse raw tables, by entity.');
+  const loadDuration = seconds(METRIC_NAMES.loadDuration, 'Wall time of one warehouse load of an entity batch.');
+  const dbtDuration = seconds(METRIC_NAMES.dbtDuration, 'Wall time of one dbt invocation (build: models and tests).');
+  const dbtTestFailures = counter(METRIC_NAMES.dbtTestFailures, 'dbt data tests that failed.');
+  const notifications = counter(
+    METRIC_NAMES.notifications,
     'Notifications by channel (slack, telegram) and status (delivered, outbox, failed).',
   );
-  const pipelineRuns = meter.createCounter(
-    counterName(METRIC_NAMES.pipelineRuns),
-    '',
-    'Daily pipeline runs by outcome (completed, failed).',
-  );
+  const pipelineRuns = counter(METRIC_NAMES.pipelineRuns, 'Daily pipeline runs by outcome (completed, failed).');
 
   const nonNegative = (what: string, n: number): number => {
     if (!Number.isFinite(n) || n < 0) throw new RangeError(`${what} must be a finite number >= 0, got ${n}`);
