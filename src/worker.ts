@@ -152,7 +152,15 @@ export async function runWorkerProcess(
   let metricsUrl: string | undefined;
   if (config.workerMetricsPort !== 0) {
     runtimeInstalled = true;
-    ({ url: metricsUrl } = installRuntimeMetrics(config.workerMetricsHost, config.workerMetricsPort));
+    const { workerMetricsHost: host, workerMetricsPort: port } = config;
+    try {
+      ({ url: metricsUrl } = installRuntimeMetrics(host, port));
+    } catch (err) {
+      throw new Error(
+        `worker cannot serve metrics on ${host}:${port} (WORKER_METRICS_HOST, WORKER_METRICS_PORT): ` +
+          `${(err as Error).message}. Set WORKER_METRICS_PORT to a free port, or 0 to turn metrics off`,
+      );
+    }
   }
   const connection = await connectWithRetry(config, { retryForMs: connectRetryMs });
   const stopProcessMetrics = recordProcessMetrics(Runtime.instance().metricMeter);
