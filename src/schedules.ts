@@ -168,12 +168,13 @@ export function calendarText(calendar: CalendarSpec | CalendarSpecDescription): 
   if (dom) parts.push(`day ${ranges(dom, String)}`);
   if (month) parts.push(`in ${ranges(month, (n) => short(MONTHS[n - 1]))}`);
   if (year) parts.push(`year ${ranges(year, String)}`);
-  const [hh, mm, ss] = [h?.length === 1 && h[0], m?.length === 1 && m[0], s?.length === 1 && s[0]];
-  if (hh !== false && mm !== false && ss !== false) {
-    parts.push(`${two(hh as number)}:${two(mm as number)}${ss === 0 ? '' : `:${two(ss as number)}`}`);
+  const only = (v: number[] | null | undefined) => (v?.length === 1 ? v[0] : undefined);
+  const [hh, mm, ss] = [only(h), only(m), only(s)];
+  if (hh !== undefined && mm !== undefined && ss !== undefined) {
+    parts.push(`${two(hh)}:${two(mm)}${ss === 0 ? '' : `:${two(ss)}`}`);
   } else {
-    const f = (v: number[] | null) => (v ? ranges(v, two) : '*');
-    parts.push(`hour ${f(h ?? null)} minute ${f(m ?? null)} second ${f(s ?? null)}`);
+    const f = (v: number[] | null | undefined) => (v ? ranges(v, two) : '*');
+    parts.push(`hour ${f(h)} minute ${f(m)} second ${f(s)}`);
   }
   return parts.join(' ');
 }
