@@ -1,6 +1,7 @@
 /**
  * Load benchmark: our loadBatch (object store → COPY FROM STDIN, one transaction, ledger, checks) against
- * `psql \copy` of the same bytes from a local file into an identical fresh table, in the same run.
+ * `psql \copy` of the same bytes from a local file into an identical fresh table, in the same run, and against
+ * the bench-only staging load (bench/staging-load.ts) in `by_strategy`.
  *
  * Run: `npx tsx bench/load.ts [appointments] [entity,entity…]` (default 200000 appointments, all entities).
  * Uses its own database (hs_wh_bench) and key prefix (bench-load/), so it never touches pipeline data.
