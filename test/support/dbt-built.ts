@@ -14,6 +14,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { DBT_PROJECT_DIR, createDbtActivities, resolveDbtBin } from '../../src/activities/dbt.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -145,6 +146,24 @@ export async function openBuiltFixture(prefix: string): Promise<DbtTestDatabase>
   return open(name, dataDir, () =>
     withAdmin((a) => a.query(`drop database if exists ${name} with (force)`).then(() => {})),
   );
+}
+
+/**
+ * Opens a copy of the built fixture (see {@link openBuiltFixture}) before the tests of the enclosing `describe` and
+ * closes it after them; the returned function gives the tests the open database.
+ */
+export function useBuiltFixture(prefix: string): () => DbtTestDatabase {
+  let fixture: DbtTestDatabase | undefined;
+  before(async () => {
+    fixture = await openBuiltFixture(prefix);
+  });
+  after(async () => {
+    await fixture?.close();
+  });
+  return () => {
+    if (!fixture) throw new Error(`the built fixture ${prefix} is not open (its before hook failed)`);
+    return fixture;
+  };
 }
 
 /** Rows of a query as plain objects (pg's rows carry a prototype deepEqual would compare). */

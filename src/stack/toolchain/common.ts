@@ -69,7 +69,7 @@ export async function isExecutable(file: string): Promise<boolean> {
 }
 
 /** The stamp a finished install wrote last into its cache folder; undefined for a half-finished build. */
-export async function readStamp(dir: string): Promise<Record<string, unknown> | undefined> {
+async function readStamp(dir: string): Promise<Record<string, unknown> | undefined> {
   try {
     return JSON.parse(await fs.readFile(path.join(dir, STAMP), 'utf8')) as Record<string, unknown>;
   } catch {
@@ -145,10 +145,25 @@ export async function aptInstall(
 }
 
 /**
+ * Returns `bin` when cache folder `dir` holds a finished build of it (its stamp passes `stamped`), else runs `build`
+ * under the folder's lock, after looking once more: another process may have finished the build meanwhile.
+ */
+export async function buildOnce(
+  dir: string,
+  bin: string,
+  stamped: (stamp: Record<string, unknown> | undefined) => boolean,
+  build: () => Promise<string>,
+): Promise<string> {
+  const built = async () => stamped(await readStamp(dir)) && (await isExecutable(bin));
+  if (await built()) return bin;
+  return withLock(`${dir}.lock`, async () => ((await built()) ? bin : build()));
+}
+
+/**
  * Serialises installs of one cache entry across processes (two clones running setup at once)
  * with an exclusive lock file; a lock whose owner process is gone is taken over.
  */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(path.dirname(lockPath), { recursive: true });
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {

@@ -6,17 +6,15 @@ import path from 'node:path';
 import { execa } from 'execa';
 import {
   aptInstall,
+  buildOnce,
   cacheRoot,
   canAptInstall,
   envAndLog,
-  isExecutable,
-  readStamp,
   REPO_ROOT,
   runLogged,
   runs,
   ToolchainError,
   which,
-  withLock,
   writeStamp,
   type ToolchainOptions,
 } from './common.js';
@@ -78,62 +76,64 @@ export async function ensureDbt(opts: ToolchainOptions = {}): Promise<string> {
   const dir = dbtVenvDir(env);
   const dbt = dbtVenvBin(env);
   const wanted = createHash('sha256').update(readFileSync(DBT_REQUIREMENTS)).digest('hex');
-  const ok = async () => (await readStamp(dir))?.requirements === wanted && (await isExecutable(dbt));
-  if (await ok()) return dbt;
-
-  return withLock(`${dir}.lock`, async () => {
-    if (await ok()) return dbt;
-    if (opts.noInstall) throw new ToolchainError('dbt', `no virtualenv at ${dir}`, 'Run `npm run setup` to create it');
-    let { python, problem } = await findPython(env);
-    const logFile = path.join(cacheRoot(env), 'logs', `dbt-${DBT_SERIES}.log`);
-    if (!python && (await canAptInstall(env))) {
-      log(`Installing Python with apt-get; log: ${logFile}`);
-      await aptInstall(['python3', 'python3-venv'], logFile, env);
-      ({ python, problem } = await findPython(env));
-    }
-    if (!python) {
-      throw new ToolchainError(
-        'dbt',
-        problem,
-        'Install Python 3.10+ with its venv module (Debian: apt-get install python3-venv), or set DBT_BIN',
-      );
-    }
-    log(`Creating the dbt ${DBT_SERIES} virtualenv with ${python} (about 1 min); log: ${logFile}`);
-    await fs.rm(dir, { recursive: true, force: true });
-    let code = await runLogged(python, ['-m', 'venv', dir], logFile, { env });
-    if (code !== 0 && (await canAptInstall(env))) {
-      // Debian splits ensurepip into python3-venv.
-      await aptInstall(['python3-venv'], logFile, env);
+  return buildOnce(
+    dir,
+    dbt,
+    (stamp) => stamp?.requirements === wanted,
+    async () => {
+      if (opts.noInstall)
+        throw new ToolchainError('dbt', `no virtualenv at ${dir}`, 'Run `npm run setup` to create it');
+      let { python, problem } = await findPython(env);
+      const logFile = path.join(cacheRoot(env), 'logs', `dbt-${DBT_SERIES}.log`);
+      if (!python && (await canAptInstall(env))) {
+        log(`Installing Python with apt-get; log: ${logFile}`);
+        await aptInstall(['python3', 'python3-venv'], logFile, env);
+        ({ python, problem } = await findPython(env));
+      }
+      if (!python) {
+        throw new ToolchainError(
+          'dbt',
+          problem,
+          'Install Python 3.10+ with its venv module (Debian: apt-get install python3-venv), or set DBT_BIN',
+        );
+      }
+      log(`Creating the dbt ${DBT_SERIES} virtualenv with ${python} (about 1 min); log: ${logFile}`);
       await fs.rm(dir, { recursive: true, force: true });
-      code = await runLogged(python, ['-m', 'venv', dir], logFile, { env });
-    }
-    if (code !== 0) {
-      throw new ToolchainError(
-        'dbt',
-        `\`${python} -m venv\` failed (exit ${code})`,
-        'Install the Python venv module (Debian: apt-get install python3-venv), or set DBT_BIN',
+      let code = await runLogged(python, ['-m', 'venv', dir], logFile, { env });
+      if (code !== 0 && (await canAptInstall(env))) {
+        // Debian splits ensurepip into python3-venv.
+        await aptInstall(['python3-venv'], logFile, env);
+        await fs.rm(dir, { recursive: true, force: true });
+        code = await runLogged(python, ['-m', 'venv', dir], logFile, { env });
+      }
+      if (code !== 0) {
+        throw new ToolchainError(
+          'dbt',
+          `\`${python} -m venv\` failed (exit ${code})`,
+          'Install the Python venv module (Debian: apt-get install python3-venv), or set DBT_BIN',
+          logFile,
+        );
+      }
+      const pip = path.join(dir, 'bin', 'pip');
+      code = await runLogged(
+        pip,
+        ['install', '--disable-pip-version-check', '--no-input', '-r', DBT_REQUIREMENTS],
         logFile,
+        {
+          env: { ...env, PIP_NO_INPUT: '1' },
+        },
       );
-    }
-    const pip = path.join(dir, 'bin', 'pip');
-    code = await runLogged(
-      pip,
-      ['install', '--disable-pip-version-check', '--no-input', '-r', DBT_REQUIREMENTS],
-      logFile,
-      {
-        env: { ...env, PIP_NO_INPUT: '1' },
-      },
-    );
-    if (code !== 0 || !(await runs(dbt))) {
-      throw new ToolchainError(
-        'dbt',
-        `pip install -r dbt/requirements.txt failed (exit ${code})`,
-        'Read the log (network to PyPI, Python version), fix it and run `npm run setup` again, or set DBT_BIN',
-        logFile,
-      );
-    }
-    await writeStamp(dir, { tool: 'dbt', series: DBT_SERIES, requirements: wanted });
-    log(`Created dbt virtualenv: ${dbt}`);
-    return dbt;
-  });
+      if (code !== 0 || !(await runs(dbt))) {
+        throw new ToolchainError(
+          'dbt',
+          `pip install -r dbt/requirements.txt failed (exit ${code})`,
+          'Read the log (network to PyPI, Python version), fix it and run `npm run setup` again, or set DBT_BIN',
+          logFile,
+        );
+      }
+      await writeStamp(dir, { tool: 'dbt', series: DBT_SERIES, requirements: wanted });
+      log(`Created dbt virtualenv: ${dbt}`);
+      return dbt;
+    },
+  );
 }

@@ -8,15 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import {
+  buildOnce,
   cacheRoot,
   envAndLog,
   isExecutable,
-  readStamp,
   runLogged,
   runs,
   ToolchainError,
   which,
-  withLock,
   writeStamp,
   type ToolchainOptions,
 } from './common.js';
@@ -112,64 +111,65 @@ async function ensureGoTool(tool: GoTool, opts: ToolchainOptions): Promise<strin
 
   const dir = path.join(cacheRoot(env), `${tool.name}-${tool.version}`);
   const bin = path.join(dir, tool.binary);
-  const stamp = await readStamp(dir);
-  if (stamp?.version === tool.version && (await isExecutable(bin))) return bin;
-
-  return withLock(`${dir}.lock`, async () => {
-    if ((await readStamp(dir))?.version === tool.version && (await isExecutable(bin))) return bin;
-    // A binary without a stamp was built by hand or by an older setup: adopt it only if it runs and is the right version.
-    if ((await isExecutable(bin)) && (await runs(bin)) && (await goBuildMatches(bin, tool, env))) {
-      await writeStamp(dir, { tool: tool.name, version: tool.version, source: 'adopted existing build' });
-      return bin;
-    }
-    if (opts.noInstall) {
-      throw new ToolchainError(
-        tool.label,
-        `not found (no ${tool.envVar}, no \`${tool.binary}\` on PATH, no build in ${dir})`,
-        'Run `npm run setup` to build it',
-      );
-    }
-    const { go, problem } = await findGo(env);
-    if (!go) {
-      throw new ToolchainError(
-        tool.label,
-        `${problem}`,
-        `Go >= ${MIN_GO.join('.')} is needed to build the ${tool.label}, or put \`${tool.binary}\` on PATH / set ${tool.envVar}`,
-      );
-    }
-    const logFile = path.join(cacheRoot(env), 'logs', `${tool.name}-${tool.version}.log`);
-    log(`Building ${tool.label} v${tool.version} with ${go} (about ${tool.minutes} min); log: ${logFile}`);
-    // Build into a scratch folder, then move the finished binary into place and stamp it.
-    await fs.mkdir(cacheRoot(env), { recursive: true });
-    const scratch = await fs.mkdtemp(path.join(cacheRoot(env), `.build-${tool.name}-`));
-    try {
-      const code = await runLogged(go, ['install', `${tool.pkg}@v${tool.version}`], logFile, {
-        env: { ...env, GOBIN: scratch, CGO_ENABLED: '0', GOFLAGS: env.GOFLAGS ?? '' },
-        cwd: os.tmpdir(),
-      });
-      const built = path.join(scratch, tool.binary);
-      if (code !== 0 || !(await isExecutable(built))) {
+  return buildOnce(
+    dir,
+    bin,
+    (stamp) => stamp?.version === tool.version,
+    async () => {
+      // A binary without a stamp was built by hand or by an older setup: adopt it only if it runs and is the right version.
+      if ((await isExecutable(bin)) && (await runs(bin)) && (await goBuildMatches(bin, tool, env))) {
+        await writeStamp(dir, { tool: tool.name, version: tool.version, source: 'adopted existing build' });
+        return bin;
+      }
+      if (opts.noInstall) {
         throw new ToolchainError(
           tool.label,
-          `\`go install ${tool.pkg}@v${tool.version}\` failed (exit ${code})`,
-          `Read the log, fix the cause (network to the Go module proxy, disk space) and run \`npm run setup\` again, or set ${tool.envVar}`,
-          logFile,
+          `not found (no ${tool.envVar}, no \`${tool.binary}\` on PATH, no build in ${dir})`,
+          'Run `npm run setup` to build it',
         );
       }
-      await fs.rm(dir, { recursive: true, force: true });
-      await fs.mkdir(dir, { recursive: true });
-      await fs.rename(built, bin);
-      await writeStamp(dir, {
-        tool: tool.name,
-        version: tool.version,
-        source: `go install ${tool.pkg}@v${tool.version}`,
-      });
-      log(`Built ${tool.label} v${tool.version}: ${bin}`);
-      return bin;
-    } finally {
-      await fs.rm(scratch, { recursive: true, force: true });
-    }
-  });
+      const { go, problem } = await findGo(env);
+      if (!go) {
+        throw new ToolchainError(
+          tool.label,
+          `${problem}`,
+          `Go >= ${MIN_GO.join('.')} is needed to build the ${tool.label}, or put \`${tool.binary}\` on PATH / set ${tool.envVar}`,
+        );
+      }
+      const logFile = path.join(cacheRoot(env), 'logs', `${tool.name}-${tool.version}.log`);
+      log(`Building ${tool.label} v${tool.version} with ${go} (about ${tool.minutes} min); log: ${logFile}`);
+      // Build into a scratch folder, then move the finished binary into place and stamp it.
+      await fs.mkdir(cacheRoot(env), { recursive: true });
+      const scratch = await fs.mkdtemp(path.join(cacheRoot(env), `.build-${tool.name}-`));
+      try {
+        const code = await runLogged(go, ['install', `${tool.pkg}@v${tool.version}`], logFile, {
+          env: { ...env, GOBIN: scratch, CGO_ENABLED: '0', GOFLAGS: env.GOFLAGS ?? '' },
+          cwd: os.tmpdir(),
+        });
+        const built = path.join(scratch, tool.binary);
+        if (code !== 0 || !(await isExecutable(built))) {
+          throw new ToolchainError(
+            tool.label,
+            `\`go install ${tool.pkg}@v${tool.version}\` failed (exit ${code})`,
+            `Read the log, fix the cause (network to the Go module proxy, disk space) and run \`npm run setup\` again, or set ${tool.envVar}`,
+            logFile,
+          );
+        }
+        await fs.rm(dir, { recursive: true, force: true });
+        await fs.mkdir(dir, { recursive: true });
+        await fs.rename(built, bin);
+        await writeStamp(dir, {
+          tool: tool.name,
+          version: tool.version,
+          source: `go install ${tool.pkg}@v${tool.version}`,
+        });
+        log(`Built ${tool.label} v${tool.version}: ${bin}`);
+        return bin;
+      } finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+      }
+    },
+  );
 }
 
 /** Finds or builds the Temporal CLI: TEMPORAL_CLI, else `temporal` on PATH, else the cache, else `go install`. */

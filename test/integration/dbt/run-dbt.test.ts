@@ -5,28 +5,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { createDbtActivities } from '../../../src/activities/dbt.js';
 import { RAW_SCHEMA } from '../../../src/domain/entities.js';
-import { openBuiltFixture, type DbtTestDatabase } from '../../support/dbt-built.js';
+import { useBuiltFixture } from '../../support/dbt-built.js';
 import { B2, appt, insertRows } from '../../support/dbt-fixture.js';
 
 describe('runDbt failures', { timeout: 600_000 }, () => {
-  let fixture: DbtTestDatabase;
-
-  before(async () => {
-    fixture = await openBuiltFixture('hs_dbt_run');
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const fixture = useBuiltFixture('hs_dbt_run');
 
   test('a broken relationship fails runDbt with DbtTestFailure naming the tests', async () => {
-    const { db, config } = fixture;
+    const { db, config } = fixture();
     const { runDbt } = createDbtActivities({ config });
     // In a published day (an unpublished one is invisible to staging and raw tests alike).
     const orphan = appt('A-ORPHAN', 'P-MISSING', 'D1', '2026-03-01 10:00:00', B2, false, false, B2);
@@ -52,7 +44,7 @@ describe('runDbt failures', { timeout: 600_000 }, () => {
   });
 
   test('cancelling runDbt kills the dbt process', async () => {
-    const { runDbt } = createDbtActivities({ config: fixture.config, heartbeatIntervalMs: 200 });
+    const { runDbt } = createDbtActivities({ config: fixture().config, heartbeatIntervalMs: 200 });
     const activityEnv = new MockActivityEnvironment({ activityId: `dbt-cancel-${randomUUID()}` });
     const running = activityEnv.run(runDbt, { runDate: B2 });
     // Wait until dbt itself is running (its process has our per-run target path on its command line).
@@ -60,7 +52,7 @@ describe('runDbt failures', { timeout: 600_000 }, () => {
       const ps = await execa('ps', ['-eo', 'pid=,args=']);
       return ps.stdout
         .split('\n')
-        .filter((line) => line.includes(path.join(fixture.dataDir, 'dbt')) && line.includes(' build '));
+        .filter((line) => line.includes(path.join(fixture().dataDir, 'dbt')) && line.includes(' build '));
     };
     for (let i = 0; i < 100 && (await dbtProcesses()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok((await dbtProcesses()).length > 0, 'dbt should be running before the cancel');
@@ -73,7 +65,7 @@ describe('runDbt failures', { timeout: 600_000 }, () => {
   });
 
   test('runDbt reports a missing dbt binary as DbtNotInstalled', async () => {
-    const { config, dataDir } = fixture;
+    const { config, dataDir } = fixture();
     const missing = { ...config, dbt: { ...config.dbt, bin: path.join(dataDir, 'no-such-dbt', 'bin', 'dbt') } };
     await assert.rejects(createDbtActivities({ config: missing }).runDbt({ runDate: B2 }), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure);

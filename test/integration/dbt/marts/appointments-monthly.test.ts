@@ -3,22 +3,14 @@
  * local PostgreSQL: a copy of the built fixture (test/support/dbt-built.ts), checked against numbers computed by hand.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { openBuiltFixture, type DbtTestDatabase } from '../../../support/dbt-built.js';
+import { describe, test } from 'node:test';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.appointments_monthly', { timeout: 600_000 }, () => {
-  let fixture: DbtTestDatabase;
-
-  before(async () => {
-    fixture = await openBuiltFixture('hs_dbt_monthly');
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const fixture = useBuiltFixture('hs_dbt_monthly');
 
   test('one row per month and clinic with the numbers computed by hand', async () => {
-    const { db } = fixture;
+    const { db } = fixture();
     const monthly = await db.query(
       `select to_char(month_start_on, 'YYYY-MM') as month, clinic_id, appointments, attended_appointments, no_shows,
               sms_reminders, patients, doctors, billing_total_amount::text

@@ -3,22 +3,14 @@
  * local PostgreSQL: a copy of the built fixture (test/support/dbt-built.ts), checked against numbers computed by hand.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { openBuiltFixture, type DbtTestDatabase } from '../../../support/dbt-built.js';
+import { describe, test } from 'node:test';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.doctor_performance', { timeout: 600_000 }, () => {
-  let fixture: DbtTestDatabase;
-
-  before(async () => {
-    fixture = await openBuiltFixture('hs_dbt_perf');
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const fixture = useBuiltFixture('hs_dbt_perf');
 
   test('one row per doctor and month: appointments, no-shows, billing and ratings computed by hand', async () => {
-    const { db } = fixture;
+    const { db } = fixture();
     const perf = await db.query(
       `select doctor_id, to_char(month_start_on, 'YYYY-MM') as month, full_name, clinic_name, appointments, patients,
               no_shows, no_show_rate::text, billing_total_amount::text, avg_billing_per_patient_amount::text,

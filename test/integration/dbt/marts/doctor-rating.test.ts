@@ -5,25 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { execa } from 'execa';
 import { DBT_PROJECT_DIR, createDbtActivities, dbtProfileEnv, resolveDbtBin } from '../../../../src/activities/dbt.js';
-import { openBuiltFixture, type DbtTestDatabase } from '../../../support/dbt-built.js';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 import { B1, B2 } from '../../../support/dbt-fixture.js';
 
 describe('marts.doctor_rating', { timeout: 600_000 }, () => {
-  let fixture: DbtTestDatabase;
-
-  before(async () => {
-    fixture = await openBuiltFixture('hs_dbt_rating');
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const fixture = useBuiltFixture('hs_dbt_rating');
 
   test('the ranking as of B2: shrunk ratings and billing per patient within the specialty, computed by hand', async () => {
-    const { db } = fixture;
+    const { db } = fixture();
     // doctor_rating as of B2 (90-day window covers everything), C = 10:
     //   m = (5+3+4+2)/4 = 3.5; shrunk D1 = (35+12)/13 = 3.6154, D2 = (35+2)/11 = 3.3636, D3 = 35/10 = 3.5
     //   billing per patient D1 520.50/3 = 173.50 (only cardiologist -> index 1 -> 0.5),
@@ -89,7 +81,7 @@ describe('marts.doctor_rating', { timeout: 600_000 }, () => {
   });
 
   test('doctor_rating keeps one ranking per run date; a rerun replaces its own date; a full refresh starts over', async () => {
-    const { db, config, dataDir } = fixture;
+    const { db, config, dataDir } = fixture();
     const { runDbt } = createDbtActivities({ config });
     const ranking = async (asOf: string) =>
       (

@@ -3,22 +3,14 @@
  * local PostgreSQL: a copy of the built fixture (test/support/dbt-built.ts), checked against numbers computed by hand.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { openBuiltFixture, type DbtTestDatabase } from '../../../support/dbt-built.js';
+import { describe, test } from 'node:test';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.no_show_rates', { timeout: 600_000 }, () => {
-  let fixture: DbtTestDatabase;
-
-  before(async () => {
-    fixture = await openBuiltFixture('hs_dbt_noshow');
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const fixture = useBuiltFixture('hs_dbt_noshow');
 
   test('no-show rates by lead time, age band and SMS reminder computed by hand', async () => {
-    const { db } = fixture;
+    const { db } = fixture();
     // Lead times: A1 7 d, A2 0 d, A3 26 d, A4 5 d, A5 1 d, A6 0 d, A7 51 d. Ages on the day: P1 65, P2 24, P3 10, P4 41.
     const noShow = await db.query(
       `select lead_time_bucket, age_band, has_sms_reminder, appointments, no_shows, no_show_rate::text
