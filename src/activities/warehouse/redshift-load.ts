@@ -62,6 +62,7 @@ export async function loadBatch(
 ): Promise<LoadResult> {
   const { entity, batchDate, objects } = input;
   if (!isEntityName(entity)) throw ApplicationFailure.nonRetryable(`unknown entity ${entity}`, 'InvalidInput');
+  const day = dateLiteral(batchDate);
   const started = Date.now();
   opts.onProgress?.({ phase: 'connect', rows: 0 });
   await s.ensureRawTables();
@@ -120,23 +121,22 @@ export async function loadBatch(
   );
   let result: DescribeStatementResponse;
   try {
-    result = await s.api.batch(loadSql(s, entity, batchDate, manifest, ledgerObjects, expected), watch);
+    result = await s.api.batch(loadSql(s, entity, day, manifest, ledgerObjects, expected), watch);
   } catch (err) {
     throw await toLoadError(s, err, entity, batchDate, expected);
   }
   return loaded(result);
 }
 
-/** The exact statements of a load batch. */
+/** The exact statements of a load batch; `day` is the batch date as a SQL literal. */
 function loadSql(
   s: Pick<RedshiftSession, 'store' | 'iamRole' | 'region'>,
   entity: EntityName,
-  batchDate: string,
+  day: string,
   manifest: string,
   ledgerObjects: string,
   expected: number,
 ): string[] {
-  const day = dateLiteral(batchDate);
   const stage = `stage_${entity}`;
   const table = rawTable(entity);
   return [
