@@ -33,6 +33,8 @@ export interface DbtTestDatabase {
 }
 
 const TEMPLATE_PREFIX = 'hs_dbt_built_';
+/** The advisory lock (two-int form, in the project's `0x4853_xxxx` family) held while the template is built or copied. */
+const TEMPLATE_LOCK = [0x4853_7e57, 0] as const;
 
 function adminUrl(): string {
   const base = loadConfig();
@@ -105,6 +107,30 @@ async function templateName(): Promise<string> {
   return `${TEMPLATE_PREFIX}${oid}_${hash.digest('hex').slice(0, 12)}`;
 }
 
+/** Replaces every template of earlier runs with `template`, a copy of database `built` (which must have no sessions). */
+async function replaceTemplate(admin: pg.Client, template: string, built: string): Promise<void> {
+  const old = await admin.query<{ datname: string }>('select datname from pg_database where datname like $1', [
+    `${TEMPLATE_PREFIX}%`,
+  ]);
+  for (const { datname } of old.rows) await admin.query(`drop database if exists ${datname} with (force)`);
+  await admin.query(`create database ${template} template ${built}`);
+}
+
+/**
+ * Runs `fn` holding a session advisory lock on the server, so test files run in parallel (plain `node --test`) do not
+ * build, replace and copy the template at the same time. npm test runs files one at a time and never waits here.
+ */
+async function withTemplateLock<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
+  return withAdmin(async (admin) => {
+    await admin.query('select pg_advisory_lock($1, $2)', [...TEMPLATE_LOCK]);
+    try {
+      return await fn(admin);
+    } finally {
+      await admin.query('select pg_advisory_unlock($1, $2)', [...TEMPLATE_LOCK]);
+    }
+  });
+}
+
 /**
  * Keeps `built` (the fixture after a successful full build as of B2) as this run's template for
  * {@link openBuiltFixture}, replacing any template of an earlier run. Ends `built`'s client; close it afterwards.
@@ -112,13 +138,7 @@ async function templateName(): Promise<string> {
 export async function keepAsBuiltTemplate(built: DbtTestDatabase): Promise<void> {
   await built.db.end(); // a template database must have no sessions
   const template = await templateName();
-  await withAdmin(async (a) => {
-    const old = await a.query<{ datname: string }>('select datname from pg_database where datname like $1', [
-      `${TEMPLATE_PREFIX}%`,
-    ]);
-    for (const { datname } of old.rows) await a.query(`drop database if exists ${datname} with (force)`);
-    await a.query(`create database ${template} template ${built.name}`);
-  });
+  await withTemplateLock((admin) => replaceTemplate(admin, template, built.name));
 }
 
 /**
@@ -127,21 +147,22 @@ export async function keepAsBuiltTemplate(built: DbtTestDatabase): Promise<void>
  */
 export async function openBuiltFixture(prefix: string): Promise<DbtTestDatabase> {
   const template = await templateName();
-  const exists = await withAdmin(
-    async (a) => (await a.query('select 1 from pg_database where datname = $1', [template])).rowCount === 1,
-  );
-  if (!exists) {
-    const fresh = await openFixture(`${prefix}_build`);
-    try {
-      const summary = await createDbtActivities({ config: fresh.config }).runDbt({ runDate: B2 });
-      if (!summary.success) throw new Error(`dbt build of the fixture failed: ${JSON.stringify(summary)}`);
-      await keepAsBuiltTemplate(fresh);
-    } finally {
-      await fresh.close();
-    }
-  }
   const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  await withAdmin((a) => a.query(`create database ${name} template ${template}`));
+  await withTemplateLock(async (admin) => {
+    const exists = await admin.query('select 1 from pg_database where datname = $1', [template]);
+    if (exists.rowCount !== 1) {
+      const fresh = await openFixture(`${prefix}_build`);
+      try {
+        const summary = await createDbtActivities({ config: fresh.config }).runDbt({ runDate: B2 });
+        if (!summary.success) throw new Error(`dbt build of the fixture failed: ${JSON.stringify(summary)}`);
+        await fresh.db.end(); // a template database must have no sessions
+        await replaceTemplate(admin, template, fresh.name);
+      } finally {
+        await fresh.close();
+      }
+    }
+    await admin.query(`create database ${name} template ${template}`);
+  });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${prefix.replace(/_/g, '-')}-`));
   return open(name, dataDir, () =>
     withAdmin((a) => a.query(`drop database if exists ${name} with (force)`).then(() => {})),
