@@ -155,8 +155,15 @@ describe('worker metrics endpoint', () => {
           }),
           WorkflowFailedError,
         );
-        // Scrape while the worker runs: the SDK runtime (and its exporter) shuts down with its last worker.
-        return scrape(url);
+        // Scrape while the worker runs: the SDK runtime (and its exporter) shuts down with its last worker. The
+        // worker counts a workflow task's outcome after the server has it, so a client can see a failed workflow a
+        // moment before its counter moves: scrape until every SDK metric is there (at most 5 s).
+        const deadline = Date.now() + 5_000;
+        for (;;) {
+          const page = await scrape(url);
+          if (SDK_METRIC_NAMES.every((name) => hasFamily(page.samples, name)) || Date.now() > deadline) return page;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       });
       const { samples } = scraped;
 
