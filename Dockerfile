@@ -29,7 +29,7 @@ ENV NODE_ENV=production \
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=12 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/metrics').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The same command as `npm run worker`: it applies the worker's memory settings itself (WORKER_PROCESS_SETTINGS in
 # src/worker-process.ts) and forwards `docker stop`'s SIGTERM to the worker.
 CMD ["node", "bin/healthsynth.js", "worker"]

@@ -1,6 +1,7 @@
 /**
  * Load benchmark: our loadBatch (object store → COPY FROM STDIN, one transaction, ledger, checks) against
- * `psql \copy` of the same bytes from a local file into an identical fresh table, in the same run.
+ * `psql \copy` of the same bytes from a local file into an identical fresh table, in the same run, and against
+ * the bench-only staging load (bench/staging-load.ts) in `by_strategy`.
  *
  * Run: `npx tsx bench/load.ts [appointments] [entity,entity…]` (default 200000 appointments, all entities).
  * Uses its own database (hs_wh_bench) and key prefix (bench-load/), so it never touches pipeline data.
@@ -15,17 +16,21 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { ObjectStore } from '../src/activities/storage.js';
 import { columnList, rawTable } from '../src/activities/warehouse/ddl.js';
-import { PostgresWarehouse, type PgLoadStrategy } from '../src/activities/warehouse/postgres.js';
+import { PostgresWarehouse } from '../src/activities/warehouse/postgres.js';
 import { loadConfig } from '../src/config.js';
 import { ENTITY_NAMES, type EntityName } from '../src/domain/entities.js';
 import { generateShardStream } from '../src/domain/generator/index.js';
+import { stagingLoad } from './staging-load.js';
+
+/** `direct`: the worker's loadBatch; `staging`: the bench-only {@link stagingLoad}, for comparison. */
+export type LoadStrategy = 'direct' | 'staging';
 
 export interface BenchLoadOptions {
   /** Appointments per day; other entities follow in proportion (default 200000). */
   appointments?: number;
   entities?: readonly EntityName[];
-  /** Loader strategies to time; the first is the one compared with psql (default: direct, staging). */
-  strategies?: readonly PgLoadStrategy[];
+  /** Loads to time; the first is the one compared with psql (default: direct, staging). */
+  strategies?: readonly LoadStrategy[];
   database?: string;
   runDate?: string;
   /** Timed rounds per method; medians are reported (default 3). */
@@ -44,7 +49,7 @@ export interface EntityLoadBench {
   psql_copy_rows_per_s_incl_startup: number;
   /** rows_per_s / psql_copy_rows_per_s; the target is >= 0.8. */
   ratio: number;
-  by_strategy: Partial<Record<PgLoadStrategy, number>>;
+  by_strategy: Partial<Record<LoadStrategy, number>>;
 }
 
 const rate = (rows: number, ms: number) => Math.round((rows / ms) * 1000);
@@ -81,15 +86,12 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
   const store = ObjectStore.fromConfig(base.s3);
   await store.ensureBucket();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'hs-bench-load-'));
-  const warehouses = Object.fromEntries(
-    strategies.map((s) => [s, new PostgresWarehouse({ databaseUrl, store, strategy: s, maxConnections: 2 })]),
-  ) as Record<PgLoadStrategy, PostgresWarehouse>;
-  const first = warehouses[strategies[0] ?? 'direct'];
+  const warehouse = new PostgresWarehouse({ databaseUrl, store, maxConnections: 2 });
   const written: string[] = [];
   const out: Record<string, EntityLoadBench> = {};
   try {
-    await first.ensureRawTables();
-    await first.query('CREATE SCHEMA IF NOT EXISTS bench');
+    await warehouse.ensureRawTables();
+    await warehouse.query('CREATE SCHEMA IF NOT EXISTS bench');
     for (const entity of entities) {
       const key = `bench-load/${entity}/dt=${runDate}/part-00000.csv`;
       const stream = generateShardStream({
@@ -107,12 +109,15 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
       await pipeline(await store.get(key), createWriteStream(file));
       if ((await stat(file)).size !== stored.size) throw new Error(`download of ${key} is incomplete`);
 
-      const timeOurs = async (strategy: PgLoadStrategy): Promise<number> => {
-        const wh = warehouses[strategy];
-        await wh.query(`TRUNCATE ${rawTable(entity)}`);
-        await wh.query('DELETE FROM raw._load_ledger WHERE entity = $1', [entity]);
+      const timeOurs = async (strategy: LoadStrategy): Promise<number> => {
+        await warehouse.query(`TRUNCATE ${rawTable(entity)}`);
+        await warehouse.query('DELETE FROM raw._load_ledger WHERE entity = $1', [entity]);
         const t0 = performance.now();
-        const res = await wh.loadBatch({ entity, batchDate: runDate, objects: [shard] });
+        if (strategy === 'staging') {
+          await stagingLoad(warehouse.pool, store, { entity, batchDate: runDate, key, rows: shard.rows });
+          return performance.now() - t0;
+        }
+        const res = await warehouse.loadBatch({ entity, batchDate: runDate, objects: [shard] });
         const ms = performance.now() - t0;
         if (res.status !== 'loaded' || res.rows !== shard.rows) {
           throw new Error(`${strategy} load of ${entity} returned ${JSON.stringify(res)}`);
@@ -125,8 +130,8 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
         const s0 = performance.now();
         await execa('psql', [databaseUrl, '-qAtc', 'SELECT 1']);
         const startupMs = performance.now() - s0;
-        await first.query(`DROP TABLE IF EXISTS ${copyTable}`);
-        await first.query(`CREATE TABLE ${copyTable} (LIKE ${rawTable(entity)} INCLUDING ALL)`);
+        await warehouse.query(`DROP TABLE IF EXISTS ${copyTable}`);
+        await warehouse.query(`CREATE TABLE ${copyTable} (LIKE ${rawTable(entity)} INCLUDING ALL)`);
         const t0 = performance.now();
         await execa('psql', [
           databaseUrl,
@@ -136,10 +141,10 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
           `\\copy ${copyTable} (${columnList(entity)}) FROM '${file}' WITH (FORMAT csv, HEADER true)`,
         ]);
         const ms = performance.now() - t0;
-        const copied = await first.query<{ n: number }>(`SELECT count(*) AS n FROM ${copyTable}`);
+        const copied = await warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM ${copyTable}`);
         if (copied[0]?.n !== shard.rows)
           throw new Error(`psql \\copy loaded ${copied[0]?.n} rows, expected ${shard.rows}`);
-        await first.query(`DROP TABLE ${copyTable}`);
+        await warehouse.query(`DROP TABLE ${copyTable}`);
         return { ms, startupMs };
       };
 
@@ -157,7 +162,7 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
         for (const strategy of strategies) (oursMs[strategy] ??= []).push(await timeOurs(strategy));
         if (round % 2 === 0) await runPsql();
       }
-      const byStrategy: Partial<Record<PgLoadStrategy, number>> = {};
+      const byStrategy: Partial<Record<LoadStrategy, number>> = {};
       for (const strategy of strategies) byStrategy[strategy] = rate(shard.rows, median(oursMs[strategy] ?? []));
 
       const ours = byStrategy[strategies[0] ?? 'direct'] ?? 0;
@@ -175,7 +180,7 @@ export async function benchLoad(opts: BenchLoadOptions = {}): Promise<Record<str
     }
   } finally {
     await store.delete(written).catch(() => {});
-    await Promise.all(Object.values(warehouses).map((w) => w.close()));
+    await warehouse.close();
     await rm(tmp, { recursive: true, force: true });
   }
   return out;

@@ -6,6 +6,7 @@
  * at the local stack that `npm run stack:up` starts on loopback. A wrong value fails with the
  * setting's name and what is wrong; secret values are never echoed back.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -233,7 +234,13 @@ const envSchema = z.object({
   WEEKEND_NOTICE_TEXT: optional(z.string().min(1)),
   EMERGENCY_PHONE: optional(z.string().min(3)),
   WORKER_METRICS_PORT: optional(int(0, 65_535)),
-  WORKER_METRICS_HOST: optional(z.string().trim().min(1)),
+  // The SDK's exporter binds a socket address, not a host name.
+  WORKER_METRICS_HOST: optional(
+    z
+      .string()
+      .trim()
+      .refine((h) => isIP(h) !== 0, 'must be an IP address such as 127.0.0.1, or 0.0.0.0 for every interface'),
+  ),
   WORKER_MAX_CONCURRENT_ACTIVITIES: optional(int(1, 1_000)),
 });
 

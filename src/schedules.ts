@@ -60,208 +60,166 @@ const WEEKENDS_1005: CalendarSpec = {
  * fire time means something is wrong, and starting a second one would only compete with it.
  */
 export function desiredSchedules(config: Config, opts: ScheduleDefinitionOptions = {}): ScheduleOptions[] {
-  const prefix = opts.idPrefix ?? '';
   const timezone = config.timezone;
-  const common = {
-    policies: { overlap: 'SKIP', catchupWindow: CATCHUP_WINDOW_MS, pauseOnFailure: false },
-    state: { note: MANAGED_NOTE },
-  } as const;
-  const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
-  const weekendId = `${prefix}${SCHEDULE_IDS.weekendNotice}`;
+  const schedule = (
+    id: string,
+    calendar: CalendarSpec,
+    workflowType: string,
+    input: object,
+    description: string,
+  ): ScheduleOptions => {
+    const scheduleId = `${opts.idPrefix ?? ''}${id}`;
+    return {
+      scheduleId,
+      spec: { calendars: [calendar], timezone },
+      // The server appends the scheduled time to the workflow id: scheduled-daily-pipeline-2026-11-23T10:05:00Z.
+      action: {
+        type: 'startWorkflow',
+        workflowType,
+        workflowId: `scheduled-${scheduleId}`,
+        taskQueue: config.temporal.taskQueue,
+        args: [input],
+      },
+      memo: { managedBy: MANAGED_BY, description },
+      policies: { overlap: 'SKIP', catchupWindow: CATCHUP_WINDOW_MS, pauseOnFailure: false },
+      state: { note: MANAGED_NOTE },
+    };
+  };
   return [
-    {
-      scheduleId: dailyId,
-      spec: { calendars: [WEEKDAYS_1005], timezone },
-      action: {
-        type: 'startWorkflow',
-        workflowType: WORKFLOW_TYPES.scheduledDailyPipeline,
-        // The server appends the scheduled time: scheduled-daily-pipeline-2026-11-23T10:05:00Z.
-        workflowId: `scheduled-${dailyId}`,
-        taskQueue: config.temporal.taskQueue,
-        args: [{ timezone, scale: opts.scale ?? config.defaultScale }],
-      },
-      memo: { managedBy: MANAGED_BY, description: 'Daily pipeline on weekdays at 10:05 local time' },
-      ...common,
-    },
-    {
-      scheduleId: weekendId,
-      spec: { calendars: [WEEKENDS_1005], timezone },
-      action: {
-        type: 'startWorkflow',
-        workflowType: WORKFLOW_TYPES.scheduledWeekendNotice,
-        workflowId: `scheduled-${weekendId}`,
-        taskQueue: config.temporal.taskQueue,
-        args: [{ timezone }],
-      },
-      memo: { managedBy: MANAGED_BY, description: 'Weekend notice to patients on Saturday and Sunday at 10:05' },
-      ...common,
-    },
+    schedule(
+      SCHEDULE_IDS.dailyPipeline,
+      WEEKDAYS_1005,
+      WORKFLOW_TYPES.scheduledDailyPipeline,
+      { timezone, scale: opts.scale ?? config.defaultScale },
+      'Daily pipeline on weekdays at 10:05 local time',
+    ),
+    schedule(
+      SCHEDULE_IDS.weekendNotice,
+      WEEKENDS_1005,
+      WORKFLOW_TYPES.scheduledWeekendNotice,
+      { timezone },
+      'Weekend notice to patients on Saturday and Sunday at 10:05',
+    ),
   ];
 }
 
 // ---------------------------------------------------------------------------------------------
-// Calendars in one canonical text, so a spec written in code and one described by the server compare.
+// Calendars as short text (`Mon-Fri 10:05`), the same for a spec written in code and the expanded
+// ranges describe returns, so the text both shows a schedule and compares two.
 
-const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'] as const;
-const MONTH_NAMES = [
-  'JANUARY',
-  'FEBRUARY',
-  'MARCH',
-  'APRIL',
-  'MAY',
-  'JUNE',
-  'JULY',
-  'AUGUST',
-  'SEPTEMBER',
-  'OCTOBER',
-  'NOVEMBER',
-  'DECEMBER',
-] as const;
-
+const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
+const MONTHS = 'JANUARY FEBRUARY MARCH APRIL MAY JUNE JULY AUGUST SEPTEMBER OCTOBER NOVEMBER DECEMBER'.split(' ');
 type Field = 'second' | 'minute' | 'hour' | 'dayOfMonth' | 'month' | 'year' | 'dayOfWeek';
-const FIELD_BOUNDS: Record<Field, { min: number; max: number; default: 'all' | 0 }> = {
-  second: { min: 0, max: 59, default: 0 },
-  minute: { min: 0, max: 59, default: 0 },
-  hour: { min: 0, max: 23, default: 0 },
-  dayOfMonth: { min: 1, max: 31, default: 'all' },
-  month: { min: 1, max: 12, default: 'all' },
-  year: { min: 0, max: 0, default: 'all' },
-  dayOfWeek: { min: 0, max: 6, default: 'all' },
+/** Each field's lowest value, how many values it has, and what it matches when unset (undefined: every value). */
+const FIELDS: Record<Field, [min: number, count: number, unset?: number]> = {
+  second: [0, 60, 0],
+  minute: [0, 60, 0],
+  hour: [0, 24, 0],
+  dayOfMonth: [1, 31],
+  month: [1, 12],
+  year: [0, Infinity],
+  dayOfWeek: [0, 7],
 };
 
-function unitToNumber(field: Field, value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (field === 'dayOfWeek') return DAYS.indexOf(value as (typeof DAYS)[number]);
-  if (field === 'month') return MONTH_NAMES.indexOf(value as (typeof MONTH_NAMES)[number]) + 1;
-  throw new Error(`unexpected calendar value ${String(value)} for ${field}`);
-}
-
-/** Expands one calendar field (loose or described form) to the sorted set of values it matches; null = every value. */
-function expandField(field: Field, value: unknown): number[] | null {
-  const bounds = FIELD_BOUNDS[field];
-  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    return bounds.default === 'all' ? null : [0];
-  }
-  if (value === '*') return null;
-  const items = Array.isArray(value) ? value : [value];
+/** The sorted values a calendar field matches (Sunday as 7, so weeks read Monday first); null for every value. */
+function matched(field: Field, value: unknown): number[] | null {
+  const [min, count, unset] = FIELDS[field];
+  const items = value === undefined ? [] : Array.isArray(value) ? (value as unknown[]) : [value];
+  if (value === '*' || (items.length === 0 && unset === undefined)) return null;
+  if (items.length === 0) return [unset as number];
+  const names = field === 'month' ? ['', ...MONTHS] : DAYS;
+  const num = (v: unknown) => (typeof v === 'number' ? v : names.indexOf(String(v)));
   const set = new Set<number>();
   for (const item of items) {
-    if (typeof item === 'object' && item !== null) {
-      const r = item as { start?: unknown; end?: unknown; step?: number };
-      const start = unitToNumber(field, r.start ?? bounds.min);
-      let end = r.end === undefined ? start : unitToNumber(field, r.end);
-      if (end < start) end = start;
-      const step = r.step === undefined || r.step < 1 ? 1 : r.step;
-      for (let v = start; v <= end; v += step) set.add(v);
-    } else {
-      set.add(unitToNumber(field, item));
-    }
+    const r = (typeof item === 'object' && item !== null ? item : { start: item }) as Record<string, unknown>;
+    const start = num(r.start ?? min);
+    const end = Math.max(start, r.end === undefined ? start : num(r.end));
+    for (let v = start; v <= end; v += Math.max(1, Number(r.step ?? 1)))
+      set.add(field === 'dayOfWeek' && v === 0 ? 7 : v);
   }
-  if (field !== 'year' && set.size === bounds.max - bounds.min + 1) return null;
-  // Weeks read Monday first, so Saturday and Sunday print as "Sat,Sun": Sunday sorts as 7.
-  const values = [...set].map((v) => (field === 'dayOfWeek' && v === 0 ? 7 : v)).sort((a, b) => a - b);
-  return values;
+  return set.size === count ? null : [...set].sort((a, b) => a - b);
 }
 
-function rangesText(values: number[], name: (n: number) => string): string {
-  const parts: string[] = [];
-  for (let i = 0; i < values.length;) {
-    let j = i;
-    while (j + 1 < values.length && values[j + 1] === (values[j] as number) + 1) j++;
-    const a = values[i] as number;
-    const b = values[j] as number;
-    parts.push(j - i >= 2 ? `${name(a)}-${name(b)}` : j > i ? `${name(a)},${name(b)}` : name(a));
-    i = j + 1;
+/** `1,2` for two values, `1-5` for three or more consecutive ones. */
+function ranges(values: number[], name: (n: number) => string): string {
+  const runs: number[][] = [];
+  for (const v of values) {
+    const run = runs.at(-1);
+    if (run && v === (run.at(-1) as number) + 1) run.push(v);
+    else runs.push([v]);
   }
-  return parts.join(',');
+  return runs
+    .map((r) => (r.length >= 3 ? `${name(r[0] as number)}-${name(r.at(-1) as number)}` : r.map(name).join(',')))
+    .join(',');
 }
 
 /**
- * Canonical text of one calendar, e.g. `Mon-Fri 10:05`. Accepts both what code passes to create
+ * Short text of one calendar, e.g. `Mon-Fri 10:05`. Accepts both what code passes to create
  * (`CalendarSpec`) and what describe returns (`CalendarSpecDescription`), so equal specs give equal text.
  */
 export function calendarText(calendar: CalendarSpec | CalendarSpecDescription): string {
-  const c = calendar as Record<Field, unknown>;
-  const get = (f: Field) => expandField(f, c[f]);
-  const dayName = (n: number) => (DAYS[n % 7] ?? String(n)).slice(0, 1) + (DAYS[n % 7] ?? '').slice(1, 3).toLowerCase();
-  const monthName = (n: number) =>
-    (MONTH_NAMES[n - 1] ?? String(n)).slice(0, 1) + (MONTH_NAMES[n - 1] ?? '').slice(1, 3).toLowerCase();
+  const c = calendar as Partial<Record<Field, unknown>>;
+  const [dow, dom, month, year, h, m, s] = (
+    ['dayOfWeek', 'dayOfMonth', 'month', 'year', 'hour', 'minute', 'second'] as const
+  ).map((f) => matched(f, c[f]));
+  const short = (name = '?') => name.slice(0, 1) + name.slice(1, 3).toLowerCase();
   const two = (n: number) => String(n).padStart(2, '0');
-  const parts: string[] = [];
-  const dow = get('dayOfWeek');
-  parts.push(dow ? rangesText(dow, dayName) : 'every day');
-  const dom = get('dayOfMonth');
-  if (dom) parts.push(`day ${rangesText(dom, String)}`);
-  const month = get('month');
-  if (month) parts.push(`in ${rangesText(month, monthName)}`);
-  const year = get('year');
-  if (year) parts.push(`year ${rangesText(year, String)}`);
-  const [h, m, s] = [get('hour'), get('minute'), get('second')];
-  if (h?.length === 1 && m?.length === 1 && s?.length === 1) {
-    parts.push(`${two(h[0] as number)}:${two(m[0] as number)}${s[0] === 0 ? '' : `:${two(s[0] as number)}`}`);
+  const parts = [dow ? ranges(dow, (n) => short(DAYS[n % 7])) : 'every day'];
+  if (dom) parts.push(`day ${ranges(dom, String)}`);
+  if (month) parts.push(`in ${ranges(month, (n) => short(MONTHS[n - 1]))}`);
+  if (year) parts.push(`year ${ranges(year, String)}`);
+  const only = (v: number[] | null | undefined) => (v?.length === 1 ? v[0] : undefined);
+  const [hh, mm, ss] = [only(h), only(m), only(s)];
+  if (hh !== undefined && mm !== undefined && ss !== undefined) {
+    parts.push(`${two(hh)}:${two(mm)}${ss === 0 ? '' : `:${two(ss)}`}`);
   } else {
-    const f = (v: number[] | null) => (v ? rangesText(v, two) : '*');
+    const f = (v: number[] | null | undefined) => (v ? ranges(v, two) : '*');
     parts.push(`hour ${f(h)} minute ${f(m)} second ${f(s)}`);
   }
   return parts.join(' ');
 }
 
 // ---------------------------------------------------------------------------------------------
-// The comparable shape of a schedule, and the diff between two.
+// What apply manages, as display text per field, and the diff between two.
 
 /** The fields of a schedule that apply manages, each as display text. */
 export type ScheduleShape = Record<string, string>;
 
-function inputFields(args: unknown[] | undefined): Record<string, string> {
-  const fields: Record<string, string> = {};
-  const first = args?.[0];
-  if (args && args.length > 1) fields['input.extra'] = JSON.stringify(args.slice(1));
-  if (first && typeof first === 'object') {
-    for (const [k, v] of Object.entries(first as Record<string, unknown>)) {
-      if (v !== undefined) fields[`input.${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
-    }
-  } else if (first !== undefined) {
-    fields.input = JSON.stringify(first);
+/** The part of a schedule apply sets; both `ScheduleOptions` (code) and `ScheduleDescription` (server) have it. */
+interface ManagedParts {
+  action: { workflowType: unknown; workflowId?: string; taskQueue?: string; args?: unknown };
+  spec: { calendars?: (CalendarSpec | CalendarSpecDescription)[]; timezone?: string };
+  policies?: { overlap?: string; catchupWindow?: unknown; pauseOnFailure?: boolean };
+}
+
+/**
+ * The managed fields of a schedule, from code or from describe. The input's timezone shows only when it
+ * differs from the spec's: one setting feeds both, so a timezone change is one line in the plan.
+ */
+export function scheduleShape(schedule: ScheduleOptions | ScheduleDescription): ScheduleShape {
+  const { action, spec, policies } = schedule as ManagedParts;
+  const [input, ...extra] = (action.args ?? []) as unknown[];
+  const timezone = spec.timezone || 'UTC';
+  const catchupMs = Number(policies?.catchupWindow);
+  const shape: ScheduleShape = {
+    workflowType: String(action.workflowType),
+    workflowId: action.workflowId ?? '',
+    taskQueue: action.taskQueue ?? '',
+    calendar: (spec.calendars ?? []).map(calendarText).join('; ') || '(none)',
+    timezone,
+    overlap: policies?.overlap ?? 'SKIP',
+    catchupWindow:
+      catchupMs % 86_400_000 === 0
+        ? `${catchupMs / 86_400_000} day${catchupMs === 86_400_000 ? '' : 's'}`
+        : `${catchupMs / 1000}s`,
+    pauseOnFailure: String(policies?.pauseOnFailure ?? false),
+  };
+  if (extra.length > 0) shape['input.extra'] = JSON.stringify(extra);
+  for (const [k, v] of Object.entries(input && typeof input === 'object' ? input : { '': input })) {
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    if (v !== undefined && !(k === 'timezone' && text === timezone)) shape[k ? `input.${k}` : 'input'] = text;
   }
-  return fields;
-}
-
-function durationText(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? '' : 's'}`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${ms / 1000}s`;
-}
-
-/** The managed fields of a schedule as written in code. */
-export function shapeOfOptions(options: ScheduleOptions): ScheduleShape {
-  const catchup = options.policies?.catchupWindow;
-  return {
-    workflowType: String(options.action.workflowType),
-    workflowId: options.action.workflowId ?? `${options.scheduleId}-workflow`,
-    taskQueue: options.action.taskQueue,
-    calendar: (options.spec.calendars ?? []).map(calendarText).join('; ') || '(none)',
-    timezone: options.spec.timezone || 'UTC',
-    overlap: options.policies?.overlap ?? 'SKIP',
-    catchupWindow: typeof catchup === 'number' ? durationText(catchup) : String(catchup ?? '1 year'),
-    pauseOnFailure: String(options.policies?.pauseOnFailure ?? false),
-    ...inputFields(options.action.args as unknown[] | undefined),
-  };
-}
-
-/** The managed fields of a schedule as the server describes it. */
-export function shapeOfDescription(description: ScheduleDescription): ScheduleShape {
-  return {
-    workflowType: description.action.workflowType,
-    workflowId: description.action.workflowId ?? '',
-    taskQueue: description.action.taskQueue ?? '',
-    calendar: (description.spec.calendars ?? []).map(calendarText).join('; ') || '(none)',
-    timezone: description.spec.timezone || 'UTC',
-    overlap: description.policies.overlap ?? 'SKIP',
-    catchupWindow: durationText(description.policies.catchupWindow),
-    pauseOnFailure: String(description.policies.pauseOnFailure),
-    ...inputFields(description.action.args as unknown[] | undefined),
-  };
+  return shape;
 }
 
 export interface FieldChange {
@@ -270,22 +228,12 @@ export interface FieldChange {
   to: string;
 }
 
-/**
- * The fields whose value differs, in a stable order. When the spec's timezone and the input's
- * timezone change the same way (the usual case: one setting feeds both), they are shown once.
- */
+/** The fields whose value differs, in the desired shape's order. */
 export function diffShapes(current: ScheduleShape, desired: ScheduleShape): FieldChange[] {
-  const keys = [...new Set([...Object.keys(desired), ...Object.keys(current)])];
-  const changes: FieldChange[] = [];
-  for (const field of keys) {
-    const from = current[field] ?? '(none)';
-    const to = desired[field] ?? '(none)';
-    if (from !== to) changes.push({ field, from, to });
-  }
-  const tz = changes.find((c) => c.field === 'timezone');
-  const inputTz = changes.find((c) => c.field === 'input.timezone');
-  if (tz && inputTz && tz.from === inputTz.from && tz.to === inputTz.to) changes.splice(changes.indexOf(inputTz), 1);
-  return changes;
+  const fields = [...new Set([...Object.keys(desired), ...Object.keys(current)])];
+  return fields
+    .map((field) => ({ field, from: current[field] ?? '(none)', to: desired[field] ?? '(none)' }))
+    .filter((c) => c.from !== c.to);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,25 +257,25 @@ export async function describeScheduleOrUndefined(
   }
 }
 
-/** Compares one desired schedule with what the server has now (read-only). */
-export async function planSchedule(client: Client, desired: ScheduleOptions): Promise<SchedulePlanItem> {
-  const shape = shapeOfOptions(desired);
-  const current = await describeScheduleOrUndefined(client, desired.scheduleId);
-  if (!current) return { scheduleId: desired.scheduleId, action: 'create', desired, shape };
-  const changes = diffShapes(shapeOfDescription(current), shape);
-  if (changes.length === 0) return { scheduleId: desired.scheduleId, action: 'unchanged', desired, shape };
-  return { scheduleId: desired.scheduleId, action: 'update', desired, shape, changes };
-}
-
 /**
- * Computes what `apply` would do for every schedule, reading each one with describe; changes nothing.
+ * Computes what `apply` would do for every schedule, comparing each with its describe; changes nothing.
  */
 export async function planSchedules(
   client: Client,
   config: Config,
   opts: ScheduleDefinitionOptions = {},
 ): Promise<SchedulePlanItem[]> {
-  return Promise.all(desiredSchedules(config, opts).map((desired) => planSchedule(client, desired)));
+  return Promise.all(
+    desiredSchedules(config, opts).map(async (desired): Promise<SchedulePlanItem> => {
+      const { scheduleId } = desired;
+      const shape = scheduleShape(desired);
+      const current = await describeScheduleOrUndefined(client, scheduleId);
+      if (!current) return { scheduleId, action: 'create', desired, shape };
+      const changes = diffShapes(scheduleShape(current), shape);
+      if (changes.length === 0) return { scheduleId, action: 'unchanged', desired, shape };
+      return { scheduleId, action: 'update', desired, shape, changes };
+    }),
+  );
 }
 
 /** One line per plan item, in the style of `terraform plan`: `+ create`, `~ update`, `= unchanged`. */
@@ -380,22 +328,12 @@ export async function applySchedules(
         if (!(err instanceof ScheduleAlreadyRunning)) throw err;
       }
     }
-    await updateSchedule(client, item.desired);
+    // Replaces spec, action and policies; keeps the paused state and note an operator set.
+    const { spec, action, policies } = item.desired;
+    await client.schedule
+      .getHandle(item.scheduleId)
+      .update((previous) => ({ spec, action, policies, state: previous.state }));
     applied.push(item.scheduleId);
   }
   return { plan, applied };
-}
-
-/** Replaces a schedule's spec, action and policies with `desired`, keeping its paused state and note. */
-async function updateSchedule(client: Client, desired: ScheduleOptions): Promise<void> {
-  await client.schedule.getHandle(desired.scheduleId).update((previous) => ({
-    spec: desired.spec,
-    action: desired.action,
-    policies: desired.policies,
-    state: {
-      paused: previous.state.paused,
-      note: previous.state.note,
-      remainingActions: previous.state.remainingActions,
-    },
-  }));
 }

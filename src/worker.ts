@@ -12,14 +12,7 @@ import { ObjectStore } from './activities/storage.js';
 import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
 import { dataConverterFor } from './codec.js';
 import { loadConfig, type Config } from './config.js';
-import {
-  createActivityMetricsInterceptor,
-  createMetrics,
-  freeLoopbackPort,
-  installRuntimeMetrics,
-  startMetricsServer,
-  type Metrics,
-} from './metrics.js';
+import { createMetrics, installRuntimeMetrics, recordProcessMetrics } from './metrics.js';
 import { connectionOptions } from './temporal.js';
 import { workflowBundlePath } from './workflow-bundle.js';
 import { stopWithParent } from './worker-process.js';
@@ -101,8 +94,6 @@ export async function startWorker(
   config: Config,
   overrides: Partial<Pick<WorkerOptions, 'taskQueue' | 'activities'>> & {
     wrapActivities?: (a: ReturnType<typeof createActivities>) => object;
-    /** Record pipeline metrics here (the standalone worker serves them over HTTP). */
-    metrics?: Metrics;
     /** An open connection to use (and close at the end); default: one attempt to connect now. */
     connection?: NativeConnection;
   } = {},
@@ -113,7 +104,8 @@ export async function startWorker(
   // cleanup), and an outage fails those activities, which Temporal retries, instead of the worker.
   const store = ObjectStore.fromConfig(config.s3);
   const warehouse: Warehouse = createWarehouse(config, store);
-  const { metrics } = overrides;
+  // The runtime's meter: the standalone worker's exporter, or a no-op when the runtime has no metrics.
+  const metrics = createMetrics(Runtime.instance().metricMeter);
   const activities = createActivities({ config, store, warehouse, notifier: createNotifier(config), metrics });
 
   const dataConverter = dataConverterFor(config);
@@ -128,7 +120,6 @@ export async function startWorker(
       dataConverter,
       shutdownGraceTime: '20 seconds',
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
-      ...(metrics ? { interceptors: { activity: [createActivityMetricsInterceptor(metrics)] } } : {}),
     });
   } catch (err) {
     await warehouse.close();
@@ -150,37 +141,39 @@ export async function startWorker(
 }
 
 /**
- * The standalone worker process: SDK runtime metrics plus ours on one Prometheus endpoint
- * (WORKER_METRICS_PORT, 0 turns it off), then the worker until SIGINT/SIGTERM.
+ * The standalone worker process: the Temporal SDK's Prometheus exporter on WORKER_METRICS_HOST:PORT (0 turns
+ * it off), serving the SDK's metrics and ours, then the worker until SIGINT/SIGTERM.
  */
 export async function runWorkerProcess(
   config: Config,
   { connectRetryMs = WORKER_CONNECT_RETRY_MS }: { connectRetryMs?: number } = {},
 ): Promise<void> {
   stopWithParent();
-  let metrics: Metrics | undefined;
-  let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let metricsUrl: string | undefined;
   if (config.workerMetricsPort !== 0) {
     runtimeInstalled = true;
-    const { sdkUrl } = installRuntimeMetrics(await freeLoopbackPort());
-    metrics = createMetrics();
-    server = await startMetricsServer(metrics, {
-      port: config.workerMetricsPort,
-      host: config.workerMetricsHost,
-      sdkUrl,
-    });
+    const { workerMetricsHost: host, workerMetricsPort: port } = config;
+    try {
+      ({ url: metricsUrl } = installRuntimeMetrics(host, port));
+    } catch (err) {
+      throw new Error(
+        `worker cannot serve metrics on ${host}:${port} (WORKER_METRICS_HOST, WORKER_METRICS_PORT): ` +
+          `${(err as Error).message}. Set WORKER_METRICS_PORT to a free port, or 0 to turn metrics off`,
+      );
+    }
   }
+  const connection = await connectWithRetry(config, { retryForMs: connectRetryMs });
+  const stopProcessMetrics = recordProcessMetrics(Runtime.instance().metricMeter);
   try {
-    const connection = await connectWithRetry(config, { retryForMs: connectRetryMs });
-    const running = await startWorker(config, { metrics, connection });
+    const running = await startWorker(config, { connection });
     console.log(
       `healthsynth worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
-        `(namespace ${config.temporal.namespace}, pid ${process.pid})${server ? `, metrics on ${server.url}` : ''}; ` +
+        `(namespace ${config.temporal.namespace}, pid ${process.pid})${metricsUrl ? `, metrics on ${metricsUrl}` : ''}; ` +
         'Ctrl-C stops it',
     );
     await running.done;
   } finally {
-    await server?.close();
+    stopProcessMetrics();
   }
   console.log('healthsynth worker: stopped');
 }

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { PipelineSummary } from '../../src/domain/types.js';
-import { freeLoopbackPort } from '../../src/metrics.js';
+import { freeLoopbackPort } from '../support/ports.js';
 import { ensureTemporalCli, REPO_ROOT } from '../../src/stack/toolchain.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
 import { addDays, localDate } from '../../src/domain/dates.js';

@@ -1,7 +1,7 @@
 /**
  * runDbt serializes dbt builds per PostgreSQL database with a session advisory lock (DBT_BUILD_LOCK), and each
  * build keeps its own date's ranking in marts.doctor_rating. Real PostgreSQL, real dbt, one private database
- * (hs_dbtconc_test_<random>) holding the hand-made fixture of dbt.test.ts; dropped at the end.
+ * (hs_dbtconc_test_<random>) holding the hand-made fixture of the dbt tests in test/integration/dbt/; dropped at the end.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { PipelineSummary } from '../../src/domain/types.js';
-import { freeLoopbackPort } from '../../src/metrics.js';
+import { freeLoopbackPort } from '../support/ports.js';
 import { WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 
@@ -77,6 +77,7 @@ test('after a pipeline run, the worker metrics count exactly the rows and runs i
       sample(text, 'temporal_workflow_completed_total', { workflow_type: 'dailyPipeline' }) === 1,
       'SDK metrics on the same page',
     );
+    assert.ok((sample(text, 'nodejs_heap_size_used_bytes') ?? 0) > 0, 'the worker process samples its heap');
   } finally {
     proc.kill('SIGTERM');
     if (proc.exitCode === null) await once(proc, 'exit');

@@ -14,7 +14,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PipelineSummary } from '../../src/domain/types.js';
-import { freeLoopbackPort } from '../../src/metrics.js';
+import { freeLoopbackPort } from '../support/ports.js';
 import { REPO_ROOT } from '../../src/stack/toolchain.js';
 import { WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';
 import { WORKER_PROCESS_SETTINGS } from '../../src/worker-process.js';

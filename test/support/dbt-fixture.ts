@@ -1,7 +1,7 @@
 /**
  * A small hand-made warehouse for the dbt tests: raw tables built from the entity definitions in a database of
  * their own, filled with two published daily batches whose marts the tests compute by hand (see
- * test/integration/dbt.test.ts).
+ * test/integration/dbt/).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';

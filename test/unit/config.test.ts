@@ -86,6 +86,15 @@ describe('loadConfig errors', () => {
     assert.match(err.message, /RETENTION_DAYS:/);
   });
 
+  test('the worker metrics host is an IP address (the SDK exporter binds a socket address)', () => {
+    assert.match(
+      configError({ WORKER_METRICS_HOST: 'localhost' }).message,
+      /WORKER_METRICS_HOST: must be an IP address/,
+    );
+    assert.equal(load({ WORKER_METRICS_HOST: '0.0.0.0' }).workerMetricsHost, '0.0.0.0');
+    assert.equal(load({ WORKER_METRICS_HOST: '::1' }).workerMetricsHost, '::1');
+  });
+
   test('retention limits: a share in (0, 1] and whole days, with defaults 0.2 and 30', () => {
     const c = load({});
     assert.equal(c.retentionMaxDeleteShare, 0.2);

@@ -21,7 +21,8 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { canonicalObjects, ensureRawTablesSql } from '../../src/activities/warehouse/ddl.js';
 import type { LoadProgress } from '../../src/activities/warehouse/index.js';
 import type { LoadResult } from '../../src/domain/types.js';
-import { manifestKey, RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
+import { manifestKey } from '../../src/activities/warehouse/redshift-load.js';
+import { RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
 import { loadConfig } from '../../src/config.js';
 import { csvHeader, type EntityName } from '../../src/domain/entities.js';
 

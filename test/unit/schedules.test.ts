@@ -9,8 +9,7 @@ import {
   diffShapes,
   formatPlan,
   MANAGED_BY,
-  shapeOfDescription,
-  shapeOfOptions,
+  scheduleShape,
   type SchedulePlanItem,
 } from '../../src/schedules.js';
 
@@ -106,23 +105,20 @@ function describedFrom(
 describe('diff', () => {
   test('a described schedule equal to the code has no changes', () => {
     for (const desired of desiredSchedules(config())) {
-      assert.deepEqual(diffShapes(shapeOfDescription(describedFrom(desired)), shapeOfOptions(desired)), []);
+      assert.deepEqual(diffShapes(scheduleShape(describedFrom(desired)), scheduleShape(desired)), []);
     }
   });
 
   test('a timezone change shows once, even though it changes both the spec and the input', () => {
     const [, weekend] = desiredSchedules(config({ HEALTHSYNTH_TIMEZONE: 'Europe/Berlin' }));
-    const changes = diffShapes(
-      shapeOfDescription(describedFrom(weekend!, { timezone: 'UTC' })),
-      shapeOfOptions(weekend!),
-    );
+    const changes = diffShapes(scheduleShape(describedFrom(weekend!, { timezone: 'UTC' })), scheduleShape(weekend!));
     assert.deepEqual(changes, [{ field: 'timezone', from: 'UTC', to: 'Europe/Berlin' }]);
   });
 
   test('reports each changed field with old and new value', () => {
     const [daily] = desiredSchedules(config({ DEFAULT_SCALE: 'large', TEMPORAL_TASK_QUEUE: 'other' }));
-    const current = shapeOfDescription(describedFrom(desiredSchedules(config())[0]!));
-    const changes = diffShapes(current, shapeOfOptions(daily!));
+    const current = scheduleShape(describedFrom(desiredSchedules(config())[0]!));
+    const changes = diffShapes(current, scheduleShape(daily!));
     assert.deepEqual(changes, [
       { field: 'taskQueue', from: 'hs-unit', to: 'other' },
       { field: 'input.scale', from: 'small', to: 'large' },
@@ -132,15 +128,15 @@ describe('diff', () => {
   test('formatPlan prints create, update and unchanged lines', () => {
     const [daily, weekend] = desiredSchedules(config());
     const plan: SchedulePlanItem[] = [
-      { scheduleId: 'daily-pipeline', action: 'create', desired: daily!, shape: shapeOfOptions(daily!) },
+      { scheduleId: 'daily-pipeline', action: 'create', desired: daily!, shape: scheduleShape(daily!) },
       {
         scheduleId: 'weekend-notice',
         action: 'update',
         desired: weekend!,
-        shape: shapeOfOptions(weekend!),
+        shape: scheduleShape(weekend!),
         changes: [{ field: 'timezone', from: 'UTC', to: 'Europe/Berlin' }],
       },
-      { scheduleId: 'daily-pipeline', action: 'unchanged', desired: daily!, shape: shapeOfOptions(daily!) },
+      { scheduleId: 'daily-pipeline', action: 'unchanged', desired: daily!, shape: scheduleShape(daily!) },
     ];
     assert.deepEqual(formatPlan(plan), [
       '+ create daily-pipeline: Mon-Fri 10:05 UTC -> scheduledDailyPipeline on task queue hs-unit (overlap SKIP, catch-up 1 day)',

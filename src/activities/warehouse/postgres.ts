@@ -39,19 +39,10 @@ import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse 
 import { dayProblems, validPublishInput } from './publish.js';
 import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
-/**
- * How a batch reaches its raw table inside the transaction.
- * - `direct` (default): delete the batch, then COPY straight into `raw.<entity>`. Rows are written once.
- * - `staging`: COPY into a temp table LIKE the raw table, then delete + INSERT … SELECT. Rows are written twice.
- * Both are one transaction, so a failed COPY leaves the previous batch exactly as it was; bench/load.ts measures both.
- */
-export type PgLoadStrategy = 'direct' | 'staging';
-
-/** Connection, object store and load strategy for {@link PostgresWarehouse}. */
+/** Connection, object store and session settings for {@link PostgresWarehouse}. */
 export interface PostgresWarehouseOptions {
   databaseUrl: string;
   store: ObjectStore;
-  strategy?: PgLoadStrategy;
   /** Pool size; one connection per concurrent load or cleanup. */
   maxConnections?: number;
   /** lock_timeout of every session, ms (0: the server's default); default {@link PG_TIMEOUT_DEFAULTS}. */
@@ -100,7 +91,6 @@ export class PostgresWarehouse implements Warehouse {
   readonly kind = 'postgres';
   readonly pool: pg.Pool;
   private readonly store: ObjectStore;
-  private readonly strategy: PgLoadStrategy;
   private readonly databaseUrl: string;
   private readonly timeouts: { lockTimeoutMs: number; statementTimeoutMs: number };
   private ensured?: Promise<void>;
@@ -123,7 +113,6 @@ export class PostgresWarehouse implements Warehouse {
     // An idle client losing its connection must not crash the worker; the next checkout reconnects.
     this.pool.on('error', () => {});
     this.store = opts.store;
-    this.strategy = opts.strategy ?? 'direct';
   }
 
   /** Idempotent; serialized by an advisory lock because concurrent CREATE … IF NOT EXISTS can still race in PG. */
@@ -207,16 +196,10 @@ export class PostgresWarehouse implements Warehouse {
       // The date stops being visible to dbt with this change; publishDay makes it visible again once all six
       // entities of it are loaded, so dbt never sees the day half replaced.
       await run(`unpublishing ${batchDate}`, `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = $1`, [batchDate]);
-      let target = table;
-      if (this.strategy === 'staging') {
-        target = `pg_temp.stage_${entity}`;
-        await run(`creating stage_${entity}`, `CREATE TEMP TABLE stage_${entity} (LIKE ${table}) ON COMMIT DROP`);
-      } else {
-        at('delete');
-        await run(`deleting batch ${batchDate} from ${table}`, `DELETE FROM ${table} WHERE batch_date = $1`, [
-          batchDate,
-        ]);
-      }
+      // The batch is deleted, then COPY writes the rows straight into the raw table, once; the transaction keeps the
+      // previous batch if anything fails. (A temp staging table costs a second write: bench/staging-load.ts measures it.)
+      at('delete');
+      await run(`deleting batch ${batchDate} from ${table}`, `DELETE FROM ${table} WHERE batch_date = $1`, [batchDate]);
 
       let loaded = 0;
       // The next object's GET is in flight while the current one streams, hiding the store's first-byte latency.
@@ -230,7 +213,7 @@ export class PostgresWarehouse implements Warehouse {
           at('copy', loaded);
           copied = await this.copyObject(
             client,
-            target,
+            table,
             entity,
             obj,
             source,
@@ -256,8 +239,8 @@ export class PostgresWarehouse implements Warehouse {
       // Counting by batch_date also catches rows that carry another batch's date (they would escape reloads).
       at('check', loaded);
       const staged = await run<{ n: number }>(
-        `counting batch ${batchDate} in ${target}`,
-        `SELECT count(*) AS n FROM ${target} WHERE batch_date = $1`,
+        `counting batch ${batchDate} in ${table}`,
+        `SELECT count(*) AS n FROM ${table} WHERE batch_date = $1`,
         [batchDate],
       );
       const inBatch = staged.rows[0]?.n ?? 0;
@@ -267,13 +250,6 @@ export class PostgresWarehouse implements Warehouse {
             `(the sum of ${objects.length} objects' rows)`,
           'RowCountMismatch',
         );
-      }
-      if (this.strategy === 'staging') {
-        at('delete', loaded);
-        await run(`deleting batch ${batchDate} from ${table}`, `DELETE FROM ${table} WHERE batch_date = $1`, [
-          batchDate,
-        ]);
-        await run(`inserting batch ${batchDate} into ${table}`, `INSERT INTO ${table} SELECT * FROM ${target}`);
       }
       at('commit', loaded);
       await run(

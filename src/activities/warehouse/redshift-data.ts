@@ -1,7 +1,7 @@
 /**
  * The Redshift Data API client the Redshift adapter talks through: submit a statement (or a batch, which runs
  * in one transaction), poll DescribeStatement until it ends, page GetStatementResult. Nothing here knows about
- * tables or loads; src/activities/warehouse/redshift.ts holds the SQL.
+ * tables or loads; redshift-load.ts (COPY, publish) and redshift-cleanup.ts (UNLOAD, delete) hold the SQL.
  *
  * Statements run inside Redshift whatever happens to the worker, so a caller that heartbeats the statement id
  * ({@link StatementWatch.onSubmitted}) can find it again after a crash and {@link RedshiftDataApi.resume} it
@@ -17,6 +17,7 @@ import {
   type RedshiftDataClient,
   type SqlParameter,
 } from '@aws-sdk/client-redshift-data';
+import type { ObjectStore } from '../storage.js';
 
 /** Who the Data API connects as: a provisioned cluster (with DbUser or SecretArn) or a Serverless workgroup. */
 export interface RedshiftTarget {
@@ -77,6 +78,19 @@ export class RedshiftStatementError extends Error {
         `${status}: ${redshiftError || '(no error text)'}${failedSql ? `\n  SQL: ${truncate(failedSql, 600)}` : ''}`,
     );
   }
+}
+
+/**
+ * What the load and cleanup statements run with: the Data API, and the object store with the IAM role and region
+ * Redshift itself reaches it with (COPY reads from it, UNLOAD writes to it). `ensureRawTables` creates the raw and
+ * ledger tables once per warehouse.
+ */
+export interface RedshiftSession {
+  api: RedshiftDataApi;
+  store: ObjectStore;
+  iamRole: string;
+  region: string;
+  ensureRawTables(): Promise<void>;
 }
 
 /** Statuses of a statement that is still on its way (DescribeStatement); anything else has ended. */
@@ -157,6 +171,19 @@ export class RedshiftDataApi {
     if (!RUNNING.has(d.Status ?? '')) return undefined;
     watch.onSubmitted?.(id);
     return this.wait(id, watch);
+  }
+
+  /** `$n` placeholders become Data API named parameters `:pn` (values are sent as strings; null is not allowed). */
+  async query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const parameters: SqlParameter[] = params.map((value, i) => {
+      if (value === null || value === undefined)
+        throw new Error(`query parameter $${i + 1} is null; the Redshift Data API cannot bind null`);
+      return { name: `p${i + 1}`, value: String(value) };
+    });
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => `:p${n}`);
+    const done = await this.execute(text, parameters);
+    if (!done.HasResultSet) return [];
+    return (await this.results(done.Id ?? '')) as T[];
   }
 
   /** Every row of a finished statement's result set, following NextToken, as objects keyed by column name. */
