@@ -1,4 +1,4 @@
-// ESLint flat config: typescript-eslint (type-aware where it matters), import cycles, and the
+// ESLint flat config: typescript-eslint (type-aware where it matters), import cycles, the layers, and the
 // determinism fence around workflow code. Formatting is Prettier's job (eslint-config-prettier).
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
@@ -37,6 +37,19 @@ const nodeBuiltins = [
   'vm',
   'worker_threads',
   'zlib',
+];
+
+/**
+ * The layers point one way: the application (`src/`) is what the Docker image ships, so it never imports the
+ * project's scripts, tests or benchmarks (the image has none of them); benchmarks never import tests. A relative
+ * import that climbs out of its folder into one of those trees is refused (type-only imports too).
+ */
+const outOfLayer = (trees, message) => ({ regex: `^(\\.\\./)+(${trees.join('|')})/`, message });
+const srcLayers = [
+  outOfLayer(
+    ['scripts', 'test', 'bench'],
+    'src/ must not import scripts/, test/ or bench/: move what it needs into src/.',
+  ),
 ];
 
 export default tseslint.config(
@@ -91,6 +104,23 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: srcLayers }],
+      // The image installs with `npm ci --omit=dev`: what src/ loads at run time must be a dependency.
+      'import-x/no-extraneous-dependencies': ['error', { devDependencies: false }],
+    },
+  },
+  {
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [outOfLayer(['test'], 'bench/ must not import test/: move what it needs into src/ or bench/.')] },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed and must stay deterministic: no Node APIs, no clients, no I/O
     // libraries, and activities only as types (the worker runs them, workflows call proxies).
     files: ['src/workflows/**/*.ts'],
@@ -100,6 +130,7 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
           patterns: [
+            ...srcLayers,
             { group: ['node:*'], message: 'Workflow code must not use Node built-ins.' },
             { group: ['@aws-sdk/*'], message: 'Call the object store or warehouse from an activity.' },
             {

@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import { loadConfig, parseScale } from '../src/config.js';
 import type { EntityName } from '../src/domain/entities.js';
 import { stackUp } from '../src/stack/index.js';
+import { recreateDatabase } from '../src/stack/postgres.js';
 import { connectClient } from '../src/temporal.js';
 import { workerProcessEnv } from '../src/worker.js';
-import { freshDatabase } from '../test/support/env.js';
 import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
 import { benchLoad } from './load.js';
@@ -44,7 +44,6 @@ async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean' },
@@ -92,9 +91,11 @@ async function main(): Promise<void> {
   }
 
   if (!skip.has('e2e')) {
+    const server = loadConfig().warehouse;
+    if (server.kind !== 'postgres') throw new Error('the e2e benchmark needs the PostgreSQL warehouse');
     const env = {
       ...process.env,
-      DATABASE_URL: await freshDatabase('healthsynth_bench'),
+      DATABASE_URL: await recreateDatabase(server.databaseUrl, 'healthsynth_bench'),
       TEMPORAL_TASK_QUEUE: `bench-${process.pid}`,
       WORKER_METRICS_PORT: '0',
     };

@@ -8,7 +8,7 @@ import proto from '@temporalio/proto';
 const { temporal } = proto;
 import type { Config } from '../src/config.js';
 import type { ScaleInput } from '../src/domain/types.js';
-import { failureText } from '../src/cli/output.js';
+import { failureText } from '../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;

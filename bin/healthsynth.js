@@ -10,8 +10,6 @@ try {
   console.error(`healthsynth: ${err.message}`);
   process.exit(1);
 }
-// The AWS SDK warns on every start that releases from 2027 need Node 22; the locked version runs on 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { register } = await import('tsx/esm/api');
 register();
 if (process.argv[2] === 'worker') {

@@ -7,17 +7,13 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatSummary } from '../src/cli/follow.js';
 import { loadConfig, parseScale } from '../src/config.js';
 import { parseRunDate, todayIn } from '../src/cli/dates.js';
-import { failureText } from '../src/cli/output.js';
+import { failureText, terminalSummary } from '../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
 import { WorkerWatchdog } from '../src/worker-watchdog.js';
-
-// The AWS SDK warns on every start that releases from 2027 need Node 22; we pin a version that runs on 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -53,7 +49,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    console.log(formatSummary(outcome.summary));
+    console.log(terminalSummary(outcome.summary));
     const report = outcome.summary.report;
     if (report && 'reportKey' in report) {
       console.log(`Chart: s3://${config.s3.bucket}/${report.reportKey}`);

@@ -35,6 +35,7 @@ import { ENTITY_NAMES } from '../src/domain/entities.js';
 import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
 import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
 import { installQuietRuntime, startWorker } from '../src/worker.js';
+import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
@@ -135,8 +136,12 @@ async function main(): Promise<void> {
     for (const f of await readdir(HISTORIES_DIR)) {
       if (f.endsWith('.json')) await rm(path.join(HISTORIES_DIR, f));
     }
-    const start = (workflowId: string, args: unknown[]) =>
-      client.workflow.start(WORKFLOW_TYPES.dailyPipeline, { taskQueue: config.temporal.taskQueue, workflowId, args });
+    const start = (workflowId: string, args: Parameters<typeof dailyPipeline>) =>
+      client.workflow.start<typeof dailyPipeline>(WORKFLOW_TYPES.dailyPipeline, {
+        taskQueue: config.temporal.taskQueue,
+        workflowId,
+        args,
+      });
 
     // 1. A completed pipeline and every child.
     const ok = await start(workflowIds.dailyPipeline(PIPELINE_DATE), [{ runDate: PIPELINE_DATE, scale: SCALE }]);

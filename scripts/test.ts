@@ -127,7 +127,6 @@ async function freshBucket(port: number, bucket: string): Promise<void> {
 let summary: string | undefined;
 
 async function main(): Promise<number> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const groups = await selectGroups(process.argv.slice(2));
   const fileCount = groups.reduce((n, g) => n + g.files.length, 0);
   if (fileCount === 0) {
@@ -171,9 +170,6 @@ async function main(): Promise<number> {
       ...localStackEnv(config, tools),
       DATABASE_URL: localPgUrl(config.localPorts.postgres, database),
       S3_BUCKET: bucket,
-      // The project targets Node 20 on purpose; the SDK's "Node 22 from 2027" notice is noise in test output.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:
-        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
     };
     const tapDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hs-test-'));
     const total: Counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };

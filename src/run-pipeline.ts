@@ -6,7 +6,9 @@
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Config } from './config.js';
 import type { PipelineSummary, ScaleInput } from './domain/types.js';
-import { webUiLink, workflowIds, WORKFLOW_TYPES } from './temporal.js';
+import type { dailyPipeline } from './workflows/daily-pipeline.js';
+import { workflowIds, WORKFLOW_TYPES } from './temporal.js';
+import { webUiLink } from './workflow-ids.js';
 
 /**
  * Starts `dailyPipeline` for `runDate` with the business id `daily-pipeline-<runDate>`; when that run is
@@ -16,8 +18,8 @@ export async function startPipeline(
   client: Client,
   config: Config,
   input: { runDate: string; scale?: ScaleInput; allowLargeCleanup?: boolean },
-): Promise<WorkflowHandle> {
-  return client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
+): Promise<WorkflowHandle<typeof dailyPipeline>> {
+  return client.workflow.start<typeof dailyPipeline>(WORKFLOW_TYPES.dailyPipeline, {
     taskQueue: config.temporal.taskQueue,
     workflowId: workflowIds.dailyPipeline(input.runDate),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -34,15 +36,18 @@ export interface PipelineOutcome {
 }
 
 /** Waits for a started run; a failure is returned (with its message), not thrown. */
-export async function awaitPipeline(config: Config, handle: WorkflowHandle): Promise<PipelineOutcome> {
+export async function awaitPipeline(
+  config: Config,
+  handle: WorkflowHandle<typeof dailyPipeline>,
+): Promise<PipelineOutcome> {
   const desc = await handle.describe();
   const base = {
     workflowId: handle.workflowId,
     runId: desc.runId,
-    webUiUrl: webUiLink(config, handle.workflowId, desc.runId),
+    webUiUrl: webUiLink(config.temporal, handle.workflowId, desc.runId),
   };
   try {
-    return { ...base, summary: (await handle.result()) as PipelineSummary };
+    return { ...base, summary: await handle.result() };
   } catch (err) {
     return { ...base, error: err as Error };
   }

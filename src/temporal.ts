@@ -7,8 +7,6 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { dataConverterFor } from './codec.js';
 import type { Config } from './config.js';
 
-import { uiLink } from './workflow-ids.js';
-
 export { WORKFLOW_TYPES, workflowIds } from './workflow-ids.js';
 
 /** Connection options shared by the client and the worker's NativeConnection. */
@@ -46,9 +44,4 @@ export async function connectClient(config: Config): Promise<Client> {
     );
   }
   return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
-}
-
-/** The Web UI page of one workflow run. */
-export function webUiLink(config: Config, workflowId: string, runId?: string): string {
-  return uiLink(config.temporal.uiUrl, config.temporal.namespace, workflowId, runId);
 }

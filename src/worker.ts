@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { createNotifier } from './activities/notify.js';
+import { createNotifier } from './activities/notifier.js';
 import { ObjectStore } from './activities/storage.js';
 import { createWarehouse, type Warehouse } from './activities/warehouse/index.js';
 import { dataConverterFor } from './codec.js';
@@ -179,8 +179,6 @@ export async function runWorkerProcess(
 }
 
 async function main(): Promise<void> {
-  // The AWS SDK warns on every start that releases from 2027 need Node 22; the locked version runs on 20.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   await runWorkerProcess(loadConfig());
 }
 

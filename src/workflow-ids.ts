@@ -22,8 +22,12 @@ export const workflowIds = {
   weekendNotice: (date: string) => `weekend-notice-${date}`,
 };
 
-/** The Web UI page of one workflow run (the run's history when runId is known). */
-export function uiLink(uiUrl: string, namespace: string, workflowId: string, runId?: string): string {
+/**
+ * The Web UI page of one workflow run (the run's history when runId is known). Clients pass `config.temporal`;
+ * workflow code passes the UI URL from its settings activity and the namespace from `workflowInfo()`.
+ */
+export function webUiLink(temporal: { uiUrl: string; namespace: string }, workflowId: string, runId?: string): string {
+  const { uiUrl, namespace } = temporal;
   const base = `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${runId}/history` : base;
 }

@@ -14,7 +14,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { MESSAGE_NAME } from '../domain/messages.js';
 import type { Channel, NotificationResult, OutgoingMessage, StaffMessage } from '../domain/types.js';
-import { DeliveryError, type DeliveryFailureKind, type Notifier, type TelegramPayload } from './notify.js';
+import { DeliveryError, type DeliveryFailureKind, type Notifier, type TelegramPayload } from './notifier.js';
 import type { ObjectStore } from './storage.js';
 
 /** Where the delivery record of one message on one channel lives. */

@@ -9,7 +9,7 @@ import { weekendNoticeMessage } from '../domain/messages.js';
 import type { NotificationResult, PatientMessage } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { createDeliverer, settleLegacy } from './delivery.js';
-import type { Notifier } from './notify.js';
+import type { Notifier } from './notifier.js';
 import type { ObjectStore } from './storage.js';
 
 /** Result of the legacy `sendWeekendNotice` activity. */

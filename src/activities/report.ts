@@ -2,17 +2,15 @@
  * The doctor-rating report: `buildDoctorRatingReport` queries the mart, renders the chart and stores the PNG;
  * the workflow then sends it to staff through the delivery activities (`delivery.ts`), so a Slack or Telegram
  * hiccup retries only that channel's delivery, never the query and render. Only the object key and URL cross
- * history, never the image. `postDoctorRatingReport` and `notify` remain for runs started before per-message
- * delivery.
+ * history, never the image. `postDoctorRatingReport` remains for runs started before per-message delivery.
  */
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { doctorRatingMessage } from '../domain/messages.js';
-import type { NotificationResult, SlackMessage, StaffMessage, TelegramContent } from '../domain/types.js';
+import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { renderDoctorRatingPng, TOP_N, type DoctorRatingRow } from './charts.js';
 import { createDeliverer, settleLegacy } from './delivery.js';
-import type { Notifier } from './notify.js';
+import type { Notifier } from './notifier.js';
 import { keys, type ObjectStore } from './storage.js';
 
 /** The warehouse's small-result query (PostgreSQL or Redshift Data API): rows as plain objects. */
@@ -104,58 +102,6 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
     async postDoctorRatingReport(input: PostReportInput): Promise<NotificationResult[]> {
       const message = doctorRatingMessage(workflowIds.report(input.runDate), input);
       return Promise.all([settleLegacy('slack', message, deliver), settleLegacy('telegram', message, deliver)]);
-    },
-  };
-}
-
-/** Input of the legacy `notify` activity: any combination of channels; the photo travels as an object key. */
-export interface NotifyInput {
-  slack?: SlackMessage;
-  telegramText?: string;
-  /** A PNG already in the object store, sent to Telegram with a caption. */
-  telegramPhoto?: { key: string; caption: string };
-  /** Label of the message. Default: the Slack message's name, else "message". */
-  name?: string;
-}
-
-/** The legacy generic `notify` activity, kept for runs started before per-message delivery. */
-export function createNotifyActivities({ notifier, store }: { notifier: Notifier; store: ObjectStore }) {
-  const deliver = createDeliverer({ store, notifier });
-  return {
-    /**
-     * For runs started before per-message delivery (alerts, summaries, cleanup notes): sends to STAFF only — the
-     * Slack message to Slack, the Telegram text or photo to the staff chat — at most once per run through the
-     * delivery records (scope: the workflow id, name: the message name and run id). Resolves with one result per
-     * channel call and never throws for a delivery failure, as its callers expect.
-     */
-    async notify(input: NotifyInput): Promise<NotificationResult[]> {
-      const name = input.name ?? input.slack?.name ?? 'message';
-      let scope = 'legacy';
-      let runId = 'run';
-      try {
-        const execution = Context.current().info.workflowExecution;
-        scope = execution?.workflowId ?? scope;
-        runId = execution?.runId ?? runId;
-      } catch {
-        // Called outside an activity (a script): records go under deliveries/legacy/.
-      }
-      const message = (slackText: string, telegram: TelegramContent): StaffMessage => ({
-        audience: 'staff',
-        scope,
-        name: `${name}-${runId}`,
-        slack: { text: slackText, ...(input.slack?.blocks ? { blocks: input.slack.blocks } : {}) },
-        telegram,
-      });
-      const fallback = input.slack?.text ?? input.telegramText ?? input.telegramPhoto?.caption ?? name;
-      const sends: Promise<NotificationResult>[] = [];
-      if (input.slack) sends.push(settleLegacy('slack', message(input.slack.text, { text: fallback }), deliver));
-      if (input.telegramText !== undefined) {
-        sends.push(settleLegacy('telegram', message(fallback, { text: input.telegramText }), deliver));
-      } else if (input.telegramPhoto) {
-        const photo = { photoKey: input.telegramPhoto.key, caption: input.telegramPhoto.caption };
-        sends.push(settleLegacy('telegram', message(fallback, photo), deliver));
-      }
-      return Promise.all(sends);
     },
   };
 }

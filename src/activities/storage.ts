@@ -19,6 +19,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config.js';
 
+// The one place the AWS SDK's notice is silenced: it warns, once per process, that its releases from January 2027
+// need Node 22; the locked version runs on Node 20, which the project targets. The SDK reads this when a client is
+// built, and every AWS client is built after this module loads (the S3 client here; the Redshift Data client in
+// warehouse/redshift.ts, whose load and cleanup parts import this module), in every entry point: `healthsynth`, the worker, the demo,
+// the tests and the benchmarks. Child processes inherit it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface StoredObject {
   key: string;
   etag: string;

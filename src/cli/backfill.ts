@@ -16,10 +16,11 @@ import {
 import type { Command } from 'commander';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
-import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
+import type { dailyPipeline } from '../workflows/daily-pipeline.js';
+import { WORKFLOW_TYPES, workflowIds } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import {
   EXIT,
-  formatDuration,
   jsonOption,
   printJson,
   resolveDeps,
@@ -27,8 +28,8 @@ import {
   UsageError,
   withClient,
   type CliDeps,
-  failureText,
-} from './output.js';
+} from './command.js';
+import { formatDuration, failureText } from './format.js';
 import { parseRunDate, todayIn } from './dates.js';
 import { NoWorkerError, withWorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
@@ -149,7 +150,7 @@ export async function backfillDate(
     runId,
     status,
     detail,
-    webUiUrl: webUiLink(config, workflowId, runId),
+    webUiUrl: webUiLink(config.temporal, workflowId, runId),
     durationMs: Date.now() - started,
   });
   try {
@@ -166,7 +167,7 @@ export async function backfillDate(
       how = 'attached to the running run';
     } else {
       try {
-        const startedRun = await client.workflow.start(WORKFLOW_TYPES.dailyPipeline, {
+        const startedRun = await client.workflow.start<typeof dailyPipeline>(WORKFLOW_TYPES.dailyPipeline, {
           taskQueue: config.temporal.taskQueue,
           workflowId,
           args: [

@@ -27,7 +27,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { EncryptionCodec } from '../codec.js';
 import type { Config } from '../config.js';
-import { resolveDeps, runAction, UsageError, type CliDeps } from './output.js';
+import { resolveDeps, runAction, UsageError, type CliDeps } from './command.js';
 
 /** The default port, the one Temporal's samples and docs use for codec servers. */
 export const CODEC_SERVER_PORT = 8888;

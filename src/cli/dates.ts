@@ -4,7 +4,7 @@
  * starts, with the option and the allowed range named in the message.
  */
 import { isoDate, localDate, runDateProblem, weekendProblem } from '../domain/dates.js';
-import { UsageError } from './output.js';
+import { UsageError } from './command.js';
 
 /** A date option that cannot be used; exits with the usage code like every other bad argument. */
 export class DateOptionError extends UsageError {

@@ -18,11 +18,9 @@ import {
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { PipelineProgress, PipelineSummary } from '../domain/types.js';
-import { webUiLink } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import {
   EXIT,
-  formatDuration,
-  formatTable,
   jsonOption,
   printJson,
   processIo,
@@ -31,8 +29,8 @@ import {
   withClient,
   type CliDeps,
   type CliIo,
-  failureText,
-} from './output.js';
+} from './command.js';
+import { failureText, formatDuration, terminalSummary } from './format.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
 
@@ -159,65 +157,6 @@ function isPipelineSummary(value: unknown): value is PipelineSummary {
   );
 }
 
-/** A short text summary of a finished pipeline: rows per entity, dbt, report, cleanup, notifications. */
-export function formatSummary(summary: PipelineSummary): string {
-  const lines: string[] = [`run ${summary.runDate} (scale ${summary.scale})`];
-  if (summary.ingest.length > 0) {
-    lines.push(
-      formatTable(
-        ['ENTITY', 'SHARDS', 'GENERATED', 'LOADED', 'LOAD'],
-        summary.ingest.map((i) => [
-          i.entity,
-          String(i.shards),
-          String(i.rowsGenerated),
-          String(i.rowsLoaded),
-          i.loadStatus,
-        ]),
-      ),
-    );
-  }
-  if (summary.dbt) {
-    const d = summary.dbt;
-    lines.push(
-      `dbt: ${d.success ? 'ok' : 'FAILED'}, ${d.modelsBuilt} models, ${d.testsPassed} tests passed, ` +
-        `${d.testsFailed} failed, ${d.testsWarned} warned (${d.elapsedSeconds.toFixed(1)}s); ` +
-        `${d.unitTestsPassed} unit tests passed`,
-    );
-  }
-  if (summary.report) {
-    lines.push(
-      'error' in summary.report
-        ? `report: FAILED: ${summary.report.error}`
-        : `report: ${summary.report.doctorsRanked} doctors ranked` +
-            `${summary.report.topDoctor ? `, top ${summary.report.topDoctor.name} (${summary.report.topDoctor.score})` : ''}: ` +
-            summary.report.reportUrl,
-    );
-  }
-  if (summary.cleanup) {
-    lines.push(
-      'error' in summary.cleanup
-        ? `cleanup: FAILED: ${summary.cleanup.error}`
-        : `cleanup: ${summary.cleanup.tables.reduce((n, t) => n + t.rowsDeleted, 0)} rows deleted after backup ` +
-            `(retention ${summary.cleanup.retentionDays} days)`,
-    );
-    if (!('error' in summary.cleanup)) {
-      for (const t of summary.cleanup.tables) {
-        lines.push(
-          `  ${t.table}: ${t.status}, ${t.rowsDeleted} deleted, ${t.rowsBackedUp} backed up` +
-            (t.backupKey ? ` (${t.backupKey})` : ''),
-        );
-      }
-    }
-  }
-  for (const n of summary.notifications) {
-    lines.push(
-      `notify ${n.channel}: ${n.status}${n.detail ? ` (${n.detail})` : ''}` +
-        (n.outboxPath ? ` -> ${n.outboxPath}` : ''),
-    );
-  }
-  return lines.join('\n');
-}
-
 function outcomeOfError(err: unknown): FollowOutcome {
   if (err instanceof WorkflowFailedError) {
     if (err.cause instanceof CancelledFailure) return 'canceled';
@@ -252,7 +191,7 @@ export async function followWorkflow(
   }
   const runId = description.runId;
   const handle = client.workflow.getHandle(workflowId, runId);
-  const link = webUiLink(config, workflowId, runId);
+  const link = webUiLink(config.temporal, workflowId, runId);
   if (!opts.json) io.out(`following ${workflowId} (${description.type}), run ${runId}\n${link}`);
 
   const renderer: Renderer | undefined = opts.json
@@ -313,7 +252,7 @@ export async function followWorkflow(
   }
   if (outcome === 'completed') {
     io.out(`\n${workflowId} completed in ${formatDuration(elapsed)}`);
-    io.out(isPipelineSummary(result) ? formatSummary(result) : JSON.stringify(result, null, 2));
+    io.out(isPipelineSummary(result) ? terminalSummary(result) : JSON.stringify(result, null, 2));
   } else {
     const failedSteps = progress?.steps.filter((s) => s.state === 'failed').map((s) => s.name) ?? [];
     io.out(

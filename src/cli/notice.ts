@@ -5,9 +5,10 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Command } from 'commander';
-import { webUiLink, workflowIds, WORKFLOW_TYPES } from '../temporal.js';
-import type { WeekendNoticeResult } from '../workflows/weekend-notice.js';
-import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './output.js';
+import { workflowIds, WORKFLOW_TYPES } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
+import type { weekendNotice, WeekendNoticeResult } from '../workflows/weekend-notice.js';
+import { EXIT, jsonOption, printJson, resolveDeps, runAction, withClient, type CliDeps } from './command.js';
 import { parseWeekendDate, todayIn } from './dates.js';
 import { workerOption } from './worker-option.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
@@ -37,21 +38,21 @@ export function registerNoticeCommands(program: Command, deps: CliDeps = {}): vo
           await watchdog.beforeStart();
           let result: WeekendNoticeResult & { alreadySent?: boolean };
           try {
-            const handle = await client.workflow.start(WORKFLOW_TYPES.weekendNotice, {
+            const handle = await client.workflow.start<typeof weekendNotice>(WORKFLOW_TYPES.weekendNotice, {
               taskQueue: config.temporal.taskQueue,
               workflowId,
               workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
               args: [{ date }],
             });
             await watchdog.attach(handle);
-            result = (await handle.result()) as WeekendNoticeResult;
+            result = await handle.result();
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-            const earlier = client.workflow.getHandle(workflowId);
+            const earlier = client.workflow.getHandle<typeof weekendNotice>(workflowId);
             await watchdog.attach(earlier);
-            result = { ...((await earlier.result()) as WeekendNoticeResult), alreadySent: true };
+            result = { ...(await earlier.result()), alreadySent: true };
           }
-          const link = webUiLink(config, workflowId);
+          const link = webUiLink(config.temporal, workflowId);
           if (opts.json) printJson(io, { workflowId, webUiUrl: link, ...result });
           else {
             io.out(

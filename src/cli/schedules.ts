@@ -14,11 +14,9 @@ import {
   planSchedules,
   type SchedulePlanItem,
 } from '../schedules.js';
-import { webUiLink } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import {
   EXIT,
-  formatTable,
-  formatTime,
   jsonOption,
   printJson,
   resolveDeps,
@@ -26,8 +24,8 @@ import {
   withClient,
   type CliDeps,
   type CliIo,
-  failureText,
-} from './output.js';
+} from './command.js';
+import { formatTable, formatTime, failureText } from './format.js';
 import { WorkerWatchdog, type WorkerMode } from '../worker-watchdog.js';
 import { workerOption } from './worker-option.js';
 
@@ -64,7 +62,7 @@ export function describeJson(config: Config, d: ScheduleDescription): Record<str
       ...d.info,
       recentActions: d.info.recentActions.map((a) => ({
         ...a,
-        webUiUrl: webUiLink(config, a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId),
+        webUiUrl: webUiLink(config.temporal, a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId),
       })),
     },
   };
@@ -89,7 +87,7 @@ function printDescription(io: CliIo, config: Config, d: ScheduleDescription): vo
   for (const a of d.info.recentActions.slice(-5)) {
     const wf = a.action.workflow;
     lines.push(
-      `  recent:    ${formatTime(a.scheduledAt)} ${wf.workflowId} ${webUiLink(config, wf.workflowId, wf.firstExecutionRunId)}`,
+      `  recent:    ${formatTime(a.scheduledAt)} ${wf.workflowId} ${webUiLink(config.temporal, wf.workflowId, wf.firstExecutionRunId)}`,
     );
   }
   io.out(lines.join('\n'));
@@ -271,7 +269,7 @@ export function registerScheduleCommands(program: Command, deps: CliDeps = {}): 
             return;
           }
           const handle = client.workflow.getHandle(run.workflowId, run.runId);
-          const link = webUiLink(config, run.workflowId, run.runId);
+          const link = webUiLink(config.temporal, run.workflowId, run.runId);
           if (!opts.json) io.out(`${id} triggered: ${run.workflowId}\n${link}`);
           await watchdog.attach(handle);
           let failure: string | undefined;

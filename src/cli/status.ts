@@ -6,13 +6,11 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
-import { WORKFLOW_TYPES, webUiLink, workflowIds } from '../temporal.js';
+import { WORKFLOW_TYPES, workflowIds } from '../temporal.js';
+import { webUiLink } from '../workflow-ids.js';
 import { parseRunDate, todayIn } from './dates.js';
 import {
   EXIT,
-  formatDuration,
-  formatTable,
-  formatTime,
   jsonOption,
   printJson,
   resolveDeps,
@@ -20,7 +18,8 @@ import {
   UsageError,
   withClient,
   type CliDeps,
-} from './output.js';
+} from './command.js';
+import { formatDuration, formatTable, formatTime } from './format.js';
 
 export interface PipelineRun {
   workflowId: string;
@@ -52,7 +51,7 @@ function toRun(config: Config, info: WorkflowExecutionInfo): PipelineRun {
     startTime: info.startTime,
     closeTime: info.closeTime,
     durationMs: info.closeTime ? info.closeTime.getTime() - info.startTime.getTime() : undefined,
-    webUiUrl: webUiLink(config, info.workflowId, info.runId),
+    webUiUrl: webUiLink(config.temporal, info.workflowId, info.runId),
   };
 }
 

@@ -116,8 +116,11 @@ export function undelivered(results: readonly NotificationResult[]): string[] {
     .map((r) => `${r.channel} ${r.message ?? 'message'}: ${r.status}${r.detail ? ` (${r.detail})` : ''}`);
 }
 
-/** A short Slack mrkdwn summary of a run, including deliveries of the report and cleanup that did not arrive. */
-export function formatSummary(s: PipelineSummary): string {
+/**
+ * A run's summary for staff, in Slack mrkdwn (the staff Telegram chat gets the same text), including deliveries
+ * of the report and cleanup that did not arrive. The terminal's version is `terminalSummary` (src/cli/format.ts).
+ */
+export function staffSummaryText(s: PipelineSummary): string {
   const lines = [`*Health Synth daily run ${s.runDate}* (scale ${s.scale})`];
   lines.push(`Rows loaded: ${s.ingest.map((r) => `${r.entity} ${n(r.rowsLoaded)}`).join(', ')}`);
   if (s.dbt) {
@@ -144,7 +147,7 @@ export function formatSummary(s: PipelineSummary): string {
 
 /** The run summary for staff; one per date (its delivery record is keyed by the date's business id). */
 export function pipelineSummaryMessage(scope: string, summary: PipelineSummary): StaffMessage {
-  return staffText(scope, 'pipeline-summary', formatSummary(summary));
+  return staffText(scope, 'pipeline-summary', staffSummaryText(summary));
 }
 
 /** What an alert says about one failed step: its name, the failure's type and where it happened (ids only). */

@@ -25,10 +25,16 @@ import {
 } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
 import { ENTITY_NAMES, type EntityName } from '../domain/entities.js';
-import { pipelineAlertMessage, pipelineSummaryMessage, type StepFailure } from '../domain/messages.js';
+import { localDate } from '../domain/dates.js';
+import {
+  pipelineAlertMessage,
+  pipelineSummaryMessage,
+  staffSummaryText,
+  type StepFailure,
+} from '../domain/messages.js';
 import { shardPlanProblem } from '../domain/shards.js';
 import type { DbtSummary, IngestResult, PipelineProgress, PipelineSummary, StepState } from '../domain/types.js';
-import { workflowIds } from '../workflow-ids.js';
+import { webUiLink, workflowIds } from '../workflow-ids.js';
 import { ingestEntity } from './ingest-entity.js';
 import {
   checkRunDate,
@@ -42,7 +48,7 @@ import { PATCHES } from './patches.js';
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
-import { describeError, failureOf, formatSummary, localDate, uiLink } from './format.js';
+import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
 
 const { pipelineSettings } = proxyActivities<ActivityTypes>({
@@ -105,7 +111,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   const scale = input.scale ?? settings.defaultScale;
   const tooMany = shardPlanProblem(scale, settings.shardRows);
   if (tooMany) throw ApplicationFailure.nonRetryable(`dailyPipeline: scale: ${tooMany}`, 'InvalidInput');
-  const link = uiLink(settings.uiUrl, info.namespace, info.workflowId, info.runId);
+  const link = webUiLink({ uiUrl: settings.uiUrl, namespace: info.namespace }, info.workflowId, info.runId);
   const summary: PipelineSummary = { runDate, scale, ingest: [], notifications: [], webUiUrl: link };
 
   /** Runs one step; on failure alerts, records it and fails the workflow with the step named. */
@@ -242,7 +248,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
       ...(await sendToStaff(pipelineSummaryMessage(workflowIds.dailyPipeline(runDate), summary))),
     );
   } else {
-    const text = formatSummary(summary);
+    const text = staffSummaryText(summary);
     summary.notifications.push(...(await notify({ slack: { name: 'pipeline-summary', text } })));
   }
   await recordPipelineRun({ outcome: 'completed' });

@@ -11,10 +11,6 @@ import {
 } from '@temporalio/workflow';
 import type { StepFailure } from '../domain/messages.js';
 
-export { uiLink } from '../workflow-ids.js';
-export { localDate } from '../domain/dates.js';
-export { formatSummary } from '../domain/messages.js';
-
 /** The innermost useful message of a failure chain (child → activity → application error). */
 export function describeError(err: unknown): string {
   let current: unknown = err;

@@ -15,8 +15,7 @@ import type { ActivityTypes } from '../activities/index.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { sendToPatients } from './deliver.js';
-import { localDate } from './format.js';
-import { weekendProblem } from '../domain/dates.js';
+import { localDate, weekendProblem } from '../domain/dates.js';
 import { checkDateInput, invalidDate, parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
 import { PATCHES } from './patches.js';
 

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { addDays } from '../../src/domain/dates.js';
 import { ENTITIES, ENTITY_NAMES } from '../../src/domain/entities.js';
 import type { PipelineSummary, ReportResult, CleanupResult, PipelineProgress } from '../../src/domain/types.js';
-import { failureText } from '../../src/cli/output.js';
+import { failureText } from '../../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../../src/run-pipeline.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';

@@ -1,7 +1,7 @@
 /**
- * `healthsynth run --json` as a separate process with no Slack or Telegram settings: every staff message goes to
- * the outbox (per channel and audience), the NOT DELIVERED notices go to stderr, and stdout is one JSON document
- * that a script can parse.
+ * `healthsynth run --json --follow` as a separate process with no Slack or Telegram settings: every staff message
+ * goes to the outbox (per channel and audience), the NOT DELIVERED notices and the followed progress go to stderr,
+ * and stdout is exactly one JSON document that a script can parse (`… --json | jq`).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,11 +10,24 @@ import { test } from 'node:test';
 import type { PipelineSummary } from '../../src/domain/types.js';
 import { freshDatabase, uniq, uniqueDate } from '../support/env.js';
 
-test('run --json prints only JSON on stdout; the outbox notices go to stderr', async () => {
+test('run --json --follow prints one JSON document on stdout; progress and outbox notices go to stderr', async () => {
   const date = uniqueDate();
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/client.ts', 'run', '--json', '--date', date, '--scale', '100', '--worker', 'always'],
+    [
+      '--import',
+      'tsx',
+      'src/client.ts',
+      'run',
+      '--json',
+      '--follow',
+      '--date',
+      date,
+      '--scale',
+      '100',
+      '--worker',
+      'always',
+    ],
     {
       env: {
         ...process.env,
@@ -35,8 +48,13 @@ test('run --json prints only JSON on stdout; the outbox notices go to stderr', a
   const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
   assert.equal(code, 0, `${stdout}\n${stderr}`);
 
-  const outcome = JSON.parse(stdout) as { summary: PipelineSummary };
+  // One document on one line: JSON.parse refuses anything before or after it, and `tail -1` finds it.
+  assert.equal(stdout.trimEnd().split('\n').length, 1, stdout);
+  const outcome = JSON.parse(stdout) as { summary: PipelineSummary; workflowId: string };
   assert.equal(outcome.summary.runDate, date);
+  // --follow's progress went to stderr as plain lines.
+  assert.match(stderr, /^\d\d:\d\d:\d\d step dbt: completed/m, stderr);
+  assert.match(stderr, new RegExp(`^following ${outcome.workflowId} `, 'm'), stderr);
   const notices = stderr.split('\n').filter((l) => l.startsWith('NOT DELIVERED'));
   // The chart, the cleanup note and the summary, each on Slack and the staff Telegram chat.
   assert.equal(notices.length, 6, stderr);

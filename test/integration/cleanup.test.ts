@@ -15,11 +15,12 @@ import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
 import { ObjectStore, keys } from '../../src/activities/storage.js';
-import { minusDays } from '../../src/activities/warehouse/index.js';
-import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
+import { type PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
+import { addDays } from '../../src/domain/dates.js';
 import { csvHeader } from '../../src/domain/entities.js';
-import { appointmentsCsv, feedbackCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
+import { testConfig, uniqueDate } from '../support/env.js';
+import { appointmentsCsv, feedbackCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
 
 /** Patient rows `firstId …` of `batchDate`, with names and conditions (the personal data retention is for). */
 function patientsCsv(batchDate: string, firstId: number, n: number): string {
@@ -40,12 +41,7 @@ describe('retention cleanup on PostgreSQL', () => {
   const backupPrefixes: string[] = [];
 
   before(async () => {
-    config = await privateDatabase('hs_wh_cleanup_test');
-    store = ObjectStore.fromConfig(config.s3);
-    await store.ensureBucket();
-    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
-    warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
-    await warehouse.ensureRawTables();
+    ({ config, store, warehouse } = await postgresFixture('hs_wh_cleanup_test'));
   });
 
   after(async () => {
@@ -88,13 +84,13 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('backs up, verifies and deletes expired rows; a rerun is already-done and deletes nothing more', async () => {
     await reset();
-    const runDate = uniqueDate();
-    const cutoff = minusDays(runDate, 30);
+    const runDate = uniqueDate('warehouse');
+    const cutoff = addDays(runDate, -30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('feedback', runDate));
-    await loadAppointments(minusDays(runDate, 40), 1, 25); // expired
+    await loadAppointments(addDays(runDate, -40), 1, 25); // expired
     await loadAppointments(cutoff, 1_001, 3); // on the cutoff day: kept
-    await loadAppointments(minusDays(runDate, 5), 2_001, 15); // recent: kept
-    const fbOld = minusDays(cutoff, 1);
+    await loadAppointments(addDays(runDate, -5), 2_001, 15); // recent: kept
+    const fbOld = addDays(cutoff, -1);
     const feedbackShard = async (day: string, firstId: number, n: number) =>
       putShard(store, `${prefix}/raw/feedback/dt=${day}/part-00000.csv`, feedbackCsv(day, firstId, n, day), n);
     await warehouse.loadBatch({ entity: 'feedback', batchDate: fbOld, objects: [await feedbackShard(fbOld, 1, 7)] });
@@ -122,11 +118,11 @@ describe('retention cleanup on PostgreSQL', () => {
       backup.map((r) => Number(r.appointment_id)),
       Array.from({ length: 25 }, (_, i) => i + 1),
     );
-    assert.equal(backup[0]?.appointment_day, minusDays(runDate, 40));
+    assert.equal(backup[0]?.appointment_day, addDays(runDate, -40));
     assert.equal(await count('appointments'), 18);
 
     // New expired rows after the run: a rerun of the same run date must neither back up again nor delete them.
-    await loadAppointments(minusDays(runDate, 50), 9_001, 4);
+    await loadAppointments(addDays(runDate, -50), 9_001, 4);
     const backupBefore = await store.head(backupKey);
     const rerun = await cleanupTable({ runDate, table: 'appointments', cutoff, allowLargeCleanup: true });
     assert.equal(rerun.status, 'already-done');
@@ -156,10 +152,10 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('a backup that does not verify deletes nothing and records nothing', async () => {
     await reset();
-    const runDate = uniqueDate();
+    const runDate = uniqueDate('warehouse');
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
-    const cutoff = minusDays(runDate, 10);
-    await loadAppointments(minusDays(runDate, 20), 20_001, 5);
+    const cutoff = addDays(runDate, -10);
+    await loadAppointments(addDays(runDate, -20), 20_001, 5);
     const before = await count('appointments');
     const expired = await warehouse.query<{ n: number }>(
       'SELECT count(*) AS n FROM raw.appointments WHERE appointment_day < $1',
@@ -177,11 +173,11 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('more than RETENTION_MAX_DELETE_SHARE of a table: refused, nothing backed up, deleted or recorded', async () => {
     await reset();
-    const runDate = uniqueDate();
-    const cutoff = minusDays(runDate, 30);
+    const runDate = uniqueDate('warehouse');
+    const cutoff = addDays(runDate, -30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
-    await loadAppointments(minusDays(runDate, 45), 30_001, 5); // expired
-    await loadAppointments(minusDays(runDate, 2), 31_001, 10); // kept: 5 of 15 rows would go (33%)
+    await loadAppointments(addDays(runDate, -45), 30_001, 5); // expired
+    await loadAppointments(addDays(runDate, -2), 31_001, 10); // kept: 5 of 15 rows would go (33%)
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
 
     // retentionDays: 30 is the same cutoff (a past run date); it is the input runs started before the workflow
@@ -212,10 +208,10 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('exactly the allowed share is not "more than": it is cleaned without being allowed', async () => {
     await reset();
-    const runDate = uniqueDate();
-    const cutoff = minusDays(runDate, 30);
+    const runDate = uniqueDate('warehouse');
+    const cutoff = addDays(runDate, -30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
-    await loadAppointments(minusDays(runDate, 31), 40_001, 2);
+    await loadAppointments(addDays(runDate, -31), 40_001, 2);
     await loadAppointments(runDate, 41_001, 8); // 2 of 10 = 0.2
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
     const result = await cleanupTable({ runDate, table: 'appointments', cutoff });
@@ -225,17 +221,17 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('the load-ledger rows of removed batches go in the same transaction; a reload of that date loads', async () => {
     await reset();
-    const runDate = uniqueDate();
-    const cutoff = minusDays(runDate, 30);
+    const runDate = uniqueDate('warehouse');
+    const cutoff = addDays(runDate, -30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate));
-    const gone = minusDays(runDate, 60); // every row expired
-    const partly = minusDays(runDate, 31); // one batch whose appointments fall on both sides of the cutoff
-    const kept = minusDays(runDate, 1);
+    const gone = addDays(runDate, -60); // every row expired
+    const partly = addDays(runDate, -31); // one batch whose appointments fall on both sides of the cutoff
+    const kept = addDays(runDate, -1);
     const goneShard = await appointmentsShard(gone, 50_001, 6);
     await warehouse.loadBatch({ entity: 'appointments', batchDate: gone, objects: [goneShard] });
     const partlyShards = [
-      await appointmentsShard(partly, 51_001, 4, minusDays(runDate, 35)),
-      await appointmentsShard(partly, 52_001, 3, minusDays(runDate, 10)),
+      await appointmentsShard(partly, 51_001, 4, addDays(runDate, -35)),
+      await appointmentsShard(partly, 52_001, 3, addDays(runDate, -10)),
     ];
     await warehouse.loadBatch({ entity: 'appointments', batchDate: partly, objects: partlyShards });
     await loadAppointments(kept, 53_001, 40);
@@ -263,14 +259,14 @@ describe('retention cleanup on PostgreSQL', () => {
 
   test('patients past the window go with a verified backup, but not while appointments of their batch remain', async () => {
     await reset();
-    const runDate = uniqueDate();
-    const cutoff = minusDays(runDate, 30);
+    const runDate = uniqueDate('warehouse');
+    const cutoff = addDays(runDate, -30);
     backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('patients', runDate));
-    const old = minusDays(runDate, 40); // its appointments are expired too
-    const booked = minusDays(runDate, 39); // its appointments fall after the cutoff: still referenced
+    const old = addDays(runDate, -40); // its appointments are expired too
+    const booked = addDays(runDate, -39); // its appointments fall after the cutoff: still referenced
     for (const [day, firstId, appointmentDay] of [
       [old, 60_001, old],
-      [booked, 61_001, minusDays(runDate, 3)],
+      [booked, 61_001, addDays(runDate, -3)],
       [runDate, 62_001, runDate],
     ] as const) {
       const patients = await putShard(
@@ -312,7 +308,7 @@ describe('raw objects and backups past their windows (a bucket of their own)', (
   const bucket = `hs-cleanup-sweep-${randomUUID().slice(0, 8)}`;
 
   before(async () => {
-    config = await privateDatabase('hs_wh_cleanup_test');
+    config = testConfig();
     store = new ObjectStore(ObjectStore.fromConfig(config.s3).client, bucket);
     await store.ensureBucket();
   });

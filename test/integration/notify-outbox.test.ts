@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { renderDoctorRatingPng } from '../../src/activities/charts.js';
-import { createNotifier } from '../../src/activities/notify.js';
+import { createNotifier } from '../../src/activities/notifier.js';
 import { loadConfig } from '../../src/config.js';
 import type { SlackContent } from '../../src/domain/types.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';

@@ -15,7 +15,7 @@ import {
   slackBlocksFor,
   type DeliveryFailureKind,
   type Notifier,
-} from '../../src/activities/notify.js';
+} from '../../src/activities/notifier.js';
 import { loadConfig } from '../../src/config.js';
 import type { SlackContent } from '../../src/domain/types.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';

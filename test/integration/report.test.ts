@@ -10,15 +10,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import sharp from 'sharp';
 import { createDeliveryActivities, deliveryKey } from '../../src/activities/delivery.js';
-import { createNotifier } from '../../src/activities/notify.js';
-import { createNotifyActivities, createReportActivities, type QueryFn } from '../../src/activities/report.js';
+import { createNotifier } from '../../src/activities/notifier.js';
+import { createNotifyActivities } from '../../src/activities/notify.js';
+import { createReportActivities, type QueryFn } from '../../src/activities/report.js';
 import { keys, ObjectStore } from '../../src/activities/storage.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { doctorRatingMessage } from '../../src/domain/messages.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
-import { uniq } from '../support/env.js';
+import { freshDatabase, uniq, uniqueDate } from '../support/env.js';
 import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
-import { privateDatabase, uniqueDate } from '../support/warehouse-db.js';
 
 const DB = 'hs_report_test';
 
@@ -65,9 +65,7 @@ describe('doctor-rating report activities', () => {
 
   before(async () => {
     receiver = await startReceiver();
-    const dbConfig = await privateDatabase(DB);
-    if (dbConfig.warehouse.kind !== 'postgres') throw new Error('needs PostgreSQL');
-    pool = new pg.Pool({ connectionString: dbConfig.warehouse.databaseUrl, max: 2 });
+    pool = new pg.Pool({ connectionString: await freshDatabase(DB), max: 2 });
     await pool.query('create schema if not exists marts');
     await pool.query('drop table if exists marts.doctor_rating');
     await pool.query(`create table marts.doctor_rating (
@@ -99,7 +97,7 @@ describe('doctor-rating report activities', () => {
   });
 
   test('build stores the chart; delivery sends it to Slack and the staff Telegram chat, once', async () => {
-    const runDate = uniqueDate();
+    const runDate = uniqueDate('warehouse');
     await fillMart(runDate, 18);
     const { buildDoctorRatingReport, deliverSlack, deliverTelegram } = activities();
 
@@ -160,7 +158,7 @@ describe('doctor-rating report activities', () => {
   });
 
   test('build is idempotent: a retry writes the same bytes to the same key', async () => {
-    const runDate = uniqueDate();
+    const runDate = uniqueDate('warehouse');
     await fillMart(runDate, 6);
     const { buildDoctorRatingReport } = activities();
     const a = await buildDoctorRatingReport({ runDate });
@@ -174,7 +172,7 @@ describe('doctor-rating report activities', () => {
   });
 
   test("the report reads its own date's ranking while other dates' rankings sit in the mart", async () => {
-    const runDate = uniqueDate();
+    const runDate = uniqueDate('warehouse');
     const [y, m, d] = runDate.split('-').map(Number) as [number, number, number];
     const dayBefore = new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
     const dayAfter = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
@@ -188,7 +186,7 @@ describe('doctor-rating report activities', () => {
   });
 
   test('no ranking for the run date fails with NoRatingData, without writing a report', async () => {
-    const runDate = uniqueDate();
+    const runDate = uniqueDate('warehouse');
     const [y, m, d] = runDate.split('-').map(Number) as [number, number, number];
     await fillMart(new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10), 5); // only yesterday's ranking
     await assert.rejects(activities().buildDoctorRatingReport({ runDate }), (err: unknown) => {

@@ -6,14 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createLoadActivities } from '../../src/activities/load.js';
-import { ObjectStore } from '../../src/activities/storage.js';
+import { type ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
 import { randomUUID } from 'node:crypto';
 import { createGenerateActivities } from '../../src/activities/generate.js';
 import { csvHeader, ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
 import type { ShardObject } from '../../src/domain/types.js';
-import { appointmentsCsv, privateDatabase, putShard, uniqueDate } from '../support/warehouse-db.js';
+import { uniqueDate } from '../support/env.js';
+import { appointmentsCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
 
 describe('PostgreSQL warehouse loads', () => {
   let config: Config;
@@ -22,12 +23,7 @@ describe('PostgreSQL warehouse loads', () => {
   const prefix = `test-warehouse-${randomUUID().slice(0, 8)}`;
 
   before(async () => {
-    config = await privateDatabase('hs_wh_test');
-    store = ObjectStore.fromConfig(config.s3);
-    await store.ensureBucket();
-    if (config.warehouse.kind !== 'postgres') throw new Error('unreachable');
-    warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
-    await warehouse.ensureRawTables();
+    ({ config, store, warehouse } = await postgresFixture('hs_wh_test'));
   });
 
   after(async () => {
@@ -48,7 +44,7 @@ describe('PostgreSQL warehouse loads', () => {
     ).map((r) => r.appointment_id);
 
   test('load, reload of the same objects, replacement by another object set', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const a = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 120), 120);
     const b = await putShard(store, key(day, 'part-00001.csv'), appointmentsCsv(day, 121, 80), 80);
     const { loadBatch } = createLoadActivities({ warehouse });
@@ -91,7 +87,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('rows deleted behind the ledger are loaded again, not reported unchanged', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 40), 40);
     const { loadBatch } = createLoadActivities({ warehouse });
     assert.equal((await loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] })).status, 'loaded');
@@ -114,7 +110,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('a bad value on line 7 fails with CsvLoadError naming key and line; the loaded batch stays', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 30), 30);
     await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
 
@@ -136,7 +132,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('an object whose columns are swapped fails with CsvLoadError naming key and both headers', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
     await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
 
@@ -171,7 +167,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('a truncated object fails with CsvLoadError on its last line; the loaded batch stays', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
     await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
 
@@ -189,7 +185,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('declared rows that differ from the object fail with RowCountMismatch and change nothing', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
     await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
     const lying = await putShard(store, key(day, 'part-00001.csv'), appointmentsCsv(day, 100, 10), 11);
@@ -198,7 +194,12 @@ describe('PostgreSQL warehouse loads', () => {
       nonRetryable: true,
     });
     // Rows that carry another batch's date are caught as well (they would escape every later reload).
-    const otherDay = await putShard(store, key(day, 'part-00002.csv'), appointmentsCsv(uniqueDate(), 200, 5), 5);
+    const otherDay = await putShard(
+      store,
+      key(day, 'part-00002.csv'),
+      appointmentsCsv(uniqueDate('warehouse'), 200, 5),
+      5,
+    );
     await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [otherDay] }), {
       type: 'RowCountMismatch',
     });
@@ -206,7 +207,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('an object overwritten after generation fails with ObjectChanged', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
     await store.put(shard.key, appointmentsCsv(day, 1, 9), 'text/csv');
     await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] }), {
@@ -232,7 +233,7 @@ describe('PostgreSQL warehouse loads', () => {
     (await warehouse.query(`SELECT * FROM raw._published_batches WHERE batch_date = $1`, [day]))[0];
 
   test('publishDay publishes a day only when its six loads are all there and whole; a later load takes it back', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const shards = await generateDay(day);
     const rows = Object.fromEntries(ENTITY_NAMES.map((e) => [e, shards[e].rows])) as Record<EntityName, number>;
     const { loadBatch, publishDay } = createLoadActivities({ warehouse });
@@ -277,8 +278,8 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('the published-days table, when first made, publishes the days the ledger shows complete', async () => {
-    const complete = uniqueDate();
-    const partial = uniqueDate();
+    const complete = uniqueDate('warehouse');
+    const partial = uniqueDate('warehouse');
     const shards = await generateDay(complete);
     for (const entity of ENTITY_NAMES) {
       await warehouse.loadBatch({ entity, batchDate: complete, objects: [shards[entity]] });
@@ -301,7 +302,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('two concurrent loads of one batch serialize: one loads, the other sees the ledger', async () => {
-    const day = uniqueDate();
+    const day = uniqueDate('warehouse');
     const shard = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 500), 500);
     const progress: number[] = [];
     const input = { entity: 'appointments' as const, batchDate: day, objects: [shard] };

@@ -4,11 +4,11 @@
  * other's tasks.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { createWarehouse, type Warehouse } from '../../src/activities/warehouse/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { recreateDatabase } from '../../src/stack/postgres.js';
 import { connectClient } from '../../src/temporal.js';
 import { installQuietRuntime, startWorker, type RunningWorker } from '../../src/worker.js';
 
@@ -62,33 +62,28 @@ export async function harness(
 }
 
 /**
- * Drops and recreates database `name` on the configured PostgreSQL server and returns its URL, for
- * tests whose assertions count every row of a table (cleanup, marts) and must not see other tests' rows.
+ * Drops and recreates database `name` on the configured PostgreSQL server and returns its URL, so a test file's
+ * counts never see another file's rows. One name per test file: files run in parallel.
  */
 export async function freshDatabase(name: string): Promise<string> {
   const base = loadConfig();
-  if (base.warehouse.kind !== 'postgres') throw new Error('these tests need WAREHOUSE=postgres');
-  const admin = new pg.Client({ connectionString: base.warehouse.databaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(base.warehouse.databaseUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+  if (base.warehouse.kind !== 'postgres') throw new Error('these tests need the PostgreSQL warehouse');
+  return recreateDatabase(base.warehouse.databaseUrl, name);
 }
 
 /**
- * A random past date in 2011-2018, so each test run loads batches no other run or test touches (run dates
- * after today are refused, so tests cannot hide in the future).
+ * Where each kind of test draws its dates from; the ranges do not overlap, because every test file shares one
+ * bucket and a date names its raw objects (`raw/<entity>/dt=<date>/…`). Workflow runs (`pipeline`) use 2011-2018,
+ * tests that load hand-written part files straight into a warehouse (`warehouse`) use 2000-2009. All are past
+ * days: run dates after today are refused, so tests cannot hide in the future.
  */
-export function uniqueDate(): string {
-  const start = Date.UTC(2011, 0, 1);
-  const day = Math.floor(Math.random() * 365 * 8);
-  return new Date(start + day * 86_400_000).toISOString().slice(0, 10);
+const DATE_RANGES = { pipeline: { from: 2011, years: 8 }, warehouse: { from: 2000, years: 10 } } as const;
+
+/** A random date in `range` (see {@link DATE_RANGES}), so each test loads batches no other run or test touches. */
+export function uniqueDate(range: keyof typeof DATE_RANGES = 'pipeline'): string {
+  const { from, years } = DATE_RANGES[range];
+  const day = Math.floor(Math.random() * 365 * years);
+  return new Date(Date.UTC(from, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** A random past Saturday or Sunday in 2011-2018: the weekend notice refuses weekdays and dates after today. */

@@ -1,36 +1,25 @@
 /**
- * Test helpers for the warehouse: a private PostgreSQL database per test file (so parallel files never
- * see each other's rows) and small, well-formed CSV part files written to the real object store.
+ * Test helpers for the warehouse: a PostgreSQL warehouse on a test file's own fresh database, and small,
+ * well-formed CSV part files written to the real object store. Dates come from env.ts (`uniqueDate('warehouse')`).
  */
-import pg from 'pg';
-import type { ObjectStore } from '../../src/activities/storage.js';
+import { ObjectStore } from '../../src/activities/storage.js';
+import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
+import type { Config } from '../../src/config.js';
 import { csvHeader } from '../../src/domain/entities.js';
 import type { ShardObject } from '../../src/domain/types.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { freshDatabase, testConfig } from './env.js';
 
-/** Creates database `name` on the configured PostgreSQL server if missing; returns config pointing at it. */
-export async function privateDatabase(name: string): Promise<Config> {
-  const base = loadConfig();
-  if (base.warehouse.kind !== 'postgres') throw new Error('warehouse integration tests need WAREHOUSE=postgres');
-  const admin = new pg.Client({ connectionString: base.warehouse.databaseUrl });
-  await admin.connect();
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(base.warehouse.databaseUrl);
-  url.pathname = `/${name}`;
-  return loadConfig({ ...process.env, DATABASE_URL: url.toString(), WAREHOUSE: 'postgres' });
-}
-
-/** A random date in 2000-2009, so keys and batches never collide with real runs or other tests. */
-export function uniqueDate(): string {
-  const year = 2000 + Math.floor(Math.random() * 10);
-  const month = 1 + Math.floor(Math.random() * 12);
-  const day = 1 + Math.floor(Math.random() * 28);
-  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+/** A PostgreSQL warehouse on a fresh database `name` (one per test file) with its raw tables, and the test bucket. */
+export async function postgresFixture(
+  name: string,
+): Promise<{ config: Config; store: ObjectStore; warehouse: PostgresWarehouse }> {
+  const config = testConfig({ DATABASE_URL: await freshDatabase(name) });
+  const store = ObjectStore.fromConfig(config.s3);
+  await store.ensureBucket();
+  if (config.warehouse.kind !== 'postgres') throw new Error('unreachable: DATABASE_URL is set');
+  const warehouse = new PostgresWarehouse({ databaseUrl: config.warehouse.databaseUrl, store });
+  await warehouse.ensureRawTables();
+  return { config, store, warehouse };
 }
 
 /** Appointment rows `firstId … firstId+n-1` for `batchDate`, each on `appointmentDay` (default: the batch date). */

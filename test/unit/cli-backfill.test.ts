@@ -10,7 +10,7 @@ import {
   weekdaysInRange,
 } from '../../src/cli/backfill.js';
 import { DateOptionError, parseIsoDate, todayIn } from '../../src/cli/dates.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 
 describe('weekdaysInRange', () => {
   test('keeps Monday to Friday, both ends included', () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatSummary, progressLines } from '../../src/cli/follow.js';
-import { formatDuration, formatTable, formatTime, memoryIo } from '../../src/cli/output.js';
+import { progressLines } from '../../src/cli/follow.js';
+import { memoryIo } from '../../src/cli/command.js';
+import { formatDuration, formatTable, formatTime, terminalSummary } from '../../src/cli/format.js';
 import { pipelineRunsQuery } from '../../src/cli/status.js';
 import type { PipelineSummary } from '../../src/domain/types.js';
 
@@ -57,7 +58,7 @@ test('progressLines keys steps and entities so only changes need printing', () =
   );
 });
 
-test('formatSummary shows rows per entity, dbt, report, cleanup and notifications', () => {
+test('terminalSummary shows rows per entity, dbt, report, cleanup and notifications', () => {
   const summary: PipelineSummary = {
     runDate: '2026-11-23',
     scale: 'small',
@@ -87,7 +88,7 @@ test('formatSummary shows rows per entity, dbt, report, cleanup and notification
     report: { error: 'chart failed' },
     notifications: [{ channel: 'slack', status: 'outbox', detail: 'not delivered' }],
   };
-  const text = formatSummary(summary);
+  const text = terminalSummary(summary);
   assert.match(text, /^run 2026-11-23 \(scale small\)/);
   assert.match(text, /patients\s+2\s+1200\s+1200\s+loaded/);
   assert.match(text, /dbt: ok, 9 models, 40 tests passed, 0 failed, 1 warned \(12\.3s\)/);

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, ValueError, type Payload } from '@temporalio/common';
 import { Command } from 'commander';
 import { registerCodecServerCommands, startCodecServer, type RunningCodecServer } from '../../src/cli/codec-server.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 import {
   dataConverterFor,
   ENCRYPTED_ENCODING,

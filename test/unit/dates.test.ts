@@ -6,8 +6,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DateOptionError, parseRunDate, parseWeekendDate } from '../../src/cli/dates.js';
-import { dayOfWeek, FIRST_RUN_DATE, retentionCutoff, runDateProblem, weekendProblem } from '../../src/domain/dates.js';
+import {
+  addDays,
+  dayOfWeek,
+  FIRST_RUN_DATE,
+  retentionCutoff,
+  runDateProblem,
+  weekendProblem,
+} from '../../src/domain/dates.js';
 import { GeneratorInputError, resolveShardSpec } from '../../src/domain/generator/index.js';
+
+test('addDays is UTC calendar arithmetic, both ways', () => {
+  assert.equal(addDays('2024-03-01', -1), '2024-02-29');
+  assert.equal(addDays('2026-01-15', -365), '2025-01-15');
+  assert.equal(addDays('2024-02-28', 2), '2024-03-01');
+});
 
 describe('runDateProblem', () => {
   test('accepts the generator first day, today, and anything between', () => {

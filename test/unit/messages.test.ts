@@ -13,10 +13,10 @@ import {
 } from '@temporalio/common';
 import {
   doctorRatingMessage,
-  formatSummary,
   MESSAGE_NAME,
   pipelineAlertMessage,
   plainText,
+  staffSummaryText,
   weekendNoticeMessage,
 } from '../../src/domain/messages.js';
 import type { PipelineSummary } from '../../src/domain/types.js';
@@ -144,7 +144,7 @@ describe('messages', () => {
       },
     };
     assert.match(
-      formatSummary(summary),
+      staffSummaryText(summary),
       /Not delivered: slack doctor-rating: failed \(HTTP 403 invalid_token\); telegram doctor-rating: unknown \(cut off while sending\)/,
     );
     assert.equal(plainText('*a* <https://x.y/z|chart> :rotating_light: b'), 'a chart: https://x.y/z b');

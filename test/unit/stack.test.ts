@@ -5,6 +5,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Command } from 'commander';
+import { memoryIo } from '../../src/cli/command.js';
+import { registerStackCommands } from '../../src/cli/stack.js';
 import { loadConfig } from '../../src/config.js';
 import { localStackEnv, stackStatus, stackUp } from '../../src/stack/index.js';
 import { readState } from '../../src/stack/state.js';
@@ -81,6 +84,30 @@ describe('local stack', () => {
         ['s3', 'stopped'],
       ],
     );
+  });
+
+  test('`healthsynth stack status` and `stack env --export` print through the injected io and config', async () => {
+    const io = memoryIo();
+    const program = new Command().exitOverride();
+    registerStackCommands(program, { io, config: () => loadConfig(env) });
+    await program.parseAsync(['node', 'healthsynth', 'stack', 'status']);
+    assert.deepEqual(
+      io.stdout.map((line) => line.split(/\s+/).slice(0, 3)),
+      [
+        ['temporal', 'foreign', `127.0.0.1:${blocker.port}`],
+        ['postgres', 'stopped', `127.0.0.1:${env.HEALTHSYNTH_POSTGRES_PORT}`],
+        ['s3', 'stopped', `http://127.0.0.1:${env.HEALTHSYNTH_S3_PORT}`],
+      ],
+    );
+    assert.match(io.stdout[0] ?? '', /port held by a process this stack did not start$/);
+    io.stdout.length = 0;
+    await program.parseAsync(['node', 'healthsynth', 'stack', 'env', '--export']);
+    assert.ok(io.stdout.includes(`export TEMPORAL_ADDRESS=127.0.0.1:${blocker.port}`), io.text());
+    assert.ok(
+      io.stdout.every((line) => /^export [A-Z0-9_]+=/.test(line)),
+      io.text(),
+    );
+    assert.equal(io.exitCode, 0);
   });
 
   test('stack up fails naming the busy port and its setting, and leaves nothing running', async () => {

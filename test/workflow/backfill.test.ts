@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config.js';
 import { backfillDate, registerBackfillCommands, weekdaysInRange } from '../../src/cli/backfill.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 import { listPipelineRuns, registerStatusCommands } from '../../src/cli/status.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
 import { startStandInWorker, type RunningStandInWorker } from './fixtures/ops-worker.js';

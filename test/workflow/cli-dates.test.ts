@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { registerBackfillCommands } from '../../src/cli/backfill.js';
 import { registerNoticeCommands } from '../../src/cli/notice.js';
-import { memoryIo, type CliDeps } from '../../src/cli/output.js';
+import { memoryIo, type CliDeps } from '../../src/cli/command.js';
 import { registerRunCommands } from '../../src/cli/run.js';
 import { registerStatusCommands } from '../../src/cli/status.js';
 import { addDays, localDate } from '../../src/domain/dates.js';
@@ -47,20 +47,19 @@ describe('CLI date options are checked before anything starts', () => {
     await assert.rejects(client.workflow.getHandle(workflowId).describe(), WorkflowNotFoundError, workflowId);
   }
 
-  test('run --date: a date after today or before 2000-01-01 is refused, no run is started', async () => {
+  test('run --date: a date after today or before 2000-01-01 is refused with exit code 2, no run is started', async () => {
     for (const [date, why] of [
       [future, 'it is after today'],
       ['1999-06-15', 'it is before 2000-01-01'],
     ] as const) {
-      // `run` reads its configuration from the environment, as `npx healthsynth run` does.
-      const program = new Command().exitOverride();
-      registerRunCommands(program);
-      await assert.rejects(program.parseAsync(['node', 'healthsynth', 'run', '--date', date, '--worker', 'never']), {
-        name: 'DateOptionError',
-        message: `--date ${date} must be from 2000-01-01 to today (${today}, HEALTHSYNTH_TIMEZONE ${config.timezone}); ${why}${
+      const io = await cli(registerRunCommands, ['run', '--date', date, '--worker', 'never']);
+      assert.equal(io.exitCode, 2);
+      assert.deepEqual(io.stderr, [
+        `healthsynth: --date ${date} must be from 2000-01-01 to today (${today}, HEALTHSYNTH_TIMEZONE ${config.timezone}); ${why}${
           why === 'it is before 2000-01-01' ? ', the first day the generator makes' : ''
         }`,
-      });
+      ]);
+      assert.deepEqual(io.stdout, []);
       await neverStarted(workflowIds.dailyPipeline(date));
     }
   });

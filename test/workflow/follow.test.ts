@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config.js';
 import { followWorkflow, registerFollowCommands } from '../../src/cli/follow.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
 import { startStandInWorker, type RunningStandInWorker } from './fixtures/ops-worker.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Command } from 'commander';
 import { registerNoticeCommands } from '../../src/cli/notice.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 import type { Config } from '../../src/config.js';
 import { installQuietRuntime } from '../../src/worker.js';
 import { harness, testConfig, uniqueWeekendDate } from '../support/env.js';

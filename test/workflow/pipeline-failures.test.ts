@@ -25,7 +25,8 @@ import type {
 import type { createActivities } from '../../src/activities/index.js';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { startPipeline } from '../../src/run-pipeline.js';
-import { webUiLink, workflowIds } from '../../src/temporal.js';
+import { workflowIds } from '../../src/temporal.js';
+import { webUiLink } from '../../src/workflow-ids.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
 
@@ -149,7 +150,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       // One alert on each staff channel names the run, the step, the error TYPE and the Web UI link of this run;
       // the error's text stays in Temporal.
       const runName = workflowIds.dailyPipeline(runDate);
-      const link = webUiLink(h.config, runName, runId);
+      const link = webUiLink(h.config.temporal, runName, runId);
       const alerts = messagesMentioning(receiver, `${runName} failed`);
       assert.equal(alerts.slack.length, 1, `Slack alerts: ${JSON.stringify(alerts.slack)}`);
       assert.equal(alerts.telegram.length, 1, `Telegram alerts: ${JSON.stringify(alerts.telegram)}`);
@@ -201,7 +202,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       for (const text of [...alerts.slack, ...alerts.telegram]) {
         assert.match(text, /failed at step \*?dbt\*?\n• dbt: InjectedFault in runDbt\n/);
         assert.ok(!text.includes('exited with code 2'), `the error text must stay out of alerts: ${text}`);
-        assert.ok(text.includes(webUiLink(h.config, runName, runId)), text);
+        assert.ok(text.includes(webUiLink(h.config.temporal, runName, runId)), text);
       }
 
       assert.equal(await exists(h, workflowIds.report(runDate)), false, 'report never started');
@@ -302,7 +303,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         assert.match(text, /failed at step \*?ingest\*?\n• ingest: CsvLoadError in /);
         assert.ok(text.includes(`ingest-patients-${runDate}`), text);
         assert.ok(text.includes(runId), text);
-        assert.ok(text.includes(webUiLink(h.config, runName, runId)), text);
+        assert.ok(text.includes(webUiLink(h.config.temporal, runName, runId)), text);
       }
       const everything = receiver.requests.map((r) => r.body.toString('utf8')).join('\n');
       assert.ok(!everything.includes('Quintanilha'), 'no request to Slack or Telegram carried the value');

@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { execa } from 'execa';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config.js';
-import { memoryIo } from '../../src/cli/output.js';
+import { memoryIo } from '../../src/cli/command.js';
 import { registerScheduleCommands } from '../../src/cli/schedules.js';
 import { applySchedules, describeScheduleOrUndefined, planSchedules, SCHEDULE_IDS } from '../../src/schedules.js';
 import { connectClient } from '../../src/temporal.js';

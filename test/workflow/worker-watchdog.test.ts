@@ -14,7 +14,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { registerBackfillCommands } from '../../src/cli/backfill.js';
 import { registerFollowCommands } from '../../src/cli/follow.js';
 import { registerNoticeCommands } from '../../src/cli/notice.js';
-import { memoryIo, type CliDeps } from '../../src/cli/output.js';
+import { memoryIo, type CliDeps } from '../../src/cli/command.js';
 import type { Config } from '../../src/config.js';
 import { addDays } from '../../src/domain/dates.js';
 import { connectClient, WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';

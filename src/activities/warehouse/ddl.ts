@@ -220,11 +220,3 @@ export function stringLiteral(value: string, dialect: Dialect): string {
   const escaped = value.replace(/'/g, "''");
   return `'${dialect === 'redshift' ? escaped.replace(/\\/g, '\\\\') : escaped}'`;
 }
-
-/** `date` minus `days` whole days, as YYYY-MM-DD (UTC calendar arithmetic, no time zone involved). */
-export function minusDays(date: string, days: number): string {
-  dateLiteral(date);
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() - days);
-  return d.toISOString().slice(0, 10);
-}

@@ -20,7 +20,7 @@ import { PostgresWarehouse } from './postgres.js';
 import { RedshiftWarehouse } from './redshift.js';
 
 export type { Dialect, RetentionTable } from './ddl.js';
-export { RETENTION_TABLES, isRetentionTable, minusDays } from './ddl.js';
+export { RETENTION_TABLES, isRetentionTable } from './ddl.js';
 export { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
 /** One retention run for one table: rows whose date is before `cutoff` go, backed up under `runDate`. */

@@ -1,11 +1,12 @@
 /**
- * Shared helpers for the operator commands (schedules, backfill, follow, status): where output
- * goes, `--json`, plain tables, exit codes and a connected client that is always closed.
+ * What every command is built on: exit codes, where output goes ({@link CliIo}), the injected dependencies
+ * ({@link CliDeps}), usage errors, `--json`, and a connected client that is always closed. Text formatting
+ * (tables, durations, summaries) is in format.ts.
  *
  * Every command writes through a {@link CliIo} instead of `console`, so tests can run the real
  * commander program in-process and read exactly what a person would see.
  */
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { connectClient } from '../temporal.js';
@@ -97,35 +98,6 @@ export function printJson(io: CliIo, value: unknown): void {
   io.out(JSON.stringify(value, null, 2));
 }
 
-/**
- * Formats rows as a plain left-aligned table with a header, two spaces between columns. Plain
- * text on purpose: it stays readable in logs and CI output where box-drawing characters are not.
- */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    widths
-      .map((w, i) => (i === widths.length - 1 ? (cells[i] ?? '') : (cells[i] ?? '').padEnd(w)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
-}
-
-/** Formats a date as `YYYY-MM-DD HH:MM:SS` in UTC, or `-` when absent (tables stay aligned). */
-export function formatTime(date: Date | undefined): string {
-  if (!date) return '-';
-  return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
-}
-
-/** Formats milliseconds as a short human duration: `850ms`, `12.3s`, `4m 05s`, `2h 03m`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
 /** Adds the shared `--json` option to a command. */
 export function jsonOption(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON instead of text');
@@ -156,10 +128,4 @@ export function memoryIo(): MemoryIo {
     text: () => io.stdout.join('\n'),
   };
   return io;
-}
-
-/** A run's failure for people: the workflow's own failure message ("dailyPipeline … failed at step dbt: …"). */
-export function failureText(err: unknown): string {
-  if (err instanceof WorkflowFailedError) return err.cause?.message || err.message;
-  return err instanceof Error ? err.message : String(err);
 }
