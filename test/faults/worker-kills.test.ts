@@ -1,0 +1,183 @@
+/**
+ * The worker SIGKILLed at four points of a run, on the fault suite's own stack; a fresh worker process is started
+ * right after each kill. The scenarios have separate databases, task queues and receivers, so they run side by side.
+ *  - during generation: while part files are being written;
+ *  - during a load: all six loads have copied their rows and wait to commit (an uncommitted load-ledger row of the
+ *    same batch, inserted by the test, holds their last statement);
+ *  - during dbt: after the build has created its first models;
+ *  - during cleanup, between backup and delete: the first table's backup is written and verified and its delete
+ *    waits (the test holds a row lock on the expired batch's load-ledger row, which the delete removes first).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { addDays } from '../../src/domain/dates.js';
+import { ENTITY_NAMES } from '../../src/domain/entities.js';
+import { keys } from '../../src/activities/storage.js';
+import { FaultScenario, faultDate, waitFor } from '../support/faults.js';
+
+const scenarios: FaultScenario[] = [];
+after(async () => {
+  for (const s of scenarios) await s.close();
+});
+
+async function scenario(name: string, env?: Record<string, string>): Promise<FaultScenario> {
+  const s = await FaultScenario.create(name, env);
+  scenarios.push(s);
+  await s.startWorker();
+  return s;
+}
+
+describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
+  test('during generation', async () => {
+    const s = await scenario('kill-generation');
+    const runDate = faultDate();
+    const handle = await s.startRun(runDate);
+    // Some part files written and more being generated.
+    await waitFor('the first part files written', async () => (await s.partFiles(runDate)) > 0);
+    await s.runningActivity(runDate, 'generateShard');
+    const written = await s.partFiles(runDate);
+    const faultAt = await s.killWorker();
+    await s.startWorker();
+    const { summary, closedAt } = await s.completion(handle);
+
+    const check = await s.checkDate(runDate, { summary });
+    s.finish(
+      {
+        order: 1,
+        fault: 'worker SIGKILL during generation',
+        happened:
+          `killed with ${written} of ${FaultScenario.partFilesPerRun()} part files written; a new worker took over ` +
+          `the shards once their 20 s heartbeat timeout passed (retried: ${await s.retried(runDate)})`,
+        faultAt,
+        recoveredAt: closedAt,
+      },
+      [check],
+      [{ runDate, summary }],
+    );
+  });
+
+  test('during a load', async () => {
+    const s = await scenario('kill-load');
+    const runDate = faultDate();
+    // Our uncommitted ledger rows for the six batches: each load copies its rows, then waits on our row to commit.
+    const blocker = await s.session();
+    await blocker.query('BEGIN');
+    for (const entity of ENTITY_NAMES) {
+      await blocker.query(
+        `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ($1, $2, '[]', 0, now())`,
+        [entity, runDate],
+      );
+    }
+    const handle = await s.startRun(runDate);
+    await waitFor(
+      'six loads waiting to commit',
+      async () => (await s.lockWaits('%INSERT INTO raw._load_ledger%')).length === ENTITY_NAMES.length,
+    );
+    const faultAt = await s.killWorker();
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    await s.startWorker();
+    const { summary, closedAt } = await s.completion(handle);
+
+    const check = await s.checkDate(runDate, { summary });
+    s.finish(
+      {
+        order: 2,
+        fault: 'worker SIGKILL during a load',
+        happened:
+          'killed while all six loads had copied their rows and waited to commit; their transactions rolled back ' +
+          `and a new worker loaded each batch once (retried: ${await s.retried(runDate)})`,
+        faultAt,
+        recoveredAt: closedAt,
+      },
+      [check],
+      [{ runDate, summary }],
+    );
+  });
+
+  test('during dbt', async () => {
+    const s = await scenario('kill-dbt');
+    const runDate = faultDate();
+    const handle = await s.startRun(runDate);
+    await s.runningActivity(runDate, 'runDbt');
+    const nodes = await waitFor('dbt building its first models', async () => {
+      const done = await s.dbtNodesDone(runDate);
+      return done >= 3 ? done : undefined;
+    });
+    const faultAt = await s.killWorker();
+    await s.startWorker();
+    const { summary, closedAt } = await s.completion(handle);
+
+    const check = await s.checkDate(runDate, { summary });
+    s.finish(
+      {
+        order: 3,
+        fault: 'worker SIGKILL during dbt',
+        happened:
+          `killed after dbt had finished ${nodes} nodes; runDbt was retried after its 1 min heartbeat timeout and ` +
+          `rebuilt everything (retried: ${await s.retried(runDate)})`,
+        faultAt,
+        recoveredAt: closedAt,
+      },
+      [check],
+      [{ runDate, summary }],
+    );
+  });
+
+  test('during cleanup, between backup and delete', async () => {
+    const s = await scenario('kill-cleanup');
+    // A date past the retention window (365 days) of the faulted run, loaded by a run of its own first.
+    const runDate = faultDate();
+    const oldDate = addDays(runDate, -400);
+    const old = await s.completion(await s.startRun(oldDate));
+
+    // Cleanup deletes feedback first, and the load-ledger row of an expired batch before its rows: hold that row.
+    const blocker = await s.session();
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT 1 FROM raw._load_ledger WHERE entity = 'feedback' AND batch_date = $1 FOR UPDATE`, [
+      oldDate,
+    ]);
+    // The old date is half of every table: more than RETENTION_MAX_DELETE_SHARE, so this run allows it.
+    const handle = await s.startRun(runDate, { allowLargeCleanup: true });
+    const backupKey = `${keys.backupPrefix('feedback', runDate)}part-00000.csv`;
+    await waitFor(
+      'the feedback backup written and its delete waiting',
+      async () =>
+        (await s.lockWaits('%DELETE FROM raw._load_ledger%')).length === 1 &&
+        (await s.h.store.list(backupKey)).length === 1,
+    );
+    const faultAt = await s.killWorker();
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    await s.startWorker();
+    const { summary, closedAt } = await s.completion(handle);
+
+    const cleanup = summary.cleanup;
+    assert.ok(cleanup && 'tables' in cleanup, JSON.stringify(cleanup));
+    assert.deepEqual(
+      cleanup.tables.map((t) => t.status),
+      ['cleaned', 'cleaned', 'cleaned', 'cleaned'],
+    );
+    const checks = [
+      await s.checkDate(oldDate, { summary: old.summary, backupRunDate: runDate }),
+      await s.checkDate(runDate, { summary }),
+    ];
+    s.finish(
+      {
+        order: 4,
+        fault: 'worker SIGKILL during cleanup, between backup and delete',
+        happened:
+          'killed with the feedback backup written and verified and its delete not yet run; the transaction rolled ' +
+          'back, the retry wrote the backup again and deleted exactly its rows ' +
+          `(retried: ${await s.retried(runDate)})`,
+        faultAt,
+        recoveredAt: closedAt,
+      },
+      checks,
+      [
+        { runDate: oldDate, summary: old.summary },
+        { runDate, summary },
+      ],
+    );
+  });
+});
