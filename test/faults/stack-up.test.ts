@@ -1,24 +1,39 @@
 /**
- * The worker SIGKILLed at four points of a run, on the fault suite's own stack; a fresh worker process is started
- * right after each kill. The scenarios have separate databases, task queues and receivers, so they run side by side.
+ * The faults that leave the stack up, side by side on the fault suite's own stack (each scenario has its own
+ * database, bucket, task queue, worker processes and Slack/Telegram receiver).
+ *
+ * The worker SIGKILLed at four points of a run; a fresh worker process is started right after each kill:
  *  - during generation: while part files are being written;
  *  - during a load: all six loads have copied their rows and wait to commit (an uncommitted load-ledger row of the
  *    same batch, inserted by the test, holds their last statement);
  *  - during dbt: after the build has created its first models;
  *  - during cleanup, between backup and delete: the first table's backup is written and verified and its delete
  *    waits (the test holds a row lock on the expired batch's load-ledger row, which the delete removes first).
+ *
+ * Slack and Telegram failing the way they do in real life: the receiver answers the run's staff summary with Slack
+ * 500, 500 and then 200, or Telegram 429 (retry_after) and then 200. The summary must arrive exactly once on each
+ * channel, after the retries Temporal schedules.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { addDays } from '../../src/domain/dates.js';
 import { ENTITY_NAMES } from '../../src/domain/entities.js';
 import { keys } from '../../src/activities/storage.js';
-import { FaultScenario, faultDate, waitFor } from '../support/faults.js';
+import { FaultScenario, faultDate, requestText, waitFor } from '../support/faults.js';
+import type { RecordedRequest, ReceiverChannel } from '../support/receiver.js';
 
 const scenarios: FaultScenario[] = [];
 after(async () => {
   for (const s of scenarios) await s.close();
 });
+
+/** Telegram's wait, in seconds, that the 429 asks for. */
+const RETRY_AFTER_S = 10;
+
+/** The requests that carried the staff summary of `runDate` to `channel`, in arrival order. */
+function summaryRequests(s: FaultScenario, channel: ReceiverChannel, runDate: string): RecordedRequest[] {
+  return s.receiver.requests.filter((r) => r.channel === channel && requestText(r).includes(`daily run ${runDate}`));
+}
 
 async function scenario(name: string, env?: Record<string, string>): Promise<FaultScenario> {
   const s = await FaultScenario.create(name, env);
@@ -27,8 +42,8 @@ async function scenario(name: string, env?: Record<string, string>): Promise<Fau
   return s;
 }
 
-describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
-  test('during generation', async () => {
+describe('faults that leave the stack up', { concurrency: true, timeout: 900_000 }, () => {
+  test('worker SIGKILL during generation', async () => {
     const s = await scenario('kill-generation');
     const runDate = faultDate();
     const handle = await s.startRun(runDate);
@@ -56,7 +71,7 @@ describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
     );
   });
 
-  test('during a load', async () => {
+  test('worker SIGKILL during a load', async () => {
     const s = await scenario('kill-load');
     const runDate = faultDate();
     // Our uncommitted ledger rows for the six batches: each load copies its rows, then waits on our row to commit.
@@ -95,7 +110,7 @@ describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
     );
   });
 
-  test('during dbt', async () => {
+  test('worker SIGKILL during dbt', async () => {
     const s = await scenario('kill-dbt');
     const runDate = faultDate();
     const handle = await s.startRun(runDate);
@@ -124,7 +139,7 @@ describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
     );
   });
 
-  test('during cleanup, between backup and delete', async () => {
+  test('worker SIGKILL during cleanup, between backup and delete', async () => {
     const s = await scenario('kill-cleanup');
     // A date past the retention window (365 days) of the faulted run, loaded by a run of its own first.
     const runDate = faultDate();
@@ -178,6 +193,68 @@ describe('worker SIGKILL', { concurrency: true, timeout: 600_000 }, () => {
         { runDate: oldDate, summary: old.summary },
         { runDate, summary },
       ],
+    );
+  });
+
+  test('Slack answers 500, 500, then 200', async () => {
+    const s = await scenario('slack-500');
+    const runDate = faultDate();
+    s.receiver.failNext('slack', 2, { status: 500 }, (r) => requestText(r).includes(`daily run ${runDate}`));
+    const { summary } = await s.completion(await s.startRun(runDate));
+
+    const attempts = summaryRequests(s, 'slack', runDate);
+    assert.deepEqual(
+      attempts.map((r) => r.status),
+      [500, 500, 200],
+    );
+    const [first, second, delivered] = attempts as [RecordedRequest, RecordedRequest, RecordedRequest];
+    const gap = (a: RecordedRequest, b: RecordedRequest) => ((b.receivedAt - a.receivedAt) / 1000).toFixed(1);
+    const result = summary.notifications.find((n) => n.channel === 'slack' && n.message === 'pipeline-summary');
+    assert.equal(result?.status, 'delivered');
+    s.finish(
+      {
+        order: 8,
+        fault: 'Slack answers 500 twice',
+        happened:
+          'the summary was posted three times (500, 500, 200): each 500 failed deliverSlack retryably and ' +
+          `Temporal retried it ${gap(first, second)} s and ${gap(second, delivered)} s later; every other ` +
+          'message went through once',
+        faultAt: first.receivedAt,
+        recoveredAt: delivered.receivedAt,
+      },
+      [await s.checkDate(runDate, { summary })],
+      [{ runDate, summary }],
+    );
+  });
+
+  test(`Telegram answers 429 with retry_after ${RETRY_AFTER_S}, then 200`, async () => {
+    const s = await scenario('telegram-429');
+    const runDate = faultDate();
+    s.receiver.failNext('telegram', 1, { status: 429, retryAfter: RETRY_AFTER_S }, (r) =>
+      requestText(r).includes(`daily run ${runDate}`),
+    );
+    const { summary } = await s.completion(await s.startRun(runDate));
+
+    const attempts = summaryRequests(s, 'telegram', runDate);
+    assert.deepEqual(
+      attempts.map((r) => r.status),
+      [429, 200],
+    );
+    const [refused, delivered] = attempts as [RecordedRequest, RecordedRequest];
+    const waited = (delivered.receivedAt - refused.receivedAt) / 1000;
+    assert.ok(waited >= RETRY_AFTER_S, `the retry waited ${waited} s, Telegram asked for ${RETRY_AFTER_S}`);
+    s.finish(
+      {
+        order: 9,
+        fault: `Telegram answers 429 (retry_after ${RETRY_AFTER_S})`,
+        happened:
+          `the summary was sent twice (429, 200): the retry came ${waited.toFixed(1)} s later, as retry_after ` +
+          'asked, through the next retry delay of the delivery activity; the other messages went through once',
+        faultAt: refused.receivedAt,
+        recoveredAt: delivered.receivedAt,
+      },
+      [await s.checkDate(runDate, { summary })],
+      [{ runDate, summary }],
     );
   });
 });
