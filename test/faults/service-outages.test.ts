@@ -31,8 +31,8 @@ async function start(name: ServiceName): Promise<void> {
   assert.equal(up.services.find((s) => s.name === name)?.status, 'started', stackLog.join('\n'));
 }
 
-async function scenario(name: string): Promise<FaultScenario> {
-  const s = await FaultScenario.create(name);
+async function scenario(name: string, env?: Record<string, string>): Promise<FaultScenario> {
+  const s = await FaultScenario.create(name, env);
   scenarios.push(s);
   await s.startWorker();
   return s;
@@ -40,7 +40,8 @@ async function scenario(name: string): Promise<FaultScenario> {
 
 describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, () => {
   test('PostgreSQL stopped with pg_ctl stop -m immediate during a load, then started', async () => {
-    const s = await scenario('postgres-crash');
+    // The first loads wait for the last entity's generation: longer than the default 2 min lock_timeout on a busy machine.
+    const s = await scenario('postgres-crash', { PG_LOCK_TIMEOUT: '10min' });
     const runDate = faultDate();
     // Our uncommitted ledger rows hold each load just before its commit, so the crash finds all six mid-load.
     const blocker = await s.session();

@@ -129,6 +129,8 @@ export interface RunCheck {
 export class FaultScenario {
   /** The worker processes started so far; the last one is the current worker. */
   readonly workers: WorkerProcess[] = [];
+  /** The runs started, terminated by close() if a failed scenario left them running. */
+  private readonly runs: WorkflowHandle[] = [];
 
   private constructor(
     readonly name: string,
@@ -195,8 +197,10 @@ export class FaultScenario {
   }
 
   /** Starts `daily-pipeline-<runDate>` at the fault scale. */
-  startRun(runDate: string, opts: { allowLargeCleanup?: boolean } = {}): Promise<WorkflowHandle> {
-    return startPipeline(this.h.client, this.h.config, { runDate, scale: FAULT_SCALE, ...opts });
+  async startRun(runDate: string, opts: { allowLargeCleanup?: boolean } = {}): Promise<WorkflowHandle> {
+    const handle = await startPipeline(this.h.client, this.h.config, { runDate, scale: FAULT_SCALE, ...opts });
+    this.runs.push(handle);
+    return handle;
   }
 
   /**
@@ -410,7 +414,15 @@ export class FaultScenario {
     return result;
   }
 
+  /** Terminates the scenario's runs that are still open (a failed scenario's), stops its workers and receiver. */
   async close(): Promise<void> {
+    for (const run of this.runs) {
+      const open = await run.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        () => false,
+      );
+      if (open) await run.terminate('fault scenario ended').catch(() => undefined);
+    }
     for (const w of this.workers) await stopWorker(w).catch(() => undefined);
     await this.h.close().catch(() => undefined);
     await this.receiver.close().catch(() => undefined);
