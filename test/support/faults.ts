@@ -131,6 +131,8 @@ export class FaultScenario {
   readonly workers: WorkerProcess[] = [];
   /** The runs started, terminated by close() if a failed scenario left them running. */
   private readonly runs: WorkflowHandle[] = [];
+  /** Sessions from session(), ended by close() (a failed scenario may leave one holding its locks). */
+  private readonly sessions: pg.Client[] = [];
 
   private constructor(
     readonly name: string,
@@ -309,6 +311,7 @@ export class FaultScenario {
     const client = new pg.Client({ connectionString: url });
     client.on('error', () => {});
     await client.connect();
+    this.sessions.push(client);
     return client;
   }
 
@@ -416,6 +419,7 @@ export class FaultScenario {
 
   /** Terminates the scenario's runs that are still open (a failed scenario's), stops its workers and receiver. */
   async close(): Promise<void> {
+    for (const session of this.sessions) await session.end().catch(() => undefined);
     for (const run of this.runs) {
       const open = await run.describe().then(
         (d) => d.status.name === 'RUNNING',
