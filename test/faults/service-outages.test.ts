@@ -40,8 +40,9 @@ async function scenario(name: string, env?: Record<string, string>): Promise<Fau
 
 describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, () => {
   test('PostgreSQL stopped with pg_ctl stop -m immediate during a load, then started', async () => {
-    // The first loads wait for the last entity's generation: longer than the default 2 min lock_timeout on a busy machine.
-    const s = await scenario('postgres-crash', { PG_LOCK_TIMEOUT: '10min' });
+    // Six loads held at once need six activity slots (default 4), and the first may wait for the last entity's
+    // generation longer than the default 2 min lock_timeout on a busy machine.
+    const s = await scenario('postgres-crash', { WORKER_MAX_CONCURRENT_ACTIVITIES: '8', PG_LOCK_TIMEOUT: '10min' });
     const runDate = faultDate();
     // Our uncommitted ledger rows hold each load just before its commit, so the crash finds all six mid-load.
     const blocker = await s.session();

@@ -72,8 +72,9 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
   });
 
   test('worker SIGKILL during a load', async () => {
-    // The first loads wait for the last entity's generation: longer than the default 2 min lock_timeout on a busy machine.
-    const s = await scenario('kill-load', { PG_LOCK_TIMEOUT: '10min' });
+    // Six loads held at once need six activity slots (default 4), and the first may wait for the last entity's
+    // generation longer than the default 2 min lock_timeout on a busy machine.
+    const s = await scenario('kill-load', { WORKER_MAX_CONCURRENT_ACTIVITIES: '8', PG_LOCK_TIMEOUT: '10min' });
     const runDate = faultDate();
     // Our uncommitted ledger rows for the six batches: each load copies its rows, then waits on our row to commit.
     const blocker = await s.session();
