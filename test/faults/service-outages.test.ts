@@ -89,8 +89,7 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     const s = await scenario('s3-outage');
     const runDate = faultDate();
     const handle = await s.startRun(runDate);
-    await s.runningActivity(runDate, 'generateShard');
-    const written = await s.partFiles(runDate);
+    const written = await s.midGeneration(runDate);
     const faultAt = Date.now();
     await stop('s3');
     await sleep(30_000);
@@ -116,8 +115,7 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     const s = await scenario('temporal-restart');
     const runDate = faultDate();
     const handle = await s.startRun(runDate);
-    await s.runningActivity(runDate, 'generateShard');
-    const written = await s.partFiles(runDate);
+    const written = await s.midGeneration(runDate);
     const faultAt = Date.now();
     await stop('temporal');
     await start('temporal');

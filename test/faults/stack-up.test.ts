@@ -47,10 +47,7 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
     const s = await scenario('kill-generation');
     const runDate = faultDate();
     const handle = await s.startRun(runDate);
-    // Some part files written and more being generated.
-    await waitFor('the first part files written', async () => (await s.partFiles(runDate)) > 0);
-    await s.runningActivity(runDate, 'generateShard');
-    const written = await s.partFiles(runDate);
+    const written = await s.midGeneration(runDate);
     const faultAt = await s.killWorker();
     await s.startWorker();
     const { summary, closedAt } = await s.completion(handle);

@@ -263,6 +263,13 @@ export class FaultScenario {
     );
   }
 
+  /** Waits until some part files of `runDate` are written and a generateShard is running; returns the files written. */
+  async midGeneration(runDate: string): Promise<number> {
+    await waitFor('the first part files written', async () => (await this.partFiles(runDate)) > 0);
+    await this.runningActivity(runDate, 'generateShard');
+    return this.partFiles(runDate);
+  }
+
   /** Attempts after the first, per activity type, over the run and its children (from their histories). */
   async retries(runDate: string): Promise<Record<string, number>> {
     const ids = [
