@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { ENTITY_NAMES } from '../../src/domain/entities.js';
 import { loadConfig } from '../../src/config.js';
 import { stackDown, stackUp, type ServiceName } from '../../src/stack/index.js';
 import { FaultScenario, faultDate, sleep, waitFor } from '../support/faults.js';
@@ -44,20 +43,10 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     // generation longer than the default 2 min lock_timeout on a busy machine.
     const s = await scenario('postgres-crash', { WORKER_MAX_CONCURRENT_ACTIVITIES: '8', PG_LOCK_TIMEOUT: '10min' });
     const runDate = faultDate();
-    // Our uncommitted ledger rows hold each load just before its commit, so the crash finds all six mid-load.
-    const blocker = await s.session();
-    await blocker.query('BEGIN');
-    for (const entity of ENTITY_NAMES) {
-      await blocker.query(
-        `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ($1, $2, '[]', 0, now())`,
-        [entity, runDate],
-      );
-    }
+    // The crash finds all six loads with their rows copied and uncommitted.
+    await s.holdLoadsAtCommit(runDate);
     const handle = await s.startRun(runDate);
-    await waitFor(
-      'six loads waiting to commit',
-      async () => (await s.lockWaits('%INSERT INTO raw._load_ledger%')).length === ENTITY_NAMES.length,
-    );
+    await s.loadsHeld();
     const faultAt = Date.now();
     await stop('postgres', true);
     // Down until the worker has seen it: a load attempt failed against the stopped server.
@@ -66,7 +55,6 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     );
     await start('postgres');
     const downFor = (Date.now() - faultAt) / 1000;
-    await blocker.end().catch(() => undefined);
     const { summary, closedAt } = await s.completion(handle);
 
     s.finish(

@@ -17,7 +17,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { addDays } from '../../src/domain/dates.js';
-import { ENTITY_NAMES } from '../../src/domain/entities.js';
 import { keys } from '../../src/activities/storage.js';
 import { FaultScenario, faultDate, requestText, waitFor } from '../support/faults.js';
 import type { RecordedRequest, ReceiverChannel } from '../support/receiver.js';
@@ -73,22 +72,10 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
     // generation longer than the default 2 min lock_timeout on a busy machine.
     const s = await scenario('kill-load', { WORKER_MAX_CONCURRENT_ACTIVITIES: '8', PG_LOCK_TIMEOUT: '10min' });
     const runDate = faultDate();
-    // Our uncommitted ledger rows for the six batches: each load copies its rows, then waits on our row to commit.
-    const blocker = await s.session();
-    await blocker.query('BEGIN');
-    for (const entity of ENTITY_NAMES) {
-      await blocker.query(
-        `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ($1, $2, '[]', 0, now())`,
-        [entity, runDate],
-      );
-    }
+    const blocker = await s.holdLoadsAtCommit(runDate);
     const handle = await s.startRun(runDate);
-    await waitFor(
-      'six loads waiting to commit',
-      async () => (await s.lockWaits('%INSERT INTO raw._load_ledger%')).length === ENTITY_NAMES.length,
-    );
+    await s.loadsHeld();
     const faultAt = await s.killWorker();
-    await blocker.query('ROLLBACK');
     await blocker.end();
     await s.startWorker();
     const { summary, closedAt } = await s.completion(handle);

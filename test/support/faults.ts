@@ -322,6 +322,32 @@ export class FaultScenario {
     return client;
   }
 
+  /**
+   * Holds each of `runDate`'s six loads just before its commit: uncommitted load-ledger rows of the six batches, in
+   * a session of our own, make each load (which records its batch in the ledger last) wait once it has copied its
+   * rows. Call before the run starts; {@link loadsHeld} waits until all six wait; `end()` on the returned session
+   * (or a stopped server) releases them. Six loads held at once need six activity slots (WORKER_MAX_CONCURRENT_ACTIVITIES).
+   */
+  async holdLoadsAtCommit(runDate: string): Promise<pg.Client> {
+    const blocker = await this.session();
+    await blocker.query('BEGIN');
+    for (const entity of ENTITY_NAMES) {
+      await blocker.query(
+        `INSERT INTO raw._load_ledger (entity, batch_date, objects, rows, loaded_at) VALUES ($1, $2, '[]', 0, now())`,
+        [entity, runDate],
+      );
+    }
+    return blocker;
+  }
+
+  /** Waits until the six loads held by {@link holdLoadsAtCommit} wait on it. */
+  async loadsHeld(): Promise<void> {
+    await waitFor(
+      'six loads waiting to commit',
+      async () => (await this.lockWaits('%INSERT INTO raw._load_ledger%')).length === ENTITY_NAMES.length,
+    );
+  }
+
   /** Statements of the warehouse's sessions that wait for a lock, matching the SQL LIKE `pattern`. */
   async lockWaits(pattern: string): Promise<string[]> {
     const rows = await this.h.warehouse.query<{ query: string }>(
