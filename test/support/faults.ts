@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import pg from 'pg';
@@ -211,10 +211,17 @@ export class FaultScenario {
    */
   async completion(handle: WorkflowHandle): Promise<{ summary: PipelineSummary; closedAt: number }> {
     const worker = this.worker;
+    const gone = () => worker.proc.exitCode !== null || worker.proc.signalCode !== null;
     const exited = new Promise<never>((_, reject) => {
-      worker.proc.once('exit', (code, signal) =>
-        reject(new Error(`the worker exited (${code ?? signal}) before the run completed:\n${worker.output()}`)),
-      );
+      const fail = () =>
+        reject(
+          new Error(
+            `the worker exited (${worker.proc.exitCode ?? worker.proc.signalCode}) before the run completed:\n` +
+              worker.output(),
+          ),
+        );
+      if (gone()) fail();
+      else worker.proc.once('exit', fail);
     });
     exited.catch(() => undefined);
     for (;;) {
@@ -223,9 +230,7 @@ export class FaultScenario {
         const desc = await handle.describe();
         return { summary, closedAt: desc.closeTime?.getTime() ?? Date.now() };
       } catch (err) {
-        if (err instanceof WorkflowFailedError || worker.proc.exitCode !== null || worker.proc.signalCode !== null) {
-          throw err;
-        }
+        if (err instanceof WorkflowFailedError || gone()) throw err;
         await sleep(1000);
       }
     }
@@ -461,6 +466,12 @@ export class FaultScenario {
       if (open) await run.terminate('fault scenario ended').catch(() => undefined);
     }
     for (const w of this.workers) await stopWorker(w).catch(() => undefined);
+    // What each worker printed, for reading after a failed run: <data folder>/logs/fault-<name>-worker-<n>.log.
+    const logs = path.join(this.h.config.dataDir, 'logs');
+    await mkdir(logs, { recursive: true });
+    for (const [i, w] of this.workers.entries()) {
+      await writeFile(path.join(logs, `fault-${this.name}-worker-${i + 1}.log`), w.output());
+    }
     await this.h.close().catch(() => undefined);
     await this.receiver.close().catch(() => undefined);
   }
