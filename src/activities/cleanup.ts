@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { isoDate, localDate, retentionCutoff } from '../domain/dates.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
 import type { CleanupTableResult } from '../domain/types.js';
+import { withHeartbeat } from './heartbeat.js';
 import { heartbeatIfActivity } from './load.js';
 import { folderDate, keys, type ObjectStore } from './storage.js';
 import {
@@ -110,7 +111,7 @@ export function createCleanupActivities({
      * RETENTION_MAX_DELETE_SHARE of the table unless `allowLargeCleanup`. Idempotent: a rerun for the same
      * runDate and table returns `already-done` with the recorded numbers; a retry after a failure starts over
      * (the failed attempt's delete rolled back; its backup is replaced, or on Redshift left in its own prefix).
-     * Heartbeats every 10 s; declare a heartbeatTimeout.
+     * Heartbeats on a timer (every 5 s); declare a heartbeatTimeout.
      */
     async cleanupTable(input: CleanupTableInput): Promise<CleanupTableResult> {
       const { runDate, table, retentionDays, allowLargeCleanup } = input;
@@ -141,28 +142,26 @@ export function createCleanupActivities({
         }
         cutoff = retentionCutoff(runDate, localDate(new Date(now()), config.timezone), retentionDays as number);
       }
-      heartbeatIfActivity({ table, phase: 'start' });
-      const timer = setInterval(() => heartbeatIfActivity({ table }), 10_000);
-      try {
-        return await warehouse.cleanupExpired(
-          {
-            table,
-            runDate,
-            cutoff,
-            ...(allowLargeCleanup ? {} : { maxDeleteShare: config.retentionMaxDeleteShare }),
-            attempt: activityAttempt(),
-          },
-          (backup) => verifyBackup(store, table, backup),
-        );
-      } finally {
-        clearInterval(timer);
-      }
+      return withHeartbeat(
+        () => ({ table }),
+        () =>
+          warehouse.cleanupExpired(
+            {
+              table,
+              runDate,
+              cutoff,
+              ...(allowLargeCleanup ? {} : { maxDeleteShare: config.retentionMaxDeleteShare }),
+              attempt: activityAttempt(),
+            },
+            (backup) => verifyBackup(store, table, backup),
+          ),
+      );
     },
 
     /**
      * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder.
      * The workflow runs it only after every table's expired rows were backed up and deleted (the backup is the
-     * copy we keep). Idempotent: a retry finds fewer or no folders and deletes what is left. Heartbeats per folder.
+     * copy we keep). Idempotent: a retry finds fewer or no folders and deletes what is left. Heartbeats on a timer.
      */
     async cleanupRawObjects(input: { cutoff: string }): Promise<RawCleanupResult> {
       if (!isoDate.safeParse(input.cutoff).success) {
@@ -172,31 +171,40 @@ export function createCleanupActivities({
         );
       }
       const result: RawCleanupResult = { prefixesDeleted: 0, objectsDeleted: 0 };
-      for (const entity of ENTITY_NAMES) {
-        for (const folder of await store.listFolders(keys.rawRoot(entity))) {
-          const date = folderDate(folder);
-          if (date === undefined || date >= input.cutoff) continue;
-          result.objectsDeleted += await store.deletePrefix(folder);
-          result.prefixesDeleted++;
-          heartbeatIfActivity(result);
-        }
-      }
-      return result;
+      return withHeartbeat(
+        () => ({ ...result }),
+        async () => {
+          for (const entity of ENTITY_NAMES) {
+            for (const folder of await store.listFolders(keys.rawRoot(entity))) {
+              const date = folderDate(folder);
+              if (date === undefined || date >= input.cutoff) continue;
+              result.objectsDeleted += await store.deletePrefix(folder);
+              result.prefixesDeleted++;
+            }
+          }
+          return result;
+        },
+      );
     },
 
     /**
      * Deletes every object under `backups/` written more than BACKUP_RETENTION_DAYS ago (by its LastModified,
-     * as the equivalent S3 lifecycle rule would). Idempotent: a retry deletes what is still there.
+     * as the equivalent S3 lifecycle rule would). Idempotent: a retry deletes what is still there. Heartbeats on a
+     * timer.
      */
     async cleanupBackups(_input: Record<string, never> = {}): Promise<BackupCleanupResult> {
       const days = config.backupRetentionDays;
       const before = now() - days * DAY_MS;
-      const expired = (await store.list(keys.backupsRoot)).filter(
-        (o) => o.lastModified !== undefined && o.lastModified.getTime() < before,
+      return withHeartbeat(
+        () => ({ backupRetentionDays: days }),
+        async () => {
+          const expired = (await store.list(keys.backupsRoot)).filter(
+            (o) => o.lastModified !== undefined && o.lastModified.getTime() < before,
+          );
+          await store.delete(expired.map((o) => o.key));
+          return { objectsDeleted: expired.length, retentionDays: days };
+        },
       );
-      heartbeatIfActivity({ backups: expired.length });
-      await store.delete(expired.map((o) => o.key));
-      return { objectsDeleted: expired.length, retentionDays: days };
     },
   };
 }

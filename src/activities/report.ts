@@ -10,6 +10,7 @@ import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { renderDoctorRatingPng, TOP_N, type DoctorRatingRow } from './charts.js';
 import { createDeliverer, settleLegacy } from './delivery.js';
+import { withHeartbeat } from './heartbeat.js';
 import type { Notifier } from './notifier.js';
 import { keys, type ObjectStore } from './storage.js';
 
@@ -69,29 +70,15 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
      * so a retry overwrites the object with identical content. Query and store errors are thrown and retried.
      * No row for the run date means dbt has not built that date's ranking (the report would otherwise show an
      * empty or another date's chart): `ApplicationFailure.nonRetryable(…, 'NoRatingData')`, since retrying the
-     * query cannot build it; run dbt for the date, then the report.
+     * query cannot build it; run dbt for the date, then the report. Heartbeats on a timer (query, render and
+     * upload report no progress of their own), so a worker that dies mid-report is noticed within the workflow's
+     * heartbeatTimeout instead of its 10-minute start-to-close timeout.
      */
     async buildDoctorRatingReport({ runDate }: BuildReportInput): Promise<BuiltReport> {
-      const rows = await query<RatingQueryRow>(DOCTOR_RATING_SQL, [runDate]);
-      if (rows.length === 0) {
-        throw ApplicationFailure.nonRetryable(
-          `marts.doctor_rating has no ranking as of ${runDate}: dbt has not built the ranking for that date (run dbt for ${runDate}, then the report)`,
-          NO_RATING_DATA,
-        );
-      }
-      const doctorsRanked = Number(rows[0]?.doctors_ranked);
-      const png = await renderDoctorRatingPng(rows, runDate, { totalDoctors: doctorsRanked });
-      const reportKey = keys.report(runDate);
-      await store.put(reportKey, png, 'image/png');
-      const reportUrl = await store.url(reportKey);
-      const first = rows[0];
-      return {
-        runDate,
-        reportKey,
-        reportUrl,
-        doctorsRanked,
-        ...(first ? { topDoctor: { name: first.full_name, score: Number(first.score) } } : {}),
-      };
+      return withHeartbeat(
+        () => ({ runDate }),
+        () => buildReport(runDate),
+      );
     },
 
     /**
@@ -104,4 +91,28 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
       return Promise.all([settleLegacy('slack', message, deliver), settleLegacy('telegram', message, deliver)]);
     },
   };
+
+  /** Query, render and store: the body of buildDoctorRatingReport. */
+  async function buildReport(runDate: string): Promise<BuiltReport> {
+    const rows = await query<RatingQueryRow>(DOCTOR_RATING_SQL, [runDate]);
+    if (rows.length === 0) {
+      throw ApplicationFailure.nonRetryable(
+        `marts.doctor_rating has no ranking as of ${runDate}: dbt has not built the ranking for that date (run dbt for ${runDate}, then the report)`,
+        NO_RATING_DATA,
+      );
+    }
+    const doctorsRanked = Number(rows[0]?.doctors_ranked);
+    const png = await renderDoctorRatingPng(rows, runDate, { totalDoctors: doctorsRanked });
+    const reportKey = keys.report(runDate);
+    await store.put(reportKey, png, 'image/png');
+    const reportUrl = await store.url(reportKey);
+    const first = rows[0];
+    return {
+      runDate,
+      reportKey,
+      reportUrl,
+      doctorsRanked,
+      ...(first ? { topDoctor: { name: first.full_name, score: Number(first.score) } } : {}),
+    };
+  }
 }

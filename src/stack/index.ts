@@ -95,11 +95,14 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackUpResult>
 export interface StackDownOptions extends StackOptions {
   /** Stop only these services (the test harness stops only what it started). Default: all of ours. */
   only?: readonly ServiceName[];
+  /** Stop PostgreSQL with `pg_ctl stop -m immediate` (a crash: no shutdown checkpoint) instead of `-m fast`. */
+  immediate?: boolean;
 }
 
 /**
  * Stops the servers recorded in the state file (SIGTERM to the process group, then SIGKILL after
- * a grace period; PostgreSQL through `pg_ctl stop -m fast`). Never touches a process it did not start.
+ * a grace period; PostgreSQL through `pg_ctl stop -m fast`, or `-m immediate` when asked). Never touches a
+ * process it did not start.
  * Returns the services that were running and are now stopped.
  */
 export async function stackDown(opts: StackDownOptions = {}): Promise<ServiceName[]> {
@@ -116,7 +119,7 @@ export async function stackDown(opts: StackDownOptions = {}): Promise<ServiceNam
         // Our cluster folder is known even without a state entry (e.g. the state file was deleted).
         const dir = rec?.dir ?? (await clusterDir(config.dataDir));
         const binDir = rec?.pgBinDir ?? (await ensurePostgresBinaries({ noInstall: true }).catch(() => undefined));
-        if (binDir) wasRunning = await postgresDown(dir, binDir);
+        if (binDir) wasRunning = await postgresDown(dir, binDir, opts.immediate ? 'immediate' : 'fast');
       } else if (rec && processAlive(rec.pid, name === 's3' ? 'versitygw' : 'temporal')) {
         wasRunning = true;
         const gone = await stopProcess(rec.pid, name === 's3' ? 'versitygw' : 'temporal');

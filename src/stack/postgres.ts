@@ -233,10 +233,17 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
   return { name: 'postgres', status: 'started', pid: started.pid, endpoint };
 }
 
-/** Stops our PostgreSQL with `pg_ctl stop -m fast` (rolls back open transactions, no recovery needed). */
-export async function postgresDown(dir: string, pgBinDir: string): Promise<boolean> {
+/**
+ * Stops our PostgreSQL with `pg_ctl stop -m fast` (rolls back open transactions, no recovery needed), or with
+ * `-m immediate`: every server process quits at once, as in a crash, and the next start replays the WAL.
+ */
+export async function postgresDown(
+  dir: string,
+  pgBinDir: string,
+  mode: 'fast' | 'immediate' = 'fast',
+): Promise<boolean> {
   if (!(await postmaster(dir))) return false;
-  const res = await pgExec(pgBinDir, 'pg_ctl', ['stop', '-D', dir, '-m', 'fast', '-w', '-t', '60']);
+  const res = await pgExec(pgBinDir, 'pg_ctl', ['stop', '-D', dir, '-m', mode, '-w', '-t', '60']);
   if (res.exitCode !== 0) throw new StackError(`pg_ctl stop failed: ${res.all ?? ''}`);
   return true;
 }

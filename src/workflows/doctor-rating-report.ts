@@ -13,8 +13,10 @@ import { sendToStaff } from './deliver.js';
 import { checkDateInput, parseInput, runDateInput } from './input.js';
 import { PATCHES } from './patches.js';
 
+/** It heartbeats on a timer, so a worker that dies mid-report is noticed within 20 s, not at the 10-minute timeout. */
 const { buildDoctorRatingReport } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'NoRatingData', 'ConfigError'] },
 });
 

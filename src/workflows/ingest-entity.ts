@@ -12,11 +12,15 @@ import { entityProgressSignal } from './signals.js';
 
 const NON_RETRYABLE = ['InvalidInput', 'CsvLoadError', 'RowCountMismatch', 'ConfigError'];
 
+/**
+ * Retries back off to a minute, so a shard outlasts an object-store outage of about 4 minutes (10 attempts:
+ * 1 + 2 + 4 + … + 60 s); with 5 attempts at the default backoff a 30 s S3 outage failed the whole run.
+ */
 const { generateShard } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '15 minutes',
   // Short heartbeat timeouts let a shard or load whose worker died be retried elsewhere within seconds.
   heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 const { loadBatch } = proxyActivities<ActivityTypes>({

@@ -26,9 +26,10 @@ export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
  */
 export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients'] as const;
 
+/** They heartbeat on a 5 s timer, so a worker that dies mid-cleanup is noticed (and the step retried) within 30 s. */
 const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: {
     maximumAttempts: 5,
     nonRetryableErrorTypes: [

@@ -60,13 +60,27 @@ export interface Receiver {
   telegramApiRoot: string;
   /** Every request, in arrival order. */
   requests: RecordedRequest[];
-  /** The next `count` requests of `channel` get `failure` instead of success. */
-  failNext(channel: ReceiverChannel, count: number, failure: Failure): void;
+  /**
+   * The next `count` requests of `channel` get `failure` instead of success; with `match`, only requests it accepts
+   * (e.g. one message's text) count, and the others are answered normally.
+   */
+  failNext(
+    channel: ReceiverChannel,
+    count: number,
+    failure: Failure,
+    match?: (request: RecordedRequest) => boolean,
+  ): void;
   /** The next `count` requests of `channel` are received (recorded, status 0) and never answered. */
   hangNext(channel: ReceiverChannel, count: number): void;
   /** Resolves once `count` requests of `channel` have arrived (answered or not). */
   waitFor(channel: ReceiverChannel, count: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A scripted answer for the next request of a channel that `match` accepts (any request without it). */
+interface Scripted {
+  answer: Failure | 'hang';
+  match?: (request: RecordedRequest) => boolean;
 }
 
 const SLACK_DEFAULT_ERRORS: Record<number, string> = {
@@ -110,7 +124,12 @@ async function parseMultipart(
 /** Starts the receiver on 127.0.0.1 with a random free port. */
 export async function startReceiver(): Promise<Receiver> {
   const requests: RecordedRequest[] = [];
-  const scripted: Record<ReceiverChannel, Array<Failure | 'hang'>> = { slack: [], telegram: [] };
+  const scripted: Record<ReceiverChannel, Scripted[]> = { slack: [], telegram: [] };
+  /** Takes the first scripted answer of `channel` that applies to `rec`. */
+  const nextScripted = (channel: ReceiverChannel, rec: RecordedRequest): Failure | 'hang' | undefined => {
+    const i = scripted[channel].findIndex((s) => !s.match || s.match(rec));
+    return i < 0 ? undefined : scripted[channel].splice(i, 1)[0]?.answer;
+  };
   const waiters: Array<() => void> = [];
   let messageId = 1000;
 
@@ -151,7 +170,7 @@ export async function startReceiver(): Promise<Receiver> {
         const telegram = /^\/bot([^/]+)\/(\w+)$/.exec(urlPath);
         if (urlPath.startsWith('/services/')) {
           rec.channel = 'slack';
-          const failure = scripted.slack.shift();
+          const failure = nextScripted('slack', rec);
           if (failure === 'hang') return;
           if (failure) {
             rec.status = failure.status;
@@ -176,7 +195,7 @@ export async function startReceiver(): Promise<Receiver> {
           rec.channel = 'telegram';
           rec.telegramToken = telegram[1];
           rec.telegramMethod = telegram[2];
-          const failure = scripted.telegram.shift();
+          const failure = nextScripted('telegram', rec);
           if (failure === 'hang') return;
           if (failure) {
             rec.status = failure.status;
@@ -253,11 +272,11 @@ export async function startReceiver(): Promise<Receiver> {
     slackUrl: `${url}/services/T00000000/B00000000/receiverreceiverreceiver`,
     telegramApiRoot: url,
     requests,
-    failNext(channel, count, failure) {
-      for (let i = 0; i < count; i++) scripted[channel].push(failure);
+    failNext(channel, count, failure, match) {
+      for (let i = 0; i < count; i++) scripted[channel].push({ answer: failure, ...(match ? { match } : {}) });
     },
     hangNext(channel, count) {
-      for (let i = 0; i < count; i++) scripted[channel].push('hang');
+      for (let i = 0; i < count; i++) scripted[channel].push({ answer: 'hang' });
     },
     async waitFor(channel, count) {
       while (requests.filter((r) => r.channel === channel).length < count) {

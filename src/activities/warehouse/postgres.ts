@@ -112,6 +112,10 @@ export class PostgresWarehouse implements Warehouse {
     });
     // An idle client losing its connection must not crash the worker; the next checkout reconnects.
     this.pool.on('error', () => {});
+    // Nor a checked-out one (the server crashed or restarted mid-transaction): its running statement fails and the
+    // transaction discards the client, but pg also emits 'error' on the client itself, and the pool listens only
+    // while a client is idle. Without this, `pg_ctl stop -m immediate` during a load killed the worker process.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
     this.store = opts.store;
   }
 
