@@ -2,6 +2,7 @@
  * How runDbt invokes dbt: the project directory, the executable, the profile target and the environment variables
  * dbt/profiles.yml reads. Pure functions of the config and the environment; nothing here starts a process.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
@@ -63,4 +64,68 @@ export function dbtProfileEnv(
     if (value !== undefined && /^DBT_(REDSHIFT|PG)_/.test(name) && !(name in out)) out[name] = value;
   }
   return out;
+}
+
+/**
+ * What a build covers.
+ * - `day` (the daily pipeline): selector `daily` in dbt/selectors.yml (every model the marts read, no unit tests),
+ *   incremental models add the run date's batch, and data tests look at that batch only (dbt/macros/batch_tests.sql).
+ * - `full` (the default: CI, `healthsynth` by hand, the weekly dbt-full-refresh): every model and every test,
+ *   unit tests included; with `fullRefresh` the incremental models are rebuilt from raw.
+ */
+export type DbtScope = 'day' | 'full';
+
+/** A `dbt build` command line: arguments, the variables it passes in the environment, and how to show it. */
+export interface DbtBuildCommand {
+  args: string[];
+  env: Record<string, string>;
+  /** The command as a person would type it (no secrets: those are only in the profile environment). */
+  command: string;
+}
+
+/**
+ * The `dbt build` for a run date and scope. A day's build passes the run date in the environment (DBT_RUN_DATE, read
+ * by dbt/macros/run_date.sql at execution time) rather than as `--vars`: dbt re-parses the whole project whenever
+ * `--vars` change, and a new run date every day would throw away the partial parse that keeps dbt's fixed cost down.
+ */
+export function dbtBuildCommand(
+  target: string,
+  {
+    runDate,
+    scope = 'full',
+    select,
+    fullRefresh,
+  }: { runDate: string; scope?: DbtScope; select?: string; fullRefresh?: boolean },
+): DbtBuildCommand {
+  const selectArgs = select?.trim() ? ['--select', ...select.trim().split(/\s+/)] : [];
+  const refreshArgs = fullRefresh ? ['--full-refresh'] : [];
+  if (scope === 'day') {
+    const env = { DBT_RUN_DATE: runDate, DBT_TEST_SCOPE: 'batch' };
+    const args = ['build', '--target', target, ...(selectArgs.length > 0 ? selectArgs : ['--selector', 'daily'])];
+    args.push(...refreshArgs);
+    const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    return { args, env, command: `${shown.join(' ')} dbt ${args.join(' ')}` };
+  }
+  const args = ['build', '--target', target, '--vars', JSON.stringify({ run_date: runDate }), ...selectArgs];
+  args.push(...refreshArgs);
+  return { args, env: {}, command: `dbt ${args.join(' ')}` };
+}
+
+/**
+ * Where dbt's partial-parse state for one warehouse is kept between runs: `<dataDir>/dbt/parse-<target>-<hash>/`,
+ * the hash of the connection's identity (host, port, database; cluster or workgroup on Redshift). Every run writes
+ * its own target directory; runDbt seeds dbt with this file (`--partial-parse-file-path`) and saves the run's back,
+ * so an unchanged project is not parsed again. One file per warehouse, because a manifest belongs to one profile.
+ */
+export function dbtParseStatePath(config: Pick<Config, 'warehouse' | 'dataDir'>): string {
+  const wh = config.warehouse;
+  let identity: string;
+  if (wh.kind === 'postgres') {
+    const url = new URL(wh.databaseUrl);
+    identity = `${url.hostname}:${url.port}${url.pathname}`;
+  } else {
+    identity = `${wh.clusterId ?? ''}/${wh.workgroup ?? ''}/${wh.database}`;
+  }
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 12);
+  return path.join(config.dataDir, 'dbt', `parse-${dbtTarget(config)}-${hash}`, 'partial_parse.msgpack');
 }

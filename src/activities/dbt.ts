@@ -19,14 +19,22 @@
  * a DbtSummary) and warehouse/dbt-build-lock.ts (the PostgreSQL build lock).
  */
 import { randomUUID } from 'node:crypto';
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import type { Config } from '../config.js';
 import type { DbtSummary } from '../domain/types.js';
-import { DBT_PROJECT_DIR, dbtProfileEnv, dbtTarget, resolveDbtBin } from './dbt-command.js';
+import {
+  DBT_PROJECT_DIR,
+  dbtBuildCommand,
+  dbtParseStatePath,
+  dbtProfileEnv,
+  dbtTarget,
+  resolveDbtBin,
+  type DbtScope,
+} from './dbt-command.js';
 import { pruneTarget, summarizeRunResults, type RunResults } from './dbt-results.js';
 import { startHeartbeat } from './heartbeat.js';
 import { acquireBuildLock, type BuildLock } from './warehouse/dbt-build-lock.js';
@@ -40,8 +48,12 @@ export const DBT_HEARTBEAT_INTERVAL_MS = 5_000;
 export interface RunDbtInput {
   /** The day the marts are "as of" (YYYY-MM-DD), passed to dbt as var run_date. */
   runDate: string;
-  /** A dbt node selection (e.g. `+doctor_rating`); default: the whole project. */
+  /** A dbt node selection (e.g. `+doctor_rating`); default: the whole project (scope `full`) or the day's selector. */
   select?: string;
+  /** `day`: the daily pipeline's build, tests scoped to the run date's batch; `full` (default): everything. */
+  scope?: DbtScope;
+  /** Rebuild the incremental models from raw (`--full-refresh`), as the weekly dbt-full-refresh does. */
+  fullRefresh?: boolean;
 }
 
 /** The heartbeat detail (`last`) while runDbt waits for another build to release the build lock. */
@@ -94,6 +106,30 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
+async function isReadable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps the run's partial-parse state for the next run of the same warehouse (copied under a temporary name, then
+ * renamed, so a reader never sees half a file). Best effort: without it the next run parses the project again.
+ */
+async function saveParseState(from: string, to: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(to), { recursive: true });
+    const temporary = `${to}.${randomUUID().slice(0, 8)}`;
+    await copyFile(from, temporary);
+    await rename(temporary, to);
+  } catch {
+    // no state written (dbt failed before parsing): the next run parses in full
+  }
+}
+
 const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n').trim();
 
 /**
@@ -129,7 +165,7 @@ export function createDbtActivities({
   return {
     /** Runs `dbt build` as of `runDate`; see {@link createDbtActivities} for the outcomes. */
     async runDbt(input: RunDbtInput): Promise<DbtSummary> {
-      const { runDate, select } = input;
+      const { runDate } = input;
       if (!validRunDate(runDate)) {
         throw ApplicationFailure.nonRetryable(`runDate must be a YYYY-MM-DD date, got "${runDate}"`, 'InvalidRunDate');
       }
@@ -153,10 +189,8 @@ export function createDbtActivities({
       const runDir = path.join(config.dataDir, 'dbt', `${runDate}-${runLabel(ctx)}`);
       const targetPath = path.join(runDir, 'target');
       const logPath = path.join(runDir, 'logs');
-      const selectArgs = select?.trim() ? ['--select', ...select.trim().split(/\s+/)] : [];
-      const vars = JSON.stringify({ run_date: runDate });
-      const args = ['build', '--target', target, '--vars', vars, ...selectArgs];
-      const command = `dbt ${args.join(' ')}`;
+      const { args, env: buildEnv, command } = dbtBuildCommand(target, input);
+      const parseState = dbtParseStatePath(config);
 
       const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
       const heartbeats = startHeartbeat(() => ({ ...progress }), heartbeatIntervalMs);
@@ -191,9 +225,10 @@ export function createDbtActivities({
             '--log-path',
             logPath,
             '--no-use-colors',
+            ...((await isReadable(parseState)) ? ['--partial-parse-file-path', parseState] : []),
           ],
           {
-            env: { ...env, ...profileEnv },
+            env: { ...env, ...profileEnv, ...buildEnv },
             extendEnv: false,
             cwd: DBT_PROJECT_DIR,
             reject: false,
@@ -229,6 +264,7 @@ export function createDbtActivities({
           if (!runResults)
             throw new Error(`dbt exited with ${result.exitCode} but wrote no run_results.json:\n${tail(output)}`);
           const summary = summarizeRunResults(runResults, command, result.exitCode === 0);
+          await saveParseState(path.join(targetPath, 'partial_parse.msgpack'), parseState);
           if (result.exitCode === 0) {
             await pruneTarget(targetPath);
             return summary;
