@@ -106,8 +106,9 @@ export function dbtBuildCommand(
     const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     return { args, env, command: `${shown.join(' ')} dbt ${args.join(' ')}` };
   }
-  const args = ['build', '--target', target, '--vars', JSON.stringify({ run_date: runDate }), ...selectArgs];
-  args.push(...refreshArgs);
+  // A full refresh keeps doctor_rating's past rankings (var keep_rankings): they cannot be rebuilt from one run.
+  const vars = fullRefresh ? { run_date: runDate, keep_rankings: true } : { run_date: runDate };
+  const args = ['build', '--target', target, '--vars', JSON.stringify(vars), ...selectArgs, ...refreshArgs];
   return { args, env: {}, command: `dbt ${args.join(' ')}` };
 }
 
