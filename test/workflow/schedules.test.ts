@@ -196,8 +196,8 @@ describe('schedules apply on the real server', () => {
     assert.deepEqual(
       ours.map((s) => [s.scheduleId, s.managed, s.workflowType]),
       [
-        [refreshId, true, 'scheduledDbtFullRefresh'],
         [dailyId, true, 'scheduledDailyPipeline'],
+        [refreshId, true, 'scheduledDbtFullRefresh'],
         [weekendId, true, 'scheduledWeekendNotice'],
       ],
     );
