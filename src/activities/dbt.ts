@@ -36,7 +36,7 @@ import {
   type DbtScope,
 } from './dbt-command.js';
 import { pruneTarget, summarizeRunResults, type RunResults } from './dbt-results.js';
-import { startHeartbeat } from './heartbeat.js';
+import { startHeartbeat, type HeartbeatTimer } from './heartbeat.js';
 import { acquireBuildLock, type BuildLock } from './warehouse/dbt-build-lock.js';
 
 // What callers of runDbt (the tests, the CLI) also need, from the file that defines it.
@@ -193,8 +193,13 @@ export function createDbtActivities({
       const parseState = dbtParseStatePath(config);
 
       const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
-      const heartbeats = startHeartbeat(() => ({ ...progress }), heartbeatIntervalMs);
-      const heartbeat = heartbeats.beat;
+      // The timer starts once the phase is known (waiting for the lock, or running), so no heartbeat says `running`
+      // while the lock is still being asked for (on a loaded machine that can take longer than one interval).
+      let heartbeats: HeartbeatTimer | undefined;
+      const heartbeat = (): void => {
+        heartbeats ??= startHeartbeat(() => ({ ...progress }), heartbeatIntervalMs);
+        heartbeats.beat();
+      };
       let lock: BuildLock | undefined;
       try {
         if (config.warehouse.kind === 'postgres') {
@@ -291,7 +296,7 @@ export function createDbtActivities({
           `dbt ${how} after ${Math.round((Date.now() - startedAt) / 1000)} s; logs in ${logPath}\n${tail(output)}`,
         );
       } finally {
-        heartbeats.stop();
+        heartbeats?.stop();
         await lock?.release();
       }
     },
