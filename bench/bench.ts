@@ -8,6 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, parseScale } from '../src/config.js';
 import type { EntityName } from '../src/domain/entities.js';
@@ -94,7 +96,12 @@ async function main(): Promise<void> {
 
   if (!skip.has('dbt')) {
     log("dbt: the dbt step of a 1,000-row day, the day's build (warm and first cold run) vs the full build…");
-    const env = { ...process.env, DATABASE_URL: await freshDatabase('healthsynth_bench_dbt') };
+    const env = {
+      ...process.env,
+      DATABASE_URL: await freshDatabase('healthsynth_bench_dbt'),
+      // Its own data folder: the benchmark deletes dbt's saved parse state there to time cold runs.
+      HEALTHSYNTH_DATA_DIR: path.join(os.tmpdir(), `hs-bench-dbt-${process.pid}`),
+    };
     // Days in 2000-2009 like the e2e runs below, one decade day per run so object keys differ between runs.
     const first = new Date((10_957 + (Math.floor(Date.now() / 86_400_000) % 3_640)) * 86_400_000);
     const dbt = await benchDbt(loadConfig(env), first.toISOString().slice(0, 10));

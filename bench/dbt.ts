@@ -9,10 +9,10 @@
  *  - `day_warm_s`: the day's build of day 3, with the state the run before saved (every other day).
  * Times are runDbt's wall time (dbt's process start, parse, models and tests, and the activity around it).
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createDbtActivities, type RunDbtInput } from '../src/activities/dbt.js';
-import { dbtParseStatePath } from '../src/activities/dbt-command.js';
+
 import { createGenerateActivities } from '../src/activities/generate.js';
 import { createLoadActivities } from '../src/activities/load.js';
 import { ObjectStore } from '../src/activities/storage.js';
@@ -62,7 +62,12 @@ export async function benchDbt(config: Config, firstDay: string): Promise<DbtBen
   }
 
   const { runDbt } = createDbtActivities({ config });
-  const forgetParse = () => rm(path.dirname(dbtParseStatePath(config)), { recursive: true, force: true });
+  // Every saved parse state of this benchmark's warehouse (one per --vars), so the next run parses in full.
+  const forgetParse = async () => {
+    for (const dir of await readdir(path.join(config.dataDir, 'dbt')).catch(() => [] as string[])) {
+      if (dir.startsWith('parse-')) await rm(path.join(config.dataDir, 'dbt', dir), { recursive: true, force: true });
+    }
+  };
   const timed = async (input: RunDbtInput): Promise<DbtBenchRun> => {
     const started = Date.now();
     const summary: DbtSummary = await runDbt(input);

@@ -3,6 +3,7 @@
  * dbt/profiles.yml reads. Pure functions of the config and the environment; nothing here starts a process.
  */
 import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
@@ -113,20 +114,47 @@ export function dbtBuildCommand(
 }
 
 /**
- * Where dbt's partial-parse state for one warehouse is kept between runs: `<dataDir>/dbt/parse-<target>-<hash>/`,
- * the hash of the connection's identity (host, port, database; cluster or workgroup on Redshift). Every run writes
- * its own target directory; runDbt seeds dbt with this file (`--partial-parse-file-path`) and saves the run's back,
- * so an unchanged project is not parsed again. One file per warehouse, because a manifest belongs to one profile.
+ * A hash of the dbt project's files (models, macros, tests, YAML; not dbt's own output folders): the partial-parse
+ * state of one version of the project never serves another.
  */
-export function dbtParseStatePath(config: Pick<Config, 'warehouse' | 'dataDir'>): string {
-  const wh = config.warehouse;
-  let identity: string;
-  if (wh.kind === 'postgres') {
-    const url = new URL(wh.databaseUrl);
-    identity = `${url.hostname}:${url.port}${url.pathname}`;
-  } else {
-    identity = `${wh.clusterId ?? ''}/${wh.workgroup ?? ''}/${wh.database}`;
-  }
-  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 12);
-  return path.join(config.dataDir, 'dbt', `parse-${dbtTarget(config)}-${hash}`, 'partial_parse.msgpack');
+export async function dbtProjectHash(dir: string = DBT_PROJECT_DIR): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (folder: string): Promise<void> => {
+    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!['target', 'logs', 'dbt_packages'].includes(entry.name)) await walk(full);
+      } else if (entry.isFile()) {
+        hash
+          .update(path.relative(dir, full))
+          .update('\0')
+          .update(await readFile(full))
+          .update('\0');
+      }
+    }
+  };
+  await walk(dir);
+  return hash.digest('hex').slice(0, 12);
+}
+
+/**
+ * Where dbt's partial-parse state is kept between runs: `<dataDir>/dbt/parse-<target>-<key>/partial_parse.msgpack`.
+ * The key hashes everything dbt checks before it reuses a saved manifest: the project's files
+ * ({@link dbtProjectHash}), the `--vars` of the command, the profile's settings (the connection: one state per
+ * warehouse) and the dbt executable (its version). Every run writes its own target directory; runDbt seeds dbt with
+ * this file (`--partial-parse-file-path`) and saves the run's back. Since a state found under its key matches the
+ * project and settings exactly, the run also skips dbt's file diff (`--no-partial-parse-file-diff`).
+ */
+export function dbtParseStatePath(
+  config: Pick<Config, 'warehouse' | 'dataDir'>,
+  parts: { projectHash: string; args: readonly string[]; profileEnv: Record<string, string>; bin: string },
+): string {
+  const vars = parts.args[parts.args.indexOf('--vars') + 1] ?? '';
+  const key = createHash('sha256')
+    .update(JSON.stringify([parts.projectHash, parts.args.includes('--vars') ? vars : '', parts.bin]))
+    .update(JSON.stringify(Object.entries(parts.profileEnv).sort(([a], [b]) => a.localeCompare(b))))
+    .digest('hex')
+    .slice(0, 16);
+  return path.join(config.dataDir, 'dbt', `parse-${dbtTarget(config)}-${key}`, 'partial_parse.msgpack');
 }

@@ -19,7 +19,7 @@
  * a DbtSummary) and warehouse/dbt-build-lock.ts (the PostgreSQL build lock).
  */
 import { randomUUID } from 'node:crypto';
-import { access, constants, copyFile, mkdir, readFile, rename } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -30,6 +30,7 @@ import {
   DBT_PROJECT_DIR,
   dbtBuildCommand,
   dbtParseStatePath,
+  dbtProjectHash,
   dbtProfileEnv,
   dbtTarget,
   resolveDbtBin,
@@ -190,7 +191,8 @@ export function createDbtActivities({
       const targetPath = path.join(runDir, 'target');
       const logPath = path.join(runDir, 'logs');
       const { args, env: buildEnv, command } = dbtBuildCommand(target, input);
-      const parseState = dbtParseStatePath(config);
+      const parseState = dbtParseStatePath(config, { projectHash: await dbtProjectHash(), args, profileEnv, bin });
+      const withState = await isReadable(parseState);
 
       const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
       // The timer starts once the phase is known (waiting for the lock, or running), so no heartbeat says `running`
@@ -230,7 +232,7 @@ export function createDbtActivities({
             '--log-path',
             logPath,
             '--no-use-colors',
-            ...((await isReadable(parseState)) ? ['--partial-parse-file-path', parseState] : []),
+            ...(withState ? ['--partial-parse-file-path', parseState, '--no-partial-parse-file-diff'] : []),
           ],
           {
             env: { ...env, ...profileEnv, ...buildEnv },
@@ -268,6 +270,12 @@ export function createDbtActivities({
             .catch(() => undefined);
           if (!runResults)
             throw new Error(`dbt exited with ${result.exitCode} but wrote no run_results.json:\n${tail(output)}`);
+          if (withState && runResults.results.length === 0) {
+            // A saved manifest dbt could not use and a file diff we told it to skip: it found nothing to run.
+            // Forget the state and let the retry parse the project.
+            await rm(parseState, { force: true });
+            throw new Error(`dbt ran nothing with the saved parse state ${parseState}; state removed, retry parses`);
+          }
           const summary = summarizeRunResults(runResults, command, result.exitCode === 0);
           await saveParseState(path.join(targetPath, 'partial_parse.msgpack'), parseState);
           if (result.exitCode === 0) {
