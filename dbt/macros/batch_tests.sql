@@ -11,13 +11,14 @@
 #}
 
 {% macro batch_column(relation) -%}
+    {#- Looks only at the nodes the test depends on (its model and, for relationships, the parent). -#}
     {%- set candidates = ['batch_date', 'batch_on', 'as_of_on'] -%}
     {%- set found = [] -%}
     {%- if execute and relation is not string and relation.identifier is not none -%}
-        {%- for node in graph.nodes.values() | list + graph.sources.values() | list -%}
-            {%- set name = node.identifier if node.resource_type == 'source' else node.alias -%}
-            {%- if node.resource_type in ['model', 'source'] and name == relation.identifier
-                  and node.schema == relation.schema -%}
+        {%- for unique_id in model.depends_on.nodes -%}
+            {%- set node = graph.sources.get(unique_id) if unique_id.startswith('source.') else graph.nodes.get(unique_id) -%}
+            {%- set name = none if node is none else (node.identifier if node.resource_type == 'source' else node.alias) -%}
+            {%- if name == relation.identifier and node.schema == relation.schema -%}
                 {%- for column in candidates if column in node.columns and not found -%}
                     {%- do found.append(column) -%}
                 {%- endfor -%}
