@@ -98,18 +98,10 @@ function validRunDate(runDate: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === runDate;
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+/** Whether `file` exists with the access `mode` (constants.X_OK, R_OK). */
+async function canAccess(file: string, mode: number): Promise<boolean> {
   try {
-    await access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function isReadable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.R_OK);
+    await access(file, mode);
     return true;
   } catch {
     return false;
@@ -171,7 +163,7 @@ export function createDbtActivities({
         throw ApplicationFailure.nonRetryable(`runDate must be a YYYY-MM-DD date, got "${runDate}"`, 'InvalidRunDate');
       }
       const bin = resolveDbtBin(config, env);
-      if (bin.includes(path.sep) && !(await isExecutable(bin))) {
+      if (bin.includes(path.sep) && !(await canAccess(bin, constants.X_OK))) {
         throw ApplicationFailure.nonRetryable(
           `dbt is not installed at ${bin}: run \`npm run setup\` (or set DBT_BIN to a dbt with the postgres and redshift adapters)`,
           DBT_FAILURE_TYPES.notInstalled,
@@ -192,7 +184,7 @@ export function createDbtActivities({
       const logPath = path.join(runDir, 'logs');
       const { args, env: buildEnv, command } = dbtBuildCommand(target, input);
       const parseState = dbtParseStatePath(config, { projectHash: await dbtProjectHash(), args, profileEnv, bin });
-      const withState = await isReadable(parseState);
+      const withState = await canAccess(parseState, constants.R_OK);
 
       const progress: DbtHeartbeat = { runDate, phase: 'running', done: 0, total: 0, last: '' };
       // The timer starts once the phase is known (waiting for the lock, or running), so no heartbeat says `running`
