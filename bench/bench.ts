@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --skip e2e,load] [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip e2e,load,dbt] [-- --scales medium,large]`
  *
  * Every number is a ratio against a baseline measured in the same run (naive faker generator,
  * psql \copy) or a wall time on this machine; nothing here asserts a target. The local stack is
@@ -8,6 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, parseScale } from '../src/config.js';
 import type { EntityName } from '../src/domain/entities.js';
@@ -15,6 +17,7 @@ import { stackUp } from '../src/stack/index.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { connectClient } from '../src/temporal.js';
 import { workerProcessEnv } from '../src/worker.js';
+import { benchDbt } from './dbt.js';
 import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
 import { benchLoad } from './load.js';
@@ -86,6 +89,29 @@ async function main(): Promise<void> {
     for (const [entity, r] of Object.entries(load)) {
       log(
         `${entity.padEnd(13)} ${fmt(r.rows_per_s)}  ${fmt(r.psql_copy_rows_per_s)}  ${(r.rows_per_s / r.psql_copy_rows_per_s).toFixed(2)}x`,
+      );
+    }
+  }
+
+  if (!skip.has('dbt')) {
+    log("dbt: the dbt step of a 1,000-row day, the day's build (warm and first cold run) vs the full build…");
+    const server = loadConfig().warehouse;
+    if (server.kind !== 'postgres') throw new Error('the dbt benchmark needs the PostgreSQL warehouse');
+    const env = {
+      ...process.env,
+      DATABASE_URL: await recreateDatabase(server.databaseUrl, 'healthsynth_bench_dbt'),
+      // Its own data folder: the benchmark deletes dbt's saved parse state there to time cold runs.
+      HEALTHSYNTH_DATA_DIR: path.join(os.tmpdir(), `hs-bench-dbt-${process.pid}`),
+    };
+    // Days in 2000-2009 like the e2e runs below, one decade day per run so object keys differ between runs.
+    const first = new Date((10_957 + (Math.floor(Date.now() / 86_400_000) % 3_640)) * 86_400_000);
+    const dbt = await benchDbt(loadConfig(env), first.toISOString().slice(0, 10));
+    result.dbt = dbt;
+    log(`run                 wall s   dbt s   nodes   (threads ${dbt.threads})`);
+    for (const [name, r] of Object.entries(dbt).filter(([k]) => k !== 'threads')) {
+      const run = r as { wall_s: number; dbt_s: number; nodes: number };
+      log(
+        `${name.padEnd(18)} ${run.wall_s.toFixed(1).padStart(7)} ${run.dbt_s.toFixed(1).padStart(7)} ${String(run.nodes).padStart(7)}`,
       );
     }
   }

@@ -20,7 +20,10 @@
  *  - scheduled-weekend-notice-first / -second: a real schedule backfilled twice for the same Sunday,
  *    so the second run finds weekend-notice-<date> and returns alreadySent; plus that child's history;
  *  - scheduled-daily-pipeline-first / -second: the daily-pipeline schedule backfilled twice for the same
- *    Monday: the first runs daily-pipeline-<date> as its child, the second finds it completed and does nothing.
+ *    Monday: the first runs daily-pipeline-<date> as its child, the second finds it completed and does nothing;
+ *  - dbt-full-refresh / scheduled-dbt-full-refresh: the weekly full refresh, started by hand and by its schedule.
+ *
+ *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -30,7 +33,9 @@ import { fileURLToPath } from 'node:url';
 import { ScheduleOverlapPolicy, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import * as prettier from 'prettier';
-import { loadConfig } from '../src/config.js';
+import { ObjectStore } from '../src/activities/storage.js';
+import { createWarehouse } from '../src/activities/warehouse/index.js';
+import { loadConfig, type Config } from '../src/config.js';
 import { ENTITY_NAMES } from '../src/domain/entities.js';
 import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
 import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
@@ -48,6 +53,8 @@ const FAILING_REPORT_DATE = '2010-06-10';
 /** A Monday: the daily-pipeline schedule runs on weekdays. */
 const SCHEDULED_PIPELINE_DATE = '2010-06-14';
 const SCALE = 200;
+/** A Sunday: the dbt-full-refresh schedule runs on Sundays at 03:00. */
+const FULL_REFRESH_DATE = '2010-06-13';
 
 /** Writes the history of the run behind `handle` (its latest run when no run id is bound). */
 async function record(client: Client, name: string, workflowId: string, runId?: string): Promise<void> {
@@ -130,9 +137,15 @@ async function main(): Promise<void> {
     }),
   });
   const schedulePrefix = `record-${randomUUID().slice(0, 8)}-`;
-  const scheduleIds = [SCHEDULE_IDS.weekendNotice, SCHEDULE_IDS.dailyPipeline].map((id) => `${schedulePrefix}${id}`);
+  const scheduleIds = Object.values(SCHEDULE_IDS).map((id) => `${schedulePrefix}${id}`);
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   try {
     await mkdir(HISTORIES_DIR, { recursive: true });
+    if (only === 'dbt-full-refresh') {
+      await recordFullRefresh(client, config, schedulePrefix);
+      return;
+    }
+    if (only) throw new Error(`--only: unknown scenario ${only} (known: dbt-full-refresh)`);
     for (const f of await readdir(HISTORIES_DIR)) {
       if (f.endsWith('.json')) await rm(path.join(HISTORIES_DIR, f));
     }
@@ -220,6 +233,9 @@ async function main(): Promise<void> {
     if (dailySecond.runId === dailyFirst.runId) throw new Error('the second daily backfill started no new run');
     console.log(`scheduled daily pipeline (second): ${await settle(client.workflow.getHandle(dailyRunId))}`);
     await record(client, 'scheduled-daily-pipeline-second', dailyRunId, dailySecond.runId);
+
+    // 6. The weekly dbt full refresh.
+    await recordFullRefresh(client, config, schedulePrefix);
   } finally {
     for (const id of scheduleIds) {
       await client.schedule
@@ -231,6 +247,35 @@ async function main(): Promise<void> {
     await client.connection.close();
     await receiver.close();
   }
+}
+
+/** dbtFullRefresh started by hand, and scheduledDbtFullRefresh started by a backfill of its schedule. */
+async function recordFullRefresh(client: Client, config: Config, schedulePrefix: string): Promise<void> {
+  // The raw tables exist even when no pipeline ran before (--only): dbt reads them.
+  const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
+  await warehouse.ensureRawTables();
+  await warehouse.close();
+  const byHand = await client.workflow.start(WORKFLOW_TYPES.dbtFullRefresh, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `record-dbt-full-refresh-${randomUUID().slice(0, 8)}`,
+    args: [{ runDate: FULL_REFRESH_DATE }],
+  });
+  console.log(`dbt full refresh ${FULL_REFRESH_DATE}: ${await settle(byHand)}`);
+  await record(client, 'dbt-full-refresh', byHand.workflowId, byHand.firstExecutionRunId);
+
+  const options = desiredSchedules(config, { idPrefix: schedulePrefix }).find((o) =>
+    o.scheduleId.endsWith(SCHEDULE_IDS.dbtFullRefresh),
+  );
+  if (!options) throw new Error('desiredSchedules returned no dbt-full-refresh schedule');
+  const schedule = await client.schedule.create(options);
+  const runId = `${options.action.workflowId}-${FULL_REFRESH_DATE}T03:00:00Z`;
+  await schedule.backfill({
+    start: new Date(`${FULL_REFRESH_DATE}T02:55:00Z`),
+    end: new Date(`${FULL_REFRESH_DATE}T03:05:00Z`),
+    overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+  });
+  console.log(`scheduled dbt full refresh: ${await awaitStartedBySchedule(client, runId)}`);
+  await record(client, 'scheduled-dbt-full-refresh', runId);
 }
 
 main().catch((err: unknown) => {

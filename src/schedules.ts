@@ -18,7 +18,11 @@ import type { ScaleInput } from './domain/types.js';
 import { WORKFLOW_TYPES } from './temporal.js';
 
 /** Schedule ids (before any test prefix). They are what `temporal schedule describe -s` takes. */
-export const SCHEDULE_IDS = { dailyPipeline: 'daily-pipeline', weekendNotice: 'weekend-notice' } as const;
+export const SCHEDULE_IDS = {
+  dailyPipeline: 'daily-pipeline',
+  weekendNotice: 'weekend-notice',
+  dbtFullRefresh: 'dbt-full-refresh',
+} as const;
 
 /** Memo value marking a schedule as owned by this code; edits made elsewhere are overwritten by apply. */
 export const MANAGED_BY = 'healthsynth';
@@ -46,6 +50,7 @@ const WEEKDAYS_1005: CalendarSpec = {
   minute: 5,
   comment: 'weekdays 10:05',
 };
+const SUNDAYS_0300: CalendarSpec = { dayOfWeek: 'SUNDAY', hour: 3, minute: 0, comment: 'Sunday 03:00' };
 const WEEKENDS_1005: CalendarSpec = {
   dayOfWeek: ['SATURDAY', 'SUNDAY'],
   hour: 10,
@@ -99,6 +104,13 @@ export function desiredSchedules(config: Config, opts: ScheduleDefinitionOptions
       WORKFLOW_TYPES.scheduledWeekendNotice,
       { timezone },
       'Weekend notice to patients on Saturday and Sunday at 10:05',
+    ),
+    schedule(
+      SCHEDULE_IDS.dbtFullRefresh,
+      SUNDAYS_0300,
+      WORKFLOW_TYPES.scheduledDbtFullRefresh,
+      { timezone },
+      'Weekly dbt full refresh and full test run, Sunday 03:00',
     ),
   ];
 }

@@ -11,6 +11,8 @@ export const WORKFLOW_TYPES = {
   retentionCleanup: 'retentionCleanup',
   weekendNotice: 'weekendNotice',
   scheduledWeekendNotice: 'scheduledWeekendNotice',
+  dbtFullRefresh: 'dbtFullRefresh',
+  scheduledDbtFullRefresh: 'scheduledDbtFullRefresh',
 } as const;
 
 /** Workflow ids carry business meaning, so a date can be run, found and deduplicated by id alone. */

@@ -191,7 +191,8 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
   summary.dbt = await step(
     'dbt',
-    () => runDbt({ runDate }),
+    // The day's build: incremental on the run date's batch, tests scoped to it (the weekly dbt-full-refresh runs all).
+    () => runDbt({ runDate, scope: 'day' }),
     (d: DbtSummary) => `${d.modelsBuilt} models, ${d.testsPassed} tests passed`,
   );
 

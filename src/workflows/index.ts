@@ -7,3 +7,4 @@ export { ingestEntity } from './ingest-entity.js';
 export { doctorRatingReport } from './doctor-rating-report.js';
 export { retentionCleanup } from './retention-cleanup.js';
 export { weekendNotice, scheduledWeekendNotice } from './weekend-notice.js';
+export { dbtFullRefresh, scheduledDbtFullRefresh } from './dbt-full-refresh.js';

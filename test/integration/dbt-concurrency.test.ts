@@ -13,12 +13,8 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import pg from 'pg';
-import {
-  DBT_BUILD_LOCK,
-  DBT_LOCK_WAIT_DETAIL,
-  createDbtActivities,
-  type DbtHeartbeat,
-} from '../../src/activities/dbt.js';
+import { DBT_LOCK_WAIT_DETAIL, createDbtActivities, type DbtHeartbeat } from '../../src/activities/dbt.js';
+import { DBT_BUILD_LOCK } from '../../src/activities/warehouse/dbt-build-lock.js';
 import type { DbtSummary } from '../../src/domain/types.js';
 import { B1, B2, createFixtureDatabase, type FixtureDatabase } from '../support/dbt-fixture.js';
 

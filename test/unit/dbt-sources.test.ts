@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { REPEATED_ACROSS_BATCHES, SOURCES_YAML_PATH, renderSourcesYaml } from '../../src/domain/dbt-sources.js';
-import { ENTITIES, ENTITY_NAMES, csvColumns } from '../../src/domain/entities.js';
+import { ENTITIES, ENTITY_NAMES, SPECIALTIES, csvColumns } from '../../src/domain/entities.js';
 import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE } from '../../src/domain/published.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -100,6 +100,33 @@ describe('dbt sources YAML', () => {
     );
     assert.deepEqual(testNames(published.columns[0]!), ['not_null', 'unique']);
     assert.equal(PUBLISHED_BATCHES_COLUMNS.length, 2 + ENTITY_NAMES.length);
+  });
+
+  test("dbt's specialties var is the domain's list, and the models' tests use the var, not a copy", async () => {
+    const project = parse(await readFile(path.join(ROOT, 'dbt/dbt_project.yml'), 'utf8')) as {
+      vars: { specialties: string[] };
+    };
+    assert.deepEqual(project.vars.specialties, [...SPECIALTIES]);
+    const doctors = (parse(renderSourcesYaml()) as { sources: { tables: SourceTable[] }[] }).sources[0]!.tables.find(
+      (t) => t.name === 'doctors',
+    )!;
+    const specialty = doctors.columns.find((c) => c.name === 'specialty')!;
+    const accepted = specialty.data_tests?.find((t) => typeof t === 'object' && 'accepted_values' in t) as {
+      accepted_values: { arguments: { values: string[] } };
+    };
+    assert.deepEqual(accepted.accepted_values.arguments.values, [...SPECIALTIES]);
+    for (const file of [
+      'dbt/models/staging/stg_doctors.yml',
+      'dbt/models/marts/appointments.yml',
+      'dbt/models/marts/doctor_performance.yml',
+      'dbt/models/marts/doctor_rating.yml',
+    ]) {
+      const text = await readFile(path.join(ROOT, file), 'utf8');
+      assert.match(text, /values: "\{\{ var\('specialties'\) \}\}"/, file);
+      // A copy of the list would name all of them; fixtures of unit tests name one or two.
+      const named = SPECIALTIES.filter((s) => text.includes(s));
+      assert.ok(named.length < SPECIALTIES.length / 2, `${file} lists the specialties by hand: ${named.join(', ')}`);
+    }
   });
 
   test('scripts/dbt-sources.ts --check passes on the committed file and exits 1 on drift', async () => {

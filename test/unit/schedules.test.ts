@@ -41,6 +41,18 @@ describe('desiredSchedules', () => {
     assert.equal(weekend.policies?.overlap, 'SKIP');
   });
 
+  test('defines dbt-full-refresh weekly on Sunday 03:00 local time', () => {
+    const refresh = desiredSchedules(config({ HEALTHSYNTH_TIMEZONE: 'Europe/Berlin' })).find(
+      (s) => s.scheduleId === 'dbt-full-refresh',
+    );
+    assert.ok(refresh);
+    assert.equal(refresh.action.workflowType, 'scheduledDbtFullRefresh');
+    assert.equal(refresh.action.workflowId, 'scheduled-dbt-full-refresh');
+    assert.deepEqual(refresh.action.args, [{ timezone: 'Europe/Berlin' }]);
+    assert.equal(calendarText(refresh.spec.calendars![0]!), 'Sun 03:00');
+    assert.equal(refresh.policies?.overlap, 'SKIP');
+  });
+
   test('prefixes schedule ids and scheduled workflow ids; timezone defaults to UTC', () => {
     const [daily, weekend] = desiredSchedules(config(), { idPrefix: 't1-' });
     assert.equal(daily?.scheduleId, 't1-daily-pipeline');

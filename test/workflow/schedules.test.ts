@@ -22,6 +22,7 @@ import { NoWorkerError } from '../../src/worker-watchdog.js';
 const prefix = `t-${randomUUID().slice(0, 8)}-`;
 const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
 const weekendId = `${prefix}${SCHEDULE_IDS.weekendNotice}`;
+const refreshId = `${prefix}${SCHEDULE_IDS.dbtFullRefresh}`;
 // A private task queue nobody polls: should a test straddle 10:05, the started workflow just waits (and `trigger`
 // starts a worker for its own run).
 const baseEnv = { ...process.env, TEMPORAL_TASK_QUEUE: `hs-sched-test-${prefix}` };
@@ -43,7 +44,7 @@ describe('schedules apply on the real server', () => {
     client = await connectClient(configWith({}));
   });
   after(async () => {
-    for (const id of [dailyId, weekendId]) {
+    for (const id of [dailyId, weekendId, refreshId]) {
       await client.schedule
         .getHandle(id)
         .delete()
@@ -67,21 +68,28 @@ describe('schedules apply on the real server', () => {
       first.text(),
       new RegExp(`^\\+ create ${weekendId}: Sat,Sun 10:05 UTC -> scheduledWeekendNotice`, 'm'),
     );
+    assert.match(first.text(), new RegExp(`^\\+ create ${refreshId}: Sun 03:00 UTC -> scheduledDbtFullRefresh`, 'm'));
 
     const second = await cli(utc, ['apply', '--id-prefix', prefix]);
-    assert.deepEqual(second.stdout, [`= ${dailyId} unchanged`, `= ${weekendId} unchanged`, 'no changes']);
+    assert.deepEqual(second.stdout, [
+      `= ${dailyId} unchanged`,
+      `= ${weekendId} unchanged`,
+      `= ${refreshId} unchanged`,
+      'no changes',
+    ]);
 
     const berlin = configWith({ HEALTHSYNTH_TIMEZONE: 'Europe/Berlin' });
     const third = await cli(berlin, ['apply', '--id-prefix', prefix]);
     assert.deepEqual(third.stdout, [
       `~ update ${dailyId}: timezone UTC -> Europe/Berlin`,
       `~ update ${weekendId}: timezone UTC -> Europe/Berlin`,
-      `applied: ${dailyId}, ${weekendId}`,
+      `~ update ${refreshId}: timezone UTC -> Europe/Berlin`,
+      `applied: ${dailyId}, ${weekendId}, ${refreshId}`,
     ]);
     const plan = await planSchedules(client, berlin, { idPrefix: prefix });
     assert.deepEqual(
       plan.map((p) => p.action),
-      ['unchanged', 'unchanged'],
+      ['unchanged', 'unchanged', 'unchanged'],
     );
 
     const d = await client.schedule.getHandle(dailyId).describe();
@@ -130,7 +138,7 @@ describe('schedules apply on the real server', () => {
 
     // A config change while paused: apply updates the spec but keeps the schedule paused, with its note.
     const res = await applySchedules(client, configWith({ HEALTHSYNTH_TIMEZONE: 'Asia/Tokyo' }), { idPrefix: prefix });
-    assert.deepEqual(res.applied, [dailyId, weekendId]);
+    assert.deepEqual(res.applied, [dailyId, weekendId, refreshId]);
     const d = await client.schedule.getHandle(dailyId).describe();
     assert.equal(d.spec.timezone, 'Asia/Tokyo');
     assert.equal(d.state.paused, true);
@@ -179,7 +187,7 @@ describe('schedules apply on the real server', () => {
     let listed: { scheduleId: string; managed: boolean; workflowType?: string }[] = [];
     for (let i = 0; i < 20; i++) {
       listed = JSON.parse((await cli(config, ['list', '--json'])).text());
-      if (listed.filter((s) => s.scheduleId.startsWith(prefix)).length === 2) break;
+      if (listed.filter((s) => s.scheduleId.startsWith(prefix)).length === 3) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const ours = listed
@@ -189,6 +197,7 @@ describe('schedules apply on the real server', () => {
       ours.map((s) => [s.scheduleId, s.managed, s.workflowType]),
       [
         [dailyId, true, 'scheduledDailyPipeline'],
+        [refreshId, true, 'scheduledDbtFullRefresh'],
         [weekendId, true, 'scheduledWeekendNotice'],
       ],
     );

@@ -1,9 +1,11 @@
 -- One row per month and clinic: how many appointments were booked, kept and missed, and what they billed.
+-- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+{{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    select * from {{ ref('appointments') }}
+    {{ months_to_build(ref('appointments')) }}
 
 ),
 

@@ -1,9 +1,11 @@
 -- One row per doctor and month (of the appointment day): volume, no-shows, billing and ratings.
+-- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+{{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    select * from {{ ref('appointments') }}
+    {{ months_to_build(ref('appointments')) }}
 
 ),
 

@@ -17,13 +17,16 @@
   The key is as_of_on alone, not (as_of_on, doctor_id), so a rebuild of a date also drops a doctor who has left
   that date's ranking. The grain (one row per as_of_on and doctor) is checked by the tests in doctor_rating.yml.
   `dbt build --full-refresh` recreates the table with only the run date's ranking (older dates come back when the
-  pipeline is rerun for them). sort/dist apply on Redshift, indexes on PostgreSQL; each adapter ignores the other's.
+  pipeline is rerun for them), unless var('keep_rankings') is true: then the model ignores --full-refresh and
+  replaces only the run date's ranking, as the weekly dbt-full-refresh runs it (past rankings cannot be rebuilt
+  from one run: each needs its own run date). sort/dist apply on Redshift, indexes on PostgreSQL; each adapter ignores the other's.
 #}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='as_of_on',
+        full_refresh=(false if var('keep_rankings', false) else none),
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['as_of_on', 'score_rank']}],
         sort=['as_of_on', 'score_rank'],

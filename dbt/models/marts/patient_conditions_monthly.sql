@@ -1,16 +1,12 @@
 -- One row per month and primary diagnosis: how many patients were treated for it, what it billed, and how
 -- many of those patients live with each chronic condition recorded at registration.
+-- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+{{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    select * from {{ ref('appointments') }}
-
-),
-
-patients as (
-
-    select * from {{ ref('stg_patients') }}
+    {{ months_to_build(ref('appointments')) }}
 
 ),
 
@@ -22,14 +18,12 @@ treated as (
         appointments.record_id,
         appointments.billing_amount,
         appointments.patient_id,
-        patients.has_hypertension,
-        patients.has_diabetes,
-        patients.has_alcoholism,
-        patients.handicap_count
+        appointments.patient_has_hypertension as has_hypertension,
+        appointments.patient_has_diabetes as has_diabetes,
+        appointments.patient_has_alcoholism as has_alcoholism,
+        appointments.patient_handicap_count as handicap_count
 
     from appointments
-    inner join patients
-        on appointments.patient_id = patients.patient_id
     where appointments.has_record
 
 ),

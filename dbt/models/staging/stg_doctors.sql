@@ -1,9 +1,9 @@
 -- One row per doctor: the latest snapshot that mentions them, so doctors who left keep their history.
 with
 
-source as (
+snapshots as (
 
-    {{ published_batches_only(source('raw', 'doctors')) }}
+    select * from {{ ref('stg_doctor_snapshots') }}
 
 ),
 
@@ -11,37 +11,28 @@ latest as (
 
     select
         *,
-        row_number() over (partition by doctor_id order by batch_date desc) as batch_recency,
-        max(batch_date) over () as newest_batch_date
-    from source
+        row_number() over (partition by doctor_id order by batch_on desc) as batch_recency,
+        max(batch_on) over () as newest_batch_on
+    from snapshots
 
 ),
 
-renamed as (
+final as (
 
     select
-        -- ids
-        cast(doctor_id as {{ dbt.type_string() }}) as doctor_id,
-        cast(clinic_id as {{ dbt.type_string() }}) as clinic_id,
-
-        -- text (raw types kept: the loader sizes them per warehouse)
-        full_name as full_name,
-        specialty as specialty,
-
-        -- times of day
-        cast(shift_start as time) as shift_starts_at,
-        cast(shift_end as time) as shift_ends_at,
-
-        -- booleans
-        batch_date = newest_batch_date as is_current,
-
-        -- dates
-        cast(hired_on as date) as hired_on,
-        cast(batch_date as date) as last_seen_on
+        doctor_id,
+        clinic_id,
+        full_name,
+        specialty,
+        shift_starts_at,
+        shift_ends_at,
+        batch_on = newest_batch_on as is_current,
+        hired_on,
+        batch_on as last_seen_on
 
     from latest
     where batch_recency = 1
 
 )
 
-select * from renamed
+select * from final

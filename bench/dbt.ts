@@ -1,0 +1,84 @@
+/**
+ * dbt benchmark: the dbt step of a 1,000-row day (scale small), as the daily pipeline runs it (runDbt, scope `day`)
+ * and as every run ran it before the day's build existed (scope `full`: every model, every test, unit tests).
+ *
+ * In a database of its own, three consecutive days are generated and loaded (real generator, object store, loader
+ * and publish step). Day 1 is built in full first (the tables exist from then on, as in a running warehouse). Then:
+ *  - `full_cold_s`: the full build of day 2 without dbt's partial-parse state (the old way, every run);
+ *  - `day_cold_s`: the day's build of day 2 without partial-parse state (the first run after a deploy);
+ *  - `day_warm_s`: the day's build of day 3, with the state the run before saved (every other day).
+ * Times are runDbt's wall time (dbt's process start, parse, models and tests, and the activity around it).
+ */
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createDbtActivities, type RunDbtInput } from '../src/activities/dbt.js';
+
+import { createGenerateActivities } from '../src/activities/generate.js';
+import { createLoadActivities } from '../src/activities/load.js';
+import { ObjectStore } from '../src/activities/storage.js';
+import { createWarehouse } from '../src/activities/warehouse/index.js';
+import type { Config } from '../src/config.js';
+import { addDays } from '../src/domain/dates.js';
+import { ENTITY_NAMES, type EntityName } from '../src/domain/entities.js';
+import { planShards } from '../src/domain/shards.js';
+import type { DbtSummary } from '../src/domain/types.js';
+
+export interface DbtBenchRun {
+  wall_s: number;
+  dbt_s: number;
+  nodes: number;
+}
+
+export interface DbtBench {
+  full_cold_s: DbtBenchRun;
+  day_cold_s: DbtBenchRun;
+  day_warm_s: DbtBenchRun;
+  threads: number;
+}
+
+/** Runs the dbt benchmark in the warehouse `config` points at (give it a fresh database) for days from `firstDay`. */
+export async function benchDbt(config: Config, firstDay: string): Promise<DbtBench> {
+  const store = ObjectStore.fromConfig(config.s3);
+  await store.ensureBucket();
+  const warehouse = createWarehouse(config, store);
+  const { generateShard } = createGenerateActivities({ store, config });
+  const { loadBatch, publishDay } = createLoadActivities({ warehouse });
+  const days = [0, 1, 2].map((i) => addDays(firstDay, i));
+  try {
+    await warehouse.ensureRawTables();
+    for (const runDate of days) {
+      const rows = {} as Record<EntityName, number>;
+      for (const entity of ENTITY_NAMES) {
+        const shards = Array.from({ length: planShards(entity, 'small', config.shardRows) }, (_, shard) => shard);
+        const parts = await Promise.all(
+          shards.map((shard) => generateShard({ entity, runDate, scale: 'small', shard, seed: config.seed })),
+        );
+        rows[entity] = (await loadBatch({ entity, batchDate: runDate, objects: parts })).rows;
+      }
+      await publishDay({ batchDate: runDate, rows });
+    }
+  } finally {
+    await warehouse.close();
+  }
+
+  const { runDbt } = createDbtActivities({ config });
+  // Every saved parse state of this benchmark's warehouse (one per --vars), so the next run parses in full.
+  const forgetParse = async () => {
+    for (const dir of await readdir(path.join(config.dataDir, 'dbt')).catch(() => [] as string[])) {
+      if (dir.startsWith('parse-')) await rm(path.join(config.dataDir, 'dbt', dir), { recursive: true, force: true });
+    }
+  };
+  const timed = async (input: RunDbtInput): Promise<DbtBenchRun> => {
+    const started = Date.now();
+    const summary: DbtSummary = await runDbt(input);
+    const nodes = summary.modelsBuilt + summary.testsPassed + summary.unitTestsPassed;
+    return { wall_s: (Date.now() - started) / 1000, dbt_s: summary.elapsedSeconds, nodes };
+  };
+  await runDbt({ runDate: days[0]!, scope: 'full' });
+  await forgetParse();
+  const full = await timed({ runDate: days[1]!, scope: 'full' });
+  await forgetParse();
+  const cold = await timed({ runDate: days[1]!, scope: 'day' });
+  const warm = await timed({ runDate: days[2]!, scope: 'day' });
+  return { full_cold_s: full, day_cold_s: cold, day_warm_s: warm, threads: config.dbt.threads };
+}
