@@ -54,6 +54,7 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
   const prefix = `t-${randomUUID().slice(0, 8)}-`;
   const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
   const weekendId = `${prefix}${SCHEDULE_IDS.weekendNotice}`;
+  const refreshId = `${prefix}${SCHEDULE_IDS.dbtFullRefresh}`;
   const timezone = timezoneAwayFromUtc();
   let receiver: Receiver;
   let h: TestHarness;
@@ -73,11 +74,11 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
       }),
     );
     const { applied } = await applySchedules(h.client, h.config, { idPrefix: prefix, scale: 100 });
-    assert.deepEqual(applied.sort(), [dailyId, weekendId].sort());
+    assert.deepEqual(applied.sort(), [dailyId, refreshId, weekendId].sort());
     for (const id of applied) await h.client.schedule.getHandle(id).pause('paused by test: triggered by hand only');
   });
   after(async () => {
-    for (const id of [dailyId, weekendId]) {
+    for (const id of [dailyId, weekendId, refreshId]) {
       await h?.client.schedule
         .getHandle(id)
         .delete()
