@@ -251,6 +251,12 @@ describe('PostgreSQL warehouse loads', () => {
     assert.deepEqual(await publishDay({ batchDate: day, rows }), { batchDate: day, rows, status: 'published' });
     const published = await publishedRow(day);
     for (const e of ENTITY_NAMES) assert.equal(published?.[`${e}_rows`], rows[e], e);
+    // …and the raw tables were analyzed (by publishDay: autovacuum's runs count as last_autoanalyze), so dbt
+    // plans its joins over the new day with statistics that know it.
+    const analyzed = await warehouse.query<{ relname: string }>(
+      `SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'raw' AND last_analyze IS NOT NULL`,
+    );
+    assert.deepEqual(analyzed.map((r) => r.relname).sort(), [...ENTITY_NAMES].sort());
 
     // Rows deleted behind the ledger: the day cannot be published as it is.
     await warehouse.query('DELETE FROM raw.records WHERE batch_date = $1', [day]);
