@@ -160,6 +160,17 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
   const inDataDir = dir.startsWith(ctx.config.dataDir + path.sep);
   const logFile = inDataDir ? path.join(ctx.logsDir, 'postgres.log') : path.join(dir, 'postgres.log');
 
+  // What the stack's state file records of our server (`stack status`, `stack down`).
+  const serviceRecord = (pid: number) => ({
+    pid,
+    port,
+    dir,
+    pgBinDir: ctx.tools.pgBinDir,
+    startedAt: new Date().toISOString(),
+    logFile,
+    bin: 'postgres' as const,
+  });
+
   const running = await postmaster(dir);
   if (running) {
     if (running.port !== port) {
@@ -168,15 +179,7 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
       );
     }
     await updateState(ctx.config.dataDir, (s) => {
-      s.services.postgres ??= {
-        pid: running.pid,
-        port,
-        dir,
-        pgBinDir: ctx.tools.pgBinDir,
-        startedAt: new Date().toISOString(),
-        logFile,
-        bin: 'postgres',
-      };
+      s.services.postgres ??= serviceRecord(running.pid);
     });
     await ensureDatabase(port, LOCAL.postgresDatabase);
     return { name: 'postgres', status: 'reused', pid: running.pid, endpoint };
@@ -212,15 +215,7 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
   const started = await postmaster(dir);
   if (started) {
     await updateState(ctx.config.dataDir, (s) => {
-      s.services.postgres = {
-        pid: started.pid,
-        port,
-        dir,
-        pgBinDir: ctx.tools.pgBinDir,
-        startedAt: new Date().toISOString(),
-        logFile,
-        bin: 'postgres',
-      };
+      s.services.postgres = serviceRecord(started.pid);
     });
     ctx.onStarted('postgres');
   }

@@ -13,20 +13,31 @@ import type { StepFailure } from '../domain/messages.js';
 
 /** The innermost useful message of a failure chain (child → activity → application error). */
 export function describeError(err: unknown): string {
-  let current: unknown = err;
-  for (let depth = 0; depth < 10; depth++) {
-    if ((current instanceof ChildWorkflowFailure || current instanceof ActivityFailure) && current.cause) {
-      current = current.cause;
-      continue;
-    }
-    if (current instanceof ApplicationFailure && current.type === 'PipelineStepFailed' && current.cause) {
-      current = current.cause;
-      continue;
-    }
-    break;
-  }
+  const current = innermostFailure(err);
   if (current instanceof ApplicationFailure && current.type) return `${current.type}: ${current.message}`;
   return current instanceof Error ? current.message : String(current);
+}
+
+/**
+ * The innermost cause of a failure, through child workflows, activities and PipelineStepFailed wrappers (at most
+ * 10 deep); `passedThrough` hears the id of each child workflow and the type of each activity on the way.
+ */
+function innermostFailure(err: unknown, passedThrough: (hop: string) => void = () => undefined): unknown {
+  let current: unknown = err;
+  for (let depth = 0; depth < 10; depth++) {
+    if (current instanceof ChildWorkflowFailure && current.cause) {
+      passedThrough(current.execution?.workflowId ?? current.workflowType);
+      current = current.cause;
+    } else if (current instanceof ActivityFailure && current.cause) {
+      passedThrough(current.activityType);
+      current = current.cause;
+    } else if (current instanceof ApplicationFailure && current.type === 'PipelineStepFailed' && current.cause) {
+      current = current.cause;
+    } else {
+      break;
+    }
+  }
+  return current;
 }
 
 /**
@@ -36,24 +47,7 @@ export function describeError(err: unknown): string {
  */
 export function failureOf(err: unknown): Omit<StepFailure, 'step'> {
   const where: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; depth < 10; depth++) {
-    if (current instanceof ChildWorkflowFailure && current.cause) {
-      where.push(current.execution?.workflowId ?? current.workflowType);
-      current = current.cause;
-      continue;
-    }
-    if (current instanceof ActivityFailure && current.cause) {
-      where.push(current.activityType);
-      current = current.cause;
-      continue;
-    }
-    if (current instanceof ApplicationFailure && current.type === 'PipelineStepFailed' && current.cause) {
-      current = current.cause;
-      continue;
-    }
-    break;
-  }
+  const current = innermostFailure(err, (hop) => where.push(hop));
   let type: string;
   if (current instanceof ApplicationFailure) type = current.type ?? 'Error';
   else if (current instanceof TimeoutFailure) type = `Timeout (${current.timeoutType})`;
