@@ -1,13 +1,12 @@
 /**
- * `npm run bench [-- --json] [-- --skip e2e,load,dbt] [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e,workers] [-- --scales medium,large]`
+ *
+ * `workers` runs at the first of `--scales` when it is given, else at medium.
  *
  * Every number is a ratio against a baseline measured in the same run (naive faker generator,
  * psql \copy) or a wall time on this machine; nothing here asserts a target. The local stack is
  * brought up if needed; the benchmark writes only to its own database and key prefixes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,45 +15,23 @@ import type { EntityName } from '../src/domain/entities.js';
 import { stackUp } from '../src/stack/index.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { connectClient } from '../src/temporal.js';
-import { workerProcessEnv } from '../src/worker.js';
 import { benchDbt } from './dbt.js';
 import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
 import { benchLoad } from './load.js';
-
-/** Peak resident set size of a process, from /proc (VmHWM), in MB. */
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return Math.round(kb / 1024);
-}
-
-/** A worker in its own process, so its peak memory is the worker's alone; launched with the settings it is deployed with. */
-async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-    env: workerProcessEnv(env),
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('polling task queue')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`bench worker exited with ${code}: ${out}`)));
-  });
-  return proc;
-}
+import { peakRssMb, spawnWorker, stopWorker } from './spawn-worker.js';
+import { benchWorkers } from './workers.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean' },
       skip: { type: 'string', default: '' },
-      scales: { type: 'string', default: 'medium,large' },
+      scales: { type: 'string' },
     },
   });
   const skip = new Set(values.skip.split(',').filter(Boolean));
+  const scales = (values.scales ?? 'medium,large').split(',').filter(Boolean);
   const log = (line: string): void => {
     if (!values.json) console.log(line);
     else console.error(line);
@@ -129,13 +106,10 @@ async function main(): Promise<void> {
     const client = await connectClient(config);
     const e2e: Record<string, E2eResult> = {};
     const rss: Record<string, number> = {};
-    // Distinct dates per run, so no load is skipped by the ledger: past days (run dates after today are refused)
-    // in 2000-2009, where no test runs a workflow (10_957 is 2000-01-01 in days since 1970).
-    const base = 10_957 + (Math.floor(Date.now() / 86_400_000) % 3_640);
     let i = 0;
-    for (const name of values.scales.split(',')) {
+    for (const name of scales) {
       const scale = parseScale(name);
-      const runDate = new Date((base + i++) * 86_400_000).toISOString().slice(0, 10);
+      const runDate = dayOfRun(i++);
       const worker = await spawnWorker(env);
       try {
         log(`e2e: dailyPipeline at ${name} for ${runDate}…`);
@@ -144,19 +118,70 @@ async function main(): Promise<void> {
         log(
           `  wall ${e2e[name].wall_s.toFixed(1)} s, outside activities ${e2e[name].overhead_s.toFixed(2)} s, worker peak RSS ${rss[name]} MB`,
         );
+        log('  step            busy s   share of wall');
+        for (const [step, { s, share }] of Object.entries(e2e[name].steps)) {
+          log(`  ${step.padEnd(13)} ${s.toFixed(2).padStart(8)}   ${(share * 100).toFixed(1).padStart(5)} %`);
+        }
       } finally {
-        worker.kill('SIGTERM');
-        if (worker.exitCode === null) await once(worker, 'exit');
+        await stopWorker(worker);
       }
     }
     await client.connection.close();
     result.e2e = Object.fromEntries(
-      Object.entries(e2e).map(([k, v]) => [k, { wall_s: v.wall_s, overhead_s: v.overhead_s }]),
+      Object.entries(e2e).map(([k, v]) => [k, { wall_s: v.wall_s, overhead_s: v.overhead_s, steps: v.steps }]),
     );
     result.peak_rss_mb = rss;
   }
 
+  if (!skip.has('workers')) {
+    const server = loadConfig().warehouse;
+    if (server.kind !== 'postgres') throw new Error('the workers benchmark needs the PostgreSQL warehouse');
+    const name = values.scales ? (scales[0] ?? 'medium') : 'medium';
+    const env = {
+      ...process.env,
+      DATABASE_URL: await recreateDatabase(server.databaseUrl, 'healthsynth_bench_workers'),
+      TEMPORAL_TASK_QUEUE: `bench-workers-${process.pid}`,
+      WORKER_METRICS_PORT: '0',
+    };
+    const config = loadConfig(env);
+    const client = await connectClient(config);
+    try {
+      const runDates: [string, string] = [dayOfRun(10), dayOfRun(11)];
+      log(`workers: two worker processes on one task queue, dailyPipeline at ${name} for ${runDates.join(' and ')}…`);
+      const workers = await benchWorkers(client, config, env, runDates, parseScale(name));
+      result.workers = { scale: name, ...workers };
+      const { split, kill } = workers;
+      log(`  both up: wall ${split.wall_s.toFixed(1)} s`);
+      log('  worker   generateShard   loadBatch   (both up)   generateShard   loadBatch   (b killed)');
+      for (const w of ['a', 'b', 'other'] as const) {
+        const [u, k] = [split.activities[w], kill.activities[w]];
+        if (w === 'other' && u.generateShard + u.loadBatch + k.generateShard + k.loadBatch === 0) continue;
+        log(
+          `  ${w.padEnd(6)} ${String(u.generateShard).padStart(15)} ${String(u.loadBatch).padStart(11)}               ${String(k.generateShard).padStart(15)} ${String(k.loadBatch).padStart(11)}`,
+        );
+      }
+      log(
+        `  b SIGKILLed ${kill.killed_after_s.toFixed(1)} s after the start, while generating: ${kill.completed ? 'completed' : 'FAILED'} in ${kill.wall_s.toFixed(1)} s, ${kill.retried} activities retried, counts ${kill.exact ? 'exact' : 'NOT exact'}`,
+      );
+      log('  entity        generated      loaded   warehouse');
+      for (const [entity, c] of Object.entries(kill.counts)) {
+        log(`  ${entity.padEnd(13)} ${fmt(c.generated)} ${fmt(c.loaded)} ${fmt(c.warehouse)}`);
+      }
+    } finally {
+      await client.connection.close();
+    }
+  }
+
   if (values.json) console.log(JSON.stringify(result));
+}
+
+/**
+ * The run date of a bench pipeline run: distinct per `i`, so no load is skipped by the ledger; past days (run
+ * dates after today are refused) in 2000-2009, where no test runs a workflow (10_957 is 2000-01-01 in days since 1970).
+ */
+function dayOfRun(i: number): string {
+  const base = 10_957 + (Math.floor(Date.now() / 86_400_000) % 3_640);
+  return new Date((base + i) * 86_400_000).toISOString().slice(0, 10);
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(12);

@@ -1,6 +1,6 @@
 /**
- * End-to-end benchmark: one dailyPipeline run, its wall time, and the time spent outside activities
- * (orchestration overhead) computed from the histories of the run and its children.
+ * End-to-end benchmark: one dailyPipeline run, its wall time, each step's share of it, and the time spent
+ * outside activities (orchestration overhead), computed from the histories of the run and its children.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -17,13 +17,36 @@ const EventType = temporal.api.enums.v1.EventType;
 const millis = (t: HistoryEvent['eventTime']): number =>
   Number(t?.seconds ?? 0) * 1000 + Math.floor(Number(t?.nanos ?? 0) / 1e6);
 
-/** Activity execution intervals [started, closed] in one history. */
-export function activityIntervals(events: HistoryEvent[]): Array<[number, number]> {
-  const started = new Map<number, number>();
-  const out: Array<[number, number]> = [];
+/** One activity execution read from a history: its type, the worker that ran it, and [started, closed] in ms. */
+export interface ActivityRun {
+  type: string;
+  identity: string;
+  /** The attempt that closed: 2 or more when earlier attempts failed or their worker died. */
+  attempt: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Activity executions in one history, one per attempt that closed (completed, failed or timed out). The
+ * worker identity is the started event's; an attempt whose worker died closes with a timeout.
+ */
+export function activityRuns(events: HistoryEvent[]): ActivityRun[] {
+  const types = new Map<number, string>();
+  const started = new Map<number, { at: number; identity: string; attempt: number }>();
+  const out: ActivityRun[] = [];
   for (const e of events) {
+    const id = Number(e.eventId);
+    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
+      types.set(id, e.activityTaskScheduledEventAttributes?.activityType?.name ?? '');
+    }
     if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
-      started.set(Number(e.activityTaskStartedEventAttributes?.scheduledEventId), millis(e.eventTime));
+      const a = e.activityTaskStartedEventAttributes;
+      started.set(Number(a?.scheduledEventId), {
+        at: millis(e.eventTime),
+        identity: a?.identity ?? '',
+        attempt: a?.attempt ?? 1,
+      });
     }
     const closedScheduledId =
       e.activityTaskCompletedEventAttributes?.scheduledEventId ??
@@ -31,7 +54,10 @@ export function activityIntervals(events: HistoryEvent[]): Array<[number, number
       e.activityTaskTimedOutEventAttributes?.scheduledEventId;
     if (closedScheduledId != null) {
       const s = started.get(Number(closedScheduledId));
-      if (s !== undefined) out.push([s, millis(e.eventTime)]);
+      const type = types.get(Number(closedScheduledId)) ?? '';
+      if (s !== undefined) {
+        out.push({ type, identity: s.identity, attempt: s.attempt, start: s.at, end: millis(e.eventTime) });
+      }
     }
   }
   return out;
@@ -52,32 +78,86 @@ export function unionLength(intervals: Array<[number, number]>): number {
   return total;
 }
 
-/** Child workflow ids started by a history. */
-function childIds(events: HistoryEvent[]): string[] {
+/** Child workflows started by a history: id and workflow type. */
+function children(events: HistoryEvent[]): Array<{ id: string; type: string }> {
   return events
     .filter((e) => e.eventType === EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
-    .map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId ?? '')
-    .filter(Boolean);
+    .map((e) => ({
+      id: e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId ?? '',
+      type: e.childWorkflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
+    }))
+    .filter((c) => c.id !== '');
 }
 
-async function collectIntervals(
+/** The steps of a run whose share of the wall time the bench reports. */
+export const STEPS = ['generate', 'load', 'dbt', 'report', 'cleanup', 'other'] as const;
+export type Step = (typeof STEPS)[number];
+
+/** Everything a child of these workflow types runs (its deliveries and notices too) belongs to the step. */
+const STEP_OF_WORKFLOW: Record<string, Step> = { doctorRatingReport: 'report', retentionCleanup: 'cleanup' };
+/** Elsewhere the activity type decides; publishDay ends the load (it makes the loaded day visible to dbt). */
+const STEP_OF_ACTIVITY: Record<string, Step> = {
+  generateShard: 'generate',
+  loadBatch: 'load',
+  publishDay: 'load',
+  runDbt: 'dbt',
+};
+
+/** An activity execution of a run or one of its children, with the step it belongs to. */
+export interface StepRun extends ActivityRun {
+  step: Step;
+}
+
+/** The activity executions of a run and (recursively) its children, from their histories. */
+export async function collectRuns(
   client: Client,
   handle: WorkflowHandle,
-): Promise<{ events: HistoryEvent[]; intervals: Array<[number, number]> }> {
+  step?: Step,
+): Promise<{ events: HistoryEvent[]; runs: StepRun[] }> {
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
-  const intervals = activityIntervals(events);
-  for (const id of childIds(events)) {
-    const child = await collectIntervals(client, client.workflow.getHandle(id));
-    intervals.push(...child.intervals);
+  const runs = activityRuns(events).map((r) => ({ ...r, step: step ?? STEP_OF_ACTIVITY[r.type] ?? 'other' }));
+  for (const child of children(events)) {
+    const sub = await collectRuns(client, client.workflow.getHandle(child.id), step ?? STEP_OF_WORKFLOW[child.type]);
+    runs.push(...sub.runs);
   }
-  return { events, intervals };
+  return { events, runs };
+}
+
+/** One step's busy time (the union of its activity executions) and its share of the run's wall time. */
+export interface StepShare {
+  s: number;
+  share: number;
 }
 
 export interface E2eResult {
   wall_s: number;
   overhead_s: number;
   activity_s: number;
+  /**
+   * Each step's busy time and share of the wall time, plus `orchestration` (wall minus the union of all
+   * activity time). Generation and loads of different entities overlap, so the shares can add up to over 1.
+   */
+  steps: Record<Step | 'orchestration', StepShare>;
+}
+
+/** Wall time, orchestration overhead and per-step shares of a closed run, from its and its children's histories. */
+export async function measureRun(client: Client, handle: WorkflowHandle): Promise<E2eResult> {
+  const { events, runs } = await collectRuns(client, handle);
+  const first = events[0];
+  const last = events[events.length - 1];
+  const wall = millis(last?.eventTime) - millis(first?.eventTime);
+  const busy = unionLength(runs.map((r) => [r.start, r.end]));
+  const share = (ms: number): StepShare => ({ s: ms / 1000, share: wall > 0 ? ms / wall : 0 });
+  const steps = Object.fromEntries(
+    STEPS.map((step) => [step, share(unionLength(runs.filter((r) => r.step === step).map((r) => [r.start, r.end])))]),
+  ) as Record<Step, StepShare>;
+  return {
+    wall_s: wall / 1000,
+    activity_s: busy / 1000,
+    overhead_s: (wall - busy) / 1000,
+    steps: { ...steps, orchestration: share(wall - busy) },
+  };
 }
 
 /**
@@ -88,10 +168,5 @@ export async function benchE2e(client: Client, config: Config, runDate: string, 
   const handle = await startPipeline(client, config, { runDate, scale });
   const outcome = await awaitPipeline(config, handle);
   if (outcome.error) throw new Error(`e2e run ${runDate} at ${scale} failed: ${failureText(outcome.error)}`);
-  const { events, intervals } = await collectIntervals(client, handle);
-  const first = events[0];
-  const last = events[events.length - 1];
-  const wall = millis(last?.eventTime) - millis(first?.eventTime);
-  const busy = unionLength(intervals);
-  return { wall_s: wall / 1000, activity_s: busy / 1000, overhead_s: (wall - busy) / 1000 };
+  return measureRun(client, handle);
 }
