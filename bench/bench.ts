@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e,workers] [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers] [-- --scales medium,large]`
  *
- * `workers` runs at the first of `--scales` when it is given, else at medium.
+ * `workers` (two workers on one task queue, one SIGKILLed mid-generation) runs only with `--with workers`: it has
+ * not yet completed a run on this machine (issue 10 stays open for it). It runs at the first of `--scales` when
+ * given, else at medium.
  *
  * Every number is a ratio against a baseline measured in the same run (naive faker generator,
  * psql \copy) or a wall time on this machine; nothing here asserts a target. The local stack is
@@ -27,10 +29,13 @@ async function main(): Promise<void> {
     options: {
       json: { type: 'boolean' },
       skip: { type: 'string', default: '' },
+      with: { type: 'string', default: '' },
       scales: { type: 'string' },
     },
   });
   const skip = new Set(values.skip.split(',').filter(Boolean));
+  // Sections that run only when asked for.
+  for (const optIn of ['workers']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
   const scales = (values.scales ?? 'medium,large').split(',').filter(Boolean);
   const log = (line: string): void => {
     if (!values.json) console.log(line);
