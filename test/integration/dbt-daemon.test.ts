@@ -15,18 +15,7 @@ import pg from 'pg';
 import { createDbtActivities, type DbtHeartbeat } from '../../src/activities/dbt.js';
 import { DBT_DAEMONS, type DbtDaemon } from '../../src/activities/dbt-daemon.js';
 import type { DbtSummary } from '../../src/domain/types.js';
-import { B1, B2, createFixtureDatabase, type FixtureDatabase } from '../support/dbt-fixture.js';
-
-/** Every mart, read in a stable order (all of doctor_rating's dates). */
-const MARTS = [
-  'appointments',
-  'no_show_daily',
-  'doctor_performance',
-  'appointments_monthly',
-  'patient_conditions_monthly',
-  'no_show_rates',
-  'doctor_rating',
-] as const;
+import { B1, B2, MARTS, createFixtureDatabase, type FixtureDatabase } from '../support/dbt-fixture.js';
 
 async function readMarts(url: string): Promise<Record<string, string[]>> {
   const db = new pg.Client({ connectionString: url });
