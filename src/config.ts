@@ -200,6 +200,7 @@ const envSchema = z.object({
 
   DBT_BIN: optional(z.string()),
   DBT_THREADS: optional(int(1, 64)),
+  DBT_DAEMON: optional(bool),
 
   SLACK_WEBHOOK_URL: optional(url),
   TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from @BotFather)')),
@@ -305,7 +306,11 @@ export interface Config {
         iamRole: string;
         region: string;
       };
-  dbt: { bin?: string; threads: number };
+  /**
+   * `daemon`: runDbt keeps a long-lived dbt process per worker and target (src/activities/dbt-daemon.ts) instead of
+   * starting dbt for every build; false runs a `dbt` process per build.
+   */
+  dbt: { bin?: string; threads: number; daemon: boolean };
   /** The bearer token `healthsynth codec-server` requires (secret); unset = it refuses to start. */
   codecServer: { token?: string };
   slack: { webhookUrl?: string };
@@ -439,7 +444,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
       local: s3Local,
     },
     warehouse,
-    dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4 },
+    dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4, daemon: env.DBT_DAEMON ?? true },
     codecServer: { token: env.CODEC_SERVER_TOKEN },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
     telegram: {

@@ -18,7 +18,7 @@ export const DBT_PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.me
  * environment variable is needed). A bare name (`dbt`) is looked up on PATH. Only looks: runDbt reports a missing
  * dbt as DbtNotInstalled and never installs one.
  */
-export function resolveDbtBin(config: Pick<Config, 'dbt'>, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveDbtBin(config: { dbt: Partial<Config['dbt']> }, env: NodeJS.ProcessEnv = process.env): string {
   return config.dbt.bin ?? (env.DBT_BIN?.trim() || undefined) ?? dbtVenvBin(env);
 }
 

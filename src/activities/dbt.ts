@@ -2,10 +2,13 @@
  * The runDbt activity: `dbt build` of the project in dbt/ (staging views, marts tables, data and unit tests),
  * summarised from dbt's run_results.json into a small {@link DbtSummary} for the workflow history.
  *
- * dbt runs as a child process (execa). Each run gets its own target and log directory under
- * `<dataDir>/dbt/<runDate>-<run>/`, and the connection settings reach dbt's profile (dbt/profiles.yml) as environment
- * variables derived from the config; secrets go only into the child's environment, never into arguments, results or
- * logs.
+ * dbt runs in the worker's long-lived dbt process (dbt-daemon.ts: Python imports dbt once and the parsed manifest is
+ * reused while the project and settings stay the same), or, when that cannot serve (DBT_DAEMON=false, no Python
+ * beside the dbt executable, the daemon busy, dead or not starting), as a `dbt` child process of its own (execa).
+ * Either way each run gets its own target and log directory under `<dataDir>/dbt/<runDate>-<run>/`, and the
+ * connection settings reach dbt's profile (dbt/profiles.yml) as environment variables derived from the config;
+ * secrets go only into dbt's environment (the child's, or the daemon's request over its stdin), never into
+ * arguments, results or logs.
  *
  * Builds are serialized per warehouse: every build replaces the shared staging views and marts tables, and two
  * builds at once (a backfill runs pipelines for two dates in parallel) would race on the same relations. On
@@ -15,8 +18,9 @@
  * Each date keeps its own ranking in marts.doctor_rating (incremental on as_of_on), so a report never reads another
  * date's ranking even while the next build runs.
  *
- * Beside this file: dbt-command.ts (executable, target, profile environment), dbt-results.ts (run_results.json into
- * a DbtSummary) and warehouse/dbt-build-lock.ts (the PostgreSQL build lock).
+ * Beside this file: dbt-command.ts (executable, target, profile environment), dbt-daemon.ts and dbt-daemon.py (the
+ * long-lived dbt), dbt-results.ts (run_results.json into a DbtSummary) and warehouse/dbt-build-lock.ts (the
+ * PostgreSQL build lock).
  */
 import { randomUUID } from 'node:crypto';
 import { access, constants, copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -36,6 +40,7 @@ import {
   resolveDbtBin,
   type DbtScope,
 } from './dbt-command.js';
+import { DBT_DAEMONS, DbtDaemonUnavailable, daemonPython } from './dbt-daemon.js';
 import { pruneTarget, summarizeRunResults, type RunResults } from './dbt-results.js';
 import { startHeartbeat, type HeartbeatTimer } from './heartbeat.js';
 import { acquireBuildLock, type BuildLock } from './warehouse/dbt-build-lock.js';
@@ -125,6 +130,95 @@ async function saveParseState(from: string, to: string): Promise<void> {
 
 const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n').trim();
 
+/** How one dbt build ended, in a daemon or in a process of its own. */
+interface DbtRun {
+  /** The dbt CLI's exit code; undefined when the process was killed. */
+  exitCode?: number;
+  signal?: string;
+  /** dbt's console output. */
+  output: string;
+  /** The executable was not found. */
+  notFound?: boolean;
+}
+
+/** The environment without unset entries, as a child process gets it. */
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** One `dbt build` as a process of its own (how every build ran before the daemon; its fallback). */
+async function buildInProcess(
+  bin: string,
+  argv: string[],
+  env: Record<string, string>,
+  signal: AbortSignal | undefined,
+  onOutput: (chunk: string) => void,
+): Promise<DbtRun> {
+  const subprocess = execa(bin, argv, {
+    env,
+    extendEnv: false,
+    cwd: DBT_PROJECT_DIR,
+    reject: false,
+    all: true,
+    stripFinalNewline: true,
+    ...(signal ? { cancelSignal: signal } : {}),
+    forceKillAfterDelay: 10_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  subprocess.all?.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
+  const result = await subprocess;
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    output: typeof result.all === 'string' ? result.all : '',
+    notFound: (result as { code?: string }).code === 'ENOENT',
+  };
+}
+
+/**
+ * One `dbt build` in the worker's daemon for `bin` and `target`; undefined when the daemon cannot serve it (no Python
+ * beside `bin`, the daemon busy with another build, did not start or died), and then the caller runs a dbt process.
+ * `key` is the partial-parse key: the daemon parses again when it changes. A cancel kills the daemon and throws.
+ */
+async function buildInDaemon({
+  bin,
+  target,
+  args,
+  dirArgs,
+  key,
+  runResults,
+  env,
+  signal,
+  onOutput,
+}: {
+  bin: string;
+  target: string;
+  args: string[];
+  dirArgs: string[];
+  key: string;
+  runResults: string;
+  env: Record<string, string>;
+  signal: AbortSignal | undefined;
+  onOutput: (chunk: string) => void;
+}): Promise<DbtRun | undefined> {
+  const python = await daemonPython(bin);
+  if (!python) return undefined;
+  const daemon = DBT_DAEMONS.get(python, target, env);
+  if (daemon.busy) return undefined;
+  const varsAt = args.indexOf('--vars');
+  const parseArgs = ['parse', '--target', target, ...(varsAt >= 0 ? args.slice(varsAt, varsAt + 2) : []), ...dirArgs];
+  try {
+    // --no-write-json: dbt would write the manifest it did not parse again (about 1 MB of JSON) after every build;
+    // the daemon writes the run's run_results.json itself.
+    const build = { key, parseArgs, args: [...args, ...dirArgs, '--no-write-json'], env, runResults };
+    const run = await daemon.build(build, { signal, onOutput });
+    return { exitCode: run.exitCode, output: run.error ? `${run.output}\n${run.error}` : run.output };
+  } catch (err) {
+    if (err instanceof DbtDaemonUnavailable && !signal?.aborted) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Builds the dbt activities with their dependencies (the parsed config).
  *
@@ -137,7 +231,9 @@ const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines
  *   a retryable `DbtRunError`;
  * - exit 2 (dbt crashed, cannot connect, bad profile): a plain Error, retried;
  * - dbt not installed: non-retryable `DbtNotInstalled`.
- * It heartbeats every {@link DBT_HEARTBEAT_INTERVAL_MS} with dbt's progress, and a cancelled activity kills dbt.
+ * It heartbeats every {@link DBT_HEARTBEAT_INTERVAL_MS} with dbt's progress, and a cancelled activity kills dbt (the
+ * daemon too: the next build starts a new one). A daemon that dies mid-build is not a failure: the build runs again
+ * in a dbt process in the same attempt (every build is idempotent, and the build lock is still held).
  *
  * On PostgreSQL the build runs under the build lock (warehouse/dbt-build-lock.ts): while another build holds it,
  * runDbt heartbeats {@link DBT_LOCK_WAIT_DETAIL} (phase `waiting`) and starts dbt when the lock is free; the wait
@@ -211,51 +307,51 @@ export function createDbtActivities({
         }
         heartbeat();
         const startedAt = Date.now();
-        const subprocess = execa(
-          bin,
-          [
-            ...args,
-            '--project-dir',
-            DBT_PROJECT_DIR,
-            '--profiles-dir',
-            DBT_PROJECT_DIR,
-            '--target-path',
-            targetPath,
-            '--log-path',
-            logPath,
-            '--no-use-colors',
-            ...(withState ? ['--partial-parse-file-path', parseState, '--no-partial-parse-file-diff'] : []),
-          ],
-          {
-            env: { ...env, ...profileEnv, ...buildEnv },
-            extendEnv: false,
-            cwd: DBT_PROJECT_DIR,
-            reject: false,
-            all: true,
-            stripFinalNewline: true,
-            ...(ctx ? { cancelSignal: ctx.cancellationSignal } : {}),
-            forceKillAfterDelay: 10_000,
-            maxBuffer: 64 * 1024 * 1024,
-          },
-        );
-        subprocess.all?.on('data', (chunk: Buffer) => {
+        const onOutput = (chunk: string): void => {
           // "12 of 183 OK created sql view model staging.stg_clinics ...." → progress for the heartbeat.
-          for (const m of chunk.toString().matchAll(/(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b[^\n]*/g)) {
+          for (const m of chunk.matchAll(/(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b[^\n]*/g)) {
             progress.done = Number(m[1]);
             progress.total = Number(m[2]);
             progress.last = m[0].replace(/\s*\.{2,}.*$/, '').slice(0, 200);
           }
-        });
-        const result = await subprocess;
+        };
+        const dirArgs = [
+          '--project-dir',
+          DBT_PROJECT_DIR,
+          '--profiles-dir',
+          DBT_PROJECT_DIR,
+          '--target-path',
+          targetPath,
+          '--log-path',
+          logPath,
+          '--no-use-colors',
+          ...(withState ? ['--partial-parse-file-path', parseState, '--no-partial-parse-file-diff'] : []),
+        ];
+        const dbtEnv = definedOnly({ ...env, ...profileEnv, ...buildEnv });
+        const signal = ctx?.cancellationSignal;
+        const result =
+          (config.dbt.daemon
+            ? await buildInDaemon({
+                bin,
+                target,
+                args,
+                dirArgs,
+                key: parseState,
+                runResults: path.join(targetPath, 'run_results.json'),
+                env: dbtEnv,
+                signal,
+                onOutput,
+              })
+            : undefined) ?? (await buildInProcess(bin, [...args, ...dirArgs], dbtEnv, signal, onOutput));
 
         if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        if ((result as { code?: string }).code === 'ENOENT') {
+        if (result.notFound) {
           throw ApplicationFailure.nonRetryable(
             `dbt executable "${bin}" not found: run \`npm run setup\` (or set DBT_BIN)`,
             DBT_FAILURE_TYPES.notInstalled,
           );
         }
-        const output = typeof result.all === 'string' ? result.all : '';
+        const { output } = result;
         if (result.exitCode === 0 || result.exitCode === 1) {
           const runResults = await readFile(path.join(targetPath, 'run_results.json'), 'utf8')
             .then((text) => JSON.parse(text) as RunResults)

@@ -21,18 +21,8 @@ import { addDays } from '../../src/domain/dates.js';
 import { ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
 import { planShards } from '../../src/domain/shards.js';
 import type { DbtSummary } from '../../src/domain/types.js';
+import { MARTS } from '../support/dbt-fixture.js';
 import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
-
-/** Every mart, read in a stable order; doctor_rating and no_show_rates as of the last build's date. */
-const MARTS = [
-  'appointments',
-  'no_show_daily',
-  'doctor_performance',
-  'appointments_monthly',
-  'patient_conditions_monthly',
-  'no_show_rates',
-  'doctor_rating',
-] as const;
 
 describe('incremental marts', { timeout: 900_000 }, () => {
   let h: TestHarness;

@@ -24,6 +24,17 @@ const PG_TYPES: Record<ColumnType, string> = {
 
 export type Row = Record<string, string | number | boolean | null>;
 
+/** Every mart of the dbt project, in a stable order (the tests that compare marts row for row read them all). */
+export const MARTS = [
+  'appointments',
+  'no_show_daily',
+  'doctor_performance',
+  'appointments_monthly',
+  'patient_conditions_monthly',
+  'no_show_rates',
+  'doctor_rating',
+] as const;
+
 export const B1 = '2026-02-27';
 export const B2 = '2026-03-02';
 

@@ -1,6 +1,6 @@
 /**
  * How the runDbt activity fails, against the real local PostgreSQL and the real dbt binary: failing dbt tests, a
- * cancel, a missing dbt. Runs on a copy of the built fixture (test/support/dbt-built.ts).
+ * cancel (of a dbt process or of the worker's dbt daemon), a missing dbt. Runs on a copy of the built fixture (test/support/dbt-built.ts).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
 import { createDbtActivities } from '../../../src/activities/dbt.js';
+import { DBT_DAEMONS } from '../../../src/activities/dbt-daemon.js';
 import { RAW_SCHEMA } from '../../../src/domain/entities.js';
 import { useBuiltFixture } from '../../support/dbt-built.js';
 import { B2, appt, insertRows } from '../../support/dbt-fixture.js';
@@ -46,22 +47,36 @@ describe('runDbt failures', { timeout: 600_000 }, () => {
   test('cancelling runDbt kills the dbt process', async () => {
     const { runDbt } = createDbtActivities({ config: fixture().config, heartbeatIntervalMs: 200 });
     const activityEnv = new MockActivityEnvironment({ activityId: `dbt-cancel-${randomUUID()}` });
-    const running = activityEnv.run(runDbt, { runDate: B2 });
-    // Wait until dbt itself is running (its process has our per-run target path on its command line).
+    const building = activityEnv.run(runDbt, { runDate: B2 });
+    // Wait until dbt itself is running: a dbt process (it has our per-run target path on its command line), or
+    // the worker's dbt daemon busy with this build.
     const dbtProcesses = async (): Promise<string[]> => {
+      const daemons = new Set(
+        DBT_DAEMONS.live()
+          .filter((d) => d.busy)
+          .map((d) => d.child.pid),
+      );
       const ps = await execa('ps', ['-eo', 'pid=,args=']);
       return ps.stdout
         .split('\n')
-        .filter((line) => line.includes(path.join(fixture().dataDir, 'dbt')) && line.includes(' build '));
+        .filter(
+          (line) =>
+            (line.includes(path.join(fixture().dataDir, 'dbt')) && line.includes(' build ')) ||
+            daemons.has(Number(line.trim().split(/\s+/)[0])),
+        );
     };
     for (let i = 0; i < 100 && (await dbtProcesses()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok((await dbtProcesses()).length > 0, 'dbt should be running before the cancel');
+    const running = await dbtProcesses();
+    assert.ok(running.length > 0, 'dbt should be running before the cancel');
     const cancelledAt = Date.now();
     activityEnv.cancel();
-    await assert.rejects(running, (err: unknown) => err instanceof CancelledFailure);
+    await assert.rejects(building, (err: unknown) => err instanceof CancelledFailure);
     const seconds = (Date.now() - cancelledAt) / 1000;
     assert.ok(seconds < 12, `dbt took ${seconds} s to stop`);
-    assert.deepEqual(await dbtProcesses(), [], 'no dbt process may outlive the cancelled activity');
+    const ps = await execa('ps', ['-eo', 'pid=']);
+    const alive = new Set(ps.stdout.split('\n').map((pid) => Number(pid.trim())));
+    const left = running.filter((line) => alive.has(Number(line.trim().split(/\s+/)[0])));
+    assert.deepEqual(left, [], 'no dbt process may outlive the cancelled activity');
   });
 
   test('runDbt reports a missing dbt binary as DbtNotInstalled', async () => {
@@ -75,7 +90,7 @@ describe('runDbt failures', { timeout: 600_000 }, () => {
       return true;
     });
     // Without DBT_BIN and with no build in the cache folder: the same, naming setup's location.
-    const noBin = { ...config, dbt: { threads: config.dbt.threads } };
+    const noBin = { ...config, dbt: { threads: config.dbt.threads, daemon: config.dbt.daemon } };
     const env = { PATH: process.env.PATH, XDG_CACHE_HOME: path.join(dataDir, 'empty-cache') };
     await assert.rejects(createDbtActivities({ config: noBin, env }).runDbt({ runDate: B2 }), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure);
