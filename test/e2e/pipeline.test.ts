@@ -13,7 +13,7 @@ import type { PipelineSummary, ReportResult, CleanupResult, PipelineProgress } f
 import { failureText } from '../../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../../src/run-pipeline.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
 
 describe('dailyPipeline end to end', () => {
   let receiver: Receiver;
@@ -25,11 +25,11 @@ describe('dailyPipeline end to end', () => {
     receiver = await startReceiver();
     h = await harness(
       testConfig({
-        SLACK_WEBHOOK_URL: receiver.slackUrl,
-        TELEGRAM_BOT_TOKEN: '123456:TEST-token',
-        TELEGRAM_STAFF_CHAT_ID: '-100200300',
-        TELEGRAM_PATIENT_CHAT_ID: '-100400500',
-        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        ...receiverSettings(receiver, {
+          botToken: '123456:TEST-token',
+          staffChat: '-100200300',
+          patientChat: '-100400500',
+        }),
         RETENTION_DAYS: '365',
         // Its own database: the cleanup assertions count every expired row.
         DATABASE_URL: await freshDatabase('hs_e2e_test'),

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
@@ -19,7 +18,7 @@ import { type PostgresWarehouse } from '../../src/activities/warehouse/postgres.
 import type { Config } from '../../src/config.js';
 import { addDays } from '../../src/domain/dates.js';
 import { csvHeader } from '../../src/domain/entities.js';
-import { testConfig, uniqueDate } from '../support/env.js';
+import { deleteBucket, testConfig, uniqueDate } from '../support/env.js';
 import { appointmentsCsv, feedbackCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
 
 /** Patient rows `firstId …` of `batchDate`, with names and conditions (the personal data retention is for). */
@@ -313,8 +312,7 @@ describe('raw objects and backups past their windows (a bucket of their own)', (
     await store.ensureBucket();
   });
   after(async () => {
-    await store.delete((await store.list('')).map((o) => o.key));
-    await store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    await deleteBucket(store);
     store.client.destroy();
   });
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import pg from 'pg';
 import { ObjectStore } from '../../src/activities/storage.js';
@@ -17,6 +17,7 @@ import type { IngestResult } from '../../src/domain/types.js';
 import { WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';
 import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
 import { appointmentsCsv, putShard } from '../support/warehouse-db.js';
+import { expectApplicationFailure } from '../support/application-failures.js';
 
 const PendingState = proto.temporal.api.enums.v1.PendingActivityState;
 const HEARTBEAT_TIMEOUT_MS = 20_000; // what ingestEntity declares for loadBatch
@@ -70,6 +71,20 @@ describe('loads that wait for a lock', () => {
     }
   }
 
+  /**
+   * Starts ingesting clinics for `runDate` (the caller holds the lock on raw.clinics) and returns once the load's
+   * DELETE of its batch waits for that cleanup-style lock.
+   */
+  async function startBlockedClinicsIngest(runDate: string) {
+    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ingestEntity, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: `${workflowIds.ingest('clinics', runDate)}-${uniq()}`,
+      args: [{ entity: 'clinics', runDate, scale: 'small', seed: h.config.seed, shardRows: h.config.shardRows }],
+    });
+    await until('the load blocked on raw.clinics', async () => (await blockedSessions('DELETE FROM raw.clinics')) > 0);
+    return handle;
+  }
+
   /** The attempt of every started generateShard and loadBatch task (other activities, such as the date check's, aside). */
   const loadAttempts = async (workflowId: string): Promise<number[]> => {
     const events = (await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
@@ -92,16 +107,7 @@ describe('loads that wait for a lock', () => {
     const lock = await holdTableLock('raw.clinics');
     let released = false;
     try {
-      const handle = await h.client.workflow.start(WORKFLOW_TYPES.ingestEntity, {
-        taskQueue: h.config.temporal.taskQueue,
-        workflowId: `${workflowIds.ingest('clinics', runDate)}-${uniq()}`,
-        args: [{ entity: 'clinics', runDate, scale: 'small', seed: h.config.seed, shardRows: h.config.shardRows }],
-      });
-      // The load's DELETE of its batch waits for the cleanup-style lock.
-      await until(
-        'the load blocked on raw.clinics',
-        async () => (await blockedSessions('DELETE FROM raw.clinics')) > 0,
-      );
+      const handle = await startBlockedClinicsIngest(runDate);
       const blockedAt = Date.now();
       await sleep(HEARTBEAT_TIMEOUT_MS + 5_000);
 
@@ -145,13 +151,11 @@ describe('loads that wait for a lock', () => {
       await shortWait.ensureRawTables();
       const lock = await holdTableLock('raw.appointments');
       try {
-        const err = await shortWait.loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] }).then(
-          () => assert.fail('the load went through a held lock'),
-          (e: unknown) => e,
+        const err = await expectApplicationFailure(
+          shortWait.loadBatch({ entity: 'appointments', batchDate: day, objects: [shard] }),
+          'the load went through a held lock',
+          { type: 'LockTimeout', nonRetryable: false },
         );
-        assert.ok(err instanceof ApplicationFailure, String(err));
-        assert.equal(err.type, 'LockTimeout');
-        assert.equal(err.nonRetryable, false);
         assert.match(
           err.message,
           /^deleting batch \d{4}-\d\d-\d\d from raw\.appointments: gave up after PG_LOCK_TIMEOUT/,
@@ -182,15 +186,7 @@ describe('loads that wait for a lock', () => {
     const runDate = uniqueDate();
     const lock = await holdTableLock('raw.clinics');
     try {
-      const handle = await h.client.workflow.start(WORKFLOW_TYPES.ingestEntity, {
-        taskQueue: h.config.temporal.taskQueue,
-        workflowId: `${workflowIds.ingest('clinics', runDate)}-${uniq()}`,
-        args: [{ entity: 'clinics', runDate, scale: 'small', seed: h.config.seed, shardRows: h.config.shardRows }],
-      });
-      await until(
-        'the load blocked on raw.clinics',
-        async () => (await blockedSessions('DELETE FROM raw.clinics')) > 0,
-      );
+      const handle = await startBlockedClinicsIngest(runDate);
       // While blocked, the load's transaction holds the batch's advisory lock (LOCK_LOAD, hashtext('clinics/<date>');
       // pg_locks shows the second key as an unsigned oid).
       const batchLocks = async (): Promise<number> =>

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { createLoadActivities } from '../../src/activities/load.js';
 import { type ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
@@ -15,6 +14,7 @@ import { csvHeader, ENTITY_NAMES, type EntityName } from '../../src/domain/entit
 import type { ShardObject } from '../../src/domain/types.js';
 import { uniqueDate } from '../support/env.js';
 import { appointmentsCsv, postgresFixture, putShard } from '../support/warehouse-db.js';
+import { expectApplicationFailure } from '../support/application-failures.js';
 
 describe('PostgreSQL warehouse loads', () => {
   let config: Config;
@@ -42,6 +42,14 @@ describe('PostgreSQL warehouse loads', () => {
         [batchDate],
       )
     ).map((r) => r.appointment_id);
+
+  /** A fresh day whose appointments batch holds ids 1 to `rows`, loaded from one object (`good`). */
+  const dayWithLoadedBatch = async (rows: number) => {
+    const day = uniqueDate('warehouse');
+    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, rows), rows);
+    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    return { day, good };
+  };
 
   test('load, reload of the same objects, replacement by another object set', async () => {
     const day = uniqueDate('warehouse');
@@ -110,20 +118,16 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('a bad value on line 7 fails with CsvLoadError naming key and line; the loaded batch stays', async () => {
-    const day = uniqueDate('warehouse');
-    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 30), 30);
-    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    const { day } = await dayWithLoadedBatch(30);
 
     const lines = appointmentsCsv(day, 1_000, 20).split('\n');
     lines[6] = (lines[6] ?? '').replace(/,(true|false),(true|false),/, ',maybe,false,'); // file line 7
     const bad = await putShard(store, key(day, 'part-bad.csv'), lines.join('\n'), 20);
-    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [bad] }).then(
-      () => assert.fail('load of a bad object succeeded'),
-      (e: unknown) => e,
+    const err = await expectApplicationFailure(
+      warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [bad] }),
+      'load of a bad object succeeded',
+      { type: 'CsvLoadError', nonRetryable: true },
     );
-    assert.ok(err instanceof ApplicationFailure, String(err));
-    assert.equal(err.type, 'CsvLoadError');
-    assert.equal(err.nonRetryable, true);
     assert.match(err.message, new RegExp(`${bad.key.replace(/[.]/g, '\\.')} line 7 \\(column sms_received\\)`));
     assert.deepEqual(
       await ids(day),
@@ -132,9 +136,7 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('an object whose columns are swapped fails with CsvLoadError naming key and both headers', async () => {
-    const day = uniqueDate('warehouse');
-    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
-    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    const { day } = await dayWithLoadedBatch(10);
 
     // patient_id and doctor_id swapped in the header and every row: both numbers, so only the header tells.
     const swap = (line: string) => {
@@ -147,13 +149,11 @@ describe('PostgreSQL warehouse loads', () => {
       .map((l) => (l ? swap(l) : l))
       .join('\n');
     const swapped = await putShard(store, key(day, 'part-swapped.csv'), csv, 10);
-    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [swapped] }).then(
-      () => assert.fail('an object with swapped columns loaded'),
-      (e: unknown) => e,
+    const err = await expectApplicationFailure(
+      warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [swapped] }),
+      'an object with swapped columns loaded',
+      { type: 'CsvLoadError', nonRetryable: true },
     );
-    assert.ok(err instanceof ApplicationFailure, String(err));
-    assert.equal(err.type, 'CsvLoadError');
-    assert.equal(err.nonRetryable, true);
     const expected = csvHeader('appointments');
     assert.equal(
       err.message,
@@ -167,27 +167,22 @@ describe('PostgreSQL warehouse loads', () => {
   });
 
   test('a truncated object fails with CsvLoadError on its last line; the loaded batch stays', async () => {
-    const day = uniqueDate('warehouse');
-    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
-    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    const { day, good } = await dayWithLoadedBatch(10);
 
     const full = appointmentsCsv(day, 500, 12);
     const truncated = full.slice(0, full.length - 25); // cuts the 12th row (file line 13) mid-record
     const bad = await putShard(store, key(day, 'part-truncated.csv'), truncated, 12);
-    const err = await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good, bad] }).then(
-      () => assert.fail('load of a truncated object succeeded'),
-      (e: unknown) => e,
+    const err = await expectApplicationFailure(
+      warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good, bad] }),
+      'load of a truncated object succeeded',
+      { type: 'CsvLoadError' },
     );
-    assert.ok(err instanceof ApplicationFailure, String(err));
-    assert.equal(err.type, 'CsvLoadError');
     assert.match(err.message, /part-truncated\.csv line 13/);
     assert.equal(await warehouse.countBatch('appointments', day), 10);
   });
 
   test('declared rows that differ from the object fail with RowCountMismatch and change nothing', async () => {
-    const day = uniqueDate('warehouse');
-    const good = await putShard(store, key(day, 'part-00000.csv'), appointmentsCsv(day, 1, 10), 10);
-    await warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [good] });
+    const { day } = await dayWithLoadedBatch(10);
     const lying = await putShard(store, key(day, 'part-00001.csv'), appointmentsCsv(day, 100, 10), 11);
     await assert.rejects(warehouse.loadBatch({ entity: 'appointments', batchDate: day, objects: [lying] }), {
       type: 'RowCountMismatch',

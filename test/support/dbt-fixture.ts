@@ -38,17 +38,37 @@ export const MARTS = [
 export const B1 = '2026-02-27';
 export const B2 = '2026-03-02';
 
+/** Clinic and doctor rows that stay the same in both batches' snapshots. */
+const NORTH_CLINIC: Row = {
+  clinic_id: 'C1',
+  clinic_name: 'North Clinic',
+  neighbourhood: 'Centro',
+  capacity: 80,
+  opened_on: '2010-01-04',
+};
+const ANA_SOUZA: Row = {
+  doctor_id: 'D1',
+  full_name: 'Ana Souza',
+  specialty: 'cardiology',
+  clinic_id: 'C1',
+  shift_start: '08:00',
+  shift_end: '16:00',
+  hired_on: '2018-03-01',
+};
+const BRUNO_LIMA: Row = {
+  doctor_id: 'D2',
+  full_name: 'Bruno Lima',
+  specialty: 'pediatrics',
+  clinic_id: 'C2',
+  shift_start: '09:00',
+  shift_end: '17:00',
+  hired_on: '2019-05-10',
+};
+
 /** Two daily batches. Clinics/doctors are snapshots (D3 left after B1, C2 was renamed); P1 appears in both. */
 export const FIXTURE: Record<EntityName, Row[]> = {
   clinics: [
-    {
-      clinic_id: 'C1',
-      clinic_name: 'North Clinic',
-      neighbourhood: 'Centro',
-      capacity: 80,
-      opened_on: '2010-01-04',
-      batch_date: B1,
-    },
+    { ...NORTH_CLINIC, batch_date: B1 },
     {
       clinic_id: 'C2',
       clinic_name: 'South Clinic (old name)',
@@ -57,14 +77,7 @@ export const FIXTURE: Record<EntityName, Row[]> = {
       opened_on: '2015-06-01',
       batch_date: B1,
     },
-    {
-      clinic_id: 'C1',
-      clinic_name: 'North Clinic',
-      neighbourhood: 'Centro',
-      capacity: 80,
-      opened_on: '2010-01-04',
-      batch_date: B2,
-    },
+    { ...NORTH_CLINIC, batch_date: B2 },
     {
       clinic_id: 'C2',
       clinic_name: 'South Clinic',
@@ -75,26 +88,8 @@ export const FIXTURE: Record<EntityName, Row[]> = {
     },
   ],
   doctors: [
-    {
-      doctor_id: 'D1',
-      full_name: 'Ana Souza',
-      specialty: 'cardiology',
-      clinic_id: 'C1',
-      shift_start: '08:00',
-      shift_end: '16:00',
-      hired_on: '2018-03-01',
-      batch_date: B1,
-    },
-    {
-      doctor_id: 'D2',
-      full_name: 'Bruno Lima',
-      specialty: 'pediatrics',
-      clinic_id: 'C2',
-      shift_start: '09:00',
-      shift_end: '17:00',
-      hired_on: '2019-05-10',
-      batch_date: B1,
-    },
+    { ...ANA_SOUZA, batch_date: B1 },
+    { ...BRUNO_LIMA, batch_date: B1 },
     {
       doctor_id: 'D3',
       full_name: 'Carla Dias',
@@ -105,26 +100,8 @@ export const FIXTURE: Record<EntityName, Row[]> = {
       hired_on: '2020-01-15',
       batch_date: B1,
     },
-    {
-      doctor_id: 'D1',
-      full_name: 'Ana Souza',
-      specialty: 'cardiology',
-      clinic_id: 'C1',
-      shift_start: '08:00',
-      shift_end: '16:00',
-      hired_on: '2018-03-01',
-      batch_date: B2,
-    },
-    {
-      doctor_id: 'D2',
-      full_name: 'Bruno Lima',
-      specialty: 'pediatrics',
-      clinic_id: 'C2',
-      shift_start: '09:00',
-      shift_end: '17:00',
-      hired_on: '2019-05-10',
-      batch_date: B2,
-    },
+    { ...ANA_SOUZA, batch_date: B2 },
+    { ...BRUNO_LIMA, batch_date: B2 },
   ],
   patients: [
     patient('P1', 'F', '1960-03-15', { hypertension: true }, B1),

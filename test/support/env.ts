@@ -3,7 +3,8 @@
  * settings), unique names, and a worker on a private task queue so test files never steal each
  * other's tasks.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { createWarehouse, type Warehouse } from '../../src/activities/warehouse/index.js';
@@ -71,6 +72,12 @@ export async function freshDatabase(name: string): Promise<string> {
   return recreateDatabase(base.warehouse.databaseUrl, name);
 }
 
+/** Empties and deletes `store`'s bucket: the cleanup of a test file that ran with a bucket of its own. */
+export async function deleteBucket(store: ObjectStore): Promise<void> {
+  await store.delete((await store.list('')).map((o) => o.key));
+  await store.client.send(new DeleteBucketCommand({ Bucket: store.bucket }));
+}
+
 /**
  * Where each kind of test draws its dates from; the ranges do not overlap, because every test file shares one
  * bucket and a date names its raw objects (`raw/<entity>/dt=<date>/…`). Workflow runs (`pipeline`) use 2011-2018,
@@ -84,6 +91,12 @@ export function uniqueDate(range: keyof typeof DATE_RANGES = 'pipeline'): string
   const { from, years } = DATE_RANGES[range];
   const day = Math.floor(Math.random() * 365 * years);
   return new Date(Date.UTC(from, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A random past Saturday in 2011-2018 (the weekend-notice schedule's first day of a weekend). */
+export function uniqueSaturday(): string {
+  // 2011-01-01 was a Saturday; 417 Saturdays from there reach the end of 2018.
+  return new Date(Date.UTC(2011, 0, 1 + 7 * randomInt(0, 417))).toISOString().slice(0, 10);
 }
 
 /** A random past Saturday or Sunday in 2011-2018: the weekend notice refuses weekdays and dates after today. */

@@ -121,6 +121,23 @@ async function parseMultipart(
   return { fields, files };
 }
 
+/**
+ * The settings that send Slack and Telegram to `receiver`: its webhook URL and Telegram API root, with the bot
+ * token and the staff and patient chats given (a chat left out stays unset, as with a real deployment).
+ */
+export function receiverSettings(
+  receiver: Receiver,
+  telegram: { botToken: string; staffChat?: string; patientChat?: string },
+): Record<string, string> {
+  return {
+    SLACK_WEBHOOK_URL: receiver.slackUrl,
+    TELEGRAM_BOT_TOKEN: telegram.botToken,
+    ...(telegram.staffChat === undefined ? {} : { TELEGRAM_STAFF_CHAT_ID: telegram.staffChat }),
+    ...(telegram.patientChat === undefined ? {} : { TELEGRAM_PATIENT_CHAT_ID: telegram.patientChat }),
+    TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+  };
+}
+
 /** Starts the receiver on 127.0.0.1 with a random free port. */
 export async function startReceiver(): Promise<Receiver> {
   const requests: RecordedRequest[] = [];

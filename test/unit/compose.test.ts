@@ -229,15 +229,10 @@ describe('docker-compose.yml', () => {
 
   test('compose-go, the loader inside docker compose, loads and interpolates it (when Go is installed)', async (t) => {
     const run = promisify(execFile);
-    const go = await run('go', ['version']).then(
-      () => true,
-      () => false,
-    );
-    if (!go) {
+    if (!(await runsHere('go', ['version']))) {
       t.skip('no Go toolchain on this machine; the schema test above covers the file');
       return;
     }
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-compose-go-'));
     // Only what Go needs: host variables (an S3_BUCKET in CI, say) must not leak into the interpolation.
     const goEnv = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => k === 'PATH' || k === 'HOME' || k.startsWith('GO')),
@@ -249,14 +244,7 @@ describe('docker-compose.yml', () => {
         maxBuffer: 16 * 1024 * 1024,
         timeout: 300_000,
       });
-    try {
-      const envFile = path.join(dir, 'compose.env');
-      await writeFile(
-        envFile,
-        Object.entries(DUMMY_STACK_ENV)
-          .map(([k, v]) => `${k}=${v}\n`)
-          .join(''),
-      );
+    await withDummyStackEnvFile('hs-compose-go-', async (envFile, dir) => {
       const project = JSON.parse((await loader([envFile])).stdout) as {
         services: Record<string, { environment: Record<string, string>; healthcheck?: { test: string[] } }>;
       };
@@ -274,30 +262,16 @@ describe('docker-compose.yml', () => {
       const emptyEnv = path.join(dir, 'empty.env');
       await writeFile(emptyEnv, '');
       await assert.rejects(loader([emptyEnv]), /required variable STACK_[A-Z_]+ is missing a value/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('docker compose config accepts it (when a docker compose CLI is installed)', async (t) => {
     const run = promisify(execFile);
-    const available = await run('docker', ['compose', 'version']).then(
-      () => true,
-      () => false,
-    );
-    if (!available) {
+    if (!(await runsHere('docker', ['compose', 'version']))) {
       t.skip('no `docker compose` CLI plugin on this machine; the schema test above covers the file');
       return;
     }
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-compose-'));
-    try {
-      const envFile = path.join(dir, 'compose.env');
-      await writeFile(
-        envFile,
-        Object.entries(DUMMY_STACK_ENV)
-          .map(([k, v]) => `${k}=${v}\n`)
-          .join(''),
-      );
+    await withDummyStackEnvFile('hs-compose-', async (envFile) => {
       const args = ['compose', '--project-directory', root, '--env-file', envFile, '-f', 'docker-compose.yml'];
       await run('docker', [...args, 'config', '--quiet'], { cwd: root });
       // Without the secrets, compose must refuse.
@@ -306,11 +280,34 @@ describe('docker-compose.yml', () => {
           cwd: root,
         }),
       );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
+
+/** Whether `command args` runs on this machine: the compose loaders are optional tools. */
+function runsHere(command: string, args: string[]): Promise<boolean> {
+  return promisify(execFile)(command, args).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Runs `fn` with a compose env file holding {@link DUMMY_STACK_ENV}, in a temp folder removed afterwards. */
+async function withDummyStackEnvFile(prefix: string, fn: (envFile: string, dir: string) => Promise<void>) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  try {
+    const envFile = path.join(dir, 'compose.env');
+    await writeFile(
+      envFile,
+      Object.entries(DUMMY_STACK_ENV)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
+    await fn(envFile, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** Metric names used by a PromQL expression (label matchers, groupings, ranges and functions removed). */
 function metricNamesIn(expr: string): string[] {

@@ -20,7 +20,7 @@ import { createLoadActivities } from '../../src/activities/load.js';
 import { ObjectStore } from '../../src/activities/storage.js';
 import { canonicalObjects, ensureRawTablesSql } from '../../src/activities/warehouse/ddl.js';
 import type { LoadProgress } from '../../src/activities/warehouse/index.js';
-import type { LoadResult } from '../../src/domain/types.js';
+import type { LoadResult, ShardObject } from '../../src/domain/types.js';
 import { manifestKey } from '../../src/activities/warehouse/redshift-load.js';
 import { RedshiftStatementError, RedshiftWarehouse } from '../../src/activities/warehouse/redshift.js';
 import { loadConfig } from '../../src/config.js';
@@ -62,6 +62,24 @@ async function putPart(entity: EntityName, batchDate: string, name: string, rows
   const stored = await store.put(key, body, 'text/csv');
   written.push(key);
   return { key, etag: stored.etag, bytes: stored.size, rows };
+}
+
+/**
+ * Answers the load's ledger check: the ledger row holds `objects` with 12 rows, and the table holds `tableRows`
+ * rows of the batch (statements 'ledger' and 'count').
+ */
+function answerLedgerCheck(objects: ShardObject[], tableRows: number) {
+  rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
+    Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
+    ColumnMetadata: [
+      { name: 'objects', typeName: 'varchar' },
+      { name: 'rows', typeName: 'int8' },
+    ],
+  });
+  rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
+    Records: [[{ longValue: tableRows }]],
+    ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
+  });
 }
 
 const sqlsSent = () => rs.commandCalls(BatchExecuteStatementCommand).map((c) => c.args[0].input.Sqls);
@@ -162,17 +180,7 @@ describe('Redshift Data API adapter', () => {
     rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
     rs.on(ExecuteStatementCommand).resolvesOnce({ Id: 'ledger' }).resolves({ Id: 'count' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED', HasResultSet: true });
-    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
-      Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
-      ColumnMetadata: [
-        { name: 'objects', typeName: 'varchar' },
-        { name: 'rows', typeName: 'int8' },
-      ],
-    });
-    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
-      Records: [[{ longValue: 12 }]],
-      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
-    });
+    answerLedgerCheck(objects, 12);
     const result = await warehouse({ workgroup: 'hs-wg', clusterId: undefined, dbUser: undefined }).loadBatch({
       entity: 'clinics',
       batchDate,
@@ -282,18 +290,8 @@ describe('Redshift Data API adapter', () => {
       Status: 'FINISHED',
       SubStatements: Array.from({ length: 8 }, (_, i) => ({ Id: `load:${i + 1}`, Status: 'FINISHED' })),
     });
-    rs.on(GetStatementResultCommand, { Id: 'ledger' }).resolves({
-      Records: [[{ stringValue: canonicalObjects(objects) }, { longValue: 12 }]],
-      ColumnMetadata: [
-        { name: 'objects', typeName: 'varchar' },
-        { name: 'rows', typeName: 'int8' },
-      ],
-    });
     // Retention deleted the rows and left the ledger row.
-    rs.on(GetStatementResultCommand, { Id: 'count' }).resolves({
-      Records: [[{ longValue: 0 }]],
-      ColumnMetadata: [{ name: 'n', typeName: 'int8' }],
-    });
+    answerLedgerCheck(objects, 0);
     rs.on(GetStatementResultCommand, { Id: 'load:3' }).resolves({
       Records: [[{ longValue: 12 }, { longValue: 1 }]],
       ColumnMetadata: [

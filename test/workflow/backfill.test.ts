@@ -19,6 +19,7 @@ import { memoryIo } from '../../src/cli/command.js';
 import { listPipelineRuns, registerStatusCommands } from '../../src/cli/status.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
 import { startStandInWorker, type RunningStandInWorker } from './fixtures/ops-worker.js';
+import { terminateAll } from '../support/workflow-runs.js';
 
 /** A Monday-to-Friday week that contains a 13th falling on a weekday. */
 function randomWeekWith13th(): { from: string; to: string; thirteenth: string } {
@@ -62,12 +63,10 @@ describe(`backfill ${week.from}..${week.to} (stand-in workflows)`, () => {
   });
   after(async () => {
     // Terminate anything of ours still running (only on failure paths), then stop.
-    for (const date of dates) {
-      await client.workflow
-        .getHandle(workflowIds.dailyPipeline(date))
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await terminateAll(
+      client,
+      dates.map((d) => workflowIds.dailyPipeline(d)),
+    );
     await worker?.stop();
     await client?.connection.close();
   });

@@ -8,32 +8,25 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { deliveryKey, type DeliveryRecord } from '../../src/activities/delivery.js';
 import type { CleanupResult } from '../../src/domain/types.js';
 import { workflowIds, WORKFLOW_TYPES } from '../../src/temporal.js';
 import { startWorker } from '../../src/worker.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
-import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
-import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
+import {
+  freshDatabase,
+  harness,
+  testConfig,
+  uniq,
+  uniqueDate,
+  uniqueSaturday,
+  type TestHarness,
+} from '../support/env.js';
+import { chatIdOf, receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
+import { unusedDate } from '../support/workflow-runs.js';
 
 const STAFF_CHAT = '-100111111';
 const PATIENT_CHAT = '-100222222';
-
-/** A past Saturday (2011-2018) whose weekend-notice-<date> this server has never seen. */
-async function unusedSaturday(client: Client): Promise<string> {
-  for (;;) {
-    // 2011-01-01 is a Saturday.
-    const day = 7 * Math.floor(Math.random() * 52 * 8);
-    const date = new Date(Date.UTC(2011, 0, 1 + day)).toISOString().slice(0, 10);
-    try {
-      await client.workflow.getHandle(workflowIds.weekendNotice(date)).describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return date;
-      throw err;
-    }
-  }
-}
 
 async function record(h: TestHarness, scope: string, name: string, channel: 'slack' | 'telegram') {
   return JSON.parse(await h.store.getText(deliveryKey(scope, name, channel))) as DeliveryRecord;
@@ -51,11 +44,11 @@ describe('deliveries: one activity per channel and message, at most once', () =>
     databaseUrl = await freshDatabase('hs_wf_deliveries_test');
     env = {
       DATABASE_URL: databaseUrl,
-      SLACK_WEBHOOK_URL: receiver.slackUrl,
-      TELEGRAM_BOT_TOKEN: '123456:DELIVERIES-token',
-      TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
-      TELEGRAM_PATIENT_CHAT_ID: PATIENT_CHAT,
-      TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+      ...receiverSettings(receiver, {
+        botToken: '123456:DELIVERIES-token',
+        staffChat: STAFF_CHAT,
+        patientChat: PATIENT_CHAT,
+      }),
     };
     h = await harness(testConfig(env));
   });
@@ -121,7 +114,7 @@ describe('deliveries: one activity per channel and message, at most once', () =>
   });
 
   test('Telegram answers 429 with retry_after 30, then 200: one notice, to the patients chat only', async () => {
-    const date = await unusedSaturday(h.client);
+    const date = await unusedDate(h.client, uniqueSaturday, workflowIds.weekendNotice);
     receiver.failNext('telegram', 1, { status: 429, retryAfter: 30 });
     const before = receiver.requests.length;
     const result = (await h.client.workflow.execute(WORKFLOW_TYPES.weekendNotice, {
@@ -167,7 +160,7 @@ describe('deliveries: one activity per channel and message, at most once', () =>
         assert.ok(Date.now() < deadline && proc.exitCode === null, `worker did not start:\n${output}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const date = await unusedSaturday(h2.client);
+      const date = await unusedDate(h2.client, uniqueSaturday, workflowIds.weekendNotice);
       const telegramBefore = receiver.requests.filter((r) => r.channel === 'telegram').length;
       receiver.hangNext('telegram', 1);
       const handle = await h2.client.workflow.start(WORKFLOW_TYPES.weekendNotice, {

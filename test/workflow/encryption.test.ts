@@ -28,6 +28,27 @@ const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5
 const str = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 const b64 = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('base64');
 
+/** Sends `payload` to the codec server's /decode as the Web UI does: JSON with base64 fields, namespace, bearer token. */
+function decodeThroughCodecServer(
+  server: RunningCodecServer,
+  namespace: string,
+  token: string,
+  payload: Payload,
+): Promise<Response> {
+  return fetch(`${server.url}/decode`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-namespace': namespace, authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
+          data: b64(payload.data),
+        },
+      ],
+    }),
+  });
+}
+
 describe('payload encryption end to end', () => {
   const key = randomBytes(32);
   // Values that must never appear in Temporal's history in plaintext.
@@ -126,22 +147,7 @@ describe('payload encryption end to end', () => {
 
   test('the codec server decodes the stored result over HTTP', async () => {
     assert.ok(completedResult, 'set by the previous test');
-    const res = await fetch(`${codecServer.url}/decode`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-namespace': h.config.temporal.namespace,
-        authorization: `Bearer ${codecToken}`,
-      },
-      body: JSON.stringify({
-        payloads: [
-          {
-            metadata: Object.fromEntries(Object.entries(completedResult.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
-            data: b64(completedResult.data),
-          },
-        ],
-      }),
-    });
+    const res = await decodeThroughCodecServer(codecServer, h.config.temporal.namespace, codecToken, completedResult);
     assert.equal(res.status, 200);
     const { payloads } = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
     assert.equal(payloads.length, 1);
@@ -299,22 +305,7 @@ describe('failure messages and stack traces with encryption on', () => {
     const encoded = history.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes
       ?.failure?.encodedAttributes;
     assert.ok(encoded, 'the activity failure has encoded attributes');
-    const res = await fetch(`${codecServer.url}/decode`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-namespace': h.config.temporal.namespace,
-        authorization: `Bearer ${codecToken}`,
-      },
-      body: JSON.stringify({
-        payloads: [
-          {
-            metadata: Object.fromEntries(Object.entries(encoded.metadata ?? {}).map(([k, v]) => [k, b64(v)])),
-            data: b64(encoded.data),
-          },
-        ],
-      }),
-    });
+    const res = await decodeThroughCodecServer(codecServer, h.config.temporal.namespace, codecToken, encoded);
     assert.equal(res.status, 200);
     const { payloads } = (await res.json()) as { payloads: { data: string }[] };
     const attributes = JSON.parse(Buffer.from(payloads[0]?.data ?? '', 'base64').toString()) as { message: string };

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { followWorkflow, registerFollowCommands } from '../../src/cli/follow.js';
 import { memoryIo } from '../../src/cli/command.js';
 import { connectClient, workflowIds } from '../../src/temporal.js';
+import { terminateAll } from '../support/workflow-runs.js';
 import { startStandInWorker, type RunningStandInWorker } from './fixtures/ops-worker.js';
 
 const config: Config = loadConfig({ ...process.env, TEMPORAL_TASK_QUEUE: `hs-ops-follow-${randomUUID().slice(0, 8)}` });
@@ -40,12 +41,7 @@ describe('follow (stand-in workflows)', () => {
     client = await connectClient(config);
   });
   after(async () => {
-    for (const id of started) {
-      await client.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await terminateAll(client, started);
     await worker?.stop();
     await client.connection.close();
   });

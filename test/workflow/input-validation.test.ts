@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { PipelineSummary } from '../../src/domain/types.js';
 import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
+import { invalidInputFailure } from '../support/workflow-runs.js';
 
 const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
 
@@ -53,18 +53,8 @@ describe('dailyPipeline input, started with the temporal CLI', () => {
 
   /** Starts `input` and returns the InvalidInput failure it must end with. */
   async function invalid(input: string): Promise<ApplicationFailure> {
-    const handle = await cliStart(input);
-    const err = await handle.result().then(
-      () => assert.fail(`${input} was accepted`),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof WorkflowFailedError, String(err));
-    const failure = err.cause;
-    assert.ok(failure instanceof ApplicationFailure, String(failure));
-    assert.equal(failure.type, 'InvalidInput');
-    assert.equal(failure.nonRetryable, true);
+    const { failure, events } = await invalidInputFailure(await cliStart(input));
     // Failed on the first workflow task: no activity, no child, no retry.
-    const events = (await handle.fetchHistory()).events ?? [];
     assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes).length, 0);
     assert.equal(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length, 0);
     return failure;

@@ -6,13 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { keys } from '../../src/activities/storage.js';
 import { addDays } from '../../src/domain/dates.js';
 import type { CleanupResult } from '../../src/domain/types.js';
-import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+import {
+  deleteBucket,
+  freshDatabase,
+  harness,
+  testConfig,
+  uniq,
+  uniqueDate,
+  type TestHarness,
+} from '../support/env.js';
 import { appointmentsCsv, putShard } from '../support/warehouse-db.js';
 
 describe('retentionCleanup refuses a large delete unless allowed', () => {
@@ -46,10 +53,7 @@ describe('retentionCleanup refuses a large delete unless allowed', () => {
     }
   });
   after(async () => {
-    if (h) {
-      await h.store.delete((await h.store.list('')).map((o) => o.key));
-      await h.store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
-    }
+    if (h) await deleteBucket(h.store);
     await h?.close();
   });
 

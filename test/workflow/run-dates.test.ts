@@ -9,12 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DeleteBucketCommand } from '@aws-sdk/client-s3';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { addDays, localDate } from '../../src/domain/dates.js';
 import type { CleanupResult } from '../../src/domain/types.js';
-import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
+import { deleteBucket, freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
+import { invalidInputFailure } from '../support/workflow-runs.js';
 
 /** A timezone whose date differs from UTC's now and for the next 15 minutes (one of these always does). */
 function timezoneAwayFromUtc(now = new Date()): string {
@@ -43,10 +43,7 @@ describe('run dates are checked inside every workflow', () => {
     );
   });
   after(async () => {
-    if (h) {
-      await h.store.delete((await h.store.list('')).map((o) => o.key));
-      await h.store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
-    }
+    if (h) await deleteBucket(h.store);
     await h?.close();
   });
 
@@ -69,16 +66,7 @@ describe('run dates are checked inside every workflow', () => {
 
   /** The InvalidInput failure `handle`'s run must end with, after no work but reading the settings. */
   async function refused(handle: WorkflowHandle): Promise<ApplicationFailure> {
-    const err = await handle.result().then(
-      () => assert.fail(`${handle.workflowId} was accepted`),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof WorkflowFailedError, String(err));
-    const failure = err.cause;
-    assert.ok(failure instanceof ApplicationFailure, String(failure));
-    assert.equal(failure.type, 'InvalidInput');
-    assert.equal(failure.nonRetryable, true);
-    const events = (await handle.fetchHistory()).events ?? [];
+    const { failure, events } = await invalidInputFailure(handle);
     const activities = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     assert.ok(
       activities.every((a) => a === 'pipelineSettings'),

@@ -8,50 +8,34 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ScheduleOverlapPolicy, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { PipelineSummary } from '../../src/domain/types.js';
 import { startPipeline } from '../../src/run-pipeline.js';
 import { desiredSchedules } from '../../src/schedules.js';
 import { workflowIds, WORKFLOW_TYPES } from '../../src/temporal.js';
 import type { ScheduledPipelineResult } from '../../src/workflows/daily-pipeline.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
-import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
+import { deleteSchedules, nextRun, unusedDate } from '../support/workflow-runs.js';
 
 const STAFF_CHAT = '-100333333';
 
 /** A past weekday (the schedule runs Mon-Fri) whose daily-pipeline-<date> this server has never seen. */
-async function unusedWeekday(client: Client): Promise<string> {
-  for (;;) {
-    const date = uniqueDate();
-    const day = new Date(`${date}T00:00:00Z`).getUTCDay();
-    if (day === 0 || day === 6) continue;
-    try {
-      await client.workflow.getHandle(workflowIds.dailyPipeline(date)).describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return date;
-      throw err;
+function unusedWeekday(client: Client): Promise<string> {
+  const weekday = (): string => {
+    for (;;) {
+      const date = uniqueDate();
+      const day = new Date(`${date}T00:00:00Z`).getUTCDay();
+      if (day !== 0 && day !== 6) return date;
     }
-  }
+  };
+  return unusedDate(client, weekday, workflowIds.dailyPipeline);
 }
 
 /** Waits for a run of `workflowId` other than `previousRunId` (the server starts it) and returns its result. */
 async function resultOfNextRun(client: Client, workflowId: string, previousRunId?: string) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const desc = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      });
-    if (desc && desc.runId !== previousRunId) {
-      const handle = client.workflow.getHandle(workflowId, desc.runId);
-      return { runId: desc.runId, handle, result: handle.result() as Promise<ScheduledPipelineResult> };
-    }
-    if (Date.now() > deadline) throw new Error(`no new run of ${workflowId} within 60 s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { runId, handle } = await nextRun(client, workflowId, { previousRunId, timeoutMs: 60_000 });
+  return { runId, handle, result: handle.result() as Promise<ScheduledPipelineResult> };
 }
 
 describe('scheduled runs of a date that already has a run', () => {
@@ -70,10 +54,7 @@ describe('scheduled runs of a date that already has a run', () => {
         HEALTHSYNTH_TIMEZONE: 'UTC',
         // The test's dates are random and can be years apart; their retention cleanup is not what it tests.
         RETENTION_DAYS: '36500',
-        SLACK_WEBHOOK_URL: receiver.slackUrl,
-        TELEGRAM_BOT_TOKEN: '123456:RERUNS-token',
-        TELEGRAM_STAFF_CHAT_ID: STAFF_CHAT,
-        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        ...receiverSettings(receiver, { botToken: '123456:RERUNS-token', staffChat: STAFF_CHAT }),
       }),
       {
         wrapActivities: (activities) => ({
@@ -95,10 +76,7 @@ describe('scheduled runs of a date that already has a run', () => {
     await h.client.schedule.create({ ...daily, state: { ...daily.state, paused: true } });
   });
   after(async () => {
-    await h?.client.schedule
-      .getHandle(scheduleId)
-      .delete()
-      .catch(() => undefined);
+    if (h) await deleteSchedules(h.client, [scheduleId]);
     await h?.close();
     await receiver?.close();
   });

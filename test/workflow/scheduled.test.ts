@@ -22,7 +22,8 @@ import { workflowIds } from '../../src/temporal.js';
 import type { ScheduledPipelineResult } from '../../src/workflows/daily-pipeline.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
-import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
+import { chatIdOf, receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
+import { deleteSchedules } from '../support/workflow-runs.js';
 
 const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
 
@@ -65,11 +66,11 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
       testConfig({
         HEALTHSYNTH_TIMEZONE: timezone,
         DATABASE_URL: await freshDatabase('hs_wf_scheduled_test'),
-        SLACK_WEBHOOK_URL: receiver.slackUrl,
-        TELEGRAM_BOT_TOKEN: '123456:SCHEDULED-token',
-        TELEGRAM_STAFF_CHAT_ID: '-100100100',
-        TELEGRAM_PATIENT_CHAT_ID: '-100200300',
-        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        ...receiverSettings(receiver, {
+          botToken: '123456:SCHEDULED-token',
+          staffChat: '-100100100',
+          patientChat: '-100200300',
+        }),
         EMERGENCY_PHONE: '+1 555 0100',
       }),
     );
@@ -78,12 +79,7 @@ describe('schedules trigger the real workflows for the schedule-local date', () 
     for (const id of applied) await h.client.schedule.getHandle(id).pause('paused by test: triggered by hand only');
   });
   after(async () => {
-    for (const id of [dailyId, weekendId, refreshId]) {
-      await h?.client.schedule
-        .getHandle(id)
-        .delete()
-        .catch(() => undefined);
-    }
+    if (h) await deleteSchedules(h.client, [dailyId, weekendId, refreshId]);
     await h?.close();
     await receiver?.close();
   });

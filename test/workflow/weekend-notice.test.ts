@@ -8,50 +8,22 @@
  * this server has never seen, so no other test or run shares it. The schedule has a unique id prefix, is paused, and is deleted in finally.
  */
 import assert from 'node:assert/strict';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { desiredSchedules } from '../../src/schedules.js';
 import { workflowIds } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
-import { harness, testConfig, type TestHarness } from '../support/env.js';
-import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
+import { harness, testConfig, uniqueSaturday, type TestHarness } from '../support/env.js';
+import { chatIdOf, receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
+import { deleteSchedules, nextRun, unusedDate } from '../support/workflow-runs.js';
 
 const EMERGENCY_PHONE = '+44 20 7946 0999';
 
-async function unusedSaturday(client: Client): Promise<string> {
-  for (;;) {
-    // 2011-01-01 was a Saturday; 417 Saturdays from there reach the end of 2018.
-    const date = new Date(Date.UTC(2011, 0, 1 + 7 * randomInt(0, 417))).toISOString().slice(0, 10);
-    try {
-      await client.workflow.getHandle(workflowIds.weekendNotice(date)).describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return date;
-      throw err;
-    }
-  }
-}
-
 /** Waits for a run of `workflowId` other than `previousRunId` (the server starts it) and returns its result. */
 async function resultOfNextRun(client: Client, workflowId: string, previousRunId?: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const desc = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      });
-    if (desc && desc.runId !== previousRunId) {
-      return {
-        runId: desc.runId,
-        result: (await client.workflow.getHandle(workflowId, desc.runId).result()) as WeekendNoticeResult,
-      };
-    }
-    if (Date.now() > deadline) throw new Error(`no new run of ${workflowId} within 30 s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { runId, handle } = await nextRun(client, workflowId, { previousRunId, timeoutMs: 30_000 });
+  return { runId, result: (await handle.result()) as WeekendNoticeResult };
 }
 
 describe('weekend notice: once per date', () => {
@@ -64,29 +36,24 @@ describe('weekend notice: once per date', () => {
     receiver = await startReceiver();
     h = await harness(
       testConfig({
-        SLACK_WEBHOOK_URL: receiver.slackUrl,
-        TELEGRAM_BOT_TOKEN: '123456:WEEKEND-token',
-        TELEGRAM_STAFF_CHAT_ID: '-100100100',
-        TELEGRAM_PATIENT_CHAT_ID: '-100200300',
-        TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+        ...receiverSettings(receiver, {
+          botToken: '123456:WEEKEND-token',
+          staffChat: '-100100100',
+          patientChat: '-100200300',
+        }),
         EMERGENCY_PHONE,
         HEALTHSYNTH_TIMEZONE: 'UTC',
       }),
     );
   });
   after(async () => {
-    if (scheduleId) {
-      await h?.client.schedule
-        .getHandle(scheduleId)
-        .delete()
-        .catch(() => undefined);
-    }
+    if (h) await deleteSchedules(h.client, [scheduleId]);
     await h?.close();
     await receiver?.close();
   });
 
   test('the schedule run twice for the same Saturday: one Telegram message, the second run says alreadySent', async () => {
-    const saturday = await unusedSaturday(h.client);
+    const saturday = await unusedDate(h.client, uniqueSaturday, workflowIds.weekendNotice);
     const weekend = desiredSchedules(h.config, { idPrefix: prefix })[1];
     assert.ok(weekend, 'a weekend-notice schedule is defined');
     scheduleId = weekend.scheduleId;

@@ -21,6 +21,7 @@ import { connectClient, WORKFLOW_TYPES, workflowIds } from '../../src/temporal.j
 import { installQuietRuntime } from '../../src/worker.js';
 import { NoWorkerError, pollerState } from '../../src/worker-watchdog.js';
 import { testConfig, uniqueDate } from '../support/env.js';
+import { terminateAll } from '../support/workflow-runs.js';
 
 type Register = (program: Command, deps: CliDeps) => void;
 
@@ -155,12 +156,7 @@ describe('a killed worker still listed by the server does not count', () => {
     await once(proc, 'exit');
   });
   after(async () => {
-    for (const id of started) {
-      await client.workflow
-        .getHandle(id)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await terminateAll(client, started);
     await client.connection.close();
   });
 
