@@ -3,7 +3,14 @@
  * Temporal Cloud or a TLS cluster through TEMPORAL_TLS_* or TEMPORAL_API_KEY.
  */
 import { readFile } from 'node:fs/promises';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  type ConnectionOptions,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { dataConverterFor } from './codec.js';
 import type { Config } from './config.js';
 
@@ -44,4 +51,14 @@ export async function connectClient(config: Config): Promise<Client> {
     );
   }
   return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
+}
+
+/** The description of the handle's run, or undefined when the server has never seen its workflow id. */
+export async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }

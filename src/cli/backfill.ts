@@ -6,18 +6,12 @@
  * run already completed is skipped (unless --force), a date that is running is attached to and
  * waited for, and a failed date is started again.
  */
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowExecutionDescription,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { parseScale, type Config } from '../config.js';
 import type { ScaleInput } from '../domain/types.js';
 import type { dailyPipeline } from '../workflows/daily-pipeline.js';
-import { WORKFLOW_TYPES, workflowIds } from '../temporal.js';
+import { describeOrUndefined, WORKFLOW_TYPES, workflowIds } from '../temporal.js';
 import { webUiLink } from '../workflow-ids.js';
 import {
   EXIT,
@@ -118,15 +112,6 @@ export interface BackfillOptions {
   onOutcome?: (outcome: BackfillOutcome) => void;
   /** Called with each run before waiting for it (the CLI's worker watchdog); a throw ends the backfill. */
   onRun?: (handle: WorkflowHandle) => Promise<void>;
-}
-
-async function describeOrUndefined(handle: WorkflowHandle): Promise<WorkflowExecutionDescription | undefined> {
-  try {
-    return await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
 }
 
 /**

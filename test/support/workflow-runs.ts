@@ -4,25 +4,10 @@
  * cleanup of what a test started or created.
  */
 import assert from 'node:assert/strict';
-import {
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowExecutionDescription,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-
-/** The description of `workflowId`'s latest run, or undefined when this server has never seen the id. */
-async function describeIfAny(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
-  try {
-    return await client.workflow.getHandle(workflowId).describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-}
+import { describeOrUndefined } from '../../src/temporal.js';
 
 /**
  * Draws dates from `candidate` until one whose workflow id `idOf(date)` this server has never seen, so no other
@@ -35,7 +20,7 @@ export async function unusedDate(
 ): Promise<string> {
   for (;;) {
     const date = candidate();
-    if ((await describeIfAny(client, idOf(date))) === undefined) return date;
+    if ((await describeOrUndefined(client.workflow.getHandle(idOf(date)))) === undefined) return date;
   }
 }
 
@@ -50,7 +35,7 @@ export async function nextRun(
 ): Promise<{ runId: string; handle: WorkflowHandle }> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
-    const desc = await describeIfAny(client, workflowId);
+    const desc = await describeOrUndefined(client.workflow.getHandle(workflowId));
     if (desc && desc.runId !== opts.previousRunId) {
       return { runId: desc.runId, handle: client.workflow.getHandle(workflowId, desc.runId) };
     }

@@ -10,18 +10,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { registerBackfillCommands } from '../../src/cli/backfill.js';
 import { registerFollowCommands } from '../../src/cli/follow.js';
 import { registerNoticeCommands } from '../../src/cli/notice.js';
 import { memoryIo, type CliDeps } from '../../src/cli/command.js';
 import type { Config } from '../../src/config.js';
 import { addDays } from '../../src/domain/dates.js';
-import { connectClient, WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';
+import { connectClient, describeOrUndefined, WORKFLOW_TYPES, workflowIds } from '../../src/temporal.js';
 import { installQuietRuntime } from '../../src/worker.js';
 import { NoWorkerError, pollerState } from '../../src/worker-watchdog.js';
 import { testConfig, uniqueDate } from '../support/env.js';
-import { terminateAll } from '../support/workflow-runs.js';
+import { terminateAll, unusedDate } from '../support/workflow-runs.js';
 
 type Register = (program: Command, deps: CliDeps) => void;
 
@@ -56,13 +56,7 @@ function expectNoWorker(config: Config, reason: RegExp) {
 }
 
 async function notFound(client: Client, workflowId: string): Promise<boolean> {
-  return client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then(
-      () => false,
-      (err: unknown) => err instanceof WorkflowNotFoundError,
-    );
+  return (await describeOrUndefined(client.workflow.getHandle(workflowId))) === undefined;
 }
 
 describe('--worker never with nobody polling: fail at once, start nothing', () => {
@@ -76,7 +70,7 @@ describe('--worker never with nobody polling: fail at once, start nothing', () =
   });
 
   test('backfill', async () => {
-    const date = uniqueMonday();
+    const date = await unusedDate(client, uniqueMonday, workflowIds.dailyPipeline);
     await assert.rejects(
       cli(config, registerBackfillCommands, ['backfill', '--from', date, '--to', date, '--worker', 'never']),
       expectNoWorker(config, /the server lists no poller/),
@@ -85,7 +79,8 @@ describe('--worker never with nobody polling: fail at once, start nothing', () =
   });
 
   test('notice', async () => {
-    const date = uniqueSaturday();
+    // A Saturday no earlier test has run a notice for: a notice found later must be one this command started.
+    const date = await unusedDate(client, uniqueSaturday, workflowIds.weekendNotice);
     await assert.rejects(
       cli(config, registerNoticeCommands, ['notice', '--date', date, '--worker', 'never']),
       expectNoWorker(config, /the server lists no poller/),
@@ -111,7 +106,7 @@ describe('--worker never with nobody polling: fail at once, start nothing', () =
   });
 
   test('run (the real command, in its own process)', async () => {
-    const date = uniqueSaturday();
+    const date = await unusedDate(client, uniqueSaturday, workflowIds.dailyPipeline);
     const proc = spawn(
       process.execPath,
       ['bin/healthsynth.js', 'run', '--date', date, '--scale', '100', '--worker', 'never'],
