@@ -118,7 +118,8 @@ export async function benchWorkers(
 
     const started = Date.now();
     const second = await startPipeline(client, config, { runDate: runDates[1], scale });
-    await generatingOn(client, runDates[1], b.pid as number, 120_000);
+    // Killed once it has done a few of the run's shards, while it generates another.
+    await generatingOn(client, runDates[1], b.pid as number, 120_000, 3);
     b.kill('SIGKILL');
     const killedAfter = (Date.now() - started) / 1000;
     const outcome = await awaitPipeline(config, second);
