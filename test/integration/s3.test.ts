@@ -114,7 +114,11 @@ describe('ObjectStore against the S3 server', () => {
     for await (const piece of await store.get(key)) received.update(piece as Buffer);
     assert.equal(received.digest('hex'), sent.digest('hex'));
 
-    const one = await store.put(`${prefix}reused/one-part.csv`, refill(PART_SIZE / chunk, createHash('sha256')), 'text/csv');
+    const one = await store.put(
+      `${prefix}reused/one-part.csv`,
+      refill(PART_SIZE / chunk, createHash('sha256')),
+      'text/csv',
+    );
     assert.equal(one.size, PART_SIZE);
     assert.doesNotMatch(one.etag, /-\d+$/, 'a plain PUT, no multipart ETag');
   });
