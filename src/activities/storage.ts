@@ -42,15 +42,14 @@ export interface StoredObject {
 /** Upload parts are 5 MiB (the S3 minimum for every part but the last). */
 export const PART_SIZE = 5 * 1024 * 1024;
 
-/** Part buffers one upload holds: one being filled while the previous one is sent. */
-const PARTS_PER_UPLOAD = 2;
-
 /**
- * Part buffers, allocated once and reused by every upload in the process. A fresh 5 MiB buffer per part (what
- * `@aws-sdk/lib-storage`'s Upload does) lives outside the JS heap and is freed only when a garbage collection
- * finds its wrapper dead, so a worker streaming large shards held tens of such parts waiting for GC at its peak.
- * The pool keeps as many free buffers as the default 4 concurrent activities use ({@link PARTS_PER_UPLOAD} each);
- * more concurrent uploads allocate more, and what the pool cannot keep is left to GC.
+ * Part buffers, allocated once and reused by every upload in the process: one per upload, refilled once its part
+ * is sent. A fresh 5 MiB buffer per part (what `@aws-sdk/lib-storage`'s Upload does, with `queueSize` more in
+ * flight) lives outside the JS heap and is freed only when a garbage collection finds its wrapper dead, so a worker
+ * streaming large shards held tens of such parts waiting for GC at its peak. An upload's producer waits while its
+ * part is sent; the worker's other activities run meanwhile, so on a busy worker the wait costs little. The pool
+ * keeps as many free buffers as the default 4 concurrent activities use; more concurrent uploads allocate more,
+ * and what the pool cannot keep is left to GC.
  */
 class PartPool {
   private readonly free: Buffer[] = [];
@@ -69,7 +68,7 @@ class PartPool {
   }
 }
 
-const partPool = new PartPool(PART_SIZE, 4 * PARTS_PER_UPLOAD);
+const partPool = new PartPool(PART_SIZE, 4);
 
 /**
  * What {@link ObjectStore.put} uploads: bytes, or a (sync or async) sequence of chunks. A chunk is copied into a
@@ -115,8 +114,8 @@ export class ObjectStore {
   }
 
   /**
-   * Streams `body` to `key` with a multipart upload of {@link PART_SIZE} parts, one part filling while the previous
-   * one is sent, in part buffers reused across uploads; a single PUT below one part (the same objects and ETags
+   * Streams `body` to `key` with a multipart upload of {@link PART_SIZE} parts, filled and sent in turn from a part
+   * buffer reused across uploads; a single PUT below one part (the same objects and ETags
    * as `@aws-sdk/lib-storage`'s Upload with that part size). A failed or aborted (`signal`) upload is aborted so no
    * parts are left behind. Idempotent: the same bytes to the same key give the same object. Returns ETag and size.
    */
@@ -130,29 +129,18 @@ export class ObjectStore {
     const target = { Bucket: this.bucket, Key: key };
     const parts: CompletedPart[] = [];
     let uploadId: string | undefined;
-    let sending: Promise<void> | undefined;
-    let part = partPool.take();
+    const part = partPool.take();
     let filled = 0;
-    const send = async (buf: Buffer): Promise<void> => {
+    /** Sends the part buffer's first `filled` bytes as the next part and empties it. */
+    const flush = async (): Promise<void> => {
       uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ ...target, ContentType: contentType })))
         .UploadId;
       const PartNumber = parts.length + 1;
-      parts.push({ PartNumber });
       const res = await this.client.send(
-        new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber, Body: buf }),
+        new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber, Body: part.subarray(0, filled) }),
         signal ? { abortSignal: signal } : {},
       );
-      parts[PartNumber - 1] = { PartNumber, ETag: res.ETag };
-    };
-    // Hands the full part to the sender once the one before it is sent, and takes that one's buffer to fill next.
-    const flush = async (): Promise<void> => {
-      const previous = sending;
-      if (previous) await previous;
-      const full = part;
-      const sent = send(full).finally(() => partPool.give(full));
-      sent.catch(() => undefined); // awaited at the next flush or the end; never an unhandled rejection
-      sending = sent;
-      part = partPool.take();
+      parts.push({ PartNumber, ETag: res.ETag });
       filled = 0;
     };
     try {
@@ -170,20 +158,18 @@ export class ObjectStore {
         }
       }
       signal?.throwIfAborted();
-      if (sending === undefined) {
+      if (uploadId === undefined) {
         await this.client.send(
           new PutObjectCommand({ ...target, Body: part.subarray(0, filled), ContentType: contentType }),
           signal ? { abortSignal: signal } : {},
         );
       } else {
-        await sending;
-        if (filled > 0) await send(part.subarray(0, filled));
+        if (filled > 0) await flush();
         await this.client.send(
           new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         );
       }
     } catch (err) {
-      await sending?.catch(() => undefined);
       if (uploadId !== undefined) {
         await this.client
           .send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId }))
