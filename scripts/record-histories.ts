@@ -47,6 +47,7 @@ import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
 import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
 import { installQuietRuntime, startWorker } from '../src/worker.js';
 import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
+import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
@@ -263,7 +264,7 @@ async function recordFullRefresh(client: Client, config: Config, schedulePrefix:
   const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
   await warehouse.ensureRawTables();
   await warehouse.close();
-  const byHand = await client.workflow.start(WORKFLOW_TYPES.dbtFullRefresh, {
+  const byHand = await client.workflow.start<typeof dbtFullRefresh>(WORKFLOW_TYPES.dbtFullRefresh, {
     taskQueue: config.temporal.taskQueue,
     workflowId: `record-dbt-full-refresh-${randomUUID().slice(0, 8)}`,
     args: [{ runDate: FULL_REFRESH_DATE }],
