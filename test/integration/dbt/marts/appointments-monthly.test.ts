@@ -4,19 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rowsOf, useBuiltFixture } from '../../../support/dbt-built.js';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.appointments_monthly', { timeout: 600_000 }, () => {
   const fixture = useBuiltFixture('hs_dbt_monthly');
 
   test('one row per month and clinic with the numbers computed by hand', async () => {
-    const { db } = fixture();
-    const monthly = await rowsOf(
-      db,
-      `select to_char(month_start_on, 'YYYY-MM') as month, clinic_id, appointments, attended_appointments, no_shows,
+    const { rows } = fixture();
+    const monthly =
+      await rows(`select to_char(month_start_on, 'YYYY-MM') as month, clinic_id, appointments, attended_appointments, no_shows,
               sms_reminders, patients, doctors, billing_total_amount::text
-         from marts.appointments_monthly order by month, clinic_id`,
-    );
+         from marts.appointments_monthly order by month, clinic_id`);
     assert.deepEqual(monthly, [
       {
         month: '2026-02',

@@ -4,20 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rowsOf, useBuiltFixture } from '../../../support/dbt-built.js';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.doctor_performance', { timeout: 600_000 }, () => {
   const fixture = useBuiltFixture('hs_dbt_perf');
 
   test('one row per doctor and month: appointments, no-shows, billing and ratings computed by hand', async () => {
-    const { db } = fixture();
-    const perf = await rowsOf(
-      db,
-      `select doctor_id, to_char(month_start_on, 'YYYY-MM') as month, full_name, clinic_name, appointments, patients,
+    const { rows } = fixture();
+    const perf =
+      await rows(`select doctor_id, to_char(month_start_on, 'YYYY-MM') as month, full_name, clinic_name, appointments, patients,
               no_shows, no_show_rate::text, billing_total_amount::text, avg_billing_per_patient_amount::text,
               avg_rating::text, rating_count
-         from marts.doctor_performance order by month, doctor_id`,
-    );
+         from marts.doctor_performance order by month, doctor_id`);
     assert.deepEqual(perf, [
       // D1 in February: A1 (P1, attended, 150.00, rated 5) and A2 (P2, no-show).
       {

@@ -15,20 +15,18 @@ describe('marts.doctor_rating', { timeout: 600_000 }, () => {
   const fixture = useBuiltFixture('hs_dbt_rating');
 
   test('the ranking as of B2: shrunk ratings and billing per patient within the specialty, computed by hand', async () => {
-    const { db } = fixture();
     // doctor_rating as of B2 (90-day window covers everything), C = 10:
     //   m = (5+3+4+2)/4 = 3.5; shrunk D1 = (35+12)/13 = 3.6154, D2 = (35+2)/11 = 3.3636, D3 = 35/10 = 3.5
     //   billing per patient D1 520.50/3 = 173.50 (only cardiologist -> index 1 -> 0.5),
     //   D2 60/2 = 30.00 and D3 80/1 = 80.00 (pediatrics mean 55 -> parts 0.2727 and 0.7273)
     //   score D1 = 100*(0.75*0.65385 + 0.25*0.5) = 61.54, D2 = 100*(0.75*0.59091 + 0.25*0.27273) = 51.14,
     //         D3 = 100*(0.75*0.625 + 0.25*0.72727) = 65.06
-    const rating = await rowsOf(
-      db,
-      `select doctor_id, full_name, specialty, clinic_name, rating_count, avg_rating::text, patients,
+    const { rows } = fixture();
+    const rating =
+      await rows(`select doctor_id, full_name, specialty, clinic_name, rating_count, avg_rating::text, patients,
               billing_per_patient_amount::text, score::text, score_rank, shrunk_rating::text,
               as_of_on::text, window_start_on::text
-         from marts.doctor_rating order by score_rank`,
-    );
+         from marts.doctor_rating order by score_rank`);
     assert.deepEqual(rating, [
       {
         doctor_id: 'D3',

@@ -4,19 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rowsOf, useBuiltFixture } from '../../../support/dbt-built.js';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.no_show_rates', { timeout: 600_000 }, () => {
   const fixture = useBuiltFixture('hs_dbt_noshow');
 
   test('no-show rates by lead time, age band and SMS reminder computed by hand', async () => {
-    const { db } = fixture();
     // Lead times: A1 7 d, A2 0 d, A3 26 d, A4 5 d, A5 1 d, A6 0 d, A7 51 d. Ages on the day: P1 65, P2 24, P3 10, P4 41.
-    const noShow = await rowsOf(
-      db,
-      `select lead_time_bucket, age_band, has_sms_reminder, appointments, no_shows, no_show_rate::text
-         from marts.no_show_rates order by lead_time_bucket, age_band, has_sms_reminder`,
-    );
+    const { rows } = fixture();
+    const noShow =
+      await rows(`select lead_time_bucket, age_band, has_sms_reminder, appointments, no_shows, no_show_rate::text
+         from marts.no_show_rates order by lead_time_bucket, age_band, has_sms_reminder`);
     assert.deepEqual(noShow, [
       {
         lead_time_bucket: '00 same day',

@@ -4,19 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { rowsOf, useBuiltFixture } from '../../../support/dbt-built.js';
+import { useBuiltFixture } from '../../../support/dbt-built.js';
 
 describe('marts.patient_conditions_monthly', { timeout: 600_000 }, () => {
   const fixture = useBuiltFixture('hs_dbt_conditions');
 
   test('one row per month and diagnosis with the numbers computed by hand', async () => {
-    const { db } = fixture();
-    const conditions = await rowsOf(
-      db,
-      `select to_char(month_start_on, 'YYYY-MM') as month, diagnosis, records, patients, billing_total_amount::text,
+    const { rows } = fixture();
+    const conditions =
+      await rows(`select to_char(month_start_on, 'YYYY-MM') as month, diagnosis, records, patients, billing_total_amount::text,
               patients_with_hypertension, patients_with_diabetes, patients_with_handicap
-         from marts.patient_conditions_monthly order by month, diagnosis`,
-    );
+         from marts.patient_conditions_monthly order by month, diagnosis`);
     assert.deepEqual(conditions, [
       {
         month: '2026-02',
