@@ -194,7 +194,8 @@ async function main(): Promise<void> {
 
   if (!skip.has('history')) {
     const days = Number(values['history-days']);
-    if (!Number.isInteger(days) || days < 1) throw new Error('--history-days must be a whole number of days, 1 or more');
+    if (!Number.isInteger(days) || days < 1)
+      throw new Error('--history-days must be a whole number of days, 1 or more');
     const client = await connectClient(loadConfig());
     try {
       // 600 days past the other sections' dates, and at least `days` weekdays after 2000-01-01.

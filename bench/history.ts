@@ -106,7 +106,12 @@ interface Prepared {
 }
 
 /** A fresh database, bucket and task queue named after `name`, loaded with `days` and built once. */
-async function prepare(name: string, days: string[], scale: ScaleInput, log: (line: string) => void): Promise<Prepared> {
+async function prepare(
+  name: string,
+  days: string[],
+  scale: ScaleInput,
+  log: (line: string) => void,
+): Promise<Prepared> {
   const server = loadConfig().warehouse;
   if (server.kind !== 'postgres') throw new Error('the history benchmark needs the PostgreSQL warehouse');
   const env = {
