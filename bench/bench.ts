@@ -1,5 +1,10 @@
 /**
- * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers] [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers,history] [-- --history-days N]
+ *  [-- --scales medium,large]`
+ *
+ * `history` (`--with history [--history-days N]`, default 120): N weekdays of history at medium loaded quickly, then
+ * one more day's dailyPipeline timed against the same day on an empty warehouse (bench/history.ts); opt-in, since
+ * it loads 12M appointments and took 20 minutes on this machine (load average 7-14).
  *
  * `workers` (two workers on one task queue, one SIGKILLed mid-generation) runs only with `--with workers` (two
  * large runs take minutes). It runs at the first of `--scales` when given, else at medium, with SHARD_ROWS 20,000
@@ -20,6 +25,7 @@ import { connectClient } from '../src/temporal.js';
 import { benchDbt } from './dbt.js';
 import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
+import { benchHistory, weekdayFrom } from './history.js';
 import { benchLoad } from './load.js';
 import { peakRssMb, spawnWorker, stopWorker } from './spawn-worker.js';
 import { benchWorkers } from './workers.js';
@@ -31,11 +37,12 @@ async function main(): Promise<void> {
       skip: { type: 'string', default: '' },
       with: { type: 'string', default: '' },
       scales: { type: 'string' },
+      'history-days': { type: 'string', default: '120' },
     },
   });
   const skip = new Set(values.skip.split(',').filter(Boolean));
   // Sections that run only when asked for.
-  for (const optIn of ['workers']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
+  for (const optIn of ['workers', 'history']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
   const scales = (values.scales ?? 'medium,large').split(',').filter(Boolean);
   const log = (line: string): void => {
     if (!values.json) console.log(line);
@@ -127,13 +134,21 @@ async function main(): Promise<void> {
         for (const [step, { s, share }] of Object.entries(e2e[name].steps)) {
           log(`  ${step.padEnd(13)} ${s.toFixed(2).padStart(8)}   ${(share * 100).toFixed(1).padStart(5)} %`);
         }
+        const a = e2e[name].actions;
+        log(
+          `  Temporal Cloud actions: ${a.total} (${a.heartbeats_estimated} of them estimated heartbeats; ` +
+            `${a.activities} activity attempts, ${a.child_workflows / 2} child workflows, ${a.signals} signals, ${a.timers} timers)`,
+        );
       } finally {
         await stopWorker(worker);
       }
     }
     await client.connection.close();
     result.e2e = Object.fromEntries(
-      Object.entries(e2e).map(([k, v]) => [k, { wall_s: v.wall_s, overhead_s: v.overhead_s, steps: v.steps }]),
+      Object.entries(e2e).map(([k, v]) => [
+        k,
+        { wall_s: v.wall_s, overhead_s: v.overhead_s, steps: v.steps, actions: v.actions },
+      ]),
     );
     result.peak_rss_mb = rss;
   }
@@ -174,6 +189,19 @@ async function main(): Promise<void> {
       for (const [entity, c] of Object.entries(kill.counts)) {
         log(`  ${entity.padEnd(13)} ${fmt(c.generated)} ${fmt(c.loaded)} ${fmt(c.warehouse)}`);
       }
+    } finally {
+      await client.connection.close();
+    }
+  }
+
+  if (!skip.has('history')) {
+    const days = Number(values['history-days']);
+    if (!Number.isInteger(days) || days < 1)
+      throw new Error('--history-days must be a whole number of days, 1 or more');
+    const client = await connectClient(loadConfig());
+    try {
+      // 600 days past the other sections' dates, and at least `days` weekdays after 2000-01-01.
+      result.history = await benchHistory(client, weekdayFrom(dayOfRun(600)), days, 'medium', log);
     } finally {
       await client.connection.close();
     }

@@ -18,16 +18,10 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createDbtActivities, type RunDbtInput } from '../src/activities/dbt.js';
 import { DBT_DAEMONS } from '../src/activities/dbt-daemon.js';
-
-import { createGenerateActivities } from '../src/activities/generate.js';
-import { createLoadActivities } from '../src/activities/load.js';
-import { ObjectStore } from '../src/activities/storage.js';
-import { createWarehouse } from '../src/activities/warehouse/index.js';
 import type { Config } from '../src/config.js';
 import { addDays } from '../src/domain/dates.js';
-import { ENTITY_NAMES, type EntityName } from '../src/domain/entities.js';
-import { planShards } from '../src/domain/shards.js';
 import type { DbtSummary } from '../src/domain/types.js';
+import { loadDays } from './load-days.js';
 
 export interface DbtBenchRun {
   wall_s: number;
@@ -45,28 +39,8 @@ export interface DbtBench {
 
 /** Runs the dbt benchmark in the warehouse `config` points at (give it a fresh database) for days from `firstDay`. */
 export async function benchDbt(config: Config, firstDay: string): Promise<DbtBench> {
-  const store = ObjectStore.fromConfig(config.s3);
-  await store.ensureBucket();
-  const warehouse = createWarehouse(config, store);
-  const { generateShard } = createGenerateActivities({ store, config });
-  const { loadBatch, publishDay } = createLoadActivities({ warehouse });
   const days = [0, 1, 2].map((i) => addDays(firstDay, i));
-  try {
-    await warehouse.ensureRawTables();
-    for (const runDate of days) {
-      const rows = {} as Record<EntityName, number>;
-      for (const entity of ENTITY_NAMES) {
-        const shards = Array.from({ length: planShards(entity, 'small', config.shardRows) }, (_, shard) => shard);
-        const parts = await Promise.all(
-          shards.map((shard) => generateShard({ entity, runDate, scale: 'small', shard, seed: config.seed })),
-        );
-        rows[entity] = (await loadBatch({ entity, batchDate: runDate, objects: parts })).rows;
-      }
-      await publishDay({ batchDate: runDate, rows });
-    }
-  } finally {
-    await warehouse.close();
-  }
+  await loadDays(config, days, 'small');
 
   const { runDbt } = createDbtActivities({ config });
   const inProcess = createDbtActivities({ config: { ...config, dbt: { ...config.dbt, daemon: false } } });

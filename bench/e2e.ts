@@ -10,6 +10,7 @@ import type { Config } from '../src/config.js';
 import type { ScaleInput } from '../src/domain/types.js';
 import { failureText } from '../src/cli/format.js';
 import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
+import { countActions, type ActionCount } from './actions.js';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -78,12 +79,13 @@ export function unionLength(intervals: Array<[number, number]>): number {
   return total;
 }
 
-/** Child workflows started by a history: id and workflow type. */
-function children(events: HistoryEvent[]): Array<{ id: string; type: string }> {
+/** Child workflows started by a history: id, run id and workflow type. */
+function children(events: HistoryEvent[]): Array<{ id: string; runId: string; type: string }> {
   return events
     .filter((e) => e.eventType === EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
     .map((e) => ({
       id: e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId ?? '',
+      runId: e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.runId ?? '',
       type: e.childWorkflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
     }))
     .filter((c) => c.id !== '');
@@ -108,20 +110,42 @@ export interface StepRun extends ActivityRun {
   step: Step;
 }
 
+/** One workflow's history: the run's own (first) or a child's, with the step everything in it belongs to. */
+export interface RunHistory {
+  workflowType: string;
+  events: HistoryEvent[];
+  step?: Step;
+}
+
+/**
+ * The histories of a run and (recursively) its children, the run's first. Children are fetched by run id, so a
+ * later run of the same business id (the history bench runs one date twice) never stands in for this run's.
+ */
+export async function fetchHistories(
+  client: Client,
+  handle: WorkflowHandle,
+  workflowType = '',
+  step?: Step,
+): Promise<RunHistory[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const out: RunHistory[] = [{ workflowType, events, ...(step ? { step } : {}) }];
+  for (const child of children(events)) {
+    const handleOf = client.workflow.getHandle(child.id, child.runId || undefined);
+    out.push(...(await fetchHistories(client, handleOf, child.type, step ?? STEP_OF_WORKFLOW[child.type])));
+  }
+  return out;
+}
+
 /** The activity executions of a run and (recursively) its children, from their histories. */
 export async function collectRuns(
   client: Client,
   handle: WorkflowHandle,
-  step?: Step,
-): Promise<{ events: HistoryEvent[]; runs: StepRun[] }> {
-  const history = await handle.fetchHistory();
-  const events = history.events ?? [];
-  const runs = activityRuns(events).map((r) => ({ ...r, step: step ?? STEP_OF_ACTIVITY[r.type] ?? 'other' }));
-  for (const child of children(events)) {
-    const sub = await collectRuns(client, client.workflow.getHandle(child.id), step ?? STEP_OF_WORKFLOW[child.type]);
-    runs.push(...sub.runs);
-  }
-  return { events, runs };
+): Promise<{ events: HistoryEvent[]; runs: StepRun[]; histories: RunHistory[] }> {
+  const histories = await fetchHistories(client, handle);
+  const runs = histories.flatMap((h) =>
+    activityRuns(h.events).map((r) => ({ ...r, step: h.step ?? STEP_OF_ACTIVITY[r.type] ?? 'other' })),
+  );
+  return { events: histories[0]?.events ?? [], runs, histories };
 }
 
 /** One step's busy time (the union of its activity executions) and its share of the run's wall time. */
@@ -139,11 +163,13 @@ export interface E2eResult {
    * activity time). Generation and loads of different entities overlap, so the shares can add up to over 1.
    */
   steps: Record<Step | 'orchestration', StepShare>;
+  /** Temporal Cloud billable actions of the run and its children (heartbeats estimated; see ./actions.ts). */
+  actions: ActionCount;
 }
 
 /** Wall time, orchestration overhead and per-step shares of a closed run, from its and its children's histories. */
 export async function measureRun(client: Client, handle: WorkflowHandle): Promise<E2eResult> {
-  const { events, runs } = await collectRuns(client, handle);
+  const { events, runs, histories } = await collectRuns(client, handle);
   const first = events[0];
   const last = events[events.length - 1];
   const wall = millis(last?.eventTime) - millis(first?.eventTime);
@@ -157,6 +183,7 @@ export async function measureRun(client: Client, handle: WorkflowHandle): Promis
     activity_s: busy / 1000,
     overhead_s: (wall - busy) / 1000,
     steps: { ...steps, orchestration: share(wall - busy) },
+    actions: countActions(histories),
   };
 }
 

@@ -121,20 +121,21 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
     const doctorId = faker.helpers.arrayElement(doctorIds);
     return { id, patientId, doctorId, scheduled, sms, noShow, birth };
   };
+  /** A CSV row: the fields, then the batch date every raw row ends with. */
+  const batchRow = (...fields: unknown[]) => [...fields, runDate].join(',');
   switch (entity) {
     case 'clinics':
       return () =>
-        [
+        batchRow(
           faker.number.int({ min: 1, max: 1000 }),
           csvField(`Unidade de Saúde ${faker.location.street()}`),
           csvField(faker.helpers.weightedArrayElement(hoods)),
           faker.number.int({ min: 50, max: 5000 }),
           date(faker.date.past({ years: 25, refDate: '2000-01-01' })),
-          runDate,
-        ].join(',');
+        );
     case 'doctors':
       return () =>
-        [
+        batchRow(
           faker.number.int({ min: 1, max: 999_999 }),
           csvField(faker.person.fullName()),
           faker.helpers.arrayElement(SPECIALTIES),
@@ -142,13 +143,12 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
           `${String(faker.number.int({ min: 7, max: 13 })).padStart(2, '0')}:00:00`,
           `${faker.number.int({ min: 12, max: 19 })}:00:00`,
           date(faker.date.past({ years: 25, refDate: day })),
-          runDate,
-        ].join(',');
+        );
     case 'patients':
       return () => {
         const a = appointment();
         const sex = bool(0.65) ? 'female' : 'male';
-        return [
+        return batchRow(
           a.patientId,
           csvField(faker.person.fullName({ sex })),
           sex === 'female' ? 'F' : 'M',
@@ -164,13 +164,12 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
             { value: 2, weight: 0.35 },
           ]),
           date(faker.date.past({ years: 3, refDate: day })),
-          runDate,
-        ].join(',');
+        );
       };
     case 'appointments':
       return () => {
         const a = appointment();
-        return [a.id, a.patientId, a.doctorId, ts(a.scheduled), runDate, a.sms, a.noShow, runDate].join(',');
+        return batchRow(a.id, a.patientId, a.doctorId, ts(a.scheduled), runDate, a.sms, a.noShow);
       };
     case 'records':
       return () => {
@@ -179,7 +178,7 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
         const dx = faker.helpers.weightedArrayElement(
           DIAGNOSES[faker.helpers.arrayElement(SPECIALTIES)].map((d) => ({ value: d, weight: d.weight })),
         );
-        return [
+        return batchRow(
           a.id,
           a.id,
           a.patientId,
@@ -187,15 +186,14 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
           runDate,
           csvField(dx.label),
           faker.finance.amount({ min: dx.meanAmount / 2, max: dx.meanAmount * 2, dec: 2 }),
-          runDate,
-        ].join(',');
+        );
       };
     case 'feedback':
       return () => {
         const a = appointment();
         if (a.noShow || !bool(0.3)) return undefined;
         const comment = faker.helpers.maybe(() => faker.helpers.arrayElement(comments), { probability: 0.35 });
-        return [
+        return batchRow(
           a.id,
           a.id,
           a.patientId,
@@ -203,8 +201,7 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
           faker.number.int({ min: 1, max: 5 }),
           csvField(comment),
           ts(faker.date.between({ from: day, to: new Date(dayMs + 86_399_000) })),
-          runDate,
-        ].join(',');
+        );
       };
   }
 }

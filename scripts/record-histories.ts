@@ -30,7 +30,13 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ScheduleOverlapPolicy, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  ScheduleOverlapPolicy,
+  WorkflowFailedError,
+  type Client,
+  type ScheduleOptions,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import * as prettier from 'prettier';
 import { ObjectStore } from '../src/activities/storage.js';
@@ -41,6 +47,7 @@ import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
 import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
 import { installQuietRuntime, startWorker } from '../src/worker.js';
 import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
+import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
@@ -183,56 +190,22 @@ async function main(): Promise<void> {
     const sunday = await unusedSunday(client);
     const [, weekendOptions] = desiredSchedules(config, { idPrefix: schedulePrefix });
     if (!weekendOptions) throw new Error('desiredSchedules returned no weekend-notice schedule');
-    const schedule = await client.schedule.create(weekendOptions);
-    const scheduledId = `${weekendOptions.action.workflowId}-${sunday}T10:05:00Z`;
-    const backfill = () =>
-      schedule.backfill({
-        start: new Date(`${sunday}T10:00:00Z`),
-        end: new Date(`${sunday}T10:10:00Z`),
-        overlap: ScheduleOverlapPolicy.ALLOW_ALL,
-      });
-    await backfill();
-    console.log(`scheduled weekend notice ${sunday} (first): ${await awaitStartedBySchedule(client, scheduledId)}`);
-    const first = await client.workflow.getHandle(scheduledId).describe();
-    await record(client, 'scheduled-weekend-notice-first', scheduledId, first.runId);
-    await record(client, 'weekend-notice', workflowIds.weekendNotice(sunday));
-    await backfill();
-    const deadline = Date.now() + 60_000;
-    let second = first;
-    while (second.runId === first.runId && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      second = await client.workflow.getHandle(scheduledId).describe();
-    }
-    if (second.runId === first.runId) throw new Error('the second backfill started no new run');
-    console.log(`scheduled weekend notice ${sunday} (second): ${await settle(client.workflow.getHandle(scheduledId))}`);
-    await record(client, 'scheduled-weekend-notice-second', scheduledId, second.runId);
+    await recordBackfilledTwice(client, weekendOptions, sunday, {
+      label: `scheduled weekend notice ${sunday}`,
+      first: 'scheduled-weekend-notice-first',
+      second: 'scheduled-weekend-notice-second',
+      afterFirst: () => record(client, 'weekend-notice', workflowIds.weekendNotice(sunday)),
+    });
 
     // 5. The daily-pipeline schedule, backfilled twice over the same Monday 10:05: the first run runs the date,
     // the second finds daily-pipeline-<date> completed and does nothing.
     const [dailyOptions] = desiredSchedules(config, { idPrefix: schedulePrefix, scale: SCALE });
     if (!dailyOptions) throw new Error('desiredSchedules returned no daily-pipeline schedule');
-    const dailySchedule = await client.schedule.create(dailyOptions);
-    const dailyRunId = `${dailyOptions.action.workflowId}-${SCHEDULED_PIPELINE_DATE}T10:05:00Z`;
-    const dailyBackfill = () =>
-      dailySchedule.backfill({
-        start: new Date(`${SCHEDULED_PIPELINE_DATE}T10:00:00Z`),
-        end: new Date(`${SCHEDULED_PIPELINE_DATE}T10:10:00Z`),
-        overlap: ScheduleOverlapPolicy.ALLOW_ALL,
-      });
-    await dailyBackfill();
-    console.log(`scheduled daily pipeline (first): ${await awaitStartedBySchedule(client, dailyRunId)}`);
-    const dailyFirst = await client.workflow.getHandle(dailyRunId).describe();
-    await record(client, 'scheduled-daily-pipeline-first', dailyRunId, dailyFirst.runId);
-    await dailyBackfill();
-    let dailySecond = dailyFirst;
-    const dailyDeadline = Date.now() + 60_000;
-    while (dailySecond.runId === dailyFirst.runId && Date.now() < dailyDeadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      dailySecond = await client.workflow.getHandle(dailyRunId).describe();
-    }
-    if (dailySecond.runId === dailyFirst.runId) throw new Error('the second daily backfill started no new run');
-    console.log(`scheduled daily pipeline (second): ${await settle(client.workflow.getHandle(dailyRunId))}`);
-    await record(client, 'scheduled-daily-pipeline-second', dailyRunId, dailySecond.runId);
+    await recordBackfilledTwice(client, dailyOptions, SCHEDULED_PIPELINE_DATE, {
+      label: 'scheduled daily pipeline',
+      first: 'scheduled-daily-pipeline-first',
+      second: 'scheduled-daily-pipeline-second',
+    });
 
     // 6. The weekly dbt full refresh.
     await recordFullRefresh(client, config, schedulePrefix);
@@ -249,13 +222,49 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Creates the schedule of `options` and backfills its 10:05 UTC action on `date` twice over: records the run
+ * of the first backfill as `names.first`, then (after `afterFirst`) the new run the second backfill started as
+ * `names.second`.
+ */
+async function recordBackfilledTwice(
+  client: Client,
+  options: ScheduleOptions,
+  date: string,
+  names: { label: string; first: string; second: string; afterFirst?: () => Promise<void> },
+): Promise<void> {
+  const schedule = await client.schedule.create(options);
+  const workflowId = `${options.action.workflowId}-${date}T10:05:00Z`;
+  const backfill = () =>
+    schedule.backfill({
+      start: new Date(`${date}T10:00:00Z`),
+      end: new Date(`${date}T10:10:00Z`),
+      overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+    });
+  await backfill();
+  console.log(`${names.label} (first): ${await awaitStartedBySchedule(client, workflowId)}`);
+  const first = await client.workflow.getHandle(workflowId).describe();
+  await record(client, names.first, workflowId, first.runId);
+  await names.afterFirst?.();
+  await backfill();
+  const deadline = Date.now() + 60_000;
+  let second = first;
+  while (second.runId === first.runId && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    second = await client.workflow.getHandle(workflowId).describe();
+  }
+  if (second.runId === first.runId) throw new Error(`the second backfill of ${names.label} started no new run`);
+  console.log(`${names.label} (second): ${await settle(client.workflow.getHandle(workflowId))}`);
+  await record(client, names.second, workflowId, second.runId);
+}
+
 /** dbtFullRefresh started by hand, and scheduledDbtFullRefresh started by a backfill of its schedule. */
 async function recordFullRefresh(client: Client, config: Config, schedulePrefix: string): Promise<void> {
   // The raw tables exist even when no pipeline ran before (--only): dbt reads them.
   const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
   await warehouse.ensureRawTables();
   await warehouse.close();
-  const byHand = await client.workflow.start(WORKFLOW_TYPES.dbtFullRefresh, {
+  const byHand = await client.workflow.start<typeof dbtFullRefresh>(WORKFLOW_TYPES.dbtFullRefresh, {
     taskQueue: config.temporal.taskQueue,
     workflowId: `record-dbt-full-refresh-${randomUUID().slice(0, 8)}`,
     args: [{ runDate: FULL_REFRESH_DATE }],

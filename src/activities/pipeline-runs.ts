@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PipelineSummary } from '../domain/types.js';
+import type { dailyPipeline } from '../workflows/daily-pipeline.js';
 
 /** The latest run of a workflow id: its run id and status name (RUNNING, COMPLETED, FAILED, TERMINATED, …). */
 export interface PipelineRunState {
@@ -48,7 +49,7 @@ export function createPipelineRunActivities() {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 10_000);
       try {
-        const result = ctx.client.workflow.getHandle(workflowId, runId).result() as Promise<PipelineSummary>;
+        const result = ctx.client.workflow.getHandle<typeof dailyPipeline>(workflowId, runId).result();
         return await Promise.race([result, ctx.cancelled]);
       } catch (err) {
         if (err instanceof WorkflowFailedError) {

@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { LOCAL } from '../config.js';
 import { logTail, portOpen, processAlive, StackError } from './process.js';
-import { type ServiceContext, type ServiceUp, portInUse } from './service.js';
+import { type ServiceContext, type ServiceUp, foreignServer, movedPort } from './service.js';
 import { updateState } from './state.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -173,11 +173,7 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
 
   const running = await postmaster(dir);
   if (running) {
-    if (running.port !== port) {
-      throw new StackError(
-        `PostgreSQL of this stack runs on port ${running.port}, but ${port} is configured; run \`healthsynth stack down\` first`,
-      );
-    }
+    if (running.port !== port) throw movedPort('PostgreSQL', running.port, port);
     await updateState(ctx.config.dataDir, (s) => {
       s.services.postgres ??= serviceRecord(running.pid);
     });
@@ -185,13 +181,15 @@ export async function postgresUp(ctx: ServiceContext): Promise<ServiceUp> {
     return { name: 'postgres', status: 'reused', pid: running.pid, endpoint };
   }
 
-  if (await portOpen(port)) {
-    if (ctx.adoptForeign && (await canLogin(port))) {
-      await ensureDatabase(port, LOCAL.postgresDatabase);
-      return { name: 'postgres', status: 'external', endpoint };
-    }
-    throw portInUse(port, 'HEALTHSYNTH_POSTGRES_PORT');
-  }
+  const foreign = await foreignServer(ctx, {
+    name: 'postgres',
+    port,
+    endpoint,
+    envName: 'HEALTHSYNTH_POSTGRES_PORT',
+    answers: canLogin,
+    prepare: () => ensureDatabase(port, LOCAL.postgresDatabase),
+  });
+  if (foreign) return foreign;
 
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await initCluster(ctx, dir);
 

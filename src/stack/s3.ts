@@ -8,8 +8,8 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { ObjectStore, createS3Client } from '../activities/storage.js';
 import { LOCAL } from '../config.js';
 import type { Config } from '../config.js';
-import { portOpen, processAlive, spawnDetached, StackError, waitFor } from './process.js';
-import { type ServiceContext, type ServiceUp, portInUse } from './service.js';
+import { portOpen, processAlive, spawnDetached, waitFor } from './process.js';
+import { type ServiceContext, type ServiceUp, foreignServer, movedPort } from './service.js';
 import { updateState } from './state.js';
 
 /** S3 settings for the local server on `port` and `bucket` (path-style, fixed root keys). */
@@ -58,22 +58,20 @@ export async function s3Up(ctx: ServiceContext): Promise<ServiceUp> {
   const bin = ctx.tools.versitygw;
 
   if (rec && processAlive(rec.pid, 'versitygw')) {
-    if (rec.port !== port) {
-      throw new StackError(
-        `the S3 server of this stack runs on port ${rec.port}, but ${port} is configured; run \`healthsynth stack down\` first`,
-      );
-    }
+    if (rec.port !== port) throw movedPort('the S3 server', rec.port, port);
     await waitFor('S3 (versitygw)', () => s3Answers(port), { timeoutMs: 30_000, logFile });
     await ensureLocalBucket(port, LOCAL.s3Bucket);
     return { name: 's3', status: 'reused', pid: rec.pid, endpoint };
   }
-  if (await portOpen(port)) {
-    if (ctx.adoptForeign && (await s3Answers(port))) {
-      await ensureLocalBucket(port, LOCAL.s3Bucket);
-      return { name: 's3', status: 'external', endpoint };
-    }
-    throw portInUse(port, 'HEALTHSYNTH_S3_PORT');
-  }
+  const foreign = await foreignServer(ctx, {
+    name: 's3',
+    port,
+    endpoint,
+    envName: 'HEALTHSYNTH_S3_PORT',
+    answers: s3Answers,
+    prepare: () => ensureLocalBucket(port, LOCAL.s3Bucket),
+  });
+  if (foreign) return foreign;
 
   const root = path.join(ctx.config.dataDir, 's3');
   await fs.mkdir(root, { recursive: true });

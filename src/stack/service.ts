@@ -3,7 +3,7 @@
  */
 import type { Toolchain } from './toolchain.js';
 import type { Config } from '../config.js';
-import { StackError } from './process.js';
+import { portOpen, StackError } from './process.js';
 import type { ServiceName, StackState } from './state.js';
 
 /** Everything a service's `up` function needs: settings, tool paths, prior state and callbacks. */
@@ -36,4 +36,35 @@ export interface ServiceUp {
 /** The error for a port held by a process that is not ours. */
 export function portInUse(port: number, envName: string): StackError {
   return new StackError(`port ${port} is in use by another process; stop it or set ${envName}`);
+}
+
+/** The error for a server of ours that runs on another port than the configured one. */
+export function movedPort(server: string, running: number, configured: number): StackError {
+  return new StackError(
+    `${server} of this stack runs on port ${running}, but ${configured} is configured; run \`healthsynth stack down\` first`,
+  );
+}
+
+/**
+ * A service's port held by a server this stack did not start: undefined when the port is free; with
+ * adoptForeign, a server that `answers` is prepared (database, bucket) and used as `external`; else the
+ * port-in-use error naming the variable that moves our server elsewhere.
+ */
+export async function foreignServer(
+  ctx: ServiceContext,
+  s: {
+    name: ServiceName;
+    port: number;
+    endpoint: string;
+    envName: string;
+    answers: (port: number) => Promise<boolean>;
+    prepare: () => Promise<void>;
+  },
+): Promise<ServiceUp | undefined> {
+  if (!(await portOpen(s.port))) return undefined;
+  if (ctx.adoptForeign && (await s.answers(s.port))) {
+    await s.prepare();
+    return { name: s.name, status: 'external', endpoint: s.endpoint };
+  }
+  throw portInUse(s.port, s.envName);
 }

@@ -50,11 +50,10 @@ import { doctorRatingReport } from './doctor-rating-report.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
+import { quickActivities } from './quick-activities.js';
 
-const { pipelineSettings } = proxyActivities<ActivityTypes>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+/** Settings, and another run's state for scheduledDailyPipeline (workflow code cannot describe other workflows). */
+const { pipelineSettings, describePipelineRun } = quickActivities;
 
 /** Waits for running loads of the date (it takes their locks), so it heartbeats; a mismatch fails for good. */
 const { publishDay } = proxyActivities<ActivityTypes>({
@@ -258,12 +257,6 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 }
 
 const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
-
-/** Reads another run's state for scheduledDailyPipeline (workflow code cannot describe other workflows). */
-const { describePipelineRun } = proxyActivities<ActivityTypes>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
 
 /** Waits for a running pipeline of the same date; heartbeats, so a dead worker's wait resumes elsewhere. */
 const { awaitPipelineRun } = proxyActivities<ActivityTypes>({

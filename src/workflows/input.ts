@@ -3,11 +3,11 @@
  * every input is checked inside the workflow and a bad one fails the run for good, with a message
  * that says which field is wrong and what a right one looks like.
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { ActivityTypes } from '../activities/index.js';
 import { isoDate, localDate, runDateProblem, weekendProblem } from '../domain/dates.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
+import { quickActivities } from './quick-activities.js';
 
 export { isoDate };
 
@@ -87,10 +87,7 @@ export function parseInput<T extends z.ZodType>(workflow: string, schema: T, raw
   throw ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${problems}`, 'InvalidInput');
 }
 
-const { pipelineSettings } = proxyActivities<ActivityTypes>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { pipelineSettings } = quickActivities;
 
 export function invalidDate(workflow: string, field: string, problem: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`${workflow}: invalid input: ${field}: ${problem}`, 'InvalidInput');

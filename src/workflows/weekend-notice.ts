@@ -18,11 +18,9 @@ import { sendToPatients } from './deliver.js';
 import { localDate, weekendProblem } from '../domain/dates.js';
 import { checkDateInput, invalidDate, parseInput, scheduledWeekendNoticeInput, weekendNoticeInput } from './input.js';
 import { PATCHES } from './patches.js';
+import { quickActivities } from './quick-activities.js';
 
-const { weekendNoticeMessage } = proxyActivities<ActivityTypes>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { weekendNoticeMessage } = quickActivities;
 
 /** The sending activity of runs started before PATCHES.perMessageDelivery (kept for their replay). */
 const { sendWeekendNotice } = proxyActivities<ActivityTypes>({

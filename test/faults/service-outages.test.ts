@@ -57,7 +57,7 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     const downFor = (Date.now() - faultAt) / 1000;
     const { summary, closedAt } = await s.completion(handle);
 
-    s.finish(
+    await s.finishRun(
       {
         order: 5,
         fault: 'PostgreSQL killed (`pg_ctl stop -m immediate`) during a load',
@@ -66,10 +66,8 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
           `had failed: "${failed.lastFailure?.slice(0, 60) ?? ''}"); crash recovery dropped the six transactions ` +
           `and the retried loads wrote each batch once (retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [await s.checkDate(runDate, { summary })],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 
@@ -84,7 +82,7 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     await start('s3');
     const { summary, closedAt } = await s.completion(handle);
 
-    s.finish(
+    await s.finishRun(
       {
         order: 6,
         fault: 'S3 server stopped for 30 s during an upload',
@@ -92,10 +90,8 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
           `stopped with ${written} of ${FaultScenario.partFilesPerRun()} part files written and uploads running; ` +
           `the generation attempts failed and were retried until it was back (retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [await s.checkDate(runDate, { summary })],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 
@@ -112,7 +108,7 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
     assert.equal(s.workers.length, 1, 'the first worker finished the run');
     assert.equal(s.worker.proc.exitCode, null, 'and is still running');
 
-    s.finish(
+    await s.finishRun(
       {
         order: 7,
         fault: 'Temporal dev server restarted mid-pipeline',
@@ -121,10 +117,8 @@ describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, 
           'files written; the same worker reconnected and the run went on from its history ' +
           `(retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [await s.checkDate(runDate, { summary })],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 });

@@ -51,8 +51,7 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
     await s.startWorker();
     const { summary, closedAt } = await s.completion(handle);
 
-    const check = await s.checkDate(runDate, { summary });
-    s.finish(
+    await s.finishRun(
       {
         order: 1,
         fault: 'worker SIGKILL during generation',
@@ -60,10 +59,8 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
           `killed with ${written} of ${FaultScenario.partFilesPerRun()} part files written; a new worker took over ` +
           `the shards once their 20 s heartbeat timeout passed (retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [check],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 
@@ -80,8 +77,7 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
     await s.startWorker();
     const { summary, closedAt } = await s.completion(handle);
 
-    const check = await s.checkDate(runDate, { summary });
-    s.finish(
+    await s.finishRun(
       {
         order: 2,
         fault: 'worker SIGKILL during a load',
@@ -89,10 +85,8 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
           'killed while all six loads had copied their rows and waited to commit; their transactions rolled back ' +
           `and a new worker loaded each batch once (retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [check],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 
@@ -109,8 +103,7 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
     await s.startWorker();
     const { summary, closedAt } = await s.completion(handle);
 
-    const check = await s.checkDate(runDate, { summary });
-    s.finish(
+    await s.finishRun(
       {
         order: 3,
         fault: 'worker SIGKILL during dbt',
@@ -118,10 +111,8 @@ describe('faults that leave the stack up', { concurrency: true, timeout: 900_000
           `killed after dbt had finished ${nodes} nodes; runDbt was retried after its 1 min heartbeat timeout and ` +
           `rebuilt everything (retried: ${await s.retried(runDate)})`,
         faultAt,
-        recoveredAt: closedAt,
       },
-      [check],
-      [{ runDate, summary }],
+      { runDate, summary, closedAt },
     );
   });
 

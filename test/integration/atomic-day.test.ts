@@ -17,6 +17,7 @@ import type { GenerateShardInput, PipelineSummary, ShardObject } from '../../src
 import { awaitPipeline, startPipeline } from '../../src/run-pipeline.js';
 import { PATCHES } from '../../src/workflows/patches.js';
 import { installQuietRuntime, WORKFLOWS_PATH } from '../../src/worker.js';
+import { corruptCsvField } from '../support/csv-faults.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 import { patchIds, scheduledActivities } from '../support/history.js';
 
@@ -51,12 +52,7 @@ describe('atomic days', () => {
             if (Date.now() > deadline) throw new Error('the other five loads of X did not finish within 180 s');
             await new Promise((r) => setTimeout(r, 250));
           }
-          const lines = (await h.store.getText(object.key)).split('\n');
-          const fields = (lines[1] ?? '').split(',');
-          fields[3] = 'not-a-date';
-          lines[1] = fields.join(',');
-          const stored = await h.store.put(object.key, lines.join('\n'), 'text/csv');
-          return { ...object, etag: stored.etag, bytes: stored.size };
+          return corruptCsvField(h.store, object, { line: 1, field: 3, value: 'not-a-date' });
         },
       }),
     });

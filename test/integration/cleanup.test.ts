@@ -59,6 +59,17 @@ describe('retention cleanup on PostgreSQL', () => {
       'TRUNCATE raw.patients, raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
     );
 
+  /**
+   * A test's start: empty tables, a run date of its own and the cutoff `retentionDays` before it; the backups the
+   * run writes for `tables` are deleted after the file.
+   */
+  async function freshRun(retentionDays: number, tables = ['appointments']) {
+    await reset();
+    const runDate = uniqueDate('warehouse');
+    backupPrefixes.push(...tables.map((t) => keys.backupPrefix(t, runDate)));
+    return { runDate, cutoff: addDays(runDate, -retentionDays) };
+  }
+
   async function appointmentsShard(batchDate: string, firstId: number, n: number, appointmentDay = batchDate) {
     return putShard(
       store,
@@ -82,10 +93,7 @@ describe('retention cleanup on PostgreSQL', () => {
     ).map((r) => r.d);
 
   test('backs up, verifies and deletes expired rows; a rerun is already-done and deletes nothing more', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    const cutoff = addDays(runDate, -30);
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('feedback', runDate));
+    const { runDate, cutoff } = await freshRun(30, ['appointments', 'feedback']);
     await loadAppointments(addDays(runDate, -40), 1, 25); // expired
     await loadAppointments(cutoff, 1_001, 3); // on the cutoff day: kept
     await loadAppointments(addDays(runDate, -5), 2_001, 15); // recent: kept
@@ -150,10 +158,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('a backup that does not verify deletes nothing and records nothing', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
-    const cutoff = addDays(runDate, -10);
+    const { runDate, cutoff } = await freshRun(10);
     await loadAppointments(addDays(runDate, -20), 20_001, 5);
     const before = await count('appointments');
     const expired = await warehouse.query<{ n: number }>(
@@ -171,10 +176,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('more than RETENTION_MAX_DELETE_SHARE of a table: refused, nothing backed up, deleted or recorded', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    const cutoff = addDays(runDate, -30);
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    const { runDate, cutoff } = await freshRun(30);
     await loadAppointments(addDays(runDate, -45), 30_001, 5); // expired
     await loadAppointments(addDays(runDate, -2), 31_001, 10); // kept: 5 of 15 rows would go (33%)
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
@@ -206,10 +208,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('exactly the allowed share is not "more than": it is cleaned without being allowed', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    const cutoff = addDays(runDate, -30);
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    const { runDate, cutoff } = await freshRun(30);
     await loadAppointments(addDays(runDate, -31), 40_001, 2);
     await loadAppointments(runDate, 41_001, 8); // 2 of 10 = 0.2
     const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
@@ -219,10 +218,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('the load-ledger rows of removed batches go in the same transaction; a reload of that date loads', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    const cutoff = addDays(runDate, -30);
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate));
+    const { runDate, cutoff } = await freshRun(30);
     const gone = addDays(runDate, -60); // every row expired
     const partly = addDays(runDate, -31); // one batch whose appointments fall on both sides of the cutoff
     const kept = addDays(runDate, -1);
@@ -257,10 +253,7 @@ describe('retention cleanup on PostgreSQL', () => {
   });
 
   test('patients past the window go with a verified backup, but not while appointments of their batch remain', async () => {
-    await reset();
-    const runDate = uniqueDate('warehouse');
-    const cutoff = addDays(runDate, -30);
-    backupPrefixes.push(keys.backupPrefix('appointments', runDate), keys.backupPrefix('patients', runDate));
+    const { runDate, cutoff } = await freshRun(30, ['appointments', 'patients']);
     const old = addDays(runDate, -40); // its appointments are expired too
     const booked = addDays(runDate, -39); // its appointments fall after the cutoff: still referenced
     for (const [day, firstId, appointmentDay] of [

@@ -17,6 +17,7 @@ import type { GenerateShardInput, IngestResult, PipelineSummary, ShardObject } f
 import { keys } from '../../src/activities/storage.js';
 import { workflowIds, WORKFLOW_TYPES } from '../../src/temporal.js';
 import { startWorker } from '../../src/worker.js';
+import { corruptCsvField } from '../support/csv-faults.js';
 import { freshDatabase, harness, testConfig, uniqueDate, type TestHarness } from '../support/env.js';
 
 const PendingState = temporal.api.enums.v1.PendingActivityState;
@@ -145,12 +146,7 @@ describe('exactly-once ingestion', () => {
         async generateShard(shardInput: GenerateShardInput): Promise<ShardObject> {
           const object = await activities.generateShard(shardInput);
           if (shardInput.shard !== 1) return object;
-          const lines = (await h.store.getText(object.key)).split('\n');
-          const fields = (lines[6] ?? '').split(',');
-          fields[1] = 'not-a-number';
-          lines[6] = fields.join(',');
-          const stored = await h.store.put(object.key, lines.join('\n'), 'text/csv');
-          return { ...object, etag: stored.etag, bytes: stored.size };
+          return corruptCsvField(h.store, object, { line: 6, field: 1, value: 'not-a-number' });
         },
       }),
     });

@@ -8,23 +8,12 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { createS3Client } from '../../src/activities/storage.js';
 import { loadConfig } from '../../src/config.js';
+import { temporalCliOn } from '../support/temporal-cli.js';
 
 const config = loadConfig();
-const temporalCli = process.env.TEMPORAL_CLI || 'temporal';
 
 test('the temporal CLI lists workflows on the stack', async () => {
-  const { stdout } = await execa(temporalCli, [
-    'workflow',
-    'list',
-    '--address',
-    config.temporal.address,
-    '--namespace',
-    config.temporal.namespace,
-    '--limit',
-    '1',
-    '-o',
-    'json',
-  ]);
+  const { stdout } = await temporalCliOn(config.temporal, ['workflow', 'list', '--limit', '1', '-o', 'json']);
   assert.doesNotThrow(() => JSON.parse(stdout || '[]'));
 });
 

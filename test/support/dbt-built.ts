@@ -169,14 +169,21 @@ export async function openBuiltFixture(prefix: string): Promise<DbtTestDatabase>
   );
 }
 
+/** An open copy of the built fixture, with its query results as plain rows. */
+export interface BuiltFixture extends DbtTestDatabase {
+  /** {@link rowsOf} on this database. */
+  rows(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
 /**
  * Opens a copy of the built fixture (see {@link openBuiltFixture}) before the tests of the enclosing `describe` and
  * closes it after them; the returned function gives the tests the open database.
  */
-export function useBuiltFixture(prefix: string): () => DbtTestDatabase {
-  let fixture: DbtTestDatabase | undefined;
+export function useBuiltFixture(prefix: string): () => BuiltFixture {
+  let fixture: BuiltFixture | undefined;
   before(async () => {
-    fixture = await openBuiltFixture(prefix);
+    const opened = await openBuiltFixture(prefix);
+    fixture = Object.assign(opened, { rows: (sql: string, params?: unknown[]) => rowsOf(opened.db, sql, params) });
   });
   after(async () => {
     await fixture?.close();

@@ -421,6 +421,19 @@ export class FaultScenario {
     return check;
   }
 
+  /** {@link finish} for a fault during one run: the checks of that run's date and summary. */
+  async finishRun(
+    row: Pick<FaultResult, 'order' | 'fault' | 'happened'> & { faultAt: number },
+    run: { runDate: string; summary: PipelineSummary; closedAt: number },
+  ): Promise<FaultResult> {
+    const check = await this.checkDate(run.runDate, { summary: run.summary });
+    return this.finish(
+      { ...row, recoveredAt: run.closedAt },
+      [check],
+      [{ runDate: run.runDate, summary: run.summary }],
+    );
+  }
+
   /**
    * Records the scenario's row (rows lost and duplicates summed over `checks`, duplicate messages from the
    * receiver) and then asserts zero of each and that every run's staff summary reached both channels once.

@@ -17,14 +17,13 @@ import { after, before, describe, test } from 'node:test';
 import { ActivityFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { execa } from 'execa';
 import { startCodecServer, type RunningCodecServer } from '../../src/cli/codec-server.js';
 import { ENCRYPTED_ENCODING, EncryptionCodec, encryptionKeyId, METADATA_ENCRYPTION_KEY_ID } from '../../src/codec.js';
 import { connectClient } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { harness, testConfig, uniq, uniqueWeekendDate, type TestHarness } from '../support/env.js';
+import { temporalCliOn } from '../support/temporal-cli.js';
 
-const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
 const str = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 const b64 = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('base64');
 
@@ -157,13 +156,9 @@ describe('payload encryption end to end', () => {
 
   test('`temporal workflow show --codec-endpoint --codec-auth` shows the decrypted result', async () => {
     const show = async (codecArgs: string[]) => {
-      const { stdout } = await execa(temporalCli, [
+      const { stdout } = await temporalCliOn(h.config.temporal, [
         'workflow',
         'show',
-        '--address',
-        h.config.temporal.address,
-        '--namespace',
-        h.config.temporal.namespace,
         '--workflow-id',
         workflowId,
         '-o',
@@ -196,13 +191,9 @@ describe('payload encryption end to end', () => {
   test('a workflow started by the plain temporal CLI (unencrypted input) still runs', async () => {
     const id = `encryption-plain-input-${uniq()}`;
     const plainDate = uniqueWeekendDate();
-    await execa(temporalCli, [
+    await temporalCliOn(h.config.temporal, [
       'workflow',
       'start',
-      '--address',
-      h.config.temporal.address,
-      '--namespace',
-      h.config.temporal.namespace,
       '--task-queue',
       h.config.temporal.taskQueue,
       '--type',

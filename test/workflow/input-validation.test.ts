@@ -8,16 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { execa } from 'execa';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { PipelineSummary } from '../../src/domain/types.js';
 import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
 import { invalidInputFailure } from '../support/workflow-runs.js';
-
-const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
+import { temporalCliOn } from '../support/temporal-cli.js';
 
 describe('dailyPipeline input, started with the temporal CLI', () => {
   let h: TestHarness;
@@ -31,7 +27,7 @@ describe('dailyPipeline input, started with the temporal CLI', () => {
   /** `temporal workflow start` with `input` as the JSON argument; returns the handle of the started run. */
   async function cliStart(input: string) {
     const workflowId = `input-validation-${randomUUID().slice(0, 8)}`;
-    const { stdout } = await execa(temporalCli, [
+    const { stdout } = await temporalCliOn(h.config.temporal, [
       'workflow',
       'start',
       '--type',
@@ -42,10 +38,6 @@ describe('dailyPipeline input, started with the temporal CLI', () => {
       workflowId,
       '--input',
       input,
-      '--address',
-      h.config.temporal.address,
-      '--namespace',
-      h.config.temporal.namespace,
     ]);
     assert.match(stdout, new RegExp(workflowId));
     return h.client.workflow.getHandle(workflowId);

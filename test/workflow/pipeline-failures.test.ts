@@ -85,6 +85,13 @@ async function expectFailure(handle: WorkflowHandle): Promise<ApplicationFailure
   assert.fail(`${handle.workflowId} completed, but it should have failed`);
 }
 
+/** Starts the pipeline for `runDate` and waits for it to fail: its handle, failure and run id. */
+async function failedRun(h: TestHarness, runDate: string) {
+  const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
+  const failure = await expectFailure(handle);
+  return { handle, failure, runId: (await handle.describe()).runId };
+}
+
 const stepStates = (p: PipelineProgress): Record<string, StepState> =>
   Object.fromEntries(p.steps.map((s) => [s.name, s.state]));
 
@@ -130,9 +137,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       message: 'chart renderer crashed (injected)',
     });
     try {
-      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
-      const failure = await expectFailure(handle);
-      const runId = (await handle.describe()).runId;
+      const { handle, failure, runId } = await failedRun(h, runDate);
 
       assert.equal(failure.type, 'PipelineStepFailed');
       assert.match(failure.message, /failed: report: .*chart renderer crashed \(injected\)/);
@@ -189,9 +194,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       message: 'dbt build exited with code 2 (injected)',
     });
     try {
-      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
-      const failure = await expectFailure(handle);
-      const runId = (await handle.describe()).runId;
+      const { handle, failure, runId } = await failedRun(h, runDate);
       assert.equal(failure.type, 'PipelineStepFailed');
       assert.match(failure.message, /failed at step dbt: InjectedFault: dbt build exited with code 2 \(injected\)/);
 
@@ -287,9 +290,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       },
     }));
     try {
-      const handle = await startPipeline(h.client, h.config, { runDate, scale: SCALE });
-      const failure = await expectFailure(handle);
-      const runId = (await handle.describe()).runId;
+      const { failure, runId } = await failedRun(h, runDate);
       // The value is in the run's own failure (operators see it in Temporal) ...
       assert.match(failure.message, /failed at step ingest: CsvLoadError: .*Zulmira Quintanilha-Bettencourt/);
 

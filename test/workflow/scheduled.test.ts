@@ -10,8 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { WorkflowFailedError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
@@ -24,8 +22,7 @@ import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js'
 import { freshDatabase, harness, testConfig, type TestHarness } from '../support/env.js';
 import { chatIdOf, receiverSettings, startReceiver, type Receiver } from '../support/receiver.js';
 import { deleteSchedules } from '../support/workflow-runs.js';
-
-const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
+import { temporalCli } from '../support/temporal-cli.js';
 
 /**
  * A timezone whose date differs from UTC's now and stays so for the next 15 minutes (UTC-12 before noon

@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
@@ -18,6 +16,7 @@ import { registerScheduleCommands } from '../../src/cli/schedules.js';
 import { applySchedules, describeScheduleOrUndefined, planSchedules, SCHEDULE_IDS } from '../../src/schedules.js';
 import { connectClient } from '../../src/temporal.js';
 import { NoWorkerError } from '../../src/worker-watchdog.js';
+import { temporalCli } from '../support/temporal-cli.js';
 
 const prefix = `t-${randomUUID().slice(0, 8)}-`;
 const dailyId = `${prefix}${SCHEDULE_IDS.dailyPipeline}`;
@@ -35,8 +34,6 @@ async function cli(config: Config, args: string[]) {
   await program.parseAsync(['node', 'healthsynth', 'schedules', ...args]);
   return io;
 }
-
-const temporalCli = path.join(os.homedir(), '.cache/healthsynth/temporal-cli-1.5.1/temporal');
 
 describe('schedules apply on the real server', () => {
   let client: Client;

@@ -37,7 +37,7 @@ import {
 import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
 import { dayProblems, validPublishInput } from './publish.js';
-import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
+import { retentionLimitExceeded, tableCleaned, withinDeleteShare } from './retention-limit.js';
 
 /** Connection, object store and session settings for {@link PostgresWarehouse}. */
 export interface PostgresWarehouseOptions {
@@ -369,14 +369,12 @@ export class PostgresWarehouse implements Warehouse {
       );
       const prior = done.rows[0];
       if (prior) {
-        return {
+        return tableCleaned('already-done', {
           table,
           cutoff: prior.cutoff,
           backupKey: prior.backup_key,
-          rowsBackedUp: prior.rows,
-          rowsDeleted: prior.rows,
-          status: 'already-done',
-        };
+          rows: prior.rows,
+        });
       }
       // One scan counts the rows due, the whole table (for the share limit) and the key sum of the rows due.
       const counted = await client.query<{ n: number; total: number; key_sum: string }>(
@@ -421,15 +419,13 @@ export class PostgresWarehouse implements Warehouse {
          VALUES ($1, $2, $3, $4, $5, now())`,
         [runDate, table, cutoff, backupKey, verified.rows],
       );
-      return {
+      return tableCleaned('cleaned', {
         table,
         cutoff,
         backupKey,
-        rowsBackedUp: verified.rows,
-        rowsDeleted: verified.rows,
+        rows: verified.rows,
         ledgerRowsDeleted: unledgered.rowCount ?? 0,
-        status: 'cleaned',
-      };
+      });
     });
   }
 

@@ -21,7 +21,7 @@ import {
 } from './ddl.js';
 import type { BackupVerifier, CleanupPlan } from './index.js';
 import { RedshiftStatementError, type RedshiftSession } from './redshift-data.js';
-import { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
+import { retentionLimitExceeded, tableCleaned, withinDeleteShare } from './retention-limit.js';
 
 /**
  * UNLOAD the expired rows (one file stream, PARALLEL OFF, with a manifest) to a prefix of this attempt's own,
@@ -49,15 +49,12 @@ export async function cleanupExpired(
     [runDate, table],
   );
   if (prior[0]) {
-    const rows = Number(prior[0].rows);
-    return {
+    return tableCleaned('already-done', {
       table,
       cutoff: String(prior[0].cutoff),
       backupKey: prior[0].backup_key,
-      rowsBackedUp: rows,
-      rowsDeleted: rows,
-      status: 'already-done',
-    };
+      rows: Number(prior[0].rows),
+    });
   }
   const keySumSql = `COALESCE(SUM(${key}::decimal(38,0)), 0)`;
   // Rows due and the whole table, in one statement (a cross join of two plain aggregates).
@@ -141,15 +138,13 @@ export async function cleanupExpired(
       'DeleteCountMismatch',
     );
   }
-  return {
+  return tableCleaned('cleaned', {
     table,
     cutoff,
     backupKey,
-    rowsBackedUp: verified.rows,
-    rowsDeleted: verified.rows,
+    rows: verified.rows,
     ledgerRowsDeleted: done.SubStatements?.[at('unledger')]?.ResultRows ?? 0,
-    status: 'cleaned',
-  };
+  });
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * The retention delete-share limit, shared by both warehouse adapters: one cleanup run may delete at most
  * RETENTION_MAX_DELETE_SHARE of a table, so a mistyped date or retention setting cannot empty the warehouse.
+ * Also the result both adapters give for a table whose expired rows went.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { CleanupTableResult } from '../../domain/types.js';
 import type { RetentionTable } from './ddl.js';
 
 /**
@@ -31,4 +33,24 @@ export function retentionLimitExceeded(
 /** True when deleting `rowsDue` of `tableRows` rows stays within `maxShare` (undefined: no limit). */
 export function withinDeleteShare(rowsDue: number, tableRows: number, maxShare: number | undefined): boolean {
   return maxShare === undefined || rowsDue <= maxShare * tableRows;
+}
+
+/**
+ * A table whose expired rows were backed up and deleted by this attempt (`cleaned`) or by an earlier one
+ * (`already-done`): the verified backup holds exactly the rows deleted, so both counts are `rows`.
+ */
+export function tableCleaned(
+  status: 'cleaned' | 'already-done',
+  done: { table: string; cutoff: string; backupKey: string; rows: number; ledgerRowsDeleted?: number },
+): CleanupTableResult {
+  const { table, cutoff, backupKey, rows, ledgerRowsDeleted } = done;
+  return {
+    table,
+    cutoff,
+    backupKey,
+    rowsBackedUp: rows,
+    rowsDeleted: rows,
+    ...(ledgerRowsDeleted === undefined ? {} : { ledgerRowsDeleted }),
+    status,
+  };
 }

@@ -105,6 +105,28 @@ export async function runLogged(
   return code;
 }
 
+/** What a tool's variable (DBT_BIN, PG_BIN_DIR, TEMPORAL_CLI_BIN…) must pass, and what to say when it does not. */
+export interface ToolVariable {
+  tool: string;
+  variable: string;
+  works: (value: string) => Promise<boolean>;
+  /** Follows `<variable>=<value> ` in the error. */
+  problem: string | ((value: string) => string);
+  remedy: string;
+}
+
+/**
+ * The tool a variable points at: undefined when the variable is unset, its absolute path when it works, else a
+ * ToolchainError, because a path the user set is a choice we must not silently replace with another tool.
+ */
+export async function toolFromVariable(env: NodeJS.ProcessEnv, v: ToolVariable): Promise<string | undefined> {
+  const value = env[v.variable];
+  if (!value) return undefined;
+  if (await v.works(value)) return path.resolve(value);
+  const problem = typeof v.problem === 'string' ? v.problem : v.problem(value);
+  throw new ToolchainError(v.tool, `${v.variable}=${value} ${problem}`, v.remedy);
+}
+
 /** True when `bin --version` (or the given args) runs and exits 0. */
 export async function runs(bin: string, args: readonly string[] = ['--version']): Promise<boolean> {
   const res = await execa(bin, args, { reject: false, stdin: 'ignore', timeout: 30_000 });

@@ -14,6 +14,7 @@ import {
   runLogged,
   runs,
   ToolchainError,
+  toolFromVariable,
   which,
   writeStamp,
   type ToolchainOptions,
@@ -65,14 +66,14 @@ async function findPython(env: NodeJS.ProcessEnv): Promise<{ python?: string; pr
  */
 export async function ensureDbt(opts: ToolchainOptions = {}): Promise<string> {
   const { env, log } = envAndLog(opts);
-  if (env.DBT_BIN) {
-    if (await runs(env.DBT_BIN)) return path.resolve(env.DBT_BIN);
-    throw new ToolchainError(
-      'dbt',
-      `DBT_BIN=${env.DBT_BIN} does not run`,
-      'Point DBT_BIN at a working dbt, or unset it',
-    );
-  }
+  const chosen = await toolFromVariable(env, {
+    tool: 'dbt',
+    variable: 'DBT_BIN',
+    works: (bin) => runs(bin),
+    problem: 'does not run',
+    remedy: 'Point DBT_BIN at a working dbt, or unset it',
+  });
+  if (chosen) return chosen;
   const dir = dbtVenvDir(env);
   const dbt = dbtVenvBin(env);
   const wanted = createHash('sha256').update(readFileSync(DBT_REQUIREMENTS)).digest('hex');

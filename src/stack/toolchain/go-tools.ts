@@ -15,6 +15,7 @@ import {
   runLogged,
   runs,
   ToolchainError,
+  toolFromVariable,
   which,
   writeStamp,
   type ToolchainOptions,
@@ -97,15 +98,14 @@ async function goBuildMatches(bin: string, tool: GoTool, env: NodeJS.ProcessEnv)
 async function ensureGoTool(tool: GoTool, opts: ToolchainOptions): Promise<string> {
   const { env, log } = envAndLog(opts);
 
-  const fromEnv = env[tool.envVar];
-  if (fromEnv) {
-    if (await runs(fromEnv)) return path.resolve(fromEnv);
-    throw new ToolchainError(
-      tool.label,
-      `${tool.envVar}=${fromEnv} does not run (\`${fromEnv} --version\` failed)`,
-      `Point ${tool.envVar} at a working ${tool.binary} binary, or unset it to use the cached build`,
-    );
-  }
+  const chosen = await toolFromVariable(env, {
+    tool: tool.label,
+    variable: tool.envVar,
+    works: (bin) => runs(bin),
+    problem: (bin) => `does not run (\`${bin} --version\` failed)`,
+    remedy: `Point ${tool.envVar} at a working ${tool.binary} binary, or unset it to use the cached build`,
+  });
+  if (chosen) return chosen;
   const onPath = await which(tool.binary, env);
   if (onPath && (await runs(onPath))) return onPath;
 

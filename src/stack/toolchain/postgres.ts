@@ -11,6 +11,7 @@ import {
   isExecutable,
   isRoot,
   ToolchainError,
+  toolFromVariable,
   which,
   type ToolchainOptions,
 } from './common.js';
@@ -50,14 +51,14 @@ async function findPgBinDir(env: NodeJS.ProcessEnv): Promise<string | undefined>
  */
 export async function ensurePostgresBinaries(opts: ToolchainOptions = {}): Promise<string> {
   const { env, log } = envAndLog(opts);
-  if (env.PG_BIN_DIR) {
-    if (await isPgBinDir(env.PG_BIN_DIR)) return path.resolve(env.PG_BIN_DIR);
-    throw new ToolchainError(
-      'PostgreSQL',
-      `PG_BIN_DIR=${env.PG_BIN_DIR} does not hold initdb, pg_ctl and postgres`,
-      'Point PG_BIN_DIR at the server bin folder (e.g. /usr/lib/postgresql/16/bin) or unset it',
-    );
-  }
+  const chosen = await toolFromVariable(env, {
+    tool: 'PostgreSQL',
+    variable: 'PG_BIN_DIR',
+    works: isPgBinDir,
+    problem: 'does not hold initdb, pg_ctl and postgres',
+    remedy: 'Point PG_BIN_DIR at the server bin folder (e.g. /usr/lib/postgresql/16/bin) or unset it',
+  });
+  if (chosen) return chosen;
   let dir = await findPgBinDir(env);
   if (!dir) {
     const remedy =

@@ -1,0 +1,205 @@
+/**
+ * History benchmark: does a day's run cost the same on a warehouse holding months of history as on an empty one?
+ *
+ * Two warehouses, each with a database and a bucket of its own, get the same preparation except for the history:
+ *  - `history`: `days` weekdays at `scale` generated and loaded through the pipeline's activity functions, called
+ *    directly ({@link loadDays}: entities in parallel, two days in flight), then one dbt build of everything
+ *    (`--full-refresh`, tests scoped to the last day), in this process;
+ *  - `empty`: no days, the same build (it creates the marts, empty).
+ * Then one more weekday, the same date in both, runs as a full dailyPipeline on a fresh worker process of each
+ * (the worker's dbt daemon starts cold in both, with the parse state the build saved), the empty warehouse first.
+ * The ratios are that day's wall time and dbt step (runDbt's busy time) on the history warehouse over the same on
+ * the empty one. The warehouse's size is pg_total_relation_size (tables with their indexes and TOAST) over the raw
+ * and marts schemas, measured before the day's run.
+ */
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { createDbtActivities } from '../src/activities/dbt.js';
+import { DBT_DAEMONS } from '../src/activities/dbt-daemon.js';
+import { ObjectStore } from '../src/activities/storage.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { addDays, dayOfWeek } from '../src/domain/dates.js';
+import type { ScaleInput } from '../src/domain/types.js';
+import { recreateDatabase } from '../src/stack/postgres.js';
+import { benchE2e, type E2eResult } from './e2e.js';
+import { loadDays } from './load-days.js';
+import { spawnWorker, stopWorker } from './spawn-worker.js';
+
+const isWeekday = (date: string): boolean => !['Saturday', 'Sunday'].includes(dayOfWeek(date));
+
+/** The `n` weekdays before `date`, oldest first. */
+export function weekdaysBefore(date: string, n: number): string[] {
+  const out: string[] = [];
+  for (let d = addDays(date, -1); out.length < n; d = addDays(d, -1)) if (isWeekday(d)) out.unshift(d);
+  return out;
+}
+
+/** The first weekday on or after `date`. */
+export function weekdayFrom(date: string): string {
+  let d = date;
+  while (!isWeekday(d)) d = addDays(d, 1);
+  return d;
+}
+
+export interface WarehouseSize {
+  raw_mb: number;
+  marts_mb: number;
+  total_mb: number;
+  appointments: number;
+  /** total_mb per million rows of raw.appointments. */
+  mb_per_million_appointments: number;
+}
+
+/** The day's run on one warehouse: wall time, dbt step and the full end-to-end measurement. */
+export interface HistoryDayRun {
+  wall_s: number;
+  dbt_s: number;
+  steps: E2eResult['steps'];
+}
+
+export interface HistoryResult {
+  days: number;
+  scale: string;
+  run_date: string;
+  /** Loading the history (generation, loads, publish) and its one dbt build, in seconds. */
+  load_s: number;
+  build_s: number;
+  size: WarehouseSize;
+  history: HistoryDayRun;
+  empty: HistoryDayRun;
+  /** history / empty; the goal is ≤ 1.3. */
+  ratio: { wall: number; dbt: number };
+}
+
+const MB = 1024 * 1024;
+
+/** Sizes of the raw and marts schemas (every table with its indexes and TOAST) and the appointments they hold. */
+export async function warehouseSize(databaseUrl: string): Promise<WarehouseSize> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const sizes = await db.query<{ schema: string; bytes: string }>(
+      `select n.nspname as schema, sum(pg_total_relation_size(c.oid)) as bytes
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p', 'm') and n.nspname in ('raw', 'marts')
+        group by n.nspname`,
+    );
+    const of = (schema: string) => Number(sizes.rows.find((r) => r.schema === schema)?.bytes ?? 0) / MB;
+    const count = await db.query<{ n: string }>('select count(*) as n from raw.appointments');
+    const appointments = Number(count.rows[0]?.n ?? 0);
+    const total = of('raw') + of('marts');
+    return {
+      raw_mb: Math.round(of('raw')),
+      marts_mb: Math.round(of('marts')),
+      total_mb: Math.round(total),
+      appointments,
+      mb_per_million_appointments: appointments > 0 ? Math.round(total / (appointments / 1e6)) : 0,
+    };
+  } finally {
+    await db.end();
+  }
+}
+
+interface Prepared {
+  env: NodeJS.ProcessEnv;
+  config: Config;
+}
+
+/** A fresh database, bucket and task queue named after `name`, loaded with `days` and built once. */
+async function prepare(
+  name: string,
+  days: string[],
+  scale: ScaleInput,
+  log: (line: string) => void,
+): Promise<Prepared> {
+  const server = loadConfig().warehouse;
+  if (server.kind !== 'postgres') throw new Error('the history benchmark needs the PostgreSQL warehouse');
+  const env = {
+    ...process.env,
+    DATABASE_URL: await recreateDatabase(server.databaseUrl, `healthsynth_bench_${name}`),
+    S3_BUCKET: `hs-bench-${name.replace(/_/g, '-')}`,
+    TEMPORAL_TASK_QUEUE: `bench-${name}-${process.pid}`,
+    WORKER_METRICS_PORT: '0',
+  };
+  const config = loadConfig(env);
+  const store = ObjectStore.fromConfig(config.s3);
+  await store.ensureBucket();
+  await store.deletePrefix('');
+  const started = Date.now();
+  await loadDays(config, days, scale, {
+    concurrency: 2,
+    onDay: (day, done) => {
+      if (done % 10 === 0 || done === days.length) {
+        log(`  ${name}: ${done}/${days.length} days loaded (${day}), ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      }
+    },
+  });
+  return { env, config };
+}
+
+/** Runs dailyPipeline for `runDate` on a fresh worker of `prepared`'s warehouse and measures it. */
+async function runDay(client: Client, prepared: Prepared, runDate: string, scale: ScaleInput): Promise<HistoryDayRun> {
+  const worker = await spawnWorker(prepared.env);
+  try {
+    const e2e = await benchE2e(client, prepared.config, runDate, scale);
+    return { wall_s: e2e.wall_s, dbt_s: e2e.steps.dbt.s, steps: e2e.steps };
+  } finally {
+    await stopWorker(worker);
+  }
+}
+
+/**
+ * Runs the history benchmark: `days` weekdays of history at `scale` before `runDate` (a weekday), that day's run on
+ * the history warehouse and on an empty one. `client` must reach the stack's Temporal.
+ */
+export async function benchHistory(
+  client: Client,
+  runDate: string,
+  days: number,
+  scale: ScaleInput,
+  log: (line: string) => void,
+): Promise<HistoryResult> {
+  const history = weekdaysBefore(runDate, days);
+  const lastDay = history[history.length - 1] ?? weekdaysBefore(runDate, 1)[0]!;
+  const build = async (p: Prepared) => {
+    // One build of everything loaded (the incremental marts from raw), tests scoped to the last day's batch.
+    await createDbtActivities({ config: p.config }).runDbt({ runDate: lastDay, scope: 'day', fullRefresh: true });
+    await DBT_DAEMONS.stopAll();
+  };
+
+  log(`history: an empty warehouse, then ${days} weekdays at ${scale} (${history[0]} … ${lastDay}), then ${runDate}…`);
+  const empty = await prepare('history_empty', [], scale, log);
+  await build(empty);
+
+  const started = Date.now();
+  const full = await prepare('history', history, scale, log);
+  const loadS = (Date.now() - started) / 1000;
+  const buildStarted = Date.now();
+  await build(full);
+  const buildS = (Date.now() - buildStarted) / 1000;
+  const size = await warehouseSize(full.config.warehouse.kind === 'postgres' ? full.config.warehouse.databaseUrl : '');
+  log(
+    `  loaded in ${loadS.toFixed(0)} s, built in ${buildS.toFixed(0)} s: ${size.appointments.toLocaleString('en-US')} ` +
+      `appointments, raw ${size.raw_mb} MB + marts ${size.marts_mb} MB = ${size.mb_per_million_appointments} MB per million`,
+  );
+
+  const onEmpty = await runDay(client, empty, runDate, scale);
+  log(`  ${runDate} on the empty warehouse: wall ${onEmpty.wall_s.toFixed(1)} s, dbt ${onEmpty.dbt_s.toFixed(1)} s`);
+  const onHistory = await runDay(client, full, runDate, scale);
+  const ratio = { wall: onHistory.wall_s / onEmpty.wall_s, dbt: onHistory.dbt_s / onEmpty.dbt_s };
+  log(
+    `  ${runDate} after ${days} days: wall ${onHistory.wall_s.toFixed(1)} s, dbt ${onHistory.dbt_s.toFixed(1)} s ` +
+      `(${ratio.wall.toFixed(2)}x / ${ratio.dbt.toFixed(2)}x the empty warehouse's)`,
+  );
+  return {
+    days,
+    scale: String(scale),
+    run_date: runDate,
+    load_s: loadS,
+    build_s: buildS,
+    size,
+    history: onHistory,
+    empty: onEmpty,
+    ratio,
+  };
+}
