@@ -6,9 +6,9 @@
  * one more day's dailyPipeline timed against the same day on an empty warehouse (bench/history.ts); opt-in, since
  * it loads 12M appointments and took 20 minutes on this machine (load average 7-14).
  *
- * `workers` (two workers on one task queue, one SIGKILLed mid-generation) runs only with `--with workers`: it has
- * not yet completed a run on this machine (issue 10 stays open for it). It runs at the first of `--scales` when
- * given, else at medium.
+ * `workers` (two workers on one task queue, one SIGKILLed mid-generation) runs only with `--with workers` (two
+ * large runs take minutes). It runs at the first of `--scales` when given, else at medium, with SHARD_ROWS 20,000
+ * unless set, so there are many shards to spread.
  *
  * Every number is a ratio against a baseline measured in the same run (naive faker generator,
  * psql \copy) or a wall time on this machine; nothing here asserts a target. The local stack is
@@ -162,6 +162,8 @@ async function main(): Promise<void> {
       DATABASE_URL: await recreateDatabase(server.databaseUrl, 'healthsynth_bench_workers'),
       TEMPORAL_TASK_QUEUE: `bench-workers-${process.pid}`,
       WORKER_METRICS_PORT: '0',
+      // Many shards to spread (50 per appointment entity at large) rather than the default's 4.
+      SHARD_ROWS: process.env.SHARD_ROWS ?? '20000',
     };
     const config = loadConfig(env);
     const client = await connectClient(config);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { workerProcessEnv } from '../src/worker.js';
+import { workerNodeFlags, workerProcessEnv } from '../src/worker.js';
 
 /** Peak resident set size of a process, from /proc (VmHWM), in MB. */
 export async function peakRssMb(pid: number): Promise<number> {
@@ -16,7 +16,7 @@ export async function peakRssMb(pid: number): Promise<number> {
 
 /** Starts `src/worker.ts` with `env` and resolves once it polls its task queue. */
 export async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  const proc = spawn(process.execPath, [...workerNodeFlags([]), '--import', 'tsx', 'src/worker.ts'], {
     env: workerProcessEnv(env),
     stdio: ['ignore', 'pipe', 'ignore'],
   });

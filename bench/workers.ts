@@ -3,7 +3,6 @@
  * events' worker identity), then a run in which one of them is killed with SIGKILL while it generates a shard,
  * which the other must finish with every entity's loaded count equal to its generated count.
  */
-import type { ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import pg from 'pg';
@@ -14,15 +13,16 @@ import { ENTITY_NAMES, type EntityName } from '../src/domain/entities.js';
 import type { ScaleInput } from '../src/domain/types.js';
 import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 import { workflowIds } from '../src/temporal.js';
-import { collectRuns, measureRun, type StepRun } from './e2e.js';
+import { activityRuns, collectRuns, measureRun, type ActivityRun } from './e2e.js';
 import { spawnWorker, stopWorker } from './spawn-worker.js';
 
 const PendingState = proto.temporal.api.enums.v1.PendingActivityState;
 
 /** Activities per worker ('a', 'b') and type; the identity the SDK gives a worker by default is `<pid>@<host>`. */
-type Split = Record<'a' | 'b' | 'other', { generateShard: number; loadBatch: number }>;
+export type Split = Record<'a' | 'b' | 'other', { generateShard: number; loadBatch: number }>;
 
-function split(runs: StepRun[], a: ChildProcess, b: ChildProcess): Split {
+/** How many generateShard and loadBatch executions of `runs` the worker with pid `a`, `b` or another one ran. */
+export function split(runs: readonly ActivityRun[], a: number, b: number): Split {
   const out: Split = {
     a: { generateShard: 0, loadBatch: 0 },
     b: { generateShard: 0, loadBatch: 0 },
@@ -30,32 +30,51 @@ function split(runs: StepRun[], a: ChildProcess, b: ChildProcess): Split {
   };
   for (const r of runs) {
     if (r.type !== 'generateShard' && r.type !== 'loadBatch') continue;
-    const who = r.identity.startsWith(`${a.pid}@`) ? 'a' : r.identity.startsWith(`${b.pid}@`) ? 'b' : 'other';
+    const who = r.identity.startsWith(`${a}@`) ? 'a' : r.identity.startsWith(`${b}@`) ? 'b' : 'other';
     out[who][r.type] += 1;
   }
   return out;
 }
 
-/** Resolves once worker `proc` is running a generateShard attempt of the run for `runDate`. */
-async function generatingOn(client: Client, runDate: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once the worker with pid `pid` is running a generateShard attempt of the run for `runDate` and has
+ * completed at least `completedFirst` of them (so a kill then cuts its work short in the middle of the run, not
+ * at its first shard); resolves with how many it had completed.
+ */
+export async function generatingOn(
+  client: Client,
+  runDate: string,
+  pid: number,
+  timeoutMs: number,
+  completedFirst = 0,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  const mine = (identity: string | null | undefined): boolean => (identity ?? '').startsWith(`${pid}@`);
+  let completed = 0;
   while (Date.now() < deadline) {
+    let running = false;
+    completed = 0;
     for (const entity of ENTITY_NAMES) {
-      const desc = await client.workflow
-        .getHandle(workflowIds.ingest(entity, runDate))
-        .describe()
-        .catch(() => undefined);
-      const running = desc?.raw.pendingActivities?.some(
+      const handle = client.workflow.getHandle(workflowIds.ingest(entity, runDate));
+      const desc = await handle.describe().catch(() => undefined);
+      running ||= (desc?.raw.pendingActivities ?? []).some(
         (p) =>
           p.activityType?.name === 'generateShard' &&
           p.state === PendingState.PENDING_ACTIVITY_STATE_STARTED &&
-          (p.lastWorkerIdentity ?? '').startsWith(`${proc.pid}@`),
+          mine(p.lastWorkerIdentity),
       );
-      if (running) return;
+      if (desc && completed < completedFirst) {
+        const events = (await handle.fetchHistory()).events ?? [];
+        completed += activityRuns(events).filter((r) => r.type === 'generateShard' && mine(r.identity)).length;
+      }
     }
+    if (running && completed >= completedFirst) return completed;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`worker ${proc.pid} ran no generateShard of ${runDate} within ${timeoutMs / 1000} s`);
+  throw new Error(
+    `worker ${pid} was not generating a shard of ${runDate} after ${completedFirst} done within ${timeoutMs / 1000} s ` +
+      `(${completed} done)`,
+  );
 }
 
 export interface WorkersResult {
@@ -95,11 +114,12 @@ export async function benchWorkers(
     const firstOutcome = await awaitPipeline(config, first);
     if (firstOutcome.error) throw new Error(`workers run ${runDates[0]} failed: ${failureText(firstOutcome.error)}`);
     const firstRun = await measureRun(client, first);
-    const firstSplit = split((await collectRuns(client, first)).runs, a, b);
+    const firstSplit = split((await collectRuns(client, first)).runs, a.pid as number, b.pid as number);
 
     const started = Date.now();
     const second = await startPipeline(client, config, { runDate: runDates[1], scale });
-    await generatingOn(client, runDates[1], b, 120_000);
+    // Killed once it has done a few of the run's shards, while it generates another.
+    await generatingOn(client, runDates[1], b.pid as number, 120_000, 3);
     b.kill('SIGKILL');
     const killedAfter = (Date.now() - started) / 1000;
     const outcome = await awaitPipeline(config, second);
@@ -127,7 +147,7 @@ export async function benchWorkers(
         completed: outcome.error === undefined,
         wall_s: secondRun.wall_s,
         killed_after_s: killedAfter,
-        activities: split(runs, a, b),
+        activities: split(runs, a.pid as number, b.pid as number),
         retried: runs.filter((r) => r.attempt > 1).length,
         counts,
         exact:

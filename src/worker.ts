@@ -19,7 +19,7 @@ import { stopWithParent } from './worker-process.js';
 
 export { WORKFLOWS_PATH } from './workflow-bundle.js';
 
-export { WORKER_PROCESS_SETTINGS, workerProcessEnv } from './worker-process.js';
+export { WORKER_PROCESS_SETTINGS, workerNodeFlags, workerProcessEnv } from './worker-process.js';
 
 /** How long the standalone worker keeps trying to reach Temporal at start before it exits (see {@link connectWithRetry}). */
 export const WORKER_CONNECT_RETRY_MS = 60_000;

@@ -1,10 +1,11 @@
 /**
  * Generation activities: write one entity's part file for one run date to the object store,
- * streaming the CSV from the generator straight into a multipart upload (no temp files, flat memory).
+ * streaming the CSV from the generator straight into a multipart upload (no temp files, flat memory: the
+ * generator refills one chunk buffer, which the upload copies into its reused part buffers).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
-import { GeneratorInputError, generateShardStream, type ShardStream } from '../domain/generator/index.js';
+import { GeneratorInputError, generateShardChunks, resolveShardSpec } from '../domain/generator/index.js';
 import type { GenerateShardInput, ShardObject } from '../domain/types.js';
 import { activityContext, startHeartbeat } from './heartbeat.js';
 import { keys, type ObjectStore } from './storage.js';
@@ -28,39 +29,44 @@ export function createGenerateActivities({ store, config }: GenerateDeps) {
      *
      * Idempotent: the bytes are a pure function of the input, so a retry (or a second run) overwrites
      * the object with identical content and returns the same result. Heartbeats `{ rows, bytes }`
-     * every few seconds while uploading; on cancellation the generator stream is destroyed, which
+     * every few seconds while uploading; on cancellation the upload stops and
      * aborts the multipart upload. Invalid input (bad date, unknown entity or scale, shard out of
      * range) fails with the non-retryable type `InvalidInput`; store errors are retried.
      */
     async generateShard(input: GenerateShardInput): Promise<ShardObject> {
-      let stream: ShardStream;
+      const spec = { ...input, shardRows: input.shardRows ?? config.shardRows };
       try {
-        stream = generateShardStream({ ...input, shardRows: input.shardRows ?? config.shardRows });
+        resolveShardSpec(spec);
       } catch (err) {
         if (err instanceof GeneratorInputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
         throw err;
       }
       const key = keys.rawPart(input.entity, input.runDate, input.shard);
+      const shard = { rows: 0, bytes: 0, ended: false };
+      function* chunks(): Generator<Buffer, void, void> {
+        for (const chunk of generateShardChunks(spec, shard, true)) {
+          shard.bytes += chunk.length;
+          yield chunk;
+        }
+        shard.ended = true;
+      }
       const ctx = activityContext();
-      const heartbeats = startHeartbeat(() => ({ key, rows: stream.rows, bytes: stream.bytes }), HEARTBEAT_EVERY_MS);
+      const heartbeats = startHeartbeat(() => ({ key, rows: shard.rows, bytes: shard.bytes }), HEARTBEAT_EVERY_MS);
       const beat = heartbeats.beat;
-      const onAbort = () => stream.destroy(ctx?.cancellationSignal.reason ?? new Error('activity cancelled'));
-      ctx?.cancellationSignal.addEventListener('abort', onAbort, { once: true });
       try {
-        const stored = await store.put(key, stream, 'text/csv');
-        if (!stream.readableEnded) throw new Error(`upload of ${key} finished before the generator did`);
-        if (stored.size !== stream.bytes) {
-          throw new Error(`object ${key} has ${stored.size} bytes after upload, the generator wrote ${stream.bytes}`);
+        // Cancellation aborts the upload (and its multipart upload) through the signal.
+        const stored = await store.put(key, chunks(), 'text/csv', ctx ? { signal: ctx.cancellationSignal } : {});
+        if (!shard.ended) throw new Error(`upload of ${key} finished before the generator did`);
+        if (stored.size !== shard.bytes) {
+          throw new Error(`object ${key} has ${stored.size} bytes after upload, the generator wrote ${shard.bytes}`);
         }
         beat();
-        return { key, etag: stored.etag, bytes: stored.size, rows: stream.rows };
+        return { key, etag: stored.etag, bytes: stored.size, rows: shard.rows };
       } catch (err) {
         if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
         throw err;
       } finally {
         heartbeats.stop();
-        ctx?.cancellationSignal.removeEventListener('abort', onAbort);
-        stream.destroy();
       }
     },
   };

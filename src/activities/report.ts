@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { doctorRatingMessage } from '../domain/messages.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
-import { renderDoctorRatingPng, TOP_N, type DoctorRatingRow } from './charts.js';
+import { renderDoctorRatingPngInChild } from './chart-process.js';
+import { TOP_N, type DoctorRatingRow } from './charts.js';
 import { createDeliverer, settleLegacy } from './delivery.js';
 import { withHeartbeat } from './heartbeat.js';
 import type { Notifier } from './notifier.js';
@@ -102,7 +103,7 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
       );
     }
     const doctorsRanked = Number(rows[0]?.doctors_ranked);
-    const png = await renderDoctorRatingPng(rows, runDate, { totalDoctors: doctorsRanked });
+    const png = await renderDoctorRatingPngInChild(rows, runDate, { totalDoctors: doctorsRanked });
     const reportKey = keys.report(runDate);
     await store.put(reportKey, png, 'image/png');
     const reportUrl = await store.url(reportKey);

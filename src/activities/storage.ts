@@ -4,7 +4,10 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -12,10 +15,12 @@ import {
   ListObjectsV2Command,
   NoSuchKey,
   NotFound,
+  PutObjectCommand,
   S3Client,
+  UploadPartCommand,
+  type CompletedPart,
   type _Object,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config.js';
 
@@ -34,8 +39,42 @@ export interface StoredObject {
   lastModified?: Date;
 }
 
-/** Upload parts are 5 MiB (the S3 minimum); two in flight keep memory flat while streaming generated CSV. */
+/** Upload parts are 5 MiB (the S3 minimum for every part but the last). */
 export const PART_SIZE = 5 * 1024 * 1024;
+
+/**
+ * Part buffers, allocated once and reused by every upload in the process: one per upload, refilled once its part
+ * is sent. A fresh 5 MiB buffer per part (what `@aws-sdk/lib-storage`'s Upload does, with `queueSize` more in
+ * flight) lives outside the JS heap and is freed only when a garbage collection finds its wrapper dead, so a worker
+ * streaming large shards held tens of such parts waiting for GC at its peak. An upload's producer waits while its
+ * part is sent; the worker's other activities run meanwhile, so on a busy worker the wait costs little. The pool
+ * keeps as many free buffers as the default 4 concurrent activities use; more concurrent uploads allocate more,
+ * and what the pool cannot keep is left to GC.
+ */
+class PartPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly partSize: number,
+    readonly keep: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
+  }
+
+  give(buf: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(buf);
+  }
+}
+
+const partPool = new PartPool(PART_SIZE, 4);
+
+/**
+ * What {@link ObjectStore.put} uploads: bytes, or a (sync or async) sequence of chunks. A chunk is copied into a
+ * part buffer before the next one is requested, so a producer may hand out the same buffer refilled each time.
+ */
+export type PutBody = Readable | Buffer | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 export function createS3Client(s3: Config['s3']): S3Client {
   return new S3Client({
@@ -75,22 +114,71 @@ export class ObjectStore {
   }
 
   /**
-   * Streams `body` to `key` with a multipart upload (single PUT below one part).
-   * Idempotent: the same bytes to the same key give the same object. Returns ETag and size.
+   * Streams `body` to `key` with a multipart upload of {@link PART_SIZE} parts, filled and sent in turn from a part
+   * buffer reused across uploads; a single PUT below one part (the same objects and ETags
+   * as `@aws-sdk/lib-storage`'s Upload with that part size). A failed or aborted (`signal`) upload is aborted so no
+   * parts are left behind. Idempotent: the same bytes to the same key give the same object. Returns ETag and size.
    */
   async put(
     key: string,
-    body: Readable | Buffer | string,
+    body: PutBody,
     contentType = 'application/octet-stream',
+    { signal }: { signal?: AbortSignal } = {},
   ): Promise<StoredObject> {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
-      partSize: PART_SIZE,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    await upload.done();
+    const chunks = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    const target = { Bucket: this.bucket, Key: key };
+    const parts: CompletedPart[] = [];
+    let uploadId: string | undefined;
+    const part = partPool.take();
+    let filled = 0;
+    /** Sends the part buffer's first `filled` bytes as the next part and empties it. */
+    const flush = async (): Promise<void> => {
+      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ ...target, ContentType: contentType })))
+        .UploadId;
+      const PartNumber = parts.length + 1;
+      const res = await this.client.send(
+        new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber, Body: part.subarray(0, filled) }),
+        signal ? { abortSignal: signal } : {},
+      );
+      parts.push({ PartNumber, ETag: res.ETag });
+      filled = 0;
+    };
+    try {
+      for await (const piece of chunks as AsyncIterable<Uint8Array | string>) {
+        signal?.throwIfAborted();
+        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        let offset = 0;
+        while (offset < chunk.length) {
+          // A full part is sent only once more bytes follow, so an object of exactly one part is a single PUT.
+          if (filled === PART_SIZE) await flush();
+          const n = Math.min(chunk.length - offset, PART_SIZE - filled);
+          part.set(chunk.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+        }
+      }
+      signal?.throwIfAborted();
+      if (uploadId === undefined) {
+        await this.client.send(
+          new PutObjectCommand({ ...target, Body: part.subarray(0, filled), ContentType: contentType }),
+          signal ? { abortSignal: signal } : {},
+        );
+      } else {
+        if (filled > 0) await flush();
+        await this.client.send(
+          new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        );
+      }
+    } catch (err) {
+      if (uploadId !== undefined) {
+        await this.client
+          .send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      partPool.give(part);
+    }
     const head = await this.head(key);
     if (!head) throw new Error(`object ${key} is missing right after upload to bucket ${this.bucket}`);
     return head;

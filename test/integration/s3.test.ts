@@ -93,4 +93,46 @@ describe('ObjectStore against the S3 server', () => {
     assert.equal(bytes, chunk * chunks);
     assert.equal(received.digest('hex'), sent.digest('hex'));
   });
+
+  test('chunks handed out in one refilled buffer upload intact; exactly one part is a single PUT', async () => {
+    const chunk = 64 * 1024;
+    const reused = Buffer.alloc(chunk);
+    const sent = createHash('sha256');
+    function* refill(chunks: number, hash = sent): Generator<Buffer> {
+      for (let i = 0; i < chunks; i++) {
+        reused.fill(`${String(i).padStart(6, '0')},`);
+        reused.writeUInt32BE(i, chunk - 4);
+        hash.update(reused);
+        yield reused;
+      }
+    }
+    const key = `${prefix}reused/part-00000.csv`;
+    const put = await store.put(key, refill(170), 'text/csv'); // 10.6 MiB: three parts
+    assert.equal(put.size, chunk * 170);
+    assert.match(put.etag, /-3$/);
+    const received = createHash('sha256');
+    for await (const piece of await store.get(key)) received.update(piece as Buffer);
+    assert.equal(received.digest('hex'), sent.digest('hex'));
+
+    const one = await store.put(
+      `${prefix}reused/one-part.csv`,
+      refill(PART_SIZE / chunk, createHash('sha256')),
+      'text/csv',
+    );
+    assert.equal(one.size, PART_SIZE);
+    assert.doesNotMatch(one.etag, /-\d+$/, 'a plain PUT, no multipart ETag');
+  });
+
+  test('an aborted upload fails with the abort reason and leaves no object', async () => {
+    const key = `${prefix}aborted/part-00000.csv`;
+    const controller = new AbortController();
+    async function* slow(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 200; i++) {
+        if (i === 100) controller.abort(new Error('stop here'));
+        yield Buffer.alloc(64 * 1024, 'a');
+      }
+    }
+    await assert.rejects(store.put(key, slow(), 'text/csv', { signal: controller.signal }), /stop here/);
+    assert.equal(await store.head(key), undefined);
+  });
 });

@@ -164,8 +164,10 @@ describe('npm run worker and npx healthsynth worker: one process, the same memor
           (env.NODE_OPTIONS ?? '').split(/\s+/).includes(WORKER_PROCESS_SETTINGS.nodeOptions),
           `NODE_OPTIONS=${env.NODE_OPTIONS}`,
         );
-        // The same entry either way (npx may run it through a link in its cache).
-        const [, script, ...rest] = (await readFile(`/proc/${w.workerPid}/cmdline`, 'utf8')).split('\0');
+        // The same entry either way (npx may run it through a link in its cache), after the worker's Node flags.
+        const [, ...args] = (await readFile(`/proc/${w.workerPid}/cmdline`, 'utf8')).split('\0');
+        for (const flag of WORKER_PROCESS_SETTINGS.nodeFlags) assert.ok(args.includes(flag), args.join(' '));
+        const [script, ...rest] = args.filter((a) => !a.startsWith('--'));
         assert.equal(await realpath(script ?? ''), path.join(REPO_ROOT, 'bin', 'healthsynth.js'));
         assert.equal(rest[0], 'worker');
       } finally {

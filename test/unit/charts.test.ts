@@ -8,6 +8,7 @@ import {
   specialtyLabel,
   TOP_N,
 } from '../../src/activities/charts.js';
+import { renderDoctorRatingPngInChild } from '../../src/activities/chart-process.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
 
 const RUN_DATE = '2026-11-23';
@@ -21,6 +22,13 @@ async function pixel(png: Buffer, x: number, y: number): Promise<number[]> {
 }
 
 describe('doctor-rating chart', () => {
+  test('the child process the worker renders in gives the same bytes as rendering in process', async () => {
+    const rows = sampleDoctorRatingRows(20);
+    const options = { totalDoctors: 40, window: 'last 90 days' };
+    const child = await renderDoctorRatingPngInChild(rows, RUN_DATE, options);
+    assert.ok(child.equals(await renderDoctorRatingPng(rows, RUN_DATE, options)));
+  });
+
   test('renders a PNG about 1200 px wide on a white background', async () => {
     const png = await renderDoctorRatingPng(sampleDoctorRatingRows(20), RUN_DATE);
     const meta = await sharp(png).metadata();

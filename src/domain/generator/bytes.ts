@@ -31,7 +31,14 @@ export class ChunkWriter {
   view: DataView;
   pos = 0;
 
-  constructor(readonly capacity = CHUNK_BYTES) {
+  /**
+   * With `reuse`, {@link take} hands out a view of the same buffer every time, valid until the next call: for a
+   * consumer that copies each chunk before asking for the next, no chunk is left for the garbage collector.
+   */
+  constructor(
+    readonly capacity = CHUNK_BYTES,
+    readonly reuse = false,
+  ) {
     this.buf = Buffer.allocUnsafe(capacity + SLACK);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
@@ -47,14 +54,16 @@ export class ChunkWriter {
 
   /**
    * Hands over the bytes written so far and starts a fresh buffer (the handed-over one is owned by
-   * the consumer from now on, so it is never reused). Rows are at most a few hundred bytes and the
-   * buffer has 8 KiB of slack beyond `capacity`, so a row started below capacity always fits.
+   * the consumer from now on, so it is never reused), or with `reuse` starts over in the same buffer. Rows are at
+   * most a few hundred bytes and the buffer has 8 KiB of slack beyond `capacity`, so a row started below capacity
+   * always fits.
    */
   take(): Buffer {
     const out = this.buf.subarray(0, this.pos);
+    this.pos = 0;
+    if (this.reuse) return out;
     this.buf = Buffer.allocUnsafe(this.capacity + SLACK);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    this.pos = 0;
     return out;
   }
 

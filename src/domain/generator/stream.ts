@@ -104,11 +104,13 @@ export interface RowCounter {
 
 /**
  * The part file as a lazy sequence of Buffer chunks (header first, then ~64 KiB of whole rows each).
- * `counter.rows` is updated before each chunk is yielded, so it always equals the data rows emitted.
+ * `counter.rows` is updated before each chunk is yielded, so it always equals the data rows emitted. With
+ * `reuse`, every chunk is a view of one buffer, valid only until the next is requested (see {@link ChunkWriter}).
  */
 export function* generateShardChunks(
   spec: ShardSpec,
   counter: RowCounter = { rows: 0 },
+  reuse = false,
 ): Generator<Buffer, void, void> {
   const r = resolveShardSpec(spec);
   counter.rows = 0;
@@ -121,7 +123,7 @@ export function* generateShardChunks(
       r.entity === 'clinics'
         ? buildClinics(r.seed, r.appointments).map((c) => c.csv)
         : buildDayContext(r.seed, day, r.appointments).roster.map((d) => d.csv);
-    const out = new ChunkWriter();
+    const out = new ChunkWriter(undefined, reuse);
     let rows = 0;
     for (const line of lines) {
       out.bytes(utf8(line));
@@ -142,7 +144,7 @@ export function* generateShardChunks(
   const deriver = new VisitDeriver(ctx, entity === 'patients');
   const text = new DayText(day, namePools(r.seed));
   const fill = FILL[entity];
-  const out = new ChunkWriter();
+  const out = new ChunkWriter(undefined, reuse);
   let rows = 0;
   let i = r.start;
   while (i < r.end) {
