@@ -151,6 +151,19 @@ export function putDayId(
   return putDigits7(view, p + dayLength, index);
 }
 
+/** Writes the patient id `tenure * 10^9 + slot` (slot < 10^9; tenure 0 gives the bare slot). */
+export function putPatientId(view: DataView, buf: Uint8Array, p: number, tenure: number, slot: number): number {
+  if (tenure === 0) return putUint(buf, p, slot);
+  p = putUint(buf, p, tenure);
+  const hi = (slot / 100_000) | 0;
+  const lo = slot - hi * 100_000;
+  const mid = (lo / 10_000) | 0;
+  view.setUint32(p, DIGITS4[hi] as number, true);
+  buf[p + 4] = ZERO + mid;
+  view.setUint32(p + 5, DIGITS4[lo - mid * 10_000] as number, true);
+  return p + 9;
+}
+
 /** Writes `HH:MM:SS` for a second of the day. */
 export function putTime(view: DataView, p: number, second: number): number {
   const h = (second / 3600) | 0;
