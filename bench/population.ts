@@ -68,7 +68,8 @@ export function measurePopulation(scale: ScaleInput, dates: readonly string[], s
   let noShows = 0;
   let sameDay = 0;
   let sameDayNoShows = 0;
-  const after = { noShow: [0, 0], show: [0, 0] }; // [appointments, no-shows]
+  // Appointments right after a no-show or a show of the same patient, and how many of them were missed.
+  const after = { noShow: { n: 0, missed: 0 }, show: { n: 0, missed: 0 } };
   for (const date of dates) {
     for (const f of lines('patients', date, scale, seed)) {
       const id = f[0] as string;
@@ -92,8 +93,8 @@ export function measurePopulation(scale: ScaleInput, dates: readonly string[], s
       if (history) {
         repeats++;
         const bucket = history.last ? after.noShow : after.show;
-        bucket[0]++;
-        if (noShow) (bucket[1] as number)++;
+        bucket.n++;
+        if (noShow) bucket.missed++;
         history.last = noShow;
         if (noShow) history.noShows++;
       } else {
@@ -109,8 +110,8 @@ export function measurePopulation(scale: ScaleInput, dates: readonly string[], s
     patients: seen.size,
     repeat_share: round(repeats / appointments),
     top3_no_show_share: round(top / noShows),
-    no_show_after_no_show: round((after.noShow[1] as number) / (after.noShow[0] as number)),
-    no_show_after_show: round((after.show[1] as number) / (after.show[0] as number)),
+    no_show_after_no_show: round(after.noShow.missed / after.noShow.n),
+    no_show_after_show: round(after.show.missed / after.show.n),
     no_show_rate: round(noShows / appointments),
     same_day_share: round(sameDay / appointments),
     same_day_no_show_rate: round(sameDayNoShows / sameDay),
