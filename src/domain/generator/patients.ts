@@ -89,9 +89,10 @@ const NEIGHBOURHOOD_EFFECT = Float64Array.from(
  * patients miss most of their appointments) with scale 0.62 (sd 1.12), by a 12-bit uniform.
  */
 const HIDDEN_SCALE = 0.62;
-const HIDDEN = Float64Array.from({ length: 4096 }, (_, k) => {
+/** In no-show levels (eighths of a log-odds unit), rounded: 4 KiB, so the lookup stays in L1. */
+const HIDDEN_LEVELS = Int8Array.from({ length: 4096 }, (_, k) => {
   const u = (k + 0.5) / 4096;
-  return HIDDEN_SCALE * Math.log(u / (1 - u));
+  return Math.max(-127, Math.min(127, Math.round(HIDDEN_SCALE * Math.log(u / (1 - u)) * 8)));
 });
 /** The visible part's mean over patients (about 0.05), taken off so offsets centre on 0. */
 const VISIBLE_MEAN = 0.05;
@@ -102,6 +103,7 @@ const FAMILIES = PARTS.family.length;
 const FEMALE_BELOW = 0.65 * 4294967296; // the public data set is 65% women
 const INV_2_16 = 1 / 65536;
 const INV_2_32 = 1 / 4294967296;
+const INV_2_8 = 1 / 256;
 /** 16 random bits (the high or low half of a hashed word) as a uniform in [0, 1). */
 const hi16 = (w: number) => (w >>> 16) * INV_2_16;
 const lo16 = (w: number) => (w & 0xffff) * INV_2_16;
@@ -113,9 +115,10 @@ const lo16 = (w: number) => (w & 0xffff) * INV_2_16;
  * the probabilities here (smallest ~7e-4, resolved within ~0.3%); the rare handicap levels (down to
  * 1e-4) get a full word. Each word mixes the slot in again, so two patients share attributes only if
  * their keys collide twice. Changing this derivation changes every generated patient: it is part of
- * the data format.
+ * the data format. `full` adds what only the patients file shows (handicap, name); the rest is
+ * what an appointment's outcome needs.
  */
-export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient): Patient {
+export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient, full: boolean): Patient {
   const tenure = t.tenure;
   const h = keyHash(tag, tenure, slot);
   const salt = Math.imul(slot, 0x27d4eb2f);
@@ -140,26 +143,28 @@ export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient
   const diabetes = lo16(w3) < (DIABETES_BY_DECADE[decade] as number) * (hypertension ? 1.8 : 0.7);
   out.diabetes = diabetes;
 
+  // Neighbourhood (16 bits), alcoholism and scholarship (8 bits each: their rates within 0.2%).
   const w4 = fmix32(w3 ^ salt ^ 0x1b873593);
-  const w5 = fmix32(w4 ^ salt ^ 0xcc9e2d51);
-  const w6 = fmix32(w5 ^ salt ^ 0xe6546b64);
-  const w7 = fmix32(w6 ^ salt ^ 0x85ebca6b);
-  const w8 = fmix32(w7 ^ salt ^ 0xc2b2ae35);
   const neighbourhood = neighbourhoods.at(hi16(w4));
   out.neighbourhood = neighbourhood;
-  const alcoholism = years >= 18 && lo16(w4) < (female ? 0.02 : 0.065);
+  const alcoholism = years >= 18 && (w4 & 0xff) * INV_2_8 < (female ? 0.02 : 0.065);
   out.alcoholism = alcoholism;
-  const scholarship = lo16(w5) < (years < 18 ? 0.1 : female ? 0.12 : 0.07);
+  const scholarship = ((w4 >>> 8) & 0xff) * INV_2_8 < (years < 18 ? 0.1 : female ? 0.12 : 0.07);
   out.scholarship = scholarship;
-  out.handicap = handicaps.at((w6 >>> 0) * INV_2_32);
-
-  const g = female ? 0 : 1;
-  out.first = (hi16(w7) * (PARTS.first[g] as readonly unknown[]).length) | 0;
-  out.middle = (lo16(w7) * (PARTS.middle[g] as readonly unknown[]).length) | 0;
-  const family1 = (hi16(w8) * FAMILIES) | 0;
-  const other = (lo16(w8) * (FAMILIES - 1)) | 0;
-  out.family1 = family1;
-  out.family2 = other < family1 ? other : other + 1;
+  if (full) {
+    const w5 = fmix32(w4 ^ salt ^ 0xcc9e2d51);
+    const w6 = fmix32(w5 ^ salt ^ 0xe6546b64);
+    const w7 = fmix32(w6 ^ salt ^ 0x85ebca6b);
+    const w8 = fmix32(w7 ^ salt ^ 0xc2b2ae35);
+    out.handicap = handicaps.at((w6 >>> 0) * INV_2_32);
+    const g = female ? 0 : 1;
+    out.first = (hi16(w7) * (PARTS.first[g] as readonly unknown[]).length) | 0;
+    out.middle = (lo16(w7) * (PARTS.middle[g] as readonly unknown[]).length) | 0;
+    const family1 = (hi16(w8) * FAMILIES) | 0;
+    const other = (lo16(w8) * (FAMILIES - 1)) | 0;
+    out.family1 = family1;
+    out.family2 = other < family1 ? other : other + 1;
+  }
 
   // Propensity: scholarship holders, drinkers and some neighbourhoods miss more, patients with a
   // chronic condition a little less; the hidden part (12 bits of the first word) only history reveals.
@@ -169,8 +174,7 @@ export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient
     (hypertension || diabetes ? 0.15 : 0) +
     (NEIGHBOURHOOD_EFFECT[neighbourhood] as number) -
     VISIBLE_MEAN;
-  const offset = visible + (HIDDEN[(h >>> 4) & 0xfff] as number);
-  const level = Math.round(offset * LEVELS_PER_UNIT) + LEVEL_ZERO;
+  const level = Math.floor(visible * LEVELS_PER_UNIT + LEVEL_ZERO + 0.5) + (HIDDEN_LEVELS[(h >>> 4) & 0xfff] as number);
   out.noShowLevel = level < 0 ? 0 : level >= NO_SHOW_LEVELS ? NO_SHOW_LEVELS - 1 : level;
   return out;
 }
@@ -189,7 +193,7 @@ export const PROPENSITY_WEIGHTS: Float64Array = (() => {
   const p = emptyPatient();
   const t: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
   for (let slot = 0; slot < n; slot++) {
-    const level = derivePatient(0x63616c69, t, slot, p).noShowLevel;
+    const level = derivePatient(0x63616c69, t, slot, p, false).noShowLevel;
     weights[level] = (weights[level] as number) + 1 / n;
   }
   return weights;

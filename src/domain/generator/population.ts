@@ -8,11 +8,13 @@
  * patient already seen in them). A slot is held by successive patients, one per tenure (they move
  * away and someone new registers): patient_id = tenure × 10^9 + slot.
  *
- * Every day, class c gets a fixed share A_c of the day's appointment indexes, and the j-th of them
- * goes to the class's position Q(j), where Q is an affine permutation of the class drawn from
- * (seed, day, class): each slot of the class has an appointment that day with probability A_c / N_c,
- * no slot twice a day. Positions map to slots through a fixed bijection of the whole population, so
- * neither an appointment's index nor a patient's slot says which class it belongs to.
+ * Every day, class c gets a fixed share A_c of the day's appointment indexes (which ones, a keyed
+ * permutation of the day decides), and the j-th of them goes to the class's position Q(j), where Q is
+ * a permutation of the class keyed by (seed, day, class): each slot of the class has an appointment
+ * that day with probability A_c / N_c, no slot twice a day. Positions map to slots through a fixed
+ * bijection of the whole population, so neither an appointment's index nor a patient's slot says
+ * which class it belongs to. All three permutations are the same cheap integer bijection
+ * ({@link permute}), so the mapping costs a few nanoseconds per appointment.
  */
 import { fmix32, hash32 } from './prng.js';
 
@@ -38,18 +40,45 @@ export const SLOTS_PER_APPOINTMENT = 1 / MEAN_RATE;
 const MIN_TENURE_DAYS = 365;
 const TENURE_SPAN_DAYS = 5 * 365;
 
+/** A domain [0, n) of {@link permute}: the power of two above it, as a mask, and the shift of its rounds. */
+export interface Domain {
+  readonly n: number;
+  readonly mask: number;
+  readonly shift: number;
+}
+
+function domain(n: number): Domain {
+  let bits = 1;
+  while (2 ** bits < n) bits++;
+  return { n, mask: 2 ** bits - 1, shift: (bits >>> 1) + 1 };
+}
+
+/**
+ * A keyed bijection of [0, d.n): two rounds of xor or add a key, multiply by an odd constant and
+ * xor-shift (each invertible modulo the power of two above n), walked until the value lands below n
+ * (at most two rounds on average). Int32 arithmetic only.
+ */
+export function permute(d: Domain, k1: number, k2: number, x: number): number {
+  const { n, mask, shift } = d;
+  do {
+    x = Math.imul((x ^ k1) & mask, 0x2c1b3c6d) & mask;
+    x ^= x >>> shift;
+    x = Math.imul((x + k2) & mask, 0x297a2d39) & mask;
+    x ^= x >>> shift;
+  } while (x >= n);
+  return x;
+}
+
 /** The population of a scale: class sizes and their daily appointments (both summed over classes). */
 export interface Population {
-  readonly size: number;
-  /** Per class: first position, positions, appointments a day. */
-  readonly start: readonly number[];
-  readonly slots: readonly number[];
-  readonly daily: readonly number[];
-  /** The population bijection: bits, mask and keys (see {@link slotOf}). */
-  readonly bits: number;
-  readonly mask: number;
+  /** All slots, and the fixed keys of the position-to-slot bijection. */
+  readonly all: Domain;
   readonly k1: number;
   readonly k2: number;
+  /** Per class: its first position, its positions as a domain, its appointments a day. */
+  readonly start: readonly number[];
+  readonly classes: readonly Domain[];
+  readonly daily: readonly number[];
   /** Stream tag of the seed's tenures. */
   readonly tenureTag: number;
 }
@@ -72,94 +101,64 @@ export function buildPopulation(seed: number, appointments: number): Population 
     start.push(size);
     size += n;
   }
-  let bits = 1;
-  while (2 ** bits < size) bits++;
   return {
-    size,
-    start,
-    slots,
-    daily,
-    bits,
-    mask: 2 ** bits - 1,
+    all: domain(size),
     k1: hash32(POPULATION_TAG, seed, 1) | 0,
     k2: hash32(POPULATION_TAG, seed, 2) | 0,
+    start,
+    classes: slots.map(domain),
+    daily,
     tenureTag: hash32(TENURE_TAG, seed) | 0,
   };
 }
 
-/**
- * The slot at population position `x`: a keyed bijection of [0, 2^bits) (xor, odd multiplications
- * and xor-shifts, each invertible modulo 2^bits), walked until it lands below the population size.
- */
-export function slotOf(pop: Population, x: number): number {
-  const { mask, k1, k2, size } = pop;
-  const shift = (pop.bits >>> 1) + 1;
-  do {
-    x = Math.imul((x ^ k1) & mask, 0x2c1b3c6d) & mask;
-    x ^= x >>> shift;
-    x = Math.imul((x + k2) & mask, 0x297a2d39) & mask;
-    x ^= x >>> shift;
-  } while (x >= size);
-  return x;
-}
-
-/** Which slots have appointments on one day: affine permutations of the day's indexes and of each class. */
+/** Which slots have appointments on one day: the keys of the day's permutations. */
 export interface DayPlan {
   readonly pop: Population;
-  /** Appointment index i goes to the day position (alpha * i + beta) mod appointments. */
-  readonly alpha: number;
-  readonly beta: number;
-  /** Per class: the first day position of the class, and its permutation j -> (a * j + b) mod slots. */
-  readonly from: Float64Array;
-  readonly a: Float64Array;
-  readonly b: Float64Array;
+  /** The day's appointment indexes as a domain, and the keys of their permutation. */
+  readonly indexes: Domain;
+  readonly k1: number;
+  readonly k2: number;
+  /** Per class: the first day position of the class (and the end, last), and the keys of its permutation. */
+  readonly from: Int32Array;
+  readonly keys: Int32Array;
 }
 
-const gcd = (x: number, y: number): number => {
-  while (y !== 0) [x, y] = [y, x % y];
-  return x;
-};
-
-/** A multiplier coprime to n in [1, n), from a hash. */
-function coprime(n: number, h: number): number {
-  if (n <= 1) return 1;
-  let a = 1 + (h % (n - 1));
-  while (gcd(a, n) !== 1) a = a + 1 < n ? a + 1 : 1;
-  return a;
-}
-
-/** The plan of `day` (products stay below 2^53: appointments ≤ 10^7 and class slots ≤ 10^9). */
+/** The plan of `day`. */
 export function planDay(pop: Population, seed: number, day: number, appointments: number): DayPlan {
-  const classes = pop.slots.length;
-  const from = new Float64Array(classes + 1);
-  const a = new Float64Array(classes);
-  const b = new Float64Array(classes);
+  const classes = pop.classes.length;
+  const from = new Int32Array(classes + 1);
+  const keys = new Int32Array(2 * classes);
   for (let c = 0; c < classes; c++) {
     from[c + 1] = (from[c] as number) + (pop.daily[c] as number);
-    const n = pop.slots[c] as number;
-    a[c] = coprime(n, hash32(DAY_TAG, seed, day, 2 * c + 1));
-    b[c] = hash32(DAY_TAG, seed, day, 2 * c + 2) % n;
+    keys[2 * c] = hash32(DAY_TAG, seed, day, 2 * c + 1);
+    keys[2 * c + 1] = hash32(DAY_TAG, seed, day, 2 * c + 2);
   }
   return {
     pop,
-    alpha: coprime(appointments, hash32(DAY_TAG, seed, day, 0)),
-    beta: hash32(DAY_TAG, seed, day, 0x7fffffff) % appointments,
+    indexes: domain(appointments),
+    k1: hash32(DAY_TAG, seed, day, 0x7ffffffe) | 0,
+    k2: hash32(DAY_TAG, seed, day, 0x7fffffff) | 0,
     from,
-    a,
-    b,
+    keys,
   };
 }
 
 /** The population slot with appointment `index` on the plan's day. */
-export function slotForAppointment(plan: DayPlan, index: number, appointments: number): number {
-  const pos = (plan.alpha * index + plan.beta) % appointments;
+export function slotForAppointment(plan: DayPlan, index: number): number {
+  const pos = permute(plan.indexes, plan.k1, plan.k2, index);
   const from = plan.from;
-  let c = 0;
-  while (pos >= (from[c + 1] as number)) c++;
+  // The class (VISIT_CLASSES has four): branch-free, as the classes of consecutive appointments are random.
+  const c = +(pos >= (from[1] as number)) + +(pos >= (from[2] as number)) + +(pos >= (from[3] as number));
   const pop = plan.pop;
-  const n = pop.slots[c] as number;
-  const j = pos - (from[c] as number);
-  return slotOf(pop, (pop.start[c] as number) + (((plan.a[c] as number) * j + (plan.b[c] as number)) % n));
+  const keys = plan.keys;
+  const j = permute(
+    pop.classes[c] as Domain,
+    keys[2 * c] as number,
+    keys[2 * c + 1] as number,
+    pos - (from[c] as number),
+  );
+  return permute(pop.all, pop.k1, pop.k2, (pop.start[c] as number) + j);
 }
 
 /** A slot's tenure on `day`, the day it began (clamped to day 0) and its middle day. */
@@ -175,10 +174,10 @@ export interface Tenure {
  * day is a division away.
  */
 export function tenureOn(pop: Population, slot: number, day: number, out: Tenure): Tenure {
-  const h = fmix32(pop.tenureTag ^ Math.imul(slot, 0x9e3779b1)) >>> 0;
-  const length = MIN_TENURE_DAYS + (h % TENURE_SPAN_DAYS);
-  const phase = (h >>> 11) % length;
-  const tenure = Math.floor((day + phase) / length);
+  const h = fmix32(pop.tenureTag ^ Math.imul(slot, 0x9e3779b1));
+  const length = MIN_TENURE_DAYS + (((h >>> 16) * TENURE_SPAN_DAYS) >>> 16);
+  const phase = ((h & 0xffff) * length) >>> 16;
+  const tenure = ((day + phase) / length) | 0;
   out.tenure = tenure;
   const start = tenure * length - phase;
   out.registeredOn = Math.max(0, start);

@@ -132,7 +132,7 @@ export function* generateShardChunks(
 
   const ctx = buildDayContext(r.seed, day, r.appointments);
   const entity: VisitEntity = r.entity;
-  const deriver = new VisitDeriver(ctx);
+  const deriver = new VisitDeriver(ctx, entity === 'patients');
   const text = new DayText(day);
   const fill = FILL[entity];
   const out = new ChunkWriter();

@@ -150,7 +150,8 @@ const NO_SHOW = (() => {
     for (let q = 0; q < NO_SHOW_LEVELS; q++) m += (weights[q] as number) * sigmoid(logit + noShowOffset(q));
     return m;
   };
-  const table = new Float64Array(6 * 2 * 4 * NO_SHOW_LEVELS);
+  // Float32 (12 KiB, a quarter of L1) rather than Float64: the lookups were a measurable share of an appointment's cost.
+  const table = new Float32Array(6 * 2 * 4 * NO_SHOW_LEVELS);
   for (let l = 0; l < 6; l++) {
     const p = baseByLead[l] as number;
     // Bisection for the intercept whose mean over the propensity levels is p.
@@ -187,7 +188,11 @@ export class VisitDeriver {
   private readonly tenure: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
   readonly visit: Visit;
 
-  constructor(private readonly ctx: DayContext) {
+  /** `fullPatients`: derive every patient attribute (for the patients file). */
+  constructor(
+    private readonly ctx: DayContext,
+    private readonly fullPatients = false,
+  ) {
     this.visit = {
       index: 0,
       patient: emptyPatient(),
@@ -234,8 +239,14 @@ export class VisitDeriver {
 
     // Patient: the population slot the day's plan gives this index, in its current tenure.
     const plan = ctx.plan;
-    const slot = slotForAppointment(plan, index, ctx.appointments);
-    const p = derivePatient(ctx.patientTag, tenureOn(plan.pop, slot, day, this.tenure), slot, v.patient);
+    const slot = slotForAppointment(plan, index);
+    const p = derivePatient(
+      ctx.patientTag,
+      tenureOn(plan.pop, slot, day, this.tenure),
+      slot,
+      v.patient,
+      this.fullPatients,
+    );
     const ageYears = Math.floor((p.ageDaysAtRegistration + day - p.registeredOn) / 365.25);
     v.ageYears = ageYears;
 
