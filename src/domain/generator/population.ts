@@ -9,12 +9,12 @@
  * away and someone new registers): patient_id = tenure × 10^9 + slot.
  *
  * Every day, class c gets a fixed share A_c of the day's appointment indexes (which ones, a keyed
- * permutation of the day decides), and the j-th of them goes to the class's position Q(j), where Q is
- * a permutation of the class keyed by (seed, day, class): each slot of the class has an appointment
- * that day with probability A_c / N_c, no slot twice a day. Positions map to slots through a fixed
- * bijection of the whole population, so neither an appointment's index nor a patient's slot says
- * which class it belongs to. All three permutations are the same cheap integer bijection
- * ({@link permute}), so the mapping costs a few nanoseconds per appointment.
+ * permutation of the day decides), and its j-th appointment goes to a position drawn from (seed, day,
+ * class, j) inside the j-th of A_c equal strata of the class's N_c positions: each slot of the class
+ * has an appointment that day with probability A_c / N_c, independently of other days, and no slot
+ * twice a day. Positions map to slots through a fixed bijection of the whole population, so neither
+ * an appointment's index nor a patient's slot says which class it belongs to. Both permutations are
+ * the same cheap integer bijection ({@link permute}).
  */
 import { fmix32, hash32 } from './prng.js';
 
@@ -75,14 +75,15 @@ export interface Population {
   readonly all: Domain;
   readonly k1: number;
   readonly k2: number;
-  /** Per class: its first position, its positions as a domain, its appointments a day. */
+  /** Per class: its first position, its positions, its appointments a day. */
   readonly start: readonly number[];
-  readonly classes: readonly Domain[];
+  readonly slots: readonly number[];
   readonly daily: readonly number[];
   /** Stream tag of the seed's tenures. */
   readonly tenureTag: number;
 }
 
+const INV_2_32 = 1 / 4294967296;
 const POPULATION_TAG = 0x706f7075;
 const DAY_TAG = 0x64617973;
 const TENURE_TAG = 0x74656e75;
@@ -106,7 +107,7 @@ export function buildPopulation(seed: number, appointments: number): Population 
     k1: hash32(POPULATION_TAG, seed, 1) | 0,
     k2: hash32(POPULATION_TAG, seed, 2) | 0,
     start,
-    classes: slots.map(domain),
+    slots,
     daily,
     tenureTag: hash32(TENURE_TAG, seed) | 0,
   };
@@ -119,20 +120,23 @@ export interface DayPlan {
   readonly indexes: Domain;
   readonly k1: number;
   readonly k2: number;
-  /** Per class: the first day position of the class (and the end, last), and the keys of its permutation. */
+  /** Per class: the first day position of the class (and the end, last), the key of its day, and N_c / A_c. */
   readonly from: Int32Array;
   readonly keys: Int32Array;
+  readonly perStratum: Float64Array;
 }
 
 /** The plan of `day`. */
 export function planDay(pop: Population, seed: number, day: number, appointments: number): DayPlan {
-  const classes = pop.classes.length;
+  const classes = pop.slots.length;
   const from = new Int32Array(classes + 1);
-  const keys = new Int32Array(2 * classes);
+  const keys = new Int32Array(classes);
+  const perStratum = new Float64Array(classes);
   for (let c = 0; c < classes; c++) {
-    from[c + 1] = (from[c] as number) + (pop.daily[c] as number);
-    keys[2 * c] = hash32(DAY_TAG, seed, day, 2 * c + 1);
-    keys[2 * c + 1] = hash32(DAY_TAG, seed, day, 2 * c + 2);
+    const daily = pop.daily[c] as number;
+    from[c + 1] = (from[c] as number) + daily;
+    keys[c] = hash32(DAY_TAG, seed, day, c + 1);
+    perStratum[c] = daily > 0 ? (pop.slots[c] as number) / daily : 0;
   }
   return {
     pop,
@@ -141,6 +145,7 @@ export function planDay(pop: Population, seed: number, day: number, appointments
     k2: hash32(DAY_TAG, seed, day, 0x7fffffff) | 0,
     from,
     keys,
+    perStratum,
   };
 }
 
@@ -151,14 +156,17 @@ export function slotForAppointment(plan: DayPlan, index: number): number {
   // The class (VISIT_CLASSES has four): branch-free, as the classes of consecutive appointments are random.
   const c = +(pos >= (from[1] as number)) + +(pos >= (from[2] as number)) + +(pos >= (from[3] as number));
   const pop = plan.pop;
-  const keys = plan.keys;
-  const j = permute(
-    pop.classes[c] as Domain,
-    keys[2 * c] as number,
-    keys[2 * c + 1] as number,
-    pos - (from[c] as number),
-  );
-  return permute(pop.all, pop.k1, pop.k2, (pop.start[c] as number) + j);
+  // The class's j-th appointment of the day goes to a position of the j-th of A_c equal strata of the
+  // class's N_c positions, drawn from (seed, day, class, j): distinct strata, so no position twice a day;
+  // each position has an appointment with probability A_c / N_c, independently of other days.
+  const j = pos - (from[c] as number);
+  const n = pop.slots[c] as number;
+  const perStratum = plan.perStratum[c] as number;
+  const lo = Math.floor(j * perStratum);
+  const width = Math.floor((j + 1) * perStratum) - lo;
+  const u = (fmix32((plan.keys[c] as number) ^ Math.imul(j, 0x9e3779b1)) >>> 0) * INV_2_32;
+  const x = lo + Math.floor(u * width);
+  return permute(pop.all, pop.k1, pop.k2, (pop.start[c] as number) + (x < n ? x : n - 1));
 }
 
 /** A slot's tenure on `day`, the day it began (clamped to day 0) and its middle day. */
