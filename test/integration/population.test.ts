@@ -14,11 +14,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { measurePopulation, weekdaysFrom } from '../../bench/population.js';
 import { createDbtActivities } from '../../src/activities/dbt.js';
-import { createGenerateActivities } from '../../src/activities/generate.js';
-import { createLoadActivities } from '../../src/activities/load.js';
-import { ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
-import { planShards } from '../../src/domain/shards.js';
 import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
+import { ingestDay } from '../support/ingest-day.js';
 
 describe('patient population', { timeout: 900_000 }, () => {
   test('30 weekdays at small scale: repeat visits, no-show concentration and history, names', () => {
@@ -58,21 +55,7 @@ describe('patient population', { timeout: 900_000 }, () => {
     });
 
     /** Generates, loads and publishes one day, as ingestEntity and publishDay do. */
-    async function ingest(date: string): Promise<void> {
-      const { generateShard } = createGenerateActivities({ store: h.store, config: h.config });
-      const { loadBatch, publishDay } = createLoadActivities({ warehouse: h.warehouse });
-      const rows = {} as Record<EntityName, number>;
-      for (const entity of ENTITY_NAMES) {
-        const shards = planShards(entity, 'small', h.config.shardRows);
-        const objects = await Promise.all(
-          Array.from({ length: shards }, (_, shard) =>
-            generateShard({ entity, runDate: date, scale: 'small', shard, seed: h.config.seed }),
-          ),
-        );
-        rows[entity] = (await loadBatch({ entity, batchDate: date, objects })).rows;
-      }
-      await publishDay({ batchDate: date, rows });
-    }
+    const ingest = (date: string): Promise<void> => ingestDay(h, date);
 
     test("a returning patient's rows are equal in every batch after load and dbt", async () => {
       const { runDbt } = createDbtActivities({ config: h.config });
