@@ -97,7 +97,10 @@ export const ENTITIES: Readonly<Record<EntityName, EntityDef>> = {
       'Patients seen on the batch date: new registrations and returning patients. A patient seen on several days appears in several batches with the same attributes; staging keeps the latest.',
     key: 'patient_id',
     columns: [
-      id('patient_id', 'Stable patient identifier (encodes the registration day).'),
+      id(
+        'patient_id',
+        'Stable patient identifier: tenure * 10^9 + population slot (a slot is held by successive patients).',
+      ),
       { name: 'full_name', type: 'text', description: 'Patient name.', maxLength: 128 },
       { name: 'gender', type: 'text', description: 'F or M.', accepted: GENDERS, maxLength: 1 },
       { name: 'birth_date', type: 'date', description: 'Date of birth.' },

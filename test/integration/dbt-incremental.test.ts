@@ -14,15 +14,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createCleanupActivities } from '../../src/activities/cleanup.js';
 import { createDbtActivities } from '../../src/activities/dbt.js';
-import { createGenerateActivities } from '../../src/activities/generate.js';
-import { createLoadActivities } from '../../src/activities/load.js';
 import { RETENTION_TABLES } from '../../src/activities/warehouse/index.js';
 import { addDays } from '../../src/domain/dates.js';
-import { ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
-import { planShards } from '../../src/domain/shards.js';
 import type { DbtSummary } from '../../src/domain/types.js';
 import { MARTS } from '../support/dbt-fixture.js';
 import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
+import { ingestDay } from '../support/ingest-day.js';
 
 describe('incremental marts', { timeout: 900_000 }, () => {
   let h: TestHarness;
@@ -46,21 +43,7 @@ describe('incremental marts', { timeout: 900_000 }, () => {
   });
 
   /** Generates, loads and publishes one day, as ingestEntity and publishDay do. */
-  async function ingest(date: string): Promise<void> {
-    const { generateShard } = createGenerateActivities({ store: h.store, config: h.config });
-    const { loadBatch, publishDay } = createLoadActivities({ warehouse: h.warehouse });
-    const rows = {} as Record<EntityName, number>;
-    for (const entity of ENTITY_NAMES) {
-      const shards = planShards(entity, 'small', h.config.shardRows);
-      const objects = await Promise.all(
-        Array.from({ length: shards }, (_, shard) =>
-          generateShard({ entity, runDate: date, scale: 'small', shard, seed: h.config.seed }),
-        ),
-      );
-      rows[entity] = (await loadBatch({ entity, batchDate: date, objects })).rows;
-    }
-    await publishDay({ batchDate: date, rows });
-  }
+  const ingest = (date: string): Promise<void> => ingestDay(h, date);
 
   const runDbt: ReturnType<typeof createDbtActivities>['runDbt'] = (input) =>
     createDbtActivities({ config: h.config }).runDbt(input);

@@ -7,6 +7,7 @@ import type { ScaleInput } from '../../src/domain/types.js';
 import {
   GeneratorInputError,
   ID_DAY_STRIDE,
+  PATIENT_ID_STRIDE,
   appointmentsPerDay,
   generateShardChunks,
   generateShardStream,
@@ -268,12 +269,14 @@ describe('consistency within a day (3 shards of 400 appointments)', () => {
     }
     for (const p of patients) {
       assert.ok((p.birth_date as string) <= (p.registered_on as string) && (p.registered_on as string) <= RUN_DATE);
-      const day = Math.floor(Number(p.patient_id) / ID_DAY_STRIDE);
-      assert.equal(
-        Date.parse(p.registered_on as string),
-        Date.UTC(2000, 0, 1) + day * 86_400_000,
-        'id encodes registration day',
-      );
+      // patient_id = tenure * 10^9 + slot: a slot of the population (about 78 per daily appointment)
+      // held by its tenure-th patient, each tenure lasting 1 to 6 years from day 0 (2000-01-01).
+      const id = Number(p.patient_id);
+      const slot = id % PATIENT_ID_STRIDE;
+      const tenure = Math.floor(id / PATIENT_ID_STRIDE);
+      assert.ok(slot < 80 * 1_000, `slot ${slot} beyond the population of 1,000 appointments a day`);
+      const day = (Date.parse(RUN_DATE) - Date.UTC(2000, 0, 1)) / 86_400_000;
+      assert.ok(tenure >= Math.floor(day / (6 * 365)) && tenure <= Math.ceil(day / 365), `tenure ${tenure}`);
     }
     for (const d of doctors)
       assert.ok((d.hired_on as string) <= RUN_DATE && (d.shift_start as string) < (d.shift_end as string));
@@ -296,15 +299,11 @@ describe('consistency across days', () => {
         `${entity} ids collide`,
       );
     }
-    const newPatients = (runDate: string) =>
-      rows(spec('appointments', { runDate }))
-        .filter((a) => a.patient_id === a.appointment_id)
-        .map((a) => a.patient_id);
-    const first = new Set(newPatients('2026-03-02'));
-    assert.ok(
-      newPatients('2026-03-03').every((id) => !first.has(id)),
-      'new patient ids collide',
-    );
+    // A patient books at most once a day: patient ids are unique within every day's batch.
+    for (const runDate of ['2026-03-02', '2026-03-03']) {
+      const ids = allRows('appointments', { runDate, scale: 1_000, shardRows: 400 }).map((a) => a.patient_id);
+      assert.equal(new Set(ids).size, ids.length, `a patient booked twice on ${runDate}`);
+    }
   });
 
   test('a returning patient has the same attributes on every day they appear', () => {

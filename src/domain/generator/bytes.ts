@@ -160,6 +160,24 @@ export function putDayId(
   return putDigits7(view, p + dayLength, index);
 }
 
+/** '1'..'999' as little-endian words (tenures of patient ids: at most one a year since 2000), and their lengths. */
+const TENURE_DIGITS = Uint32Array.from({ length: 1000 }, (_, n) => pack(String(n)).words[0] as number);
+const TENURE_LENGTH = Uint8Array.from({ length: 1000 }, (_, n) => String(n).length);
+
+/** Writes the patient id `tenure * 10^9 + slot` (slot < 10^9, tenure < 1000; tenure 0 gives the bare slot). */
+export function putPatientId(view: DataView, buf: Uint8Array, p: number, tenure: number, slot: number): number {
+  if (tenure === 0) return putUint(buf, p, slot);
+  view.setUint32(p, TENURE_DIGITS[tenure] as number, true);
+  p += TENURE_LENGTH[tenure] as number;
+  const hi = (slot / 100_000) | 0;
+  const lo = slot - hi * 100_000;
+  const mid = (lo / 10_000) | 0;
+  view.setUint32(p, DIGITS4[hi] as number, true);
+  buf[p + 4] = ZERO + mid;
+  view.setUint32(p + 5, DIGITS4[lo - mid * 10_000] as number, true);
+  return p + 9;
+}
+
 /** Writes `HH:MM:SS` for a second of the day. */
 export function putTime(view: DataView, p: number, second: number): number {
   const h = (second / 3600) | 0;

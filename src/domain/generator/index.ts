@@ -15,5 +15,6 @@ export {
   type RowCounter,
 } from './stream.js';
 export { ID_DAY_STRIDE } from './patients.js';
+export { PATIENT_ID_STRIDE } from './population.js';
 export { DOCTOR_ID_STRIDE, clinicCount, doctorSlots } from './network.js';
 export { MIN_RUN_DATE, MAX_RUN_DATE, parseDayIndex, dayString } from './calendar.js';

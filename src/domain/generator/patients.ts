@@ -1,7 +1,7 @@
 /**
- * Patients as a pure function of (seed, patient_id). patient_id = registrationDay * 10^7 + index,
- * so the id alone says when the patient registered, and a returning patient gets the same
- * attributes every day they appear.
+ * Patients as a pure function of (seed, patient_id). patient_id = tenure * 10^9 + slot (see
+ * population.ts): a returning patient gets the same attributes every day they appear, whichever day
+ * is generated first.
  */
 import { AliasTable } from './alias.js';
 import {
@@ -12,10 +12,11 @@ import {
   VITORIA_NEIGHBOURHOODS,
 } from './catalog.js';
 import { csvField } from './csv.js';
-import { NAME_POOL_SIZE } from './pools.js';
+import { PATIENT_NAME_PARTS } from './pools.js';
 import { fmix32, keyHash } from './prng.js';
+import type { Tenure } from './population.js';
 
-/** Ids encode `day * ID_DAY_STRIDE + index`; indexes run below the scale, at most 10^7 (parseScale's limit). */
+/** Appointment ids encode `day * ID_DAY_STRIDE + index`; indexes run below the scale, at most 10^7 (parseScale's limit). */
 export const ID_DAY_STRIDE = 10_000_000;
 
 const ageBands = new AliasTable(AGE_BAND_WEIGHTS);
@@ -28,12 +29,23 @@ export const NEIGHBOURHOOD_CSV: readonly string[] = VITORIA_NEIGHBOURHOODS.map((
 
 /** A patient's attributes as numbers and indexes (mutable so the hot loop reuses one object). */
 export interface Patient {
+  tenure: number;
+  slot: number;
   registeredOn: number;
   female: boolean;
   /** Age in days on the registration day. */
   ageDaysAtRegistration: number;
   neighbourhood: number;
-  name: number;
+  /** Name parts: indexes into PATIENT_NAME_PARTS (first and middle by gender, two distinct family names). */
+  first: number;
+  middle: number;
+  family1: number;
+  family2: number;
+  /**
+   * The patient's stable no-show propensity as a log-odds offset, quantized to a level
+   * 0..NO_SHOW_LEVELS-1 (offset = level / 8 - 4): part from visible attributes, part hidden.
+   */
+  noShowLevel: number;
   scholarship: boolean;
   hypertension: boolean;
   diabetes: boolean;
@@ -43,11 +55,17 @@ export interface Patient {
 
 export function emptyPatient(): Patient {
   return {
+    tenure: 0,
+    slot: 0,
     registeredOn: 0,
     female: false,
     ageDaysAtRegistration: 0,
     neighbourhood: 0,
-    name: 0,
+    first: 0,
+    middle: 0,
+    family1: 0,
+    family2: 0,
+    noShowLevel: 0,
     scholarship: false,
     hypertension: false,
     diabetes: false,
@@ -56,53 +74,127 @@ export function emptyPatient(): Patient {
   };
 }
 
-/** How much of a patient to derive: an appointment needs gender and age, a record also the conditions. */
-export const PatientLevel = { Basic: 0, Conditions: 1, Full: 2 } as const;
-export type PatientLevel = (typeof PatientLevel)[keyof typeof PatientLevel];
+/** Quantized no-show offsets: levels 0..63 stand for log-odds offsets -4 .. +3.875 in steps of 1/8. */
+export const NO_SHOW_LEVELS = 64;
+const LEVELS_PER_UNIT = 8;
+const LEVEL_ZERO = 32;
+
+/** A stable log-odds effect per neighbourhood in [-0.35, 0.35] (fixed, like the neighbourhoods). */
+const NEIGHBOURHOOD_EFFECT = Float64Array.from(
+  VITORIA_NEIGHBOURHOODS,
+  (_, n) => ((fmix32(n + 0x6e656967) >>> 0) / 4294967296 - 0.5) * 0.7,
+);
+/**
+ * The hidden part of the propensity: a logistic distribution (heavier tails than a normal, so a few
+ * patients miss most of their appointments) with scale 0.62 (sd 1.12), by a 12-bit uniform.
+ */
+const HIDDEN_SCALE = 0.62;
+/** In no-show levels (eighths of a log-odds unit), rounded: 4 KiB, so the lookup stays in L1. */
+const HIDDEN_LEVELS = Int8Array.from({ length: 4096 }, (_, k) => {
+  const u = (k + 0.5) / 4096;
+  return Math.max(-127, Math.min(127, Math.round(HIDDEN_SCALE * Math.log(u / (1 - u)) * 8)));
+});
+/** The visible part's mean over patients (about 0.05), taken off so offsets centre on 0. */
+const VISIBLE_MEAN = 0.05;
+
+const PARTS = PATIENT_NAME_PARTS;
+const FAMILIES = PARTS.family.length;
 
 const FEMALE_BELOW = 0.65 * 4294967296; // the public data set is 65% women
 const INV_2_16 = 1 / 65536;
 const INV_2_32 = 1 / 4294967296;
+const INV_2_8 = 1 / 256;
 /** 16 random bits (the high or low half of a hashed word) as a uniform in [0, 1). */
 const hi16 = (w: number) => (w >>> 16) * INV_2_16;
 const lo16 = (w: number) => (w & 0xffff) * INV_2_16;
 
 /**
- * Fills `out` with the patient registered on `day` at `index` (`tag` = the seed's patient stream),
- * down to `level`. Patients need few random bits, so instead of re-seeding a PRNG per patient they
- * come from the key's hash and a short chain of further mixes of it (about 2 ns each), mostly as
- * 16-bit uniforms: enough for the probabilities here (smallest ~7e-4, resolved within ~0.3%); the
- * rare handicap levels (down to 1e-4) get a full word. Each word mixes the index in again, so two
- * patients share attributes only if their keys collide twice. Changing this derivation changes
- * every generated patient: it is part of the data format.
+ * Fills `out` with the patient of tenure `t` of `slot` (`tag` = the seed's patient stream). Patients
+ * need few random bits, so instead of re-seeding a PRNG per patient they come from the key's hash
+ * and a short chain of further mixes of it (about 2 ns each), mostly as 16-bit uniforms: enough for
+ * the probabilities here (smallest ~7e-4, resolved within ~0.3%); the rare handicap levels (down to
+ * 1e-4) get a full word. Each word mixes the slot in again, so two patients share attributes only if
+ * their keys collide twice. Changing this derivation changes every generated patient: it is part of
+ * the data format. `full` adds what only the patients file shows (handicap, name); the rest is
+ * what an appointment's outcome needs.
  */
-export function derivePatient(tag: number, day: number, index: number, out: Patient, level: PatientLevel): Patient {
-  const h = keyHash(tag, day, index);
-  const salt = Math.imul(index, 0x27d4eb2f);
+export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient, full: boolean): Patient {
+  const tenure = t.tenure;
+  const h = keyHash(tag, tenure, slot);
+  const salt = Math.imul(slot, 0x27d4eb2f);
   const w2 = fmix32(h ^ 0x5bd1e995);
-  out.registeredOn = day;
+  out.tenure = tenure;
+  out.slot = slot;
+  const registeredOn = t.registeredOn;
+  out.registeredOn = registeredOn;
   const female = h >>> 0 < FEMALE_BELOW;
   out.female = female;
-  // The 5-year band, then the birthday inside it (~1 day resolution).
-  const ageDays = Math.floor((ageBands.at(hi16(w2)) + lo16(w2)) * DAYS_PER_BAND);
+  // The 5-year band, then the birthday inside it (~1 day resolution): the age in the middle of the
+  // tenure, so the ages of any day's patients follow the pyramid. Newborns register at birth.
+  const ageAtMiddle = Math.floor((ageBands.at(hi16(w2)) + lo16(w2)) * DAYS_PER_BAND);
+  const ageDays = Math.max(0, registeredOn - (t.middle - ageAtMiddle));
   out.ageDaysAtRegistration = ageDays;
-  if (level === PatientLevel.Basic) return out;
 
   const w3 = fmix32(w2 ^ salt ^ 0x68e31da4);
   const years = ageDays / 365.25;
   const decade = Math.min(9, (years / 10) | 0);
   const hypertension = hi16(w3) < (HYPERTENSION_BY_DECADE[decade] as number);
   out.hypertension = hypertension;
-  out.diabetes = lo16(w3) < (DIABETES_BY_DECADE[decade] as number) * (hypertension ? 1.8 : 0.7);
-  if (level === PatientLevel.Conditions) return out;
+  const diabetes = lo16(w3) < (DIABETES_BY_DECADE[decade] as number) * (hypertension ? 1.8 : 0.7);
+  out.diabetes = diabetes;
 
+  // Neighbourhood (16 bits), alcoholism and scholarship (8 bits each: their rates within 0.2%).
   const w4 = fmix32(w3 ^ salt ^ 0x1b873593);
-  const w5 = fmix32(w4 ^ salt ^ 0xcc9e2d51);
-  const w6 = fmix32(w5 ^ salt ^ 0xe6546b64);
-  out.neighbourhood = neighbourhoods.at(hi16(w4));
-  out.alcoholism = years >= 18 && lo16(w4) < (female ? 0.02 : 0.065);
-  out.name = (hi16(w5) * NAME_POOL_SIZE) | 0;
-  out.scholarship = lo16(w5) < (years < 18 ? 0.1 : female ? 0.12 : 0.07);
-  out.handicap = handicaps.at((w6 >>> 0) * INV_2_32);
+  const neighbourhood = neighbourhoods.at(hi16(w4));
+  out.neighbourhood = neighbourhood;
+  const alcoholism = years >= 18 && (w4 & 0xff) * INV_2_8 < (female ? 0.02 : 0.065);
+  out.alcoholism = alcoholism;
+  const scholarship = ((w4 >>> 8) & 0xff) * INV_2_8 < (years < 18 ? 0.1 : female ? 0.12 : 0.07);
+  out.scholarship = scholarship;
+  if (full) {
+    const w5 = fmix32(w4 ^ salt ^ 0xcc9e2d51);
+    const w6 = fmix32(w5 ^ salt ^ 0xe6546b64);
+    const w7 = fmix32(w6 ^ salt ^ 0x85ebca6b);
+    const w8 = fmix32(w7 ^ salt ^ 0xc2b2ae35);
+    out.handicap = handicaps.at((w6 >>> 0) * INV_2_32);
+    const g = female ? 0 : 1;
+    out.first = (hi16(w7) * (PARTS.first[g] as readonly unknown[]).length) | 0;
+    out.middle = (lo16(w7) * (PARTS.middle[g] as readonly unknown[]).length) | 0;
+    const family1 = (hi16(w8) * FAMILIES) | 0;
+    const other = (lo16(w8) * (FAMILIES - 1)) | 0;
+    out.family1 = family1;
+    out.family2 = other < family1 ? other : other + 1;
+  }
+
+  // Propensity: scholarship holders, drinkers and some neighbourhoods miss more, patients with a
+  // chronic condition a little less; the hidden part (12 bits of the first word) only history reveals.
+  const visible =
+    (scholarship ? 0.3 : 0) +
+    (alcoholism ? 0.3 : 0) -
+    (hypertension || diabetes ? 0.15 : 0) +
+    (NEIGHBOURHOOD_EFFECT[neighbourhood] as number) -
+    VISIBLE_MEAN;
+  const level = Math.floor(visible * LEVELS_PER_UNIT + LEVEL_ZERO + 0.5) + (HIDDEN_LEVELS[(h >>> 4) & 0xfff] as number);
+  out.noShowLevel = level < 0 ? 0 : level >= NO_SHOW_LEVELS ? NO_SHOW_LEVELS - 1 : level;
   return out;
 }
+
+/** The log-odds offset of a no-show level. */
+export const noShowOffset = (level: number): number => (level - LEVEL_ZERO) / LEVELS_PER_UNIT;
+
+/**
+ * The share of patients at each no-show level, from 16,384 patients of a fixed stream: what the
+ * no-show table's calibration averages over (visit classes do not depend on the attributes, so this
+ * is also the share of appointments).
+ */
+export const PROPENSITY_WEIGHTS: Float64Array = (() => {
+  const n = 16_384;
+  const weights = new Float64Array(NO_SHOW_LEVELS);
+  const p = emptyPatient();
+  const t: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
+  for (let slot = 0; slot < n; slot++) {
+    const level = derivePatient(0x63616c69, t, slot, p, false).noShowLevel;
+    weights[level] = (weights[level] as number) + 1 / n;
+  }
+  return weights;
+})();

@@ -9,6 +9,7 @@
 // locale, about 30 MB more in each worker.
 import { faker } from '@faker-js/faker/locale/pt_BR';
 import { pack, type Packed } from './bytes.js';
+import { FAMILY_NAMES } from './catalog.js';
 import { csvField } from './csv.js';
 
 /** Names per gender in a pool: large enough that a day's patients rarely repeat exact names. */
@@ -59,3 +60,35 @@ export function namePools(seed: number): NamePools {
   }
   return pools;
 }
+
+/**
+ * The parts of patients' full names, "first middle family family" (the Brazilian pattern), packed
+ * for the row writer: `,<first> `, `<middle> `, `<family> ` and, last, `<family>,F,` or `<family>,M,`
+ * (the full_name and gender fields). The lists are faker's pt_BR given names and faker's family
+ * names plus {@link FAMILY_NAMES}, deduplicated and sorted, so they do not depend on the seed: the
+ * patient's hash picks the parts. None needs CSV quoting (checked here).
+ */
+export interface PatientNameParts {
+  readonly first: readonly (readonly Packed[])[];
+  readonly middle: readonly (readonly Packed[])[];
+  readonly family: readonly Packed[];
+  readonly lastWithGender: readonly (readonly Packed[])[];
+}
+
+const unique = (names: readonly string[]): string[] => {
+  const list = [...new Set(names)].sort();
+  for (const n of list) if (csvField(n) !== n) throw new Error(`name part ${JSON.stringify(n)} needs CSV quoting`);
+  return list;
+};
+const person = faker.rawDefinitions.person;
+const firstNames = (sex: 'female' | 'male') => unique(person?.first_name?.[sex] ?? []);
+const middleNames = (sex: 'female' | 'male') => unique(person?.middle_name?.[sex] ?? []);
+const familyNames = unique([...(person?.last_name?.generic ?? []), ...FAMILY_NAMES]);
+
+/** Index 0 is female, 1 male (as `Patient.female ? 0 : 1`). */
+export const PATIENT_NAME_PARTS: PatientNameParts = {
+  first: [firstNames('female').map((n) => pack(`,${n} `)), firstNames('male').map((n) => pack(`,${n} `))],
+  middle: [middleNames('female').map((n) => pack(`${n} `)), middleNames('male').map((n) => pack(`${n} `))],
+  family: familyNames.map((n) => pack(`${n} `)),
+  lastWithGender: ['F', 'M'].map((g) => familyNames.map((n) => pack(`${n},${g},`))),
+};

@@ -14,6 +14,7 @@ import {
   putDate,
   putDayId,
   putPacked,
+  putPatientId,
   putTime,
   putUint,
   utf8,
@@ -23,16 +24,8 @@ import { MAX_RUN_DATE, MIN_RUN_DATE, dateTable, dayString, parseDayIndex } from 
 import { DIAGNOSIS_TABLES, buildClinics } from './network.js';
 import { ID_DAY_STRIDE, NEIGHBOURHOOD_CSV } from './patients.js';
 import { appointmentsPerDay, planShards, shardRange } from '../shards.js';
-import { namePools, type NamePools } from './pools.js';
-import {
-  COMMENT_POOL,
-  Depth,
-  MAX_LEAD_DAYS,
-  MAX_RETURN_LAG,
-  VisitDeriver,
-  buildDayContext,
-  type Visit,
-} from './visits.js';
+import { PATIENT_NAME_PARTS } from './pools.js';
+import { COMMENT_POOL, Depth, MAX_LEAD_DAYS, VisitDeriver, buildDayContext, type Visit } from './visits.js';
 
 /** What identifies one part file; the output is a pure function of it. */
 export interface ShardSpec {
@@ -142,7 +135,7 @@ export function* generateShardChunks(
   const ctx = buildDayContext(r.seed, day, r.appointments);
   const entity: VisitEntity = r.entity;
   const deriver = new VisitDeriver(ctx, entity === 'patients');
-  const text = new DayText(day, namePools(r.seed));
+  const text = new DayText(day);
   const fill = FILL[entity];
   const out = new ChunkWriter(undefined, reuse);
   let rows = 0;
@@ -176,9 +169,9 @@ const bool = (x: boolean) => (x ? 'true' : 'false');
  */
 class DayText {
   readonly dates = dateTable();
-  /** Digits of day - k (k = 0..MAX_RETURN_LAG, registration days of returning patients) in two words each, and their lengths (0 for day 0). */
+  /** Digits of the day in two words, and their length (0 for day 0): the day part of the day's ids. */
   readonly dayDigits: Uint32Array;
-  readonly dayLength: Uint8Array;
+  readonly dayLength: number;
   /** `YYYY-MM-DD ` of the booking day, by lead time. */
   readonly bookedOn: Packed[];
   /** `,<appointment_day>,<sms>,<no_show>,<batch_date>\n` by sms * 2 + noShow. */
@@ -195,24 +188,17 @@ class DayText {
   /** `<diagnosis>,` per specialty and diagnosis; `<comment>,` per comment, plus `,` alone for none (last). */
   readonly diagnoses: Packed[][];
   readonly comments: Packed[];
-  readonly pools: NamePools;
 
-  constructor(
-    readonly day: number,
-    pools: NamePools,
-  ) {
-    this.pools = pools;
-    const span = MAX_RETURN_LAG + 1;
-    this.dayDigits = new Uint32Array(span * 2);
-    this.dayLength = new Uint8Array(span);
-    for (let k = 0; k < span && day - k >= 0; k++) {
-      const d = day - k;
-      if (d === 0) continue; // ids of day 0 are the bare index
-      const p = pack(String(d));
-      if (p.length > 8) throw new RangeError(`day index ${d} has more than 8 digits`);
-      this.dayDigits[2 * k] = p.words[0] as number;
-      this.dayDigits[2 * k + 1] = p.words[1] ?? 0;
-      this.dayLength[k] = p.length;
+  constructor(readonly day: number) {
+    this.dayDigits = new Uint32Array(2);
+    this.dayLength = 0;
+    if (day > 0) {
+      // ids of day 0 are the bare index
+      const p = pack(String(day));
+      if (p.length > 8) throw new RangeError(`day index ${day} has more than 8 digits`);
+      this.dayDigits[0] = p.words[0] as number;
+      this.dayDigits[1] = p.words[1] ?? 0;
+      this.dayLength = p.length;
     }
     const date = dayString(day);
     this.bookedOn = Array.from({ length: MAX_LEAD_DAYS + 1 }, (_, lead) => pack(`${dayString(day - lead)} `));
@@ -229,25 +215,17 @@ class DayText {
   }
 }
 
-/** Writes `<day * 10^7 + index>` for the day `day - back`. */
-function putIdBack(view: DataView, buf: Uint8Array, p: number, t: DayText, back: number, index: number): number {
+/** Writes `<day * 10^7 + index>`: the id of the day's appointment `index` (and of its record and feedback). */
+function putId(view: DataView, buf: Uint8Array, p: number, t: DayText, index: number): number {
   const digits = t.dayDigits;
-  return putDayId(
-    view,
-    buf,
-    p,
-    digits[2 * back] as number,
-    digits[2 * back + 1] as number,
-    t.dayLength[back] as number,
-    index,
-  );
+  return putDayId(view, buf, p, digits[0] as number, digits[1] as number, t.dayLength, index);
 }
 
 /** `<appointment_id>,<appointment_id>,<patient_id>,<doctor_id>,`: the key columns records and feedback start with. */
 function putKeys(view: DataView, buf: Uint8Array, p: number, t: DayText, i: number, v: Visit): number {
-  p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
-  p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
-  p = putIdBack(view, buf, p, t, t.day - v.patientDay, i);
+  p = putComma(buf, putId(view, buf, p, t, i));
+  p = putComma(buf, putId(view, buf, p, t, i));
+  p = putPatientId(view, buf, p, v.patient.tenure, v.patient.slot);
   return putPacked(view, buf, p, v.doctor.idField);
 }
 
@@ -257,8 +235,8 @@ const fillAppointments: Fill = (out, deriver, t, start, end) => {
   let i = start;
   for (; i < end && p < capacity; i++) {
     const v = deriver.derive(i, Depth.Appointment);
-    p = putComma(buf, putIdBack(view, buf, p, t, 0, i));
-    p = putIdBack(view, buf, p, t, t.day - v.patientDay, i);
+    p = putComma(buf, putId(view, buf, p, t, i));
+    p = putPatientId(view, buf, p, v.patient.tenure, v.patient.slot);
     p = putPacked(view, buf, p, v.doctor.idField);
     p = putPacked(view, buf, p, t.bookedOn[v.leadDays] as Packed);
     p = putTime(view, p, v.scheduledMinute * 60 + v.scheduledSecond);
@@ -270,13 +248,19 @@ const fillAppointments: Fill = (out, deriver, t, start, end) => {
 
 const fillPatients: Fill = (out, deriver, t, start, end) => {
   const { buf, view, capacity } = out;
-  const { dates, pools } = t;
+  const dates = t.dates;
+  const { first, middle, family, lastWithGender } = PATIENT_NAME_PARTS;
   let p = out.pos;
   let i = start;
   for (; i < end && p < capacity; i++) {
     const pt = deriver.derive(i, Depth.Appointment).patient;
-    p = putIdBack(view, buf, p, t, t.day - pt.registeredOn, i);
-    p = putPacked(view, buf, p, (pt.female ? pools.femaleFields : pools.maleFields)[pt.name] as Packed);
+    p = putPatientId(view, buf, p, pt.tenure, pt.slot);
+    // `,<first> <middle> <family1> <family2>,<gender>,`
+    const g = pt.female ? 0 : 1;
+    p = putPacked(view, buf, p, (first[g] as readonly Packed[])[pt.first] as Packed);
+    p = putPacked(view, buf, p, (middle[g] as readonly Packed[])[pt.middle] as Packed);
+    p = putPacked(view, buf, p, family[pt.family1] as Packed);
+    p = putPacked(view, buf, p, (lastWithGender[g] as readonly Packed[])[pt.family2] as Packed);
     p = putDate(buf, p, dates, pt.registeredOn - pt.ageDaysAtRegistration);
     p = putPacked(view, buf, p, t.hoods[pt.neighbourhood] as Packed);
     const flags =

@@ -9,13 +9,17 @@ import { COMMENTS } from './catalog.js';
 import { csvField } from './csv.js';
 import { DIAGNOSIS_TABLES, DoctorPicker, buildClinics, buildRoster, type Clinic, type Doctor } from './network.js';
 import { AliasTable } from './alias.js';
-import { PatientLevel, derivePatient, emptyPatient, type Patient } from './patients.js';
+import {
+  NO_SHOW_LEVELS,
+  PROPENSITY_WEIGHTS,
+  derivePatient,
+  emptyPatient,
+  noShowOffset,
+  type Patient,
+} from './patients.js';
+import { buildPopulation, planDay, slotForAppointment, tenureOn, type DayPlan, type Tenure } from './population.js';
 import { Rng, STREAM, streamTag } from './prng.js';
 
-/** Share of appointments booked by a patient registered on an earlier day. */
-export const RETURNING_SHARE = 0.65;
-/** Longest gap, in days, between a returning patient's registration and this appointment. */
-export const MAX_RETURN_LAG = 1_000;
 /** Longest lead time (booking to appointment) in days. */
 export const MAX_LEAD_DAYS = 60;
 
@@ -28,9 +32,24 @@ export interface DayContext {
   readonly clinics: readonly Clinic[];
   readonly roster: readonly Doctor[];
   readonly picker: DoctorPicker;
+  /** Which population slot each appointment index of the day goes to. */
+  readonly plan: DayPlan;
   /** Stream tags as int32: a uint32 field holds a boxed double, and passing it to a call allocated a heap number per row. */
   readonly appointmentTag: number;
   readonly patientTag: number;
+}
+
+const populations = new Map<string, ReturnType<typeof buildPopulation>>();
+/** The population of (seed, appointments a day), cached per process (a few per worker). */
+function populationOf(seed: number, appointments: number): ReturnType<typeof buildPopulation> {
+  const key = `${seed}:${appointments}`;
+  let pop = populations.get(key);
+  if (!pop) {
+    pop = buildPopulation(seed, appointments);
+    if (populations.size >= 8) populations.delete(populations.keys().next().value as string);
+    populations.set(key, pop);
+  }
+  return pop;
 }
 
 /** Builds the day's shared state: clinics and the roster employed on that day. */
@@ -45,6 +64,7 @@ export function buildDayContext(seed: number, day: number, appointments: number)
     clinics,
     roster,
     picker: new DoctorPicker(roster),
+    plan: planDay(populationOf(seed, appointments), seed, day, appointments),
     appointmentTag: streamTag(seed, STREAM.appointment) | 0,
     patientTag: streamTag(seed, STREAM.patient) | 0,
   };
@@ -65,13 +85,10 @@ const FEEDBACK_DRAWS = 8;
 /** Approximately standard normal from draws u[k..k+4) (Irwin-Hall, as Rng.normal): cheap and bounded to ±3.46. */
 const normal = (u: Float64Array, k: number) =>
   ((u[k] as number) + (u[k + 1] as number) + (u[k + 2] as number) + (u[k + 3] as number) - 2) * 1.7320508075688772;
-const { Basic: BASIC, Conditions: CONDITIONS, Full: FULL } = PatientLevel;
 
 /** One appointment and what follows from it; a single mutable instance is reused per shard. */
 export interface Visit {
   index: number;
-  /** Registration day of the patient (the day part of patient_id). */
-  patientDay: number;
   patient: Patient;
   /** Age in whole years on the appointment day. */
   ageYears: number;
@@ -94,14 +111,12 @@ export interface Visit {
 }
 
 /**
- * Return lag and lead time: exponentials with means of 150 and 12 days, whole days from 1, folded
- * into 1..MAX_RETURN_LAG and 1..MAX_LEAD_DAYS. Folding a geometric distribution keeps it geometric,
+ * Lead time: an exponential with a mean of 12 days, whole days from 1, folded into 1..MAX_LEAD_DAYS. Folding a geometric distribution keeps it geometric,
  * so P(k) is proportional to r^(k-1); alias tables draw it exactly with one uniform and no logarithm.
  * Entry k - 1 is day k.
  */
 const geometricDays = (meanDays: number, maxDays: number): AliasTable =>
   new AliasTable(Array.from({ length: maxDays }, (_, k) => Math.exp(-k / meanDays)));
-const LAG_DAYS = geometricDays(150, MAX_RETURN_LAG);
 const LEAD_DAYS = geometricDays(12, MAX_LEAD_DAYS);
 /** P(SMS reminder | lead days): none below 3 days, then 45% rising to 75% at 30 days and more. */
 const SMS_CHANCE = Float64Array.from({ length: MAX_LEAD_DAYS + 1 }, (_, lead) =>
@@ -118,21 +133,42 @@ function ageGroup(years: number): number {
 }
 
 /**
- * P(no-show | lead bucket, SMS, age group), precomputed from odds so the hot loop does one lookup.
- * Base rates by lead time follow the public data (same-day ~5%, a month ahead ~33%); an SMS lowers
- * the odds by a quarter, young adults (18-30) miss more and people over 60 less.
+ * P(no-show | lead bucket, SMS, age group, patient propensity level), precomputed from odds so the
+ * hot loop does one lookup. Base rates by lead time follow the public data (same-day ~5%, a month
+ * ahead ~33%); an SMS lowers the odds by a quarter, young adults (18-30) miss more and people over 60
+ * less. The patient's propensity (patients.ts) adds its log-odds offset; each lead bucket's intercept
+ * is calibrated so its mean over the population's offsets stays at the base rate.
  */
 const NO_SHOW = (() => {
   const baseByLead = [0.05, 0.22, 0.28, 0.33, 0.36, 0.38];
   const ageOdds = [1.05, 1.35, 0.95, 0.72];
   const smsOdds = 0.72;
-  const table = new Float64Array(6 * 2 * 4);
+  const weights = PROPENSITY_WEIGHTS;
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const meanAt = (logit: number) => {
+    let m = 0;
+    for (let q = 0; q < NO_SHOW_LEVELS; q++) m += (weights[q] as number) * sigmoid(logit + noShowOffset(q));
+    return m;
+  };
+  // Float32 (12 KiB, a quarter of L1) rather than Float64: the lookups were a measurable share of an appointment's cost.
+  const table = new Float32Array(6 * 2 * 4 * NO_SHOW_LEVELS);
   for (let l = 0; l < 6; l++) {
+    const p = baseByLead[l] as number;
+    // Bisection for the intercept whose mean over the propensity levels is p.
+    let lo = -10;
+    let hi = 10;
+    for (let it = 0; it < 60; it++) {
+      const mid = (lo + hi) / 2;
+      if (meanAt(mid) < p) lo = mid;
+      else hi = mid;
+    }
+    const intercept = (lo + hi) / 2;
     for (let s = 0; s < 2; s++) {
       for (let a = 0; a < 4; a++) {
-        const p = baseByLead[l] as number;
-        const odds = (p / (1 - p)) * (s ? smsOdds : 1) * (ageOdds[a] as number);
-        table[(l * 2 + s) * 4 + a] = odds / (1 + odds);
+        const base = intercept + Math.log((s ? smsOdds : 1) * (ageOdds[a] as number));
+        for (let q = 0; q < NO_SHOW_LEVELS; q++) {
+          table[((l * 2 + s) * 4 + a) * NO_SHOW_LEVELS + q] = sigmoid(base + noShowOffset(q));
+        }
       }
     }
   }
@@ -149,6 +185,7 @@ const CARDIOLOGY = SPECIALTIES.indexOf('cardiology');
 /** A reusable visit deriver for one day: owns the appointment PRNG and the output object. */
 export class VisitDeriver {
   private readonly rng = new Rng();
+  private readonly tenure: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
   readonly visit: Visit;
 
   /** `fullPatients`: derive every patient attribute (for the patients file). */
@@ -158,7 +195,6 @@ export class VisitDeriver {
   ) {
     this.visit = {
       index: 0,
-      patientDay: 0,
       patient: emptyPatient(),
       ageYears: 0,
       doctor: ctx.roster[0] as Doctor,
@@ -190,8 +226,8 @@ export class VisitDeriver {
     // The appointment: APPOINTMENT_DRAWS draws, in this order, whatever they decide.
     const u = rng.draws;
     const k = rng.claim(APPOINTMENT_DRAWS);
-    const returning = (u[k] as number) < RETURNING_SHARE;
-    const lagDraw = u[k + 1] as number;
+    // u[k] and u[k + 1] are unused (they chose a returning patient and the return lag before the
+    // population); kept so the other draws, and the rows they decide, stay as they were.
     const sameDay = (u[k + 2] as number) < 0.35;
     const leadDraw = u[k + 3] as number;
     const minuteDraw = u[k + 4] as number;
@@ -201,18 +237,17 @@ export class VisitDeriver {
     const doctorDraw = u[k + 8] as number;
     const noShowDraw = u[k + 9] as number;
 
-    // Patient: new today, or registered `lag` days ago under the same index (injective per day).
-    let patientDay = day;
-    if (returning && day > 0) patientDay = day - Math.min(1 + LAG_DAYS.at(lagDraw), day);
-    v.patientDay = patientDay;
+    // Patient: the population slot the day's plan gives this index, in its current tenure.
+    const plan = ctx.plan;
+    const slot = slotForAppointment(plan, index);
     const p = derivePatient(
       ctx.patientTag,
-      patientDay,
-      index,
+      tenureOn(plan.pop, slot, day, this.tenure),
+      slot,
       v.patient,
-      this.fullPatients ? FULL : depth === Depth.Record ? CONDITIONS : BASIC,
+      this.fullPatients,
     );
-    const ageYears = Math.floor((p.ageDaysAtRegistration + day - patientDay) / 365.25);
+    const ageYears = Math.floor((p.ageDaysAtRegistration + day - p.registeredOn) / 365.25);
     v.ageYears = ageYears;
 
     // Booking: a third same-day (walk-ins, booked in the morning), the rest up to 60 days ahead.
@@ -225,7 +260,11 @@ export class VisitDeriver {
     v.sms = sms;
     const doctor = ctx.picker.pick(childDraw, doctorDraw, ageYears, p.female);
     v.doctor = doctor;
-    v.noShow = noShowDraw < (NO_SHOW[(leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)] as number);
+    v.noShow =
+      noShowDraw <
+      (NO_SHOW[
+        ((leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)) * NO_SHOW_LEVELS + p.noShowLevel
+      ] as number);
     if (depth === Depth.Appointment || v.noShow) return v;
     if (depth === Depth.Record) {
       this.deriveRecord(v, p, doctor);
