@@ -11,10 +11,10 @@ import { constants } from 'node:os';
  * with `npm run bench -- --skip generation,load` (peak RSS of the worker process, medium / large): 382 / 463 MB
  * without the first two, 307 / 371 MB with them, wall time unchanged; `--optimize-for-size` then took the large
  * peak from about 350 to about 270 MB (see the README's end-to-end table).
- * - `--max-semi-space-size=2` (MB; Node 20's default grows to 16): the generator hands out a 64 KiB Buffer per
- *   chunk, whose memory outside the JS heap is freed only when a young-generation collection finds its small
- *   wrapper dead. A smaller young generation collects more often, so those chunks are returned within a few MB
- *   instead of piling up, and the young generation itself is smaller.
+ * - `--max-semi-space-size=2` (MB; Node 20's default grows to 16): memory outside the JS heap (Buffers the SDK,
+ *   pg and the S3 client allocate; the generator's chunk and the upload's part buffers are now reused) is freed
+ *   only when a young-generation collection finds its small wrapper dead. A smaller young generation collects
+ *   more often, so such Buffers are returned within a few MB instead of piling up, and it is itself smaller.
  * - `--optimize-for-size` (a V8 flag Node refuses in NODE_OPTIONS, so it goes on the command line): V8 grows the
  *   old generation by a smaller factor after each full collection. Without it the heap of a large day's ingest
  *   grew to about 130 MB, nearly all garbage (under 60 MB live), before V8 collected it.
