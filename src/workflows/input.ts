@@ -49,11 +49,11 @@ export const objectKey = z
 
 export const pipelineInput = z.strictObject({
   runDate: isoDate,
-  /** The run date's reminded appointments (see GenerateShardInput.remindedKey); absent: outcomes without reminders. */
-  remindedKey: objectKey.optional(),
   scale: scaleInput.optional(),
   /** Lets this run's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table (operator's choice). */
   allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+  /** The run date's reminded appointments (see GenerateShardInput.remindedKey); absent: outcomes without reminders. */
+  remindedKey: objectKey.optional(),
 });
 export type PipelineInput = z.infer<typeof pipelineInput>;
 
