@@ -141,16 +141,10 @@ export const FIXTURE: Record<EntityName, Row[]> = {
   ],
 };
 
+/** A schedule row: the appointment as its own day's batch will carry it, without the outcome. */
 function sched(id: string, p: string, d: string, at: string, day: string, sms: boolean, batch: string): Row {
-  return {
-    appointment_id: id,
-    patient_id: p,
-    doctor_id: d,
-    scheduled_at: at,
-    appointment_day: day,
-    sms_received: sms,
-    batch_date: batch,
-  };
+  const { no_show: _outcome, ...row } = appt(id, p, d, at, day, sms, false, batch);
+  return row;
 }
 
 function patient(

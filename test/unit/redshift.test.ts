@@ -330,17 +330,20 @@ describe('Redshift Data API adapter', () => {
     await assert.rejects(store.getText(manifestKey('appointments', batchDate, canonicalObjects([good, bad]))));
   });
 
+  /** Rows per entity a publishDay call reports. */
+  const PUBLISH_ROWS = {
+    clinics: 12,
+    doctors: 80,
+    patients: 700,
+    appointments: 1000,
+    records: 790,
+    feedback: 190,
+    schedule: 650,
+  };
+
   test('publishDay: one batch of guards (ledger, then each table), the published row replaced', async () => {
     const batchDate = day();
-    const rows = {
-      clinics: 12,
-      doctors: 80,
-      patients: 700,
-      appointments: 1000,
-      records: 790,
-      feedback: 190,
-      schedule: 650,
-    };
+    const rows = PUBLISH_ROWS;
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
     const published = await warehouse().publishDay({ batchDate, rows });
@@ -368,15 +371,7 @@ describe('Redshift Data API adapter', () => {
 
   test('publishDay with a table short of its rows fails DayIncomplete naming it; other failures retry', async () => {
     const batchDate = day();
-    const rows = {
-      clinics: 12,
-      doctors: 80,
-      patients: 700,
-      appointments: 1000,
-      records: 790,
-      feedback: 190,
-      schedule: 650,
-    };
+    const rows = PUBLISH_ROWS;
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
     rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({
