@@ -171,6 +171,13 @@ function naiveRowFactory(faker: Faker, entity: EntityName, runDate: string): () 
         const a = appointment();
         return batchRow(a.id, a.patientId, a.doctorId, ts(a.scheduled), runDate, a.sms, a.noShow);
       };
+    case 'schedule':
+      return () => {
+        const a = appointment();
+        // About two thirds of the next day's appointments are booked a day or more ahead.
+        if (a.scheduled.getTime() >= dayMs) return undefined;
+        return batchRow(a.id, a.patientId, a.doctorId, ts(a.scheduled), runDate, a.sms);
+      };
     case 'records':
       return () => {
         const a = appointment();

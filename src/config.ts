@@ -231,6 +231,14 @@ const envSchema = z.object({
   ),
   GENERATOR_SEED: optional(int(0, 2 ** 31 - 1)),
   SHARD_ROWS: optional(int(1_000, 50_000_000)),
+  REMINDER_RELATIVE_RISK: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a decimal fraction from 0 to 1, e.g. 0.77')
+      .transform(Number)
+      .pipe(z.number().gt(0, 'must be more than 0 (a reminder cannot make a no-show impossible)').max(1)),
+  ),
   BACKFILL_MAX_DAYS: optional(int(1, 3_660)),
   WEEKEND_NOTICE_TEXT: optional(z.string().min(1)),
   EMERGENCY_PHONE: optional(z.string().min(3)),
@@ -325,6 +333,8 @@ export interface Config {
   defaultScale: Scale;
   seed: number;
   shardRows: number;
+  /** A reminded appointment's no-show probability is multiplied by this (0 < x <= 1). */
+  reminderRelativeRisk: number;
   backfillMaxDays: number;
   weekendNotice: { text: string; emergencyPhone: string };
   workerMetricsPort: number;
@@ -459,6 +469,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     defaultScale: env.DEFAULT_SCALE ?? 'small',
     seed: env.GENERATOR_SEED ?? 20_261_120,
     shardRows: env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT,
+    reminderRelativeRisk: env.REMINDER_RELATIVE_RISK ?? 0.77,
     backfillMaxDays: env.BACKFILL_MAX_DAYS ?? 62,
     weekendNotice: {
       text:

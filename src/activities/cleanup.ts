@@ -159,7 +159,8 @@ export function createCleanupActivities({
     },
 
     /**
-     * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder.
+     * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder, and
+     * the day's `truth/appointments/dt=<date>/` (the synthetic source's true probabilities of those rows).
      * The workflow runs it only after every table's expired rows were backed up and deleted (the backup is the
      * copy we keep). Idempotent: a retry finds fewer or no folders and deletes what is left. Heartbeats on a timer.
      */
@@ -174,8 +175,9 @@ export function createCleanupActivities({
       return withHeartbeat(
         () => ({ ...result }),
         async () => {
-          for (const entity of ENTITY_NAMES) {
-            for (const folder of await store.listFolders(keys.rawRoot(entity))) {
+          // The truth of a day goes with its raw objects: it is derived from the same rows.
+          for (const root of [...ENTITY_NAMES.map((e) => keys.rawRoot(e)), keys.truthRoot('appointments')]) {
+            for (const folder of await store.listFolders(root)) {
               const date = folderDate(folder);
               if (date === undefined || date >= input.cutoff) continue;
               result.objectsDeleted += await store.deletePrefix(folder);

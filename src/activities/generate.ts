@@ -5,14 +5,24 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
-import { GeneratorInputError, generateShardChunks, resolveShardSpec } from '../domain/generator/index.js';
+import {
+  GeneratorInputError,
+  appointmentsPerDay,
+  generateShardChunks,
+  generateTruthChunks,
+  parseRemindedIds,
+  resolveShardSpec,
+  type Reminded,
+  type ShardSpec,
+} from '../domain/generator/index.js';
+import { OUTCOME_ENTITIES } from '../domain/entities.js';
 import type { GenerateShardInput, ShardObject } from '../domain/types.js';
 import { activityContext, startHeartbeat } from './heartbeat.js';
 import { keys, type ObjectStore } from './storage.js';
 
 export interface GenerateDeps {
   store: ObjectStore;
-  config: Pick<Config, 'shardRows'>;
+  config: Pick<Config, 'shardRows' | 'reminderRelativeRisk'>;
 }
 
 /** How often a running upload reports progress (the SDK throttles further to its heartbeat timeout). */
@@ -23,9 +33,27 @@ const HEARTBEAT_EVERY_MS = 2_000;
  * carry the shard size the workflow planned with.
  */
 export function createGenerateActivities({ store, config }: GenerateDeps) {
+  /**
+   * The reminded set `key` names, for the input's date and scale. A missing object or a line that is not an id
+   * of the day's appointments is bad input (InvalidInput), which a retry cannot fix; store errors retry.
+   */
+  async function readReminded(input: GenerateShardInput, key: string, relativeRisk: number): Promise<Reminded> {
+    if (!(await store.head(key))) throw new GeneratorInputError(`remindedKey: no object at ${key}`);
+    try {
+      const indexes = parseRemindedIds(await store.getText(key), input.runDate, appointmentsPerDay(input.scale));
+      return { indexes, relativeRisk };
+    } catch (err) {
+      if (err instanceof RangeError) throw new GeneratorInputError(`remindedKey ${key}: ${err.message}`);
+      throw err;
+    }
+  }
+
   return {
     /**
-     * Generates `raw/<entity>/dt=<runDate>/part-<shard>.csv` and returns its key, ETag, size and rows.
+     * Generates `raw/<entity>/dt=<runDate>/part-<shard>.csv` and returns its key, ETag, size and rows. For
+     * appointments it then writes the shard's true no-show probabilities to `truth/appointments/dt=<runDate>/…`
+     * (not returned: nothing loads them). With `remindedKey`, appointments, records and feedback read that object
+     * and draw the reminded appointments' outcomes at the reduced probability.
      *
      * Idempotent: the bytes are a pure function of the input, so a retry (or a second run) overwrites
      * the object with identical content and returns the same result. Heartbeats `{ rows, bytes }`
@@ -34,9 +62,14 @@ export function createGenerateActivities({ store, config }: GenerateDeps) {
      * range) fails with the non-retryable type `InvalidInput`; store errors are retried.
      */
     async generateShard(input: GenerateShardInput): Promise<ShardObject> {
-      const spec = { ...input, shardRows: input.shardRows ?? config.shardRows };
+      const { remindedKey, reminderRelativeRisk, ...rest } = input;
+      const spec: ShardSpec = { ...rest, shardRows: input.shardRows ?? config.shardRows };
       try {
         resolveShardSpec(spec);
+        if (remindedKey !== undefined && OUTCOME_ENTITIES.includes(input.entity)) {
+          spec.reminded = await readReminded(input, remindedKey, reminderRelativeRisk ?? config.reminderRelativeRisk);
+          resolveShardSpec(spec);
+        }
       } catch (err) {
         if (err instanceof GeneratorInputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
         throw err;
@@ -53,12 +86,22 @@ export function createGenerateActivities({ store, config }: GenerateDeps) {
       const ctx = activityContext();
       const heartbeats = startHeartbeat(() => ({ key, rows: shard.rows, bytes: shard.bytes }), HEARTBEAT_EVERY_MS);
       const beat = heartbeats.beat;
+      const options = ctx ? { signal: ctx.cancellationSignal } : {};
       try {
         // Cancellation aborts the upload (and its multipart upload) through the signal.
-        const stored = await store.put(key, chunks(), 'text/csv', ctx ? { signal: ctx.cancellationSignal } : {});
+        const stored = await store.put(key, chunks(), 'text/csv', options);
         if (!shard.ended) throw new Error(`upload of ${key} finished before the generator did`);
         if (stored.size !== shard.bytes) {
           throw new Error(`object ${key} has ${stored.size} bytes after upload, the generator wrote ${shard.bytes}`);
+        }
+        if (input.entity === 'appointments') {
+          // The same appointments' true probabilities, beside raw/: a retry rewrites the same bytes.
+          await store.put(
+            keys.truthPart('appointments', input.runDate, input.shard),
+            generateTruthChunks(spec, true),
+            'text/csv',
+            options,
+          );
         }
         beat();
         return { key, etag: stored.etag, bytes: stored.size, rows: shard.rows };

@@ -44,7 +44,7 @@ export function createLoadActivities({ warehouse }: { warehouse: Warehouse }) {
     },
 
     /**
-     * Makes the date visible to dbt once all six entities of it are loaded: checks the load ledger and the raw
+     * Makes the date visible to dbt once all seven entities of it are loaded: checks the load ledger and the raw
      * tables against the rows this run's loads reported and records the day in `raw._published_batches`, in one
      * transaction (see {@link Warehouse.publishDay}). Idempotent: a retry checks again and rewrites the same row. A
      * day that does not hold what was loaded fails non-retryably with `DayIncomplete` and stays unpublished.

@@ -13,6 +13,8 @@ export interface PipelineSettings {
   uiUrl: string;
   /** HEALTHSYNTH_TIMEZONE: what "today" means for run-date checks and the retention cutoff. */
   timezone: string;
+  /** REMINDER_RELATIVE_RISK; absent in the results of runs recorded before reminders existed. */
+  reminderRelativeRisk?: number;
 }
 
 export function createSettingsActivities({ config }: { config: Config }) {
@@ -26,6 +28,7 @@ export function createSettingsActivities({ config }: { config: Config }) {
         defaultScale: config.defaultScale,
         uiUrl: config.temporal.uiUrl,
         timezone: config.timezone,
+        reminderRelativeRisk: config.reminderRelativeRisk,
       };
     },
   };

@@ -297,6 +297,14 @@ export const keys = {
   backupsRoot: 'backups/',
   /** `raw/<entity>/`: the day folders `dt=<date>/` of one entity live under it. */
   rawRoot: (entity: string) => `raw/${entity}/`,
+  /**
+   * The synthetic source's true no-show probabilities of an appointments shard: `truth/appointments/dt=<date>/…`,
+   * beside `raw/` and never loaded (a real source has no truth).
+   */
+  truthPart: (entity: 'appointments', runDate: string, shard: number) =>
+    `truth/${entity}/dt=${runDate}/part-${String(shard).padStart(5, '0')}.csv`,
+  /** `truth/<entity>/`: the truth's day folders, deleted with the raw objects of their day. */
+  truthRoot: (entity: 'appointments') => `truth/${entity}/`,
 };
 
 /** The date of a day folder such as `raw/patients/dt=2026-11-20/`, or undefined for anything else. */

@@ -22,11 +22,18 @@ export const SOURCES_YAML_PATH = 'dbt/models/staging/__sources.yml';
 
 /**
  * Entities whose raw rows repeat across batches: clinics and doctors are full snapshots per batch date, and a
- * patient appears in every batch in which they had an appointment. Their keys are unique only per batch at raw
+ * patient appears in every batch in which they had an appointment, an appointment in the schedule of every date
+ * whose next weekday it falls on. Their keys are unique only per batch at raw
  * level (tested here as `key + batch_date`); staging keeps the latest batch per key and tests the key there.
  * Appointment, record and feedback keys are unique across batches, so raw-level `unique` holds for them.
  */
-export const REPEATED_ACROSS_BATCHES: ReadonlySet<EntityName> = new Set<EntityName>(['clinics', 'doctors', 'patients']);
+export const REPEATED_ACROSS_BATCHES: ReadonlySet<EntityName> = new Set<EntityName>([
+  'clinics',
+  'doctors',
+  'patients',
+  // A Friday's schedule and a weekend run's both hold Monday's booked appointments.
+  'schedule',
+]);
 
 type Test = string | Record<string, unknown>;
 
@@ -37,7 +44,7 @@ const HEADER = [
 
 /**
  * Raw tests look at published batches only (dbt's `where` config wraps the tested table in a filtered subquery):
- * a day whose six loads are not all done (a failed load, a rerun in progress) must not fail the build of another
+ * a day whose seven loads are not all done (a failed load, a rerun in progress) must not fail the build of another
  * date. Relationships keep their unfiltered parent side, which only makes them easier to satisfy.
  */
 const PUBLISHED_ONLY = { config: { where: PUBLISHED_ONLY_PREDICATE } };
@@ -94,7 +101,7 @@ function publishedEntry(): Record<string, unknown> {
   return {
     name: PUBLISHED_BATCHES_TABLE,
     description:
-      'One row per run date whose six batches are all loaded (written by the pipeline after its loads; removed by ' +
+      'One row per run date whose seven batches are all loaded (written by the pipeline after its loads; removed by ' +
       'any load that changes a batch of that date). Staging models and raw tests read only these dates.',
     columns: PUBLISHED_BATCHES_COLUMNS.map((column) => ({
       name: column.name,
@@ -120,7 +127,7 @@ export function renderSourcesYaml(): string {
         schema: RAW_SCHEMA,
         description:
           'Raw tables loaded by the pipeline: one batch per entity and run date (column batch_date); a reload replaces ' +
-          'its batch. A date is read only once published (all six batches loaded).',
+          'its batch. A date is read only once published (all seven batches loaded).',
         tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry()],
       },
     ],

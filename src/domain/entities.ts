@@ -9,7 +9,15 @@
 /** Logical column types; each adapter maps them to its own SQL type. */
 export type ColumnType = 'id' | 'integer' | 'smallint' | 'text' | 'date' | 'timestamp' | 'time' | 'boolean' | 'money';
 
-export const ENTITY_NAMES = ['clinics', 'doctors', 'patients', 'appointments', 'records', 'feedback'] as const;
+export const ENTITY_NAMES = [
+  'clinics',
+  'doctors',
+  'patients',
+  'appointments',
+  'records',
+  'feedback',
+  'schedule',
+] as const;
 export type EntityName = (typeof ENTITY_NAMES)[number];
 
 export interface Column {
@@ -127,6 +135,31 @@ export const ENTITIES: Readonly<Record<EntityName, EntityDef>> = {
       flag('no_show', 'The patient did not show up.'),
     ],
   },
+  schedule: {
+    name: 'schedule',
+    description:
+      "Tomorrow's schedule: the appointments of the next weekday after the batch date that were already booked at " +
+      'the end of it (scheduled_at on or before the batch date), with the ids and attributes the appointments batch ' +
+      'of that day will carry, and no outcome. patient_id and doctor_id are not foreign keys of the batch: a first ' +
+      "visit's patient, or a doctor hired since, is in no batch yet.",
+    key: 'appointment_id',
+    columns: [
+      id('appointment_id', 'The appointment id the appointments batch of appointment_day will carry.'),
+      id('patient_id', 'Patient who booked.'),
+      id('doctor_id', 'Doctor booked.'),
+      {
+        name: 'scheduled_at',
+        type: 'timestamp',
+        description: 'When the appointment was booked (on or before the batch date).',
+      },
+      {
+        name: 'appointment_day',
+        type: 'date',
+        description: 'Day of the appointment: the next weekday after the batch date.',
+      },
+      flag('sms_received', 'An SMS reminder was sent before the appointment.'),
+    ],
+  },
   records: {
     name: 'records',
     description: 'Medical record with billing, one per attended appointment.',
@@ -167,6 +200,9 @@ export const ENTITIES: Readonly<Record<EntityName, EntityDef>> = {
     ],
   },
 };
+
+/** The entities whose rows depend on a day's no-show outcomes, and so on its reminded set. */
+export const OUTCOME_ENTITIES: readonly EntityName[] = ['appointments', 'records', 'feedback'];
 
 /** Columns in CSV and table order: the entity's columns, then `batch_date`. */
 export function csvColumns(entity: EntityName): readonly Column[] {

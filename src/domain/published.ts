@@ -1,9 +1,9 @@
 /**
- * The published-days table: a day becomes visible to dbt only when all six entities of that date are loaded.
+ * The published-days table: a day becomes visible to dbt only when all seven entities of that date are loaded.
  *
- * The six loads of a date commit one by one, so between the first and the last (and for good when one fails, or
+ * The seven loads of a date commit one by one, so between the first and the last (and for good when one fails, or
  * while a rerun with another scale replaces them) the raw tables hold a half-loaded day whose foreign keys point
- * at nothing. The pipeline therefore writes one row here after all six loads succeeded (publishDay), every load
+ * at nothing. The pipeline therefore writes one row here after all seven loads succeeded (publishDay), every load
  * that changes a batch removes its date's row in the same transaction, and dbt's staging models and source tests
  * read only the batches listed here. One definition, so the DDL (src/activities/warehouse/ddl.ts) and dbt's
  * sources YAML (src/domain/dbt-sources.ts) cannot disagree.
@@ -23,7 +23,7 @@ export function publishedRowsColumn(entity: EntityName): string {
 
 /** Columns of the published-days table: the date, when it was published, and each entity's rows at that moment. */
 export const PUBLISHED_BATCHES_COLUMNS: readonly Column[] = [
-  { name: 'batch_date', type: 'date', description: 'Run date whose six batches are all loaded and visible to dbt.' },
+  { name: 'batch_date', type: 'date', description: 'Run date whose seven batches are all loaded and visible to dbt.' },
   { name: 'published_at', type: 'timestamp', description: 'When the pipeline published the day (UTC).' },
   ...ENTITY_NAMES.map((entity): Column => ({
     name: publishedRowsColumn(entity),

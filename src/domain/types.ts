@@ -24,6 +24,13 @@ export interface GenerateShardInput {
   seed: number;
   /** Appointments per shard; the workflow passes the value it planned with, so a config change mid-run cannot split shards differently. */
   shardRows?: number;
+  /**
+   * Object key of the run date's reminded appointments (a text object, one appointment id per line, an optional
+   * `appointment_id` header line). Read by appointments, records and feedback shards, whose outcomes it changes.
+   */
+  remindedKey?: string;
+  /** The reminder's relative risk the workflow read from the settings (REMINDER_RELATIVE_RISK when absent). */
+  reminderRelativeRisk?: number;
 }
 
 export interface LoadBatchInput {
@@ -47,7 +54,7 @@ export interface PublishDayInput {
   rows: Record<EntityName, number>;
 }
 
-/** A day published to dbt: all six batches verified against the load ledger and their tables. */
+/** A day published to dbt: all seven batches verified against the load ledger and their tables. */
 export interface PublishedDay {
   batchDate: string;
   rows: Record<EntityName, number>;

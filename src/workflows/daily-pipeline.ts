@@ -24,7 +24,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/common';
 import type { ActivityTypes } from '../activities/index.js';
-import { ENTITY_NAMES, type EntityName } from '../domain/entities.js';
+import { ENTITY_NAMES, OUTCOME_ENTITIES, type EntityName } from '../domain/entities.js';
 import { localDate } from '../domain/dates.js';
 import {
   pipelineAlertMessage,
@@ -155,11 +155,20 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     await recordPipelineRun({ outcome: 'failed' });
   };
 
+  // Versioned (see PATCHES): runs that started their six children before the schedule existed keep six.
+  const entities = patched(PATCHES.tomorrowSchedule) ? ENTITY_NAMES : ENTITY_NAMES.filter((e) => e !== 'schedule');
+  // The reminded set changes the outcomes, so the entities that carry them read it; only set fields are passed.
+  const reminders = input.remindedKey
+    ? {
+        remindedKey: input.remindedKey,
+        ...(settings.reminderRelativeRisk !== undefined ? { reminderRelativeRisk: settings.reminderRelativeRisk } : {}),
+      }
+    : {};
   summary.ingest = await step(
     'ingest',
     () =>
       Promise.all(
-        ENTITY_NAMES.map((entity) =>
+        entities.map((entity) =>
           executeChild(ingestEntity, {
             workflowId: workflowIds.ingest(entity, runDate),
             args: [
@@ -170,13 +179,14 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
                 seed: settings.seed,
                 shardRows: settings.shardRows,
                 parentWorkflowId: info.workflowId,
+                ...(OUTCOME_ENTITIES.includes(entity) ? reminders : {}),
               },
             ],
             parentClosePolicy: ParentClosePolicy.TERMINATE,
           }),
         ),
       ).then(async (results) => {
-        // The day becomes visible to dbt only now that all six entities are loaded (versioned: see PATCHES).
+        // The day becomes visible to dbt only now that all entities are loaded (versioned: see PATCHES).
         if (patched(PATCHES.publishDay)) {
           await publishDay({
             batchDate: runDate,

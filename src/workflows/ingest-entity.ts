@@ -31,7 +31,12 @@ const { loadBatch } = proxyActivities<ActivityTypes>({
 
 export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult> {
   const input = parseInput('ingestEntity', ingestInput, rawInput);
-  const { entity, runDate, scale, seed, shardRows } = input;
+  const { entity, runDate, scale, seed, shardRows, remindedKey, reminderRelativeRisk } = input;
+  // Only set fields cross into the activity input, so runs without a reminded set record the inputs they always did.
+  const reminders = {
+    ...(remindedKey !== undefined ? { remindedKey } : {}),
+    ...(reminderRelativeRisk !== undefined ? { reminderRelativeRisk } : {}),
+  };
   // The checks that need no activity come first, so a bad input fails before anything is scheduled.
   const tooMany = shardPlanProblem(scale, shardRows);
   if (tooMany) throw ApplicationFailure.nonRetryable(`ingestEntity: scale/shardRows: ${tooMany}`, 'InvalidInput');
@@ -51,7 +56,7 @@ export async function ingestEntity(rawInput: IngestInput): Promise<IngestResult>
   let done = 0;
   const objects = await Promise.all(
     Array.from({ length: shards }, async (_, shard) => {
-      const object = await generateShard({ entity, runDate, scale, shard, seed, shardRows });
+      const object = await generateShard({ entity, runDate, scale, shard, seed, shardRows, ...reminders });
       generated += object.rows;
       done += 1;
       if (done % every === 0) await report(generated, 0, 'running');

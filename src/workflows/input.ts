@@ -38,11 +38,22 @@ export const timezone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as UTC or Europe/Berlin');
 
+/**
+ * An object key in the run's bucket (the reminded set): printable ASCII without spaces, not starting with `/`.
+ * Only the key crosses history; the activities read the object.
+ */
+export const objectKey = z
+  .string()
+  .max(1024, 'must be at most 1024 characters')
+  .regex(/^[!-.0-~][!-~]*$/, 'must be an object key: printable characters, no spaces, not starting with /');
+
 export const pipelineInput = z.strictObject({
   runDate: isoDate,
   scale: scaleInput.optional(),
   /** Lets this run's retention cleanup delete more than RETENTION_MAX_DELETE_SHARE of a table (operator's choice). */
   allowLargeCleanup: z.boolean({ message: 'must be true or false' }).optional(),
+  /** The run date's reminded appointments (see GenerateShardInput.remindedKey); absent: outcomes without reminders. */
+  remindedKey: objectKey.optional(),
 });
 export type PipelineInput = z.infer<typeof pipelineInput>;
 
@@ -60,6 +71,10 @@ export const ingestInput = z.strictObject({
   shardRows: z.number().int().min(1),
   /** Workflow id of the pipeline to send progress signals to, when run as its child. */
   parentWorkflowId: z.string().optional(),
+  /** The run date's reminded appointments; used by the entities that carry outcomes (appointments, records, feedback). */
+  remindedKey: objectKey.optional(),
+  /** REMINDER_RELATIVE_RISK as the parent read it, so every shard of the day uses the same (0 < x <= 1). */
+  reminderRelativeRisk: z.number().gt(0).max(1).optional(),
 });
 export type IngestInput = z.infer<typeof ingestInput>;
 

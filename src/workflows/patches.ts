@@ -20,4 +20,9 @@ export const PATCHES = {
   publishDay: 'publish-day',
   /** ingestEntity signals its parent at most once per tenth of its shards, not once per shard. */
   batchedProgress: 'batched-progress',
+  /**
+   * dailyPipeline ingests a seventh entity, tomorrow's schedule, and publishes the day only with it; retentionCleanup
+   * also cleans raw.schedule.
+   */
+  tomorrowSchedule: 'tomorrow-schedule',
 } as const;

@@ -26,6 +26,9 @@ export const CLEANUP_TABLES = ['feedback', 'records', 'appointments'] as const;
  */
 export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients'] as const;
 
+/** With tomorrow's schedule (PATCHES.tomorrowSchedule): it references nothing of its batch, so it can go last. */
+export const RETENTION_ORDER_WITH_SCHEDULE = [...RETENTION_ORDER, 'schedule'] as const;
+
 /** They heartbeat on a 5 s timer, so a worker that dies mid-cleanup is noticed (and the step retried) within 30 s. */
 const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '1 hour',
@@ -63,7 +66,8 @@ export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise
   if (patched(PATCHES.retentionPersonalData)) {
     const today = await checkDateInput('retentionCleanup', 'runDate', runDate);
     cutoff = retentionCutoff(runDate, today, retentionDays);
-    for (const table of RETENTION_ORDER) {
+    const order = patched(PATCHES.tomorrowSchedule) ? RETENTION_ORDER_WITH_SCHEDULE : RETENTION_ORDER;
+    for (const table of order) {
       tables.push(await cleanupTable({ runDate, table, cutoff, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }));
     }
     // Only after every table's rows are backed up and deleted: the backup, not the raw object, is the copy kept.

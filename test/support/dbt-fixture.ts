@@ -132,7 +132,20 @@ export const FIXTURE: Record<EntityName, Row[]> = {
     fb('F3', 'A5', 'P3', 'D1', 4, null, `${B2} 19:00:00`, B2),
     fb('F4', 'A6', 'P4', 'D2', 2, 'Long wait.', `${B2} 20:00:00`, B2),
   ],
+  // The next weekday's appointments booked by the batch date: B1 (a Friday) holds B2's A4 and A7, not A5 or A6
+  // (booked after B1); B2's schedule is an appointment of the day after B2, by a patient seen in no batch yet.
+  schedule: [
+    sched('A4', 'P1', 'D1', '2026-02-25 11:00:00', B2, true, B1),
+    sched('A7', 'P3', 'D2', '2026-01-10 12:00:00', B2, true, B1),
+    sched('A8', 'P9', 'D1', '2026-02-10 09:00:00', '2026-03-03', false, B2),
+  ],
 };
+
+/** A schedule row: the appointment as its own day's batch will carry it, without the outcome. */
+function sched(id: string, p: string, d: string, at: string, day: string, sms: boolean, batch: string): Row {
+  const { no_show: _outcome, ...row } = appt(id, p, d, at, day, sms, false, batch);
+  return row;
+}
 
 function patient(
   id: string,

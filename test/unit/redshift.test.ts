@@ -330,9 +330,20 @@ describe('Redshift Data API adapter', () => {
     await assert.rejects(store.getText(manifestKey('appointments', batchDate, canonicalObjects([good, bad]))));
   });
 
+  /** Rows per entity a publishDay call reports. */
+  const PUBLISH_ROWS = {
+    clinics: 12,
+    doctors: 80,
+    patients: 700,
+    appointments: 1000,
+    records: 790,
+    feedback: 190,
+    schedule: 650,
+  };
+
   test('publishDay: one batch of guards (ledger, then each table), the published row replaced', async () => {
     const batchDate = day();
-    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    const rows = PUBLISH_ROWS;
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
     const published = await warehouse().publishDay({ batchDate, rows });
@@ -340,25 +351,27 @@ describe('Redshift Data API adapter', () => {
     const d = `'${batchDate}'::date`;
     const guard = (n: number) => `1 / (CASE WHEN COUNT(*) = ${n} THEN 1 ELSE 0 END) AS guard`;
     assert.deepEqual(sqlsSent()[1], [
-      `SELECT ${guard(6)} FROM raw._load_ledger WHERE batch_date = ${d} AND ((entity = 'clinics' AND rows = 12) OR ` +
+      `SELECT ${guard(7)} FROM raw._load_ledger WHERE batch_date = ${d} AND ((entity = 'clinics' AND rows = 12) OR ` +
         `(entity = 'doctors' AND rows = 80) OR (entity = 'patients' AND rows = 700) OR ` +
         `(entity = 'appointments' AND rows = 1000) OR (entity = 'records' AND rows = 790) OR ` +
-        `(entity = 'feedback' AND rows = 190))`,
+        `(entity = 'feedback' AND rows = 190) OR (entity = 'schedule' AND rows = 650))`,
       `SELECT ${guard(12)} FROM raw.clinics WHERE batch_date = ${d}`,
       `SELECT ${guard(80)} FROM raw.doctors WHERE batch_date = ${d}`,
       `SELECT ${guard(700)} FROM raw.patients WHERE batch_date = ${d}`,
       `SELECT ${guard(1000)} FROM raw.appointments WHERE batch_date = ${d}`,
       `SELECT ${guard(790)} FROM raw.records WHERE batch_date = ${d}`,
       `SELECT ${guard(190)} FROM raw.feedback WHERE batch_date = ${d}`,
+      `SELECT ${guard(650)} FROM raw.schedule WHERE batch_date = ${d}`,
       `DELETE FROM raw._published_batches WHERE batch_date = ${d}`,
       `INSERT INTO raw._published_batches (batch_date, published_at, clinics_rows, doctors_rows, patients_rows, ` +
-        `appointments_rows, records_rows, feedback_rows) VALUES (${d}, GETDATE(), 12, 80, 700, 1000, 790, 190)`,
+        `appointments_rows, records_rows, feedback_rows, schedule_rows) ` +
+        `VALUES (${d}, GETDATE(), 12, 80, 700, 1000, 790, 190, 650)`,
     ]);
   });
 
   test('publishDay with a table short of its rows fails DayIncomplete naming it; other failures retry', async () => {
     const batchDate = day();
-    const rows = { clinics: 12, doctors: 80, patients: 700, appointments: 1000, records: 790, feedback: 190 };
+    const rows = PUBLISH_ROWS;
     rs.on(BatchExecuteStatementCommand).resolvesOnce({ Id: 'ddl' }).resolves({ Id: 'publish' });
     rs.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
     rs.on(DescribeStatementCommand, { Id: 'publish' }).resolves({

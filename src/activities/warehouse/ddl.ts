@@ -100,19 +100,36 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
       `  backup_key varchar(1024) NOT NULL,\n  rows bigint NOT NULL,\n  cleaned_at timestamp NOT NULL,\n` +
       `  PRIMARY KEY (run_date, table_name)\n)`,
     createPublishedBatchesSql(dialect),
+    ...(dialect === 'postgres' ? addPublishedColumnsSql() : []),
     backfillPublishedSql(dialect),
   );
   return stmts;
 }
 
-/** The published-days table (src/domain/published.ts): one row per date whose six batches are all loaded. */
+/**
+ * PostgreSQL: adds the per-entity row columns a published-days table made before that entity existed lacks
+ * (schedule_rows, when tomorrow's schedule came), 0 for the days published before. The catalog check takes no
+ * table lock when the column is there. Redshift has no conditional DDL outside procedures: add it there by hand
+ * (`ALTER TABLE raw._published_batches ADD COLUMN schedule_rows integer NOT NULL DEFAULT 0`).
+ */
+export function addPublishedColumnsSql(): string[] {
+  const [schema, table] = PUBLISHED_BATCHES.split('.') as [string, string];
+  return PUBLISHED_BATCHES_COLUMNS.filter((c) => c.type === 'integer').map(
+    (c) =>
+      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${schema}' ` +
+      `AND table_name = '${table}' AND column_name = '${c.name}') THEN ` +
+      `ALTER TABLE ${PUBLISHED_BATCHES} ADD COLUMN ${c.name} ${sqlType(c, 'postgres')} NOT NULL DEFAULT 0; END IF; END $$`,
+  );
+}
+
+/** The published-days table (src/domain/published.ts): one row per date whose seven batches are all loaded. */
 export function createPublishedBatchesSql(dialect: Dialect): string {
   const cols = PUBLISHED_BATCHES_COLUMNS.map((c) => `  ${c.name} ${sqlType(c, dialect)} NOT NULL`);
   return `CREATE TABLE IF NOT EXISTS ${PUBLISHED_BATCHES} (\n${cols.join(',\n')},\n  PRIMARY KEY (batch_date)\n)`;
 }
 
 /**
- * Publishes, once, the days loaded before the table existed: every date whose load ledger holds all six entities.
+ * Publishes, once, the days loaded before the table existed: every date whose load ledger holds all seven entities.
  * It only writes into an empty table, so it runs the first time the table is made (an upgrade that would otherwise
  * hide the whole history from dbt) and never again re-publishes a day a later load took back.
  */
@@ -162,6 +179,8 @@ export const RETENTION_TABLES = {
   feedback: { dateColumn: 'submitted_at', key: 'feedback_id' },
   // Names, birth dates and conditions: a batch's patients are the snapshots its appointments point to.
   patients: { dateColumn: 'batch_date', key: 'patient_id', keptWhileReferencedBy: 'appointments' },
+  // Tomorrow's schedule (patient and doctor ids, booking times) ages with its batch, as its raw objects do.
+  schedule: { dateColumn: 'batch_date', key: 'appointment_id' },
 } as const satisfies Partial<
   Record<EntityName, { dateColumn: string; key: string; keptWhileReferencedBy?: EntityName }>
 >;

@@ -89,7 +89,7 @@ export interface Warehouse {
    */
   loadBatch(input: LoadBatchInput, opts?: LoadOptions): Promise<LoadResult>;
   /**
-   * Makes `input.batchDate` visible to dbt: verifies that the load ledger holds all six entities of the date with
+   * Makes `input.batchDate` visible to dbt: verifies that the load ledger holds all seven entities of the date with
    * the rows this run loaded and that each raw table still holds them, then writes the date's row in
    * `raw._published_batches`, all in one transaction. A mismatch fails non-retryably (`DayIncomplete`, naming each
    * entity that is off) and publishes nothing. Every load that changes a batch removes its date's row in its own

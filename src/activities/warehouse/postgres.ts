@@ -197,7 +197,7 @@ export class PostgresWarehouse implements Warehouse {
         }
       }
 
-      // The date stops being visible to dbt with this change; publishDay makes it visible again once all six
+      // The date stops being visible to dbt with this change; publishDay makes it visible again once all seven
       // entities of it are loaded, so dbt never sees the day half replaced.
       await run(`unpublishing ${batchDate}`, `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = $1`, [batchDate]);
       // The batch is deleted, then COPY writes the rows straight into the raw table, once; the transaction keeps the
@@ -268,7 +268,7 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   /**
-   * Takes the load locks of all six batches of the date (in one fixed order, so it never deadlocks with a load,
+   * Takes the load locks of all seven batches of the date (in one fixed order, so it never deadlocks with a load,
    * which takes one), so no load of the date runs while the day is checked and published.
    */
   async publishDay(input: PublishDayInput, opts: Pick<LoadOptions, 'signal'> = {}): Promise<PublishedDay> {
@@ -302,7 +302,7 @@ export class PostgresWarehouse implements Warehouse {
       if (problems.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `day ${batchDate} not published: ${problems.join('; ')}. Its rows stay invisible to dbt until a run of ` +
-            `${batchDate} loads all six entities`,
+            `${batchDate} loads all seven entities`,
           'DayIncomplete',
         );
       }

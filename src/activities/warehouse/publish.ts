@@ -7,7 +7,7 @@ import { ENTITY_NAMES, type EntityName } from '../../domain/entities.js';
 import type { PublishDayInput } from '../../domain/types.js';
 import { dateLiteral } from './ddl.js';
 
-/** `input` checked: a real date and a whole, non-negative row count for each of the six entities (else InvalidInput). */
+/** `input` checked: a real date and a whole, non-negative row count for each of the seven entities (else InvalidInput). */
 export function validPublishInput(input: PublishDayInput): PublishDayInput {
   const bad = ENTITY_NAMES.filter((e) => !Number.isSafeInteger(input.rows?.[e]) || (input.rows[e] ?? -1) < 0);
   try {

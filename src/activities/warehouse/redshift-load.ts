@@ -151,14 +151,14 @@ function loadSql(
     `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${entity}' AND batch_date = ${day}`,
     `INSERT INTO ${LOAD_LEDGER} (entity, batch_date, objects, rows, loaded_at) ` +
       `VALUES ('${entity}', ${day}, ${stringLiteral(ledgerObjects, 'redshift')}, ${expected}, GETDATE())`,
-    // The date stops being visible to dbt with this change, until publishDay verifies all six batches again.
+    // The date stops being visible to dbt with this change, until publishDay verifies all seven batches again.
     `DELETE FROM ${PUBLISHED_BATCHES} WHERE batch_date = ${day}`,
   ];
 }
 
 /**
  * One batch, so the checks and the write see the same snapshot (serializable isolation; a load of the date
- * committing in between makes one of the two fail retryably): a guard that the ledger holds the six loads with
+ * committing in between makes one of the two fail retryably): a guard that the ledger holds the seven loads with
  * the rows this run loaded, a guard per entity that its table holds them, then the published row replaced.
  */
 export async function publishDay(
@@ -178,9 +178,9 @@ export async function publishDay(
           `day ${batchDate} not published: ` +
             (entity
               ? `raw.${entity} does not hold the ${rows[entity]} rows of ${batchDate} this run loaded`
-              : `the load ledger does not hold all six loads of ${batchDate} with the rows this run loaded ` +
+              : `the load ledger does not hold all seven loads of ${batchDate} with the rows this run loaded ` +
                 `(${ENTITY_NAMES.map((e) => `${e} ${rows[e]}`).join(', ')})`) +
-            `. Its rows stay invisible to dbt until a run of ${batchDate} loads all six entities`,
+            `. Its rows stay invisible to dbt until a run of ${batchDate} loads all seven entities`,
           'DayIncomplete',
         );
       }

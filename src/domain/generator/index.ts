@@ -7,7 +7,10 @@ export { planShards, shardRange, appointmentsPerDay } from '../shards.js';
 export {
   generateShardStream,
   generateShardChunks,
+  generateTruthChunks,
+  nextWeekday,
   resolveShardSpec,
+  TRUTH_HEADER,
   ShardStream,
   GeneratorInputError,
   type ShardSpec,
@@ -15,6 +18,8 @@ export {
   type RowCounter,
 } from './stream.js';
 export { ID_DAY_STRIDE } from './patients.js';
+export type { Reminded } from './visits.js';
 export { PATIENT_ID_STRIDE } from './population.js';
 export { DOCTOR_ID_STRIDE, clinicCount, doctorSlots } from './network.js';
 export { MIN_RUN_DATE, MAX_RUN_DATE, parseDayIndex, dayString } from './calendar.js';
+export { parseRemindedIds, REMINDED_HEADER } from './reminded.js';

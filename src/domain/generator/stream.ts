@@ -25,7 +25,15 @@ import { DIAGNOSIS_TABLES, buildClinics } from './network.js';
 import { ID_DAY_STRIDE, NEIGHBOURHOOD_CSV } from './patients.js';
 import { appointmentsPerDay, planShards, shardRange } from '../shards.js';
 import { PATIENT_NAME_PARTS } from './pools.js';
-import { COMMENT_POOL, Depth, MAX_LEAD_DAYS, VisitDeriver, buildDayContext, type Visit } from './visits.js';
+import {
+  COMMENT_POOL,
+  Depth,
+  MAX_LEAD_DAYS,
+  VisitDeriver,
+  buildDayContext,
+  type Reminded,
+  type Visit,
+} from './visits.js';
 
 /** What identifies one part file; the output is a pure function of it. */
 export interface ShardSpec {
@@ -37,6 +45,11 @@ export interface ShardSpec {
   seed: number;
   /** Appointments per shard for per-appointment entities (config SHARD_ROWS). */
   shardRows: number;
+  /**
+   * The run date's reminded appointments (by index) and the reminder's relative risk; they change the outcomes of
+   * appointments, records and feedback. Absent: the outcomes are those of a day without reminders.
+   */
+  reminded?: Reminded;
 }
 
 /** Input that can never produce a part file (bad date, unknown entity, shard out of range …). */
@@ -85,9 +98,24 @@ export function resolveShardSpec(spec: ShardSpec): ResolvedSpec {
       `shard must be from 0 to ${shards - 1} for ${entity} at scale ${scale}, got ${JSON.stringify(shard)}`,
     );
   }
+  const appointments = appointmentsPerDay(scale);
+  const reminded = spec.reminded;
+  if (reminded !== undefined) {
+    if (!(reminded.indexes instanceof Uint8Array) || reminded.indexes.length !== appointments) {
+      throw new GeneratorInputError(
+        `reminded.indexes must have one entry per appointment of the day (${appointments})`,
+      );
+    }
+    const rr = reminded.relativeRisk;
+    if (typeof rr !== 'number' || !(rr > 0 && rr <= 1)) {
+      throw new GeneratorInputError(
+        `reminded.relativeRisk must be more than 0 and at most 1, got ${JSON.stringify(rr)}`,
+      );
+    }
+  }
   // clinics and doctors are one snapshot shard; their range is unused.
   const { start, end } = shardRange(scale, shardRows, shard);
-  return { ...spec, day, appointments: appointmentsPerDay(scale), shards, start, end };
+  return { ...spec, day, appointments, shards, start, end };
 }
 
 /** Receives the running row count while chunks are produced. */
@@ -132,10 +160,12 @@ export function* generateShardChunks(
     return;
   }
 
-  const ctx = buildDayContext(r.seed, day, r.appointments);
+  // The schedule of D is the next weekday's appointments (their day, ids and draws), filtered to those booked by D.
+  const visitDay = r.entity === 'schedule' ? nextWeekday(day) : day;
+  const ctx = buildDayContext(r.seed, visitDay, r.appointments);
   const entity: VisitEntity = r.entity;
-  const deriver = new VisitDeriver(ctx, entity === 'patients');
-  const text = new DayText(day);
+  const deriver = new VisitDeriver(ctx, entity === 'patients', entity === 'schedule' ? undefined : r.reminded);
+  const text = new DayText(visitDay, day);
   const fill = FILL[entity];
   const out = new ChunkWriter(undefined, reuse);
   let rows = 0;
@@ -150,7 +180,15 @@ export function* generateShardChunks(
   }
 }
 
-type VisitEntity = 'patients' | 'appointments' | 'records' | 'feedback';
+type VisitEntity = 'patients' | 'appointments' | 'records' | 'feedback' | 'schedule';
+
+/** The day index of the first Monday-to-Friday day after `day` (day 0, 2000-01-01, was a Saturday). */
+export function nextWeekday(day: number): number {
+  let next = day + 1;
+  // (day + 6) % 7 is the weekday with 0 = Sunday, 6 = Saturday.
+  while ((next + 6) % 7 === 0 || (next + 6) % 7 === 6) next++;
+  return next;
+}
 
 /** Fills `out` with rows for appointments `start`.. until the chunk is full or `end`; returns the rows written and the next index. */
 type Fill = (
@@ -182,6 +220,9 @@ class DayText {
   readonly patientFlags: Packed[];
   /** `,<batch_date>\n`. */
   readonly tail: Packed;
+  /** Schedule rows: `,<appointment_day>,<sms>,<batch_date>\n` by sms, and the shortest lead booked by the batch date. */
+  readonly scheduleTail: Packed[];
+  readonly scheduleMinLead: number;
   /** `<report_date>,` for records; `<submitted day> ` for feedback. */
   readonly dayComma: Packed;
   readonly daySpace: Packed;
@@ -189,7 +230,11 @@ class DayText {
   readonly diagnoses: Packed[][];
   readonly comments: Packed[];
 
-  constructor(readonly day: number) {
+  /** `day`: the appointments' day; `batchDay`: the run date (the same, except for the schedule: the day before). */
+  constructor(
+    readonly day: number,
+    batchDay = day,
+  ) {
     this.dayDigits = new Uint32Array(2);
     this.dayLength = 0;
     if (day > 0) {
@@ -208,6 +253,9 @@ class DayText {
       pack(`,${bool((k & 8) !== 0)},${bool((k & 4) !== 0)},${bool((k & 2) !== 0)},${bool((k & 1) !== 0)},`),
     );
     this.tail = pack(`,${date}\n`);
+    const batch = dayString(batchDay);
+    this.scheduleTail = [0, 1].map((k) => pack(`,${date},${bool(k === 1)},${batch}\n`));
+    this.scheduleMinLead = day - batchDay;
     this.dayComma = pack(`${date},`);
     this.daySpace = pack(`${date} `);
     this.diagnoses = DIAGNOSIS_TABLES.map((t) => t.labels.map((l) => pack(`${l},`)));
@@ -244,6 +292,28 @@ const fillAppointments: Fill = (out, deriver, t, start, end) => {
   }
   out.pos = p;
   return { rows: i - start, next: i };
+};
+
+/** Tomorrow's schedule: the appointments of the text's day booked on or before the batch date, without the outcome. */
+const fillSchedule: Fill = (out, deriver, t, start, end) => {
+  const { buf, view, capacity } = out;
+  const minLead = t.scheduleMinLead;
+  let p = out.pos;
+  let i = start;
+  let rows = 0;
+  for (; i < end && p < capacity; i++) {
+    const v = deriver.derive(i, Depth.Appointment);
+    if (v.leadDays < minLead) continue;
+    p = putComma(buf, putId(view, buf, p, t, i));
+    p = putPatientId(view, buf, p, v.patient.tenure, v.patient.slot);
+    p = putPacked(view, buf, p, v.doctor.idField);
+    p = putPacked(view, buf, p, t.bookedOn[v.leadDays] as Packed);
+    p = putTime(view, p, v.scheduledMinute * 60 + v.scheduledSecond);
+    p = putPacked(view, buf, p, t.scheduleTail[v.sms ? 1 : 0] as Packed);
+    rows++;
+  }
+  out.pos = p;
+  return { rows, next: i };
 };
 
 const fillPatients: Fill = (out, deriver, t, start, end) => {
@@ -329,7 +399,39 @@ const FILL: Record<VisitEntity, Fill> = {
   patients: fillPatients,
   records: fillRecords,
   feedback: fillFeedback,
+  schedule: fillSchedule,
 };
+
+/** Header of the truth files (`truth/appointments/dt=<date>/part-NNNNN.csv`). */
+export const TRUTH_HEADER = 'appointment_id,no_show_probability';
+
+/**
+ * The truth part file of an appointments shard: for every appointment, the probability its no-show was drawn
+ * with (after the reminder's relative risk when `spec.reminded` has it), shortest round-trip decimal. A property
+ * of the synthetic source, kept out of `raw/` and the warehouse. Same rows and order as the appointments part.
+ */
+export function* generateTruthChunks(spec: ShardSpec, reuse = false): Generator<Buffer, void, void> {
+  const r = resolveShardSpec(spec);
+  if (r.entity !== 'appointments') throw new GeneratorInputError(`truth is written for appointments, not ${r.entity}`);
+  yield Buffer.from(`${TRUTH_HEADER}\n`, 'utf8');
+  const deriver = new VisitDeriver(buildDayContext(r.seed, r.day, r.appointments), false, r.reminded);
+  const t = new DayText(r.day);
+  // The probabilities come from a small table (times the relative risk): each is formatted once.
+  const text = new Map<number, Uint8Array>();
+  const out = new ChunkWriter(undefined, reuse);
+  for (let i = r.start; i < r.end; i++) {
+    const v = deriver.derive(i, Depth.Appointment);
+    let tail = text.get(v.noShowProbability);
+    if (tail === undefined) {
+      tail = utf8(`,${String(v.noShowProbability)}\n`);
+      text.set(v.noShowProbability, tail);
+    }
+    out.pos = putId(out.view, out.buf, out.pos, t, i);
+    out.bytes(tail);
+    if (out.full) yield out.take();
+  }
+  if (out.length > 0) yield out.take();
+}
 
 const DOT = 46;
 const ZERO = 48;

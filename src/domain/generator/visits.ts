@@ -99,6 +99,8 @@ export interface Visit {
   scheduledSecond: number;
   sms: boolean;
   noShow: boolean;
+  /** The probability the no-show was drawn with (after a reminder's relative risk): the truth file's value. */
+  noShowProbability: number;
   /** Record (attended only, Depth >= Record): diagnosis index within the doctor's specialty, amount in cents. */
   diagnosis: number;
   amountCents: number;
@@ -182,16 +184,29 @@ const BAD_FROM = NEUTRAL_FROM + COMMENTS.neutral.length;
 const GP = SPECIALTIES.indexOf('general_practice');
 const CARDIOLOGY = SPECIALTIES.indexOf('cardiology');
 
+/**
+ * The day's reminded appointments: `indexes[i]` is 1 when appointment index i was reminded; its no-show
+ * probability is multiplied by `relativeRisk` (REMINDER_RELATIVE_RISK, 0 < x <= 1).
+ */
+export interface Reminded {
+  readonly indexes: Uint8Array;
+  readonly relativeRisk: number;
+}
+
 /** A reusable visit deriver for one day: owns the appointment PRNG and the output object. */
 export class VisitDeriver {
   private readonly rng = new Rng();
   private readonly tenure: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
   readonly visit: Visit;
 
-  /** `fullPatients`: derive every patient attribute (for the patients file). */
+  /**
+   * `fullPatients`: derive every patient attribute (for the patients file). `reminded`: the day's reminded
+   * appointments; without it every probability is the table's, so the output is as before reminders existed.
+   */
   constructor(
     private readonly ctx: DayContext,
     private readonly fullPatients = false,
+    private readonly reminded?: Reminded,
   ) {
     this.visit = {
       index: 0,
@@ -203,6 +218,7 @@ export class VisitDeriver {
       scheduledSecond: 0,
       sms: false,
       noShow: false,
+      noShowProbability: 0,
       diagnosis: 0,
       amountCents: 0,
       hasFeedback: false,
@@ -260,11 +276,13 @@ export class VisitDeriver {
     v.sms = sms;
     const doctor = ctx.picker.pick(childDraw, doctorDraw, ageYears, p.female);
     v.doctor = doctor;
-    v.noShow =
-      noShowDraw <
-      (NO_SHOW[
-        ((leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)) * NO_SHOW_LEVELS + p.noShowLevel
-      ] as number);
+    let probability = NO_SHOW[
+      ((leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)) * NO_SHOW_LEVELS + p.noShowLevel
+    ] as number;
+    const reminded = this.reminded;
+    if (reminded !== undefined && reminded.indexes[index] === 1) probability *= reminded.relativeRisk;
+    v.noShowProbability = probability;
+    v.noShow = noShowDraw < probability;
     if (depth === Depth.Appointment || v.noShow) return v;
     if (depth === Depth.Record) {
       this.deriveRecord(v, p, doctor);
