@@ -20,4 +20,6 @@ export const PATCHES = {
   publishDay: 'publish-day',
   /** ingestEntity signals its parent at most once per tenth of its shards, not once per shard. */
   batchedProgress: 'batched-progress',
+  /** dailyPipeline runs predictNoShows beside the report and the cleanup. */
+  predictNoShows: 'predict-no-shows',
 } as const;
