@@ -1,5 +1,5 @@
 /**
- * The no-show model's numbers: `npx tsx bench/model.ts [--days 30] [--scale medium] [--json]`.
+ * The no-show model's numbers: `eval "$(npx healthsynth stack env)"; npx tsx bench/model.ts [--days 30] [--scale medium] [--json]`.
  *
  * Loads N weekdays at the scale into a database and bucket of its own through the pipeline's activity functions
  * (bench/load-days.ts; no workflows), builds the marts once, then, as the pipeline's predictNoShows does on the eve of
@@ -16,7 +16,7 @@ import { ObjectStore } from '../src/activities/storage.js';
 import { createTruthActivities, rocAuc } from '../src/activities/truth.js';
 import { createWarehouse } from '../src/activities/warehouse/index.js';
 import { loadConfig, parseScale } from '../src/config.js';
-import { addDays, dayOfWeek } from '../src/domain/dates.js';
+import { weekdaysFrom } from '../src/domain/dates.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { loadDays } from './load-days.js';
 
@@ -36,10 +36,7 @@ const round = (x: number | null | undefined, digits = 4): number | null =>
 
 async function main(): Promise<void> {
   const scale = parseScale(values.scale);
-  const days: string[] = [];
-  for (let d = values.from; days.length < Number(values.days); d = addDays(d, 1)) {
-    if (!['Sat', 'Sun'].includes(dayOfWeek(d))) days.push(d);
-  }
+  const days = weekdaysFrom(values.from, Number(values.days));
   const evalDay = days[days.length - 1] as string;
   const trainDay = days[days.length - 2] as string;
   const server = loadConfig().warehouse;

@@ -12,21 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDbtActivities } from '../../src/activities/dbt.js';
-import { addDays, dayOfWeek } from '../../src/domain/dates.js';
+import { weekdaysFrom } from '../../src/domain/dates.js';
 import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
-
-/** `n` consecutive weekdays from `from` (moved forward to a weekday). */
-function weekdays(from: string, n: number): string[] {
-  const out: string[] = [];
-  for (let d = from; out.length < n; d = addDays(d, 1)) if (!['Sat', 'Sun'].includes(dayOfWeek(d))) out.push(d);
-  return out;
-}
 
 describe('no-show features', { timeout: 900_000 }, () => {
   let h: TestHarness;
   let dataDir: string;
-  const days = weekdays(uniqueDate(), 9);
+  const days = weekdaysFrom(uniqueDate(), 9);
   const D = days[3] as string;
 
   before(async () => {

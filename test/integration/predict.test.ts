@@ -16,16 +16,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createDbtActivities } from '../../src/activities/dbt.js';
 import { createPredictActivities, modelKeys, type TrainedModel } from '../../src/activities/predict.js';
 import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
-import { addDays, dayOfWeek } from '../../src/domain/dates.js';
+import { weekdaysFrom } from '../../src/domain/dates.js';
 import { workflowIds } from '../../src/workflow-ids.js';
 import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
-
-function weekdays(from: string, n: number): string[] {
-  const out: string[] = [];
-  for (let d = from; out.length < n; d = addDays(d, 1)) if (!['Sat', 'Sun'].includes(dayOfWeek(d))) out.push(d);
-  return out;
-}
 
 const rejected = (type: string) => (err: unknown) =>
   err instanceof ApplicationFailure && err.type === type && err.nonRetryable;
@@ -33,7 +27,7 @@ const rejected = (type: string) => (err: unknown) =>
 describe('no-show model', { timeout: 1_500_000 }, () => {
   let h: TestHarness;
   let dataDir: string;
-  const days = weekdays(uniqueDate(), 8);
+  const days = weekdaysFrom(uniqueDate(), 8);
   const trainDay = days[6] as string;
   const testDay = days[7] as string;
   let predict: ReturnType<typeof createPredictActivities>;
