@@ -124,7 +124,7 @@ def feature_matrix(columns, feature_names):
     return matrix
 
 
-def build_pipeline(feature_names):
+def build_pipeline(feature_names, n_rows):
     """Ordinal-encodes the categoricals (unknown values -> missing) and fits histogram gradient boosting."""
     cat_idx = [i for i, name in enumerate(feature_names) if name in CATEGORICAL]
     num_idx = [i for i, name in enumerate(feature_names) if name not in CATEGORICAL]
@@ -142,10 +142,12 @@ def build_pipeline(feature_names):
         learning_rate=0.08,
         max_iter=300,
         max_leaf_nodes=31,
-        min_samples_leaf=200,
+        # Leaves of at least 200 appointments at scale; a small warehouse gets smaller leaves.
+        min_samples_leaf=max(5, min(200, n_rows // 100)),
         l2_regularization=1.0,
         categorical_features=list(range(len(cat_idx))),
-        early_stopping=True,
+        # Early stopping holds out a tenth; on a few thousand rows that tenth is too small to decide anything.
+        early_stopping=n_rows >= 10_000,
         validation_fraction=0.1,
         n_iter_no_change=20,
         random_state=SEED,
@@ -198,7 +200,7 @@ def train(args):
         fail("training rows must all have an outcome (is_no_show)")
     X = feature_matrix(columns, features)
     read_s = time.perf_counter() - started
-    pipeline = build_pipeline(features)
+    pipeline = build_pipeline(features, len(y))
     fit_started = time.perf_counter()
     pipeline.fit(X, y.astype(np.int64))
     fit_s = time.perf_counter() - fit_started

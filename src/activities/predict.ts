@@ -99,7 +99,7 @@ export interface NotTrained {
 }
 
 /** The fewest outcomes a model is trained on; with fewer (a fresh warehouse) the day has no model and no scores. */
-export const MIN_TRAIN_ROWS = 100;
+export const MIN_TRAIN_ROWS = 1000;
 
 /** Input of scoreNoShows: the model from trainNoShowModel, and which appointments to score. */
 export interface ScoreInput {
