@@ -1,5 +1,6 @@
 # The Health Synth worker: Node 20 running the TypeScript sources compiled to JavaScript (scripts/build.mjs),
-# plus dbt (dbt-postgres, dbt-redshift) in its own virtualenv for the dbt activity.
+# plus dbt (dbt-postgres, dbt-redshift) in its own virtualenv for the dbt activity, and the no-show model's
+# scikit-learn and skops (ml/requirements.txt) in another for the predict activities.
 # Built by docker-compose.yml; configuration comes from the environment (see src/config.ts).
 FROM node:20-bookworm
 
@@ -21,10 +22,13 @@ COPY src ./src
 # plain Node (no TypeScript loader) and starts without webpack. `healthsynth` checks dist/ against src/ at start.
 RUN node scripts/build.mjs --workflow-bundles
 COPY --chown=node:node dbt ./dbt
+COPY ml ./ml
+RUN python3 -m venv /opt/ml && /opt/ml/bin/pip install --no-cache-dir -r ml/requirements.txt
 RUN mkdir -p /app/.data && chown node:node /app/.data
 
 ENV NODE_ENV=production \
     DBT_BIN=/opt/dbt/bin/dbt \
+    ML_PYTHON=/opt/ml/bin/python \
     HEALTHSYNTH_DATA_DIR=/app/.data \
     WORKER_METRICS_PORT=9464 \
     WORKER_METRICS_HOST=0.0.0.0

@@ -1,6 +1,6 @@
 /**
  * `npm run setup`: finds or builds every outside tool the local stack and the tests need
- * (Temporal CLI, versitygw, PostgreSQL server, dbt) and prints where each one is.
+ * (Temporal CLI, versitygw, PostgreSQL server, dbt, the no-show model's Python) and prints where each one is.
  * Idempotent: with everything cached it finishes in about a second.
  */
 import { ensureFullToolchain, ToolchainError } from '../src/stack/toolchain.js';
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   console.log(`versitygw      ${tools.versitygw}`);
   console.log(`PostgreSQL     ${tools.pgBinDir}`);
   console.log(`dbt            ${tools.dbt}`);
+  console.log(`model Python   ${tools.ml}`);
   console.log(`Toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 }
 

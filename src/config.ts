@@ -201,6 +201,9 @@ const envSchema = z.object({
   DBT_BIN: optional(z.string()),
   DBT_THREADS: optional(int(1, 64)),
   DBT_DAEMON: optional(bool),
+  ML_PYTHON: optional(z.string()),
+  TRAIN_WINDOW_DAYS: optional(int(1, 3650)),
+  MAX_TRAIN_ROWS: optional(int(1000, 100_000_000)),
 
   SLACK_WEBHOOK_URL: optional(url),
   TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from @BotFather)')),
@@ -319,6 +322,11 @@ export interface Config {
    * starting dbt for every build; false runs a `dbt` process per build.
    */
   dbt: { bin?: string; threads: number; daemon: boolean };
+  /**
+   * The no-show model: `python` (ML_PYTHON; unset = the virtualenv `npm run setup` built), the training window in days
+   * of outcomes before the run date, and the most training rows (a larger window is sampled deterministically).
+   */
+  model: { python?: string; trainWindowDays: number; maxTrainRows: number };
   /** The bearer token `healthsynth codec-server` requires (secret); unset = it refuses to start. */
   codecServer: { token?: string };
   slack: { webhookUrl?: string };
@@ -455,6 +463,11 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     },
     warehouse,
     dbt: { bin: env.DBT_BIN, threads: env.DBT_THREADS ?? 4, daemon: env.DBT_DAEMON ?? true },
+    model: {
+      python: env.ML_PYTHON,
+      trainWindowDays: env.TRAIN_WINDOW_DAYS ?? 60,
+      maxTrainRows: env.MAX_TRAIN_ROWS ?? 1_000_000,
+    },
     codecServer: { token: env.CODEC_SERVER_TOKEN },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },
     telegram: {

@@ -9,6 +9,7 @@ export const WORKFLOW_TYPES = {
   ingestEntity: 'ingestEntity',
   doctorRatingReport: 'doctorRatingReport',
   retentionCleanup: 'retentionCleanup',
+  predictNoShows: 'predictNoShows',
   weekendNotice: 'weekendNotice',
   scheduledWeekendNotice: 'scheduledWeekendNotice',
   dbtFullRefresh: 'dbtFullRefresh',
@@ -21,6 +22,7 @@ export const workflowIds = {
   ingest: (entity: string, runDate: string) => `ingest-${entity}-${runDate}`,
   report: (runDate: string) => `doctor-rating-report-${runDate}`,
   cleanup: (runDate: string) => `retention-cleanup-${runDate}`,
+  predict: (runDate: string) => `predict-no-shows-${runDate}`,
   weekendNotice: (date: string) => `weekend-notice-${date}`,
 };
 

@@ -13,9 +13,11 @@ import { createLoadActivities } from './load.js';
 import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notifier.js';
 import { createPipelineRunActivities } from './pipeline-runs.js';
+import { createPredictActivities } from './predict.js';
 import { createNotifyActivities } from './notify.js';
 import { createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
+import { createTruthActivities } from './truth.js';
 import type { ObjectStore } from './storage.js';
 import type { Warehouse } from './warehouse/index.js';
 import type { NotificationResult, OutgoingMessage, StaffMessage } from '../domain/types.js';
@@ -64,6 +66,8 @@ export function createActivities(deps: ActivityDeps) {
       return counted('telegram', () => delivery.deliverTelegram(message));
     },
     ...createCleanupActivities(deps),
+    ...createPredictActivities(deps),
+    ...createTruthActivities(deps),
     ...report,
     ...notify,
     async sendWeekendNotice(input: { date: string }) {

@@ -58,6 +58,15 @@ export function dayOfWeek(date: string): (typeof WEEKDAYS)[number] {
   return WEEKDAYS[new Date(`${date}T00:00:00Z`).getUTCDay()] as (typeof WEEKDAYS)[number];
 }
 
+/** `n` consecutive weekdays (Monday to Friday) from `from` on, `from` included when it is one. */
+export function weekdaysFrom(from: string, n: number): string[] {
+  const out: string[] = [];
+  for (let d = from; out.length < n; d = addDays(d, 1)) {
+    if (dayOfWeek(d) !== 'Saturday' && dayOfWeek(d) !== 'Sunday') out.push(d);
+  }
+  return out;
+}
+
 /**
  * What is wrong with `date` as the date of a weekend notice, or undefined for a Saturday or Sunday. The notice
  * tells patients the clinics are closed this weekend, so on a weekday it would be false.

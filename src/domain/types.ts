@@ -163,6 +163,17 @@ export interface PipelineProgress {
   entities: Partial<Record<EntityName, { generated: number; loaded: number; state: StepState }>>;
 }
 
+/** What the pipeline summary says about the no-show model: small numbers only. */
+export interface PredictSummary {
+  modelVersion?: string;
+  /** Why no model was trained (a warehouse with too little history). */
+  skipped?: string;
+  trainRows?: number;
+  scored?: number;
+  rocAuc?: number | null;
+  bayesAuc?: number | null;
+}
+
 export interface PipelineSummary {
   runDate: string;
   scale: ScaleInput;
@@ -170,6 +181,8 @@ export interface PipelineSummary {
   dbt?: DbtSummary;
   report?: ReportResult | { error: string };
   cleanup?: CleanupResult | { error: string };
+  /** The no-show model's day (predictNoShows): the model, how many appointments it scored, yesterday's AUC. */
+  predict?: PredictSummary | { error: string };
   notifications: NotificationResult[];
   webUiUrl?: string;
 }

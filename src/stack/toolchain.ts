@@ -1,6 +1,6 @@
 /**
  * Finds or installs the outside tools Health Synth needs locally: the Temporal CLI (dev server),
- * versitygw (S3-compatible server), the PostgreSQL server binaries and dbt. One file per tool in
+ * versitygw (S3-compatible server), the PostgreSQL server binaries, dbt and the no-show model's Python. One file per tool in
  * toolchain/; this file resolves them together and is what scripts, bin and the stack import.
  *
  * Builds are cached per user under `$XDG_CACHE_HOME/healthsynth/<tool>-<version>/` (default
@@ -10,6 +10,7 @@
  */
 import type { ToolchainOptions, ToolName } from './toolchain/common.js';
 import { ensureDbt } from './toolchain/dbt.js';
+import { ensureMl } from './toolchain/ml.js';
 import { ensureChartFonts } from './toolchain/fonts.js';
 import { ensureTemporalCli, ensureVersitygw } from './toolchain/go-tools.js';
 import { ensurePostgresBinaries } from './toolchain/postgres.js';
@@ -17,6 +18,7 @@ import { ensurePostgresBinaries } from './toolchain/postgres.js';
 export { cacheRoot, REPO_ROOT, ToolchainError, type ToolchainOptions, type ToolName } from './toolchain/common.js';
 export { DBT_REQUIREMENTS, DBT_SERIES, dbtVenvBin, dbtVenvDir, ensureDbt } from './toolchain/dbt.js';
 export { ensureChartFonts } from './toolchain/fonts.js';
+export { ensureMl, ML_REQUIREMENTS, ML_SCRIPT, ML_SERIES, mlVenvPython } from './toolchain/ml.js';
 export {
   ensureTemporalCli,
   ensureVersitygw,
@@ -27,7 +29,7 @@ export {
 export { ensurePostgresBinaries } from './toolchain/postgres.js';
 
 /** Every tool, in resolution order. */
-export const ALL_TOOLS: readonly ToolName[] = ['temporal', 'versitygw', 'postgres', 'dbt'];
+export const ALL_TOOLS: readonly ToolName[] = ['temporal', 'versitygw', 'postgres', 'dbt', 'ml'];
 
 /** Absolute paths of every resolved tool. */
 export interface Toolchain {
@@ -39,6 +41,8 @@ export interface Toolchain {
   pgBinDir: string;
   /** The `dbt` executable (inside the cached virtualenv unless DBT_BIN is set). */
   dbt: string;
+  /** The Python of the no-show model's virtualenv (scikit-learn, skops). */
+  ml: string;
 }
 
 /**
@@ -55,8 +59,13 @@ export async function ensureToolchain(opts: ToolchainOptions = {}): Promise<Part
   })();
   const pg = want.has('postgres') ? ensurePostgresBinaries(opts).then((d) => (out.pgBinDir = d)) : undefined;
   const dbt = want.has('dbt') ? ensureDbt(opts).then((d) => (out.dbt = d)) : undefined;
+  // After dbt, not beside it: two pip installs at once on two cores only slow each other down.
+  const python = (async () => {
+    await dbt?.catch(() => undefined);
+    if (want.has('ml')) out.ml = await ensureMl(opts);
+  })();
   const fonts = ensureChartFonts(opts);
-  const results = await Promise.allSettled([goTools, pg, dbt, fonts]);
+  const results = await Promise.allSettled([goTools, pg, dbt, python, fonts]);
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('\n'));

@@ -47,6 +47,7 @@ import {
 import { PATCHES } from './patches.js';
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
+import { predictNoShows } from './predict-no-shows.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
@@ -78,7 +79,7 @@ const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3 },
 });
 
-const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'summary'] as const;
+const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'] as const;
 type Step = (typeof STEPS)[number];
 
 export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSummary> {
@@ -207,7 +208,12 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
 
   mark('report', 'running');
   mark('cleanup', 'running');
-  const [report, cleanup] = await Promise.allSettled([
+  // The no-show model reads the marts dbt just built; it runs beside the report and the cleanup (versioned: PATCHES).
+  const predicting = patched(PATCHES.predictNoShows)
+    ? executeChild(predictNoShows, { workflowId: workflowIds.predict(runDate), args: [{ runDate }] })
+    : undefined;
+  if (predicting) mark('predict', 'running');
+  const [report, cleanup, predicted] = await Promise.allSettled([
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
@@ -219,6 +225,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
         },
       ],
     }),
+    predicting,
   ]);
   const failures: string[] = [];
   const stepFailures: StepFailure[] = [];
@@ -240,6 +247,23 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     mark('cleanup', 'failed', summary.cleanup.error);
     failures.push(`cleanup: ${summary.cleanup.error}`);
     stepFailures.push({ step: 'cleanup', ...failureOf(cleanup.reason) });
+  }
+
+  if (predicted.status === 'fulfilled' && predicted.value) {
+    const { model, scores, evaluation } = predicted.value;
+    summary.predict = {
+      ...('version' in model
+        ? { modelVersion: model.version, trainRows: model.trainRows }
+        : { skipped: model.skipped }),
+      ...(scores ? { scored: scores.rows } : {}),
+      ...(evaluation ? { rocAuc: evaluation.rocAuc, bayesAuc: evaluation.bayesAuc } : {}),
+    };
+    mark('predict', 'completed', 'version' in model ? `${scores?.rows ?? 0} appointments scored` : model.skipped);
+  } else if (predicted.status === 'rejected') {
+    summary.predict = { error: describeError(predicted.reason) };
+    mark('predict', 'failed', summary.predict.error);
+    failures.push(`predict: ${summary.predict.error}`);
+    stepFailures.push({ step: 'predict', ...failureOf(predicted.reason) });
   }
 
   if (failures.length > 0) {

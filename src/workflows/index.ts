@@ -6,5 +6,6 @@ export { dailyPipeline, scheduledDailyPipeline } from './daily-pipeline.js';
 export { ingestEntity } from './ingest-entity.js';
 export { doctorRatingReport } from './doctor-rating-report.js';
 export { retentionCleanup } from './retention-cleanup.js';
+export { predictNoShows } from './predict-no-shows.js';
 export { weekendNotice, scheduledWeekendNotice } from './weekend-notice.js';
 export { dbtFullRefresh, scheduledDbtFullRefresh } from './dbt-full-refresh.js';

@@ -25,4 +25,6 @@ export const PATCHES = {
    * also cleans raw.schedule.
    */
   tomorrowSchedule: 'tomorrow-schedule',
+  /** dailyPipeline runs predictNoShows beside the report and the cleanup. */
+  predictNoShows: 'predict-no-shows',
 } as const;

@@ -6,18 +6,19 @@ import { createGenerateActivities } from '../../src/activities/generate.js';
 import { createLoadActivities } from '../../src/activities/load.js';
 import { ENTITY_NAMES, type EntityName } from '../../src/domain/entities.js';
 import { planShards } from '../../src/domain/shards.js';
+import type { ScaleInput } from '../../src/domain/types.js';
 import type { TestHarness } from './env.js';
 
-/** Generates, loads and publishes `date` at small scale. */
-export async function ingestDay(h: TestHarness, date: string): Promise<void> {
+/** Generates, loads and publishes `date` at `scale` (default small). */
+export async function ingestDay(h: TestHarness, date: string, scale: ScaleInput = 'small'): Promise<void> {
   const { generateShard } = createGenerateActivities({ store: h.store, config: h.config });
   const { loadBatch, publishDay } = createLoadActivities({ warehouse: h.warehouse });
   const rows = {} as Record<EntityName, number>;
   for (const entity of ENTITY_NAMES) {
-    const shards = planShards(entity, 'small', h.config.shardRows);
+    const shards = planShards(entity, scale, h.config.shardRows);
     const objects = await Promise.all(
       Array.from({ length: shards }, (_, shard) =>
-        generateShard({ entity, runDate: date, scale: 'small', shard, seed: h.config.seed }),
+        generateShard({ entity, runDate: date, scale, shard, seed: h.config.seed }),
       ),
     );
     rows[entity] = (await loadBatch({ entity, batchDate: date, objects })).rows;

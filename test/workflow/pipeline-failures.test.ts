@@ -180,6 +180,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         dbt: 'completed',
         report: 'failed',
         cleanup: 'completed',
+        predict: 'completed',
         summary: 'pending',
       });
     } finally {
@@ -216,6 +217,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         dbt: 'failed',
         report: 'pending',
         cleanup: 'pending',
+        predict: 'pending',
         summary: 'pending',
       });
       for (const entity of ENTITY_NAMES) assert.ok((await h.warehouse.countBatch(entity, runDate)) > 0, entity);
@@ -330,7 +332,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       await result;
 
       // While running: some snapshot had a step running and the later ones still pending.
-      const order = ['ingest', 'dbt', 'report', 'cleanup', 'summary'];
+      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'];
       const midRun = seen.find((p) => p.steps.some((s) => s.state === 'running'));
       assert.ok(midRun, `no snapshot with a running step among ${seen.length}`);
       const running = midRun.steps.findIndex((s) => s.state === 'running');
@@ -363,6 +365,73 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         assert.equal(e?.loaded, e?.generated, entity);
       }
     } finally {
+      await h.close();
+    }
+  });
+
+  test('the model beats the true probabilities (a leak): the step fails non-retryably and staff are alerted', async () => {
+    const runDate = addDays(base, 5);
+    const store = ObjectStore.fromConfig(testConfig().s3);
+    // The day's evaluation is real code fed a planted one: predictions with an AUC of 1 and true probabilities that
+    // know nothing (truth/ as the synthetic source writes it). recordModelPerformance, real, must call it a leak.
+    const predictionsKey = `features/no-show/dt=${runDate}/evaluate-planted/`;
+    const ids = Array.from({ length: 40 }, (_, i) => `leak-${i}`);
+    await store.put(
+      `${predictionsKey}part-00000.csv`,
+      `appointment_id,probability,model_version,is_no_show\n${ids.map((id, i) => `${id},${i < 10 ? 0.9 : 0.1},v,${i < 10 ? 't' : 'f'}`).join('\n')}\n`,
+      'text/csv',
+    );
+    await store.put(
+      `truth/appointments/dt=${runDate}/part-00000.csv`,
+      `appointment_id,no_show_probability\n${ids.map((id) => `${id},0.2`).join('\n')}\n`,
+      'text/csv',
+    );
+    const h = await pipelineHarness(databaseUrl, receiver, undefined, (activities) => ({
+      ...activities,
+      async evaluateNoShows() {
+        const by_decile: [] = [];
+        return {
+          evaluatedOn: runDate,
+          predictionsKey,
+          metrics: {
+            n: 40,
+            no_show_rate: 0.25,
+            roc_auc: 1,
+            pr_auc: 1,
+            brier: 0.01,
+            calibration_error: 0.1,
+            top_decile_lift: 4,
+            by_decile,
+            model_version: 'v',
+          },
+        };
+      },
+    }));
+    try {
+      const { handle, failure, runId } = await failedRun(h, runDate);
+      assert.equal(failure.type, 'PipelineStepFailed');
+      assert.match(
+        failure.message,
+        /failed: predict: ModelLeakSuspected: .*AUC 1\.0000 is above the Bayes AUC 0\.5000/,
+      );
+      const runName = workflowIds.dailyPipeline(runDate);
+      const alerts = messagesMentioning(receiver, `${runName} failed`);
+      assert.equal(alerts.slack.length, 1);
+      assert.equal(alerts.telegram.length, 1);
+      for (const text of [...alerts.slack, ...alerts.telegram]) {
+        assert.match(text, /failed at step \*?predict\*?\n/);
+        assert.match(text, /predict: ModelLeakSuspected in predict-no-shows-\d{4}-\d\d-\d\d › recordModelPerformance/);
+        assert.ok(text.includes(webUiLink(h.config.temporal, runName, runId)), text);
+      }
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.equal(stepStates(progress).predict, 'failed');
+      const recorded = await h.warehouse.query<{ auc: number; bayes: number }>(
+        'select roc_auc as auc, bayes_auc as bayes from marts.model_performance where evaluated_on = $1',
+        [runDate],
+      );
+      assert.deepEqual(recorded, [{ auc: 1, bayes: 0.5 }], 'the day is recorded before the step fails');
+    } finally {
+      await store.deletePrefix(`truth/appointments/dt=${runDate}/`);
       await h.close();
     }
   });

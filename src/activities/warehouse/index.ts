@@ -16,10 +16,12 @@ import type {
 } from '../../domain/types.js';
 import type { ObjectStore } from '../storage.js';
 import type { RetentionTable } from './ddl.js';
+import type { ReplaceRowsInput } from './model-tables.js';
 import { PostgresWarehouse } from './postgres.js';
 import { RedshiftWarehouse } from './redshift.js';
 
 export type { Dialect, RetentionTable } from './ddl.js';
+export { MODEL_TABLES, modelCsvHeader, modelTable, type ModelTable, type ReplaceRowsInput } from './model-tables.js';
 export { RETENTION_TABLES, isRetentionTable } from './ddl.js';
 export { retentionLimitExceeded, withinDeleteShare } from './retention-limit.js';
 
@@ -112,6 +114,19 @@ export interface Warehouse {
    * A run already in the ledger returns `already-done` with the recorded numbers and touches nothing.
    */
   cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult>;
+  /**
+   * Writes the rows of `select` (plain SQL both dialects run, values inlined) as CSV objects with a header under
+   * `prefix` and returns their keys: PostgreSQL streams COPY … TO STDOUT into one object, Redshift UNLOADs. For
+   * results too large for {@link query}, such as the model's features. Idempotent: a rerun replaces the objects.
+   */
+  exportCsv(select: string, prefix: string): Promise<string[]>;
+  /** Creates the model tables (marts.no_show_risk, model_performance, model_registry) when missing. Idempotent. */
+  ensureModelTables(): Promise<void>;
+  /**
+   * Replaces the rows of model table `input.table` whose `input.column` is `input.value` with the rows of CSV object
+   * `input.key`, in one transaction (the table is created when missing); returns the rows loaded. Idempotent.
+   */
+  replaceRows(input: ReplaceRowsInput): Promise<number>;
   /** Releases connections. The instance is unusable afterwards. */
   close(): Promise<void>;
 }

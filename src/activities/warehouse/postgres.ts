@@ -36,6 +36,7 @@ import {
 } from './ddl.js';
 import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
+import { ensureModelTablesSql, exportCsvPostgres, replaceRowsPostgres, type ReplaceRowsInput } from './model-tables.js';
 import { dayProblems, validPublishInput } from './publish.js';
 import { retentionLimitExceeded, tableCleaned, withinDeleteShare } from './retention-limit.js';
 
@@ -427,6 +428,23 @@ export class PostgresWarehouse implements Warehouse {
         ledgerRowsDeleted: unledgered.rowCount ?? 0,
       });
     });
+  }
+
+  /** model-tables.ts: CREATE … IF NOT EXISTS, one transaction. */
+  async ensureModelTables(): Promise<void> {
+    await this.transaction(async (client) => {
+      for (const sql of ensureModelTablesSql()) await client.query(sql);
+    });
+  }
+
+  /** model-tables.ts: COPY (select) TO STDOUT streamed into one object. */
+  async exportCsv(select: string, prefix: string): Promise<string[]> {
+    return this.transaction((client) => exportCsvPostgres(client, this.store, select, prefix));
+  }
+
+  /** model-tables.ts: DELETE the value's rows and COPY the object in, one transaction. */
+  async replaceRows(input: ReplaceRowsInput): Promise<number> {
+    return this.transaction((client) => replaceRowsPostgres(client, this.store, input));
   }
 
   async close(): Promise<void> {

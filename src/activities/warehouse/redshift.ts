@@ -19,6 +19,7 @@ import type {
 import type { ObjectStore } from '../storage.js';
 import { ensureRawTablesSql } from './ddl.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, Warehouse } from './index.js';
+import { ensureModelTablesSql, exportCsvRedshift, replaceRowsRedshift, type ReplaceRowsInput } from './model-tables.js';
 import { cleanupExpired } from './redshift-cleanup.js';
 import {
   RedshiftDataApi,
@@ -116,6 +117,21 @@ export class RedshiftWarehouse implements Warehouse {
   /** redshift-cleanup.ts: UNLOAD, verify, then one guarded delete. */
   cleanupExpired(plan: CleanupPlan, verify: BackupVerifier): Promise<CleanupTableResult> {
     return cleanupExpired(this.session, plan, verify);
+  }
+
+  /** model-tables.ts: CREATE … IF NOT EXISTS in one batch. */
+  async ensureModelTables(): Promise<void> {
+    await this.session.api.batch(ensureModelTablesSql());
+  }
+
+  /** model-tables.ts: UNLOAD to the prefix. */
+  exportCsv(select: string, prefix: string): Promise<string[]> {
+    return exportCsvRedshift(this.session, select, prefix);
+  }
+
+  /** model-tables.ts: DELETE + COPY from the object in one batch. */
+  replaceRows(input: ReplaceRowsInput): Promise<number> {
+    return replaceRowsRedshift(this.session, input);
   }
 
   async close(): Promise<void> {

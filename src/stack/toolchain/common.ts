@@ -13,7 +13,7 @@ import { execa } from 'execa';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** The tools {@link ensureToolchain} can resolve. */
-export type ToolName = 'temporal' | 'versitygw' | 'postgres' | 'dbt';
+export type ToolName = 'temporal' | 'versitygw' | 'postgres' | 'dbt' | 'ml';
 
 /** Options for the ensure* functions. */
 export interface ToolchainOptions {

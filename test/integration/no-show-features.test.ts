@@ -1,0 +1,77 @@
+/**
+ * marts.no_show_features is point-in-time correct: an appointment's features, built when the warehouse holds data up
+ * to its day D, equal its features rebuilt after five later days are loaded (the day rerun incrementally, and every
+ * day rebuilt by `dbt build --full-refresh`). A feature that read a later day (a later no-show, a later visit)
+ * would change between the readings.
+ *
+ * Real PostgreSQL (a private database), the real object store, generator, loader, publish step and dbt, small scale.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createDbtActivities } from '../../src/activities/dbt.js';
+import { weekdaysFrom } from '../../src/domain/dates.js';
+import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+import { ingestDay } from '../support/ingest-day.js';
+
+describe('no-show features', { timeout: 900_000 }, () => {
+  let h: TestHarness;
+  let dataDir: string;
+  const days = weekdaysFrom(uniqueDate(), 9);
+  const D = days[3] as string;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-no-show-features-'));
+    const databaseUrl = await freshDatabase(`hs_features_${uniq()}`);
+    h = await harness(testConfig({ DATABASE_URL: databaseUrl, HEALTHSYNTH_DATA_DIR: dataDir }), { worker: false });
+  });
+
+  after(async () => {
+    await h?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const runDbt: ReturnType<typeof createDbtActivities>['runDbt'] = (input) =>
+    createDbtActivities({ config: h.config }).runDbt(input);
+
+  /** Day D's feature rows, every column, as sorted text lines. */
+  const featuresOfD = async (): Promise<string[]> =>
+    (
+      await h.warehouse.query<{ line: string }>(
+        `select f::text as line from marts.no_show_features f where batch_on = $1`,
+        [D],
+      )
+    )
+      .map((r) => r.line)
+      .sort();
+
+  test('features of day D are the same with data up to D and up to D+5', async () => {
+    for (const date of days.slice(0, 4)) {
+      await ingestDay(h, date);
+      const built = await runDbt({ runDate: date, scope: 'day' });
+      assert.equal(built.testsFailed, 0, built.command);
+    }
+    const asOfD = await featuresOfD();
+    assert.ok(asOfD.length > 500, `day D has ${asOfD.length} feature rows`);
+    const withHistory = await h.warehouse.query<{ n: number; missed: number }>(
+      `select count(*)::int as n, sum(prior_no_shows)::int as missed from marts.no_show_features
+       where batch_on = $1 and prior_visits > 0`,
+      [D],
+    );
+    assert.ok((withHistory[0]?.n ?? 0) > 50, `returning patients on D: ${withHistory[0]?.n}`);
+    assert.ok((withHistory[0]?.missed ?? 0) > 0, 'some returning patients missed an earlier appointment');
+
+    for (const date of days.slice(4)) {
+      await ingestDay(h, date);
+      assert.equal((await runDbt({ runDate: date, scope: 'day' })).testsFailed, 0);
+    }
+    await runDbt({ runDate: D, scope: 'day' });
+    assert.deepEqual(await featuresOfD(), asOfD, 'D rebuilt incrementally with D+1..D+5 loaded');
+
+    const full = await runDbt({ runDate: days[8] as string, scope: 'full', fullRefresh: true });
+    assert.equal(full.testsFailed, 0);
+    assert.deepEqual(await featuresOfD(), asOfD, 'everything rebuilt from raw with D+1..D+5 loaded');
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * The no-show model on the real stack: real PostgreSQL (a private database), the real object store, generator,
+ * loader, dbt, the model's Python (ml/no_show.py in the toolchain's virtualenv) and a worker for the workflow.
+ *
+ * Eight weekdays at 3,000 appointments a day (the harness's fixed seed) are loaded and built. Then: a model trained
+ * on days 1-7 scores day 8's appointments out of time and beats a lead-time-only baseline; training and scoring
+ * the same date again reuse the model and the scores; a corrupt, unknown or unexpected model file is refused before
+ * Python sees it; an AUC above the Bayes AUC fails as a leak; and the predictNoShows workflow runs end to end.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { createDbtActivities } from '../../src/activities/dbt.js';
+import { createPredictActivities, modelKeys, type TrainedModel } from '../../src/activities/predict.js';
+import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
+import { weekdaysFrom } from '../../src/domain/dates.js';
+import { workflowIds } from '../../src/workflow-ids.js';
+import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+import { ingestDay } from '../support/ingest-day.js';
+
+const rejected = (type: string) => (err: unknown) =>
+  err instanceof ApplicationFailure && err.type === type && err.nonRetryable;
+
+describe('no-show model', { timeout: 1_500_000 }, () => {
+  let h: TestHarness;
+  let dataDir: string;
+  const days = weekdaysFrom(uniqueDate(), 8);
+  const trainDay = days[6] as string;
+  const testDay = days[7] as string;
+  let predict: ReturnType<typeof createPredictActivities>;
+  let model: TrainedModel;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-predict-'));
+    const databaseUrl = await freshDatabase(`hs_predict_${uniq()}`);
+    h = await harness(testConfig({ DATABASE_URL: databaseUrl, HEALTHSYNTH_DATA_DIR: dataDir }));
+    predict = createPredictActivities({ config: h.config, store: h.store, warehouse: h.warehouse });
+    const { runDbt } = createDbtActivities({ config: h.config });
+    for (const date of days) {
+      await ingestDay(h, date, 3000);
+      assert.equal((await runDbt({ runDate: date, scope: 'day' })).testsFailed, 0);
+    }
+  });
+
+  after(async () => {
+    await h?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('trained on days 1-7, it scores day 8 out of time better than lead time alone', async () => {
+    const trained = await predict.trainNoShowModel({ runDate: trainDay });
+    assert.ok('version' in trained, 'a model was trained');
+    model = trained;
+    assert.equal(model.reused, false);
+    assert.ok(model.trainRows > 15_000, `${model.trainRows} training rows`);
+    const scored = await predict.scoreNoShows({ ...model, runDate: trainDay, appointmentsOn: testDay });
+    assert.ok(scored.rows > 2_500, `${scored.rows} scored`);
+    const risk = await h.warehouse.query<{ n: number; deciles: number }>(
+      `select count(*)::int as n, count(distinct risk_decile)::int as deciles from marts.no_show_risk
+       where scored_on = $1 and probability between 0 and 1`,
+      [trainDay],
+    );
+    assert.deepEqual(risk[0], { n: scored.rows, deciles: 10 });
+
+    const evaluation = await predict.evaluateNoShows({ runDate: testDay });
+    const auc = evaluation.metrics?.roc_auc ?? 0;
+    const outcomes = await h.warehouse.query<{ lead: number; y: boolean }>(
+      `select lead_time_days as lead, is_no_show as y from marts.no_show_features
+       where batch_on = $1 and appointment_on = batch_on`,
+      [testDay],
+    );
+    const baseline = rocAuc(
+      outcomes.map((o) => o.lead),
+      outcomes.map((o) => (o.y ? 1 : 0)),
+    );
+    assert.ok(baseline !== null && baseline > 0.55, `lead time alone: AUC ${baseline}`);
+    assert.ok(auc > baseline + 0.01, `model AUC ${auc.toFixed(4)} vs lead-time-only ${baseline.toFixed(4)}`);
+    assert.ok(
+      (evaluation.metrics?.calibration_error ?? 1) < 0.06,
+      `calibration ${evaluation.metrics?.calibration_error}`,
+    );
+  });
+
+  test('a rerun of the date reuses its model and its scores', async () => {
+    const again = await predict.trainNoShowModel({ runDate: trainDay });
+    assert.ok('version' in again);
+    assert.deepEqual([again.reused, again.version, again.sha256], [true, model.version, model.sha256]);
+    const before = await h.store.getText(modelKeys.scores(trainDay));
+    const rescored = await predict.scoreNoShows({ ...model, runDate: trainDay, appointmentsOn: testDay });
+    assert.equal(rescored.reused, true);
+    assert.equal(await h.store.getText(modelKeys.scores(trainDay)), before);
+    const rows = await h.warehouse.query<{ n: number }>(
+      'select count(*)::int as n from marts.no_show_risk where scored_on = $1',
+      [trainDay],
+    );
+    assert.equal(rows[0]?.n, rescored.rows, 'the day holds one set of scores');
+  });
+
+  test('an unknown, unexpected or corrupt model file is refused before it is loaded', async () => {
+    const score = (version: string, sha256: string) =>
+      predict.scoreNoShows({ runDate: trainDay, version, sha256, appointmentsOn: testDay });
+    await assert.rejects(score('no-show-2001-01-01', model.sha256), rejected('ModelArtifactRejected'));
+    await assert.rejects(score(model.version, 'f'.repeat(64)), rejected('ModelArtifactRejected'));
+    const key = `${modelKeys.model(model.version)}model.skops`;
+    const original = await h.store.get(key);
+    const bytes = Buffer.concat(await original.toArray());
+    try {
+      await h.store.put(key, Buffer.concat([bytes, Buffer.from('tampered')]));
+      await assert.rejects(score(model.version, model.sha256), (err: unknown) => {
+        assert.ok(rejected('ModelArtifactRejected')(err), String(err));
+        assert.match((err as Error).message, /corrupt or replaced/);
+        return true;
+      });
+    } finally {
+      await h.store.put(key, bytes);
+    }
+  });
+
+  test('an AUC above the Bayes AUC fails as a leak, after recording the day', async () => {
+    const evaluation = await predict.evaluateNoShows({ runDate: testDay });
+    assert.ok(evaluation.metrics && evaluation.predictionsKey);
+    const lines = (await h.store.list(evaluation.predictionsKey)).length;
+    assert.ok(lines > 0);
+    // Truth that knows little (every probability the same but one): its AUC is about 0.5, far below the model's.
+    const ids = await h.warehouse.query<{ id: string }>(
+      'select appointment_id as id from marts.no_show_risk where appointment_day = $1 order by 1',
+      [testDay],
+    );
+    const truth = ids.map((r, i) => `${r.id},${i === 0 ? 0.9 : 0.2}`).join('\n');
+    const key = `${truthPrefix(testDay)}part-00000.csv`;
+    await h.store.put(key, `appointment_id,no_show_probability\n${truth}\n`, 'text/csv');
+    try {
+      const { recordModelPerformance } = createTruthActivities({ store: h.store, warehouse: h.warehouse });
+      await assert.rejects(
+        recordModelPerformance({
+          evaluatedOn: testDay,
+          metrics: evaluation.metrics,
+          predictionsKey: evaluation.predictionsKey,
+        }),
+        rejected('ModelLeakSuspected'),
+      );
+      const recorded = await h.warehouse.query<{ auc: number; bayes: number }>(
+        'select roc_auc as auc, bayes_auc as bayes from marts.model_performance where evaluated_on = $1',
+        [testDay],
+      );
+      assert.equal(recorded.length, 1);
+      assert.ok(recorded[0]!.bayes < 0.55 && recorded[0]!.auc > recorded[0]!.bayes);
+    } finally {
+      await h.store.delete([key]);
+    }
+  });
+
+  test('predictNoShows runs as a workflow: a model for the date, and an evaluation of the day', async () => {
+    const result = await h.client.workflow.execute('predictNoShows', {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: `${workflowIds.predict(testDay)}-${uniq()}`,
+      args: [{ runDate: testDay }],
+    });
+    assert.equal(result.runDate, testDay);
+    assert.equal(result.model.version, `no-show-${testDay}`);
+    assert.ok(result.scores, 'the schedule was scored (no rows before the schedule entity exists)');
+    assert.equal(result.evaluation?.evaluatedOn, testDay);
+    assert.equal(result.evaluation?.bayesAuc, null, 'no truth files for the day');
+    await assert.rejects(
+      h.client.workflow.execute('predictNoShows', {
+        taskQueue: h.config.temporal.taskQueue,
+        workflowId: `${workflowIds.predict('x')}-${uniq()}`,
+        args: [{ runDate: '2026-13-01' }],
+      }),
+      (err: unknown) => /InvalidInput|invalid input/.test(String((err as { cause?: unknown }).cause ?? err)),
+    );
+  });
+});
