@@ -27,6 +27,10 @@ export const LOCAL = {
   s3Bucket: 'healthsynth',
   s3Region: 'us-east-1',
   workerMetricsPort: 9464,
+  /** The Telegram Bot API emulator; 8081 is also the default of Telegram's own local Bot API server. */
+  telegramPort: 8081,
+  /** The bot token the local emulator is used with (any well-formed token works there; this one is fixed). */
+  telegramBotToken: '1000001:healthsynth-local-bot',
 } as const;
 
 export const TASK_QUEUE_DEFAULT = 'healthsynth';
@@ -158,6 +162,7 @@ const envSchema = z.object({
   HEALTHSYNTH_TEMPORAL_METRICS_PORT: optional(int(1, 65_535)),
   HEALTHSYNTH_POSTGRES_PORT: optional(int(1, 65_535)),
   HEALTHSYNTH_S3_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_TELEGRAM_PORT: optional(int(1, 65_535)),
 
   TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:7233')),
   TEMPORAL_NAMESPACE: optional(z.string().min(1)),
@@ -254,6 +259,8 @@ export interface LocalPorts {
   temporalMetrics: number;
   postgres: number;
   s3: number;
+  /** The Telegram Bot API emulator. */
+  telegram: number;
 }
 
 export interface Config {
@@ -347,6 +354,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     temporalMetrics: env.HEALTHSYNTH_TEMPORAL_METRICS_PORT ?? LOCAL.temporalMetricsPort,
     postgres: env.HEALTHSYNTH_POSTGRES_PORT ?? LOCAL.postgresPort,
     s3: env.HEALTHSYNTH_S3_PORT ?? LOCAL.s3Port,
+    telegram: env.HEALTHSYNTH_TELEGRAM_PORT ?? LOCAL.telegramPort,
   };
   const byPort = new Map<number, string[]>();
   for (const [name, port] of Object.entries(ports)) byPort.set(port, [...(byPort.get(port) ?? []), name]);
