@@ -12,6 +12,7 @@ import { createGenerateActivities } from './generate.js';
 import { createLoadActivities } from './load.js';
 import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notifier.js';
+import { createPatientSenderActivities } from './patient-sender.js';
 import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createNotifyActivities } from './notify.js';
 import { createReportActivities } from './report.js';
@@ -64,6 +65,7 @@ export function createActivities(deps: ActivityDeps) {
       return counted('telegram', () => delivery.deliverTelegram(message));
     },
     ...createCleanupActivities(deps),
+    ...createPatientSenderActivities(deps),
     ...report,
     ...notify,
     async sendWeekendNotice(input: { date: string }) {
