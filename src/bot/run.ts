@@ -2,6 +2,7 @@
  * Runs the patients' bot until stopped: contacts in the warehouse, Temporal for button presses, and updates by long
  * polling or through the webhook (TELEGRAM_BOT_MODE). `healthsynth bot` and the docker-compose `bot` service use it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { connectClient } from '../temporal.js';
@@ -26,7 +27,13 @@ export interface RunningBot {
  */
 export async function startBot(
   config: Config,
-  opts: { mode?: 'polling' | 'webhook'; temporal?: Client; log?: (line: string) => void } = {},
+  opts: {
+    mode?: 'polling' | 'webhook';
+    temporal?: Client;
+    log?: (line: string) => void;
+    /** Polling mode: also serve `GET /healthz` on HEALTHSYNTH_BOT_HOST:PORT (the container's health check). */
+    healthServer?: boolean;
+  } = {},
 ): Promise<RunningBot> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const mode = opts.mode ?? config.bot.mode;
@@ -66,6 +73,17 @@ export async function startBot(
     };
   }
 
+  // Polling takes no updates over HTTP: the health server's update path needs a secret nobody has.
+  const health = opts.healthServer
+    ? await startWebhookServer({
+        host: config.bot.host,
+        port: config.bot.port,
+        path: WEBHOOK_PATH,
+        secret: randomBytes(32).toString('hex'),
+        onUpdate: async () => undefined,
+        log,
+      })
+    : undefined;
   await bot.telegraf.telegram.deleteWebhook();
   const polling = bot.telegraf.launch({ dropPendingUpdates: false }).catch((err: unknown) => {
     log(`bot: polling stopped: ${(err as Error).message}`);
@@ -77,6 +95,7 @@ export async function startBot(
     async stop() {
       bot.telegraf.stop('stop');
       await polling;
+      await health?.close();
       await closeAll();
     },
   };

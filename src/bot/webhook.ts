@@ -2,7 +2,7 @@
  * The bot's webhook endpoint: Telegram POSTs each update with the `X-Telegram-Bot-Api-Secret-Token` header that
  * `setWebhook(secret_token)` registered. A request without the right header (compared in constant time), on another
  * path or method, or with a body over 1 MiB gets 401 (or 404/405/413) and changes nothing; a good one is answered
- * 200 once the update is handled, so Telegram does not redeliver it.
+ * 200 once the update is handled, so Telegram does not redeliver it. `GET /healthz` answers 200 (container checks).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -39,6 +39,7 @@ export async function startWebhookServer(opts: {
       res.writeHead(status).end();
     };
     const pathname = new URL(req.url ?? '/', 'http://bot').pathname;
+    if (pathname === '/healthz' && req.method === 'GET') return end(200);
     if (pathname !== opts.path) return end(404);
     if (req.method !== 'POST') return end(405);
     const given = req.headers[SECRET_HEADER];

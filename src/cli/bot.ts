@@ -22,7 +22,11 @@ export function registerBotCommands(program: Command, deps: CliDeps = {}): void 
           throw new UsageError('--mode must be polling or webhook');
         }
         const config = getConfig();
-        const running = await startBot(config, { mode: opts.mode as 'polling' | 'webhook' | undefined, log: io.err });
+        const running = await startBot(config, {
+          mode: opts.mode as 'polling' | 'webhook' | undefined,
+          log: io.err,
+          healthServer: true,
+        });
         await new Promise<void>((resolve) => {
           process.once('SIGTERM', resolve);
           process.once('SIGINT', resolve);
