@@ -15,14 +15,13 @@
  *   Temporal's retry policy waits what Telegram asked. 5xx and refused connections retry; other 4xx do not.
  * - **403** ("bot was blocked by the user") marks the patient opted out and resolves `blocked`: nothing to retry.
  */
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import Bottleneck from 'bottleneck';
 import { createCallbackData, type CallbackKind } from '../bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../bot/contacts.js';
 import type { Config } from '../config.js';
 import { MESSAGE_NAME } from '../domain/messages.js';
-import { DELIVERY_FAILURE_TYPES } from './delivery.js';
+import { activityContext, DELIVERY_FAILURE_TYPES } from './delivery.js';
 import { DeliveryError, type Notifier } from './notifier.js';
 import type { ObjectStore } from './storage.js';
 
@@ -74,14 +73,6 @@ export interface PatientSenderDeps {
   contacts?: ContactStore;
   /** Messages per second for this process (default 25). */
   perBotPerSecond?: number;
-}
-
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The patient sender activity; see the module comment. */
