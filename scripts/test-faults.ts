@@ -30,6 +30,7 @@ async function main(): Promise<number> {
     HEALTHSYNTH_TEMPORAL_METRICS_PORT: String(p.temporalMetrics + FAULT_PORT_OFFSET),
     HEALTHSYNTH_POSTGRES_PORT: String(p.postgres + FAULT_PORT_OFFSET),
     HEALTHSYNTH_S3_PORT: String(p.s3 + FAULT_PORT_OFFSET),
+    HEALTHSYNTH_TELEGRAM_PORT: String(p.telegram + FAULT_PORT_OFFSET),
     HEALTHSYNTH_TEST_DATABASE: 'healthsynth_faults',
     HEALTHSYNTH_TEST_BUCKET: 'healthsynth-faults',
     // The scenarios' workers are separate processes; none of them serves metrics.

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerBackfillCommands } from './cli/backfill.js';
+import { registerBotCommands } from './cli/bot.js';
 import { registerCodecServerCommands } from './cli/codec-server.js';
 import { registerFollowCommands } from './cli/follow.js';
 import { registerNoticeCommands } from './cli/notice.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerStatusCommands(program);
   registerCodecServerCommands(program);
   registerNoticeCommands(program);
+  registerBotCommands(program);
   return program;
 }
 

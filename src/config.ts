@@ -27,6 +27,12 @@ export const LOCAL = {
   s3Bucket: 'healthsynth',
   s3Region: 'us-east-1',
   workerMetricsPort: 9464,
+  /** The Telegram Bot API emulator; 8081 is also the default of Telegram's own local Bot API server. */
+  telegramPort: 8081,
+  /** The bot token the local emulator is used with (any well-formed token works there; this one is fixed). */
+  telegramBotToken: '1000001:healthsynth-local-bot',
+  /** `healthsynth bot --mode webhook` listens here (8443 is one of the ports Telegram posts webhooks to). */
+  botPort: 8443,
 } as const;
 
 export const TASK_QUEUE_DEFAULT = 'healthsynth';
@@ -158,6 +164,7 @@ const envSchema = z.object({
   HEALTHSYNTH_TEMPORAL_METRICS_PORT: optional(int(1, 65_535)),
   HEALTHSYNTH_POSTGRES_PORT: optional(int(1, 65_535)),
   HEALTHSYNTH_S3_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_TELEGRAM_PORT: optional(int(1, 65_535)),
 
   TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:7233')),
   TEMPORAL_NAMESPACE: optional(z.string().min(1)),
@@ -210,6 +217,26 @@ const envSchema = z.object({
   TELEGRAM_STAFF_CHAT_ID: optional(telegramChat),
   TELEGRAM_PATIENT_CHAT_ID: optional(telegramChat),
   TELEGRAM_API_ROOT: optional(url),
+  TELEGRAM_BOT_USERNAME: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^@?\w{4,32}$/, "must be the bot's username, e.g. HealthSynthBot"),
+  ),
+  TELEGRAM_LINK_SECRET: optional(z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)')),
+  TELEGRAM_LINK_TTL_DAYS: optional(int(1, 365)),
+  TELEGRAM_BOT_MODE: optional(z.enum(['polling', 'webhook'], { message: 'must be polling or webhook' })),
+  TELEGRAM_WEBHOOK_URL: optional(z.string().trim().url('must be the public https URL Telegram posts updates to')),
+  TELEGRAM_WEBHOOK_SECRET: optional(
+    z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, "must be 16 to 256 of A-Z, a-z, 0-9, _ and - (Telegram's rule)"),
+  ),
+  HEALTHSYNTH_BOT_PORT: optional(int(1, 65_535)),
+  HEALTHSYNTH_BOT_HOST: optional(
+    z
+      .string()
+      .trim()
+      .refine((h) => isIP(h) !== 0, 'must be an IP address such as 0.0.0.0'),
+  ),
 
   HEALTHSYNTH_TIMEZONE: optional(z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin')),
   RETENTION_DAYS: optional(int(1, 36_500)),
@@ -265,6 +292,8 @@ export interface LocalPorts {
   temporalMetrics: number;
   postgres: number;
   s3: number;
+  /** The Telegram Bot API emulator. */
+  telegram: number;
 }
 
 export interface Config {
@@ -332,6 +361,20 @@ export interface Config {
   slack: { webhookUrl?: string };
   /** One bot; the chat is chosen by a message's audience, so staff text never reaches patients or the reverse. */
   telegram: { botToken?: string; chats: { staff?: string; patients?: string }; apiRoot?: string };
+  /**
+   * `healthsynth bot`: patients' deep links (signed with `linkSecret`, valid `linkTtlDays`), and how updates arrive:
+   * long polling, or a webhook on host:port whose requests must carry `webhookSecret`.
+   */
+  bot: {
+    username?: string;
+    linkSecret?: string;
+    linkTtlDays: number;
+    mode: 'polling' | 'webhook';
+    webhookUrl?: string;
+    webhookSecret?: string;
+    host: string;
+    port: number;
+  };
   timezone: string;
   retentionDays: number;
   /** Largest share of a table one cleanup may delete unless the run allows a large cleanup. */
@@ -365,6 +408,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     temporalMetrics: env.HEALTHSYNTH_TEMPORAL_METRICS_PORT ?? LOCAL.temporalMetricsPort,
     postgres: env.HEALTHSYNTH_POSTGRES_PORT ?? LOCAL.postgresPort,
     s3: env.HEALTHSYNTH_S3_PORT ?? LOCAL.s3Port,
+    telegram: env.HEALTHSYNTH_TELEGRAM_PORT ?? LOCAL.telegramPort,
   };
   const byPort = new Map<number, string[]>();
   for (const [name, port] of Object.entries(ports)) byPort.set(port, [...(byPort.get(port) ?? []), name]);
@@ -420,10 +464,17 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
   }
   if (!s3Local && env.S3_BUCKET === undefined) problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
   const telegramChats = env.TELEGRAM_STAFF_CHAT_ID !== undefined || env.TELEGRAM_PATIENT_CHAT_ID !== undefined;
-  if (env.TELEGRAM_BOT_TOKEN !== undefined && !telegramChats) {
+  if (env.TELEGRAM_BOT_TOKEN !== undefined && !telegramChats && env.TELEGRAM_LINK_SECRET === undefined) {
     problems.push(
-      'TELEGRAM_BOT_TOKEN: set TELEGRAM_STAFF_CHAT_ID and/or TELEGRAM_PATIENT_CHAT_ID too, or the bot has nowhere to post',
+      'TELEGRAM_BOT_TOKEN: set TELEGRAM_STAFF_CHAT_ID and/or TELEGRAM_PATIENT_CHAT_ID too (or TELEGRAM_LINK_SECRET for ' +
+        "patients' own chats), or the bot has nowhere to post",
     );
+  }
+  if (env.TELEGRAM_BOT_MODE === 'webhook') {
+    if (!env.TELEGRAM_WEBHOOK_SECRET) {
+      problems.push('TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_BOT_MODE=webhook (openssl rand -hex 32)');
+    }
+    if (!env.TELEGRAM_WEBHOOK_URL) problems.push('TELEGRAM_WEBHOOK_URL: required when TELEGRAM_BOT_MODE=webhook');
   }
   if (env.TELEGRAM_STAFF_CHAT_ID !== undefined && env.TELEGRAM_STAFF_CHAT_ID === env.TELEGRAM_PATIENT_CHAT_ID) {
     problems.push(
@@ -474,6 +525,16 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
       botToken: env.TELEGRAM_BOT_TOKEN,
       chats: { staff: env.TELEGRAM_STAFF_CHAT_ID, patients: env.TELEGRAM_PATIENT_CHAT_ID },
       apiRoot: env.TELEGRAM_API_ROOT,
+    },
+    bot: {
+      username: env.TELEGRAM_BOT_USERNAME?.replace(/^@/, ''),
+      linkSecret: env.TELEGRAM_LINK_SECRET,
+      linkTtlDays: env.TELEGRAM_LINK_TTL_DAYS ?? 30,
+      mode: env.TELEGRAM_BOT_MODE ?? 'polling',
+      webhookUrl: env.TELEGRAM_WEBHOOK_URL,
+      webhookSecret: env.TELEGRAM_WEBHOOK_SECRET,
+      host: env.HEALTHSYNTH_BOT_HOST ?? '127.0.0.1',
+      port: env.HEALTHSYNTH_BOT_PORT ?? LOCAL.botPort,
     },
     timezone: env.HEALTHSYNTH_TIMEZONE ?? 'UTC',
     retentionDays: env.RETENTION_DAYS ?? 365,

@@ -24,7 +24,24 @@ export const workflowIds = {
   cleanup: (runDate: string) => `retention-cleanup-${runDate}`,
   predict: (runDate: string) => `predict-no-shows-${runDate}`,
   weekendNotice: (date: string) => `weekend-notice-${date}`,
+  /** One reminder per appointment; its Confirm / Cancel buttons arrive as Updates (issue 12). */
+  reminder: (appointmentId: number | string) => `reminder-${appointmentId}`,
+  /** One rating request per attended appointment; its 1–5 stars arrive as an Update (issue 12). */
+  ratingRequest: (appointmentId: number | string) => `ratingRequest-${appointmentId}`,
 };
+
+/**
+ * The Update a patient's button press becomes, on `reminder-<id>` and `ratingRequest-<id>`. The workflow's validator
+ * rejects an answer it no longer takes (already answered, appointment started), and the bot tells the patient that
+ * the request has expired.
+ */
+export const PATIENT_ANSWER_UPDATE = 'patientAnswer';
+
+/** The argument of {@link PATIENT_ANSWER_UPDATE}: which button, pressed by which (verified) patient. */
+export interface PatientAnswer {
+  action: string;
+  patientId: number;
+}
 
 /**
  * The Web UI page of one workflow run (the run's history when runId is known). Clients pass `config.temporal`;

@@ -58,7 +58,7 @@ export interface DeliveryFailureDetails {
 }
 
 /** The running activity's context, or undefined outside an activity (a direct call from a script). */
-function activityContext(): Context | undefined {
+export function activityContext(): Context | undefined {
   try {
     return Context.current();
   } catch {

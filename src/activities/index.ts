@@ -12,6 +12,7 @@ import { createGenerateActivities } from './generate.js';
 import { createLoadActivities } from './load.js';
 import { createNoticeActivities } from './notice.js';
 import type { Notifier } from './notifier.js';
+import { createPatientSenderActivities } from './patient-sender.js';
 import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createPredictActivities } from './predict.js';
 import { createNotifyActivities } from './notify.js';
@@ -68,6 +69,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...createPredictActivities(deps),
     ...createTruthActivities(deps),
+    ...createPatientSenderActivities(deps),
     ...report,
     ...notify,
     async sendWeekendNotice(input: { date: string }) {

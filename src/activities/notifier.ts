@@ -52,6 +52,15 @@ export interface Notifier {
   sendSlack(content: SlackContent, signal?: AbortSignal): Promise<void>;
   /** Sends to the audience's Telegram chat: sendMessage or sendPhoto. Throws {@link DeliveryError}. */
   sendTelegram(audience: Audience, payload: TelegramPayload, signal?: AbortSignal): Promise<void>;
+  /**
+   * Sends a text with optional inline buttons to one patient's own chat (sendMessage). Throws {@link DeliveryError};
+   * a 403 (the patient blocked the bot) is `rejected` with httpStatus 403.
+   */
+  sendTelegramChat(
+    chatId: string,
+    payload: { text: string; replyMarkup?: object },
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Writes what would have been sent to `<dataDir>/outbox/` and says NOT DELIVERED (on stderr); returns the path. */
   writeOutbox(
     channel: Channel,
@@ -170,6 +179,26 @@ export function createNotifier(
   const { botToken, apiRoot } = config.telegram;
   const telegram = botToken ? new Telegraf(botToken, { telegram: apiRoot ? { apiRoot } : {} }).telegram : undefined;
 
+  /** One Bot API request, its failure classified as a {@link DeliveryError}. */
+  async function telegramCall(request: () => Promise<unknown>): Promise<void> {
+    try {
+      await request();
+    } catch (err) {
+      if (err instanceof TelegramError) {
+        const code = err.code;
+        const reason = scrub(`HTTP ${code} ${err.description}`);
+        if (code === 429) {
+          const retryAfterS = err.parameters?.retry_after;
+          const retryAfterMs = retryAfterS !== undefined ? retryAfterS * 1000 : undefined;
+          throw new DeliveryError('telegram', 'rate-limited', reason, code, retryAfterMs);
+        }
+        throw new DeliveryError('telegram', code >= 500 ? 'server-error' : 'rejected', reason, code);
+      }
+      // Anything else is transport: connection refused, reset, timeout, a proxy's non-JSON page after a 200.
+      throw transportError('telegram', err);
+    }
+  }
+
   function missingSetting(channel: Channel, audience: Audience): string | undefined {
     if (channel === 'slack') {
       if (audience !== 'staff') return 'a Slack channel for patients (Slack is for staff only)';
@@ -221,40 +250,41 @@ export function createNotifier(
       if (!telegram || !chatId) {
         throw new DeliveryError('telegram', 'rejected', `${missingSetting('telegram', audience)} is not set`);
       }
-      try {
-        // telegraf types the signal as abort-controller's; node-fetch accepts the platform's AbortSignal.
-        const options = { signal: requestSignal(signal) } as unknown as Parameters<typeof telegram.callApi>[2];
-        if ('png' in payload) {
-          await telegram.callApi(
-            'sendPhoto',
-            {
-              chat_id: chatId,
-              photo: { source: payload.png, filename: payload.filename },
-              caption: truncate(payload.caption, TELEGRAM_CAPTION_MAX),
-            },
-            options,
-          );
-        } else {
-          await telegram.callApi(
-            'sendMessage',
-            { chat_id: chatId, text: truncate(payload.text, TELEGRAM_TEXT_MAX) },
-            options,
-          );
-        }
-      } catch (err) {
-        if (err instanceof TelegramError) {
-          const code = err.code;
-          const reason = scrub(`HTTP ${code} ${err.description}`);
-          if (code === 429) {
-            const retryAfterS = err.parameters?.retry_after;
-            const retryAfterMs = retryAfterS !== undefined ? retryAfterS * 1000 : undefined;
-            throw new DeliveryError('telegram', 'rate-limited', reason, code, retryAfterMs);
-          }
-          throw new DeliveryError('telegram', code >= 500 ? 'server-error' : 'rejected', reason, code);
-        }
-        // Anything else is transport: connection refused, reset, timeout, a proxy's non-JSON page after a 200.
-        throw transportError('telegram', err);
-      }
+      const options = { signal: requestSignal(signal) } as unknown as Parameters<typeof telegram.callApi>[2];
+      await telegramCall(() =>
+        'png' in payload
+          ? telegram.callApi(
+              'sendPhoto',
+              {
+                chat_id: chatId,
+                photo: { source: payload.png, filename: payload.filename },
+                caption: truncate(payload.caption, TELEGRAM_CAPTION_MAX),
+              },
+              options,
+            )
+          : telegram.callApi(
+              'sendMessage',
+              { chat_id: chatId, text: truncate(payload.text, TELEGRAM_TEXT_MAX) },
+              options,
+            ),
+      );
+    },
+
+    async sendTelegramChat(chatId, payload, signal) {
+      if (!telegram) throw new DeliveryError('telegram', 'rejected', 'TELEGRAM_BOT_TOKEN is not set');
+      // telegraf types the signal as abort-controller's; node-fetch accepts the platform's AbortSignal.
+      const options = { signal: requestSignal(signal) } as unknown as Parameters<typeof telegram.callApi>[2];
+      await telegramCall(() =>
+        telegram.callApi(
+          'sendMessage',
+          {
+            chat_id: chatId,
+            text: truncate(payload.text, TELEGRAM_TEXT_MAX),
+            ...(payload.replyMarkup ? { reply_markup: payload.replyMarkup as never } : {}),
+          },
+          options,
+        ),
+      );
     },
 
     async writeOutbox(channel, audience, name, payload) {

@@ -1,5 +1,5 @@
 /**
- * `healthsynth stack up|down|env|status`: the local stack (Temporal, PostgreSQL, S3) on loopback.
+ * `healthsynth stack up|down|env|status`: the local stack (Temporal, PostgreSQL, S3, Telegram emulator) on loopback.
  */
 import type { Command } from 'commander';
 import { stackDown, stackEnv, stackStatus, stackUp } from '../stack/index.js';
@@ -11,7 +11,9 @@ export function registerStackCommands(program: Command, deps: CliDeps = {}): voi
   const log = (line: string) => io.out(line);
   const stack = program
     .command('stack')
-    .description('Run the local stack: Temporal dev server, PostgreSQL and an S3 server, on 127.0.0.1 only.');
+    .description(
+      'Run the local stack: Temporal dev server, PostgreSQL, an S3 server and a Telegram Bot API emulator, on 127.0.0.1 only.',
+    );
 
   stack
     .command('up')

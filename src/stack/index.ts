@@ -1,5 +1,5 @@
 /**
- * The local stack: Temporal dev server, PostgreSQL and an S3-compatible server, all on loopback,
+ * The local stack: Temporal dev server, PostgreSQL, an S3-compatible server and a Telegram Bot API emulator, all on loopback,
  * with data under the data folder (`.data/` by default), logs under `.data/logs/` and what we
  * started in `.data/stack/state.json`. Servers run detached and outlive the command that started
  * them; `stackDown` stops only what `stackUp` started.
@@ -13,6 +13,7 @@ import { clusterDir, postgresDown, postgresRunning, postgresUp } from './postgre
 import { s3Up } from './s3.js';
 import type { ServiceContext, ServiceUp } from './service.js';
 import { readState, SERVICE_NAMES, type ServiceName, updateState } from './state.js';
+import { TELEGRAM_EMULATOR_MARK, telegramUp } from './telegram.js';
 import { temporalUp } from './temporal.js';
 
 export { StackError } from './process.js';
@@ -48,7 +49,7 @@ export interface StackUpResult {
 
 /**
  * Brings the local stack up: resolves (and if needed builds) the toolchain, then starts or reuses
- * Temporal, PostgreSQL and S3 in parallel and waits until each answers. If one fails, the servers
+ * Temporal, PostgreSQL, S3 and the Telegram emulator in parallel and waits until each answers. If one fails, the servers
  * this call started are stopped again before the error is thrown.
  */
 export async function stackUp(opts: StackUpOptions = {}): Promise<StackUpResult> {
@@ -69,7 +70,7 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackUpResult>
     mkdir: async (dir) => void (await fs.mkdir(dir, { recursive: true })),
     onStarted: (name) => startedNow.push(name),
   };
-  const results = await Promise.allSettled([temporalUp(ctx), postgresUp(ctx), s3Up(ctx)]);
+  const results = await Promise.allSettled([temporalUp(ctx), postgresUp(ctx), s3Up(ctx), telegramUp(ctx)]);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
   if (failures.length > 0) {
     if (startedNow.length > 0) {
@@ -90,6 +91,13 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackUpResult>
     elapsedMs: Date.now() - started,
   };
 }
+
+/** What each service's process has in its command line, to tell it from a recycled pid. */
+const processMark: Record<Exclude<ServiceName, 'postgres'>, string> = {
+  temporal: 'temporal',
+  s3: 'versitygw',
+  telegram: TELEGRAM_EMULATOR_MARK,
+};
 
 /** Options for `stackDown`. */
 export interface StackDownOptions extends StackOptions {
@@ -120,9 +128,9 @@ export async function stackDown(opts: StackDownOptions = {}): Promise<ServiceNam
         const dir = rec?.dir ?? (await clusterDir(config.dataDir));
         const binDir = rec?.pgBinDir ?? (await ensurePostgresBinaries({ noInstall: true }).catch(() => undefined));
         if (binDir) wasRunning = await postgresDown(dir, binDir, opts.immediate ? 'immediate' : 'fast');
-      } else if (rec && processAlive(rec.pid, name === 's3' ? 'versitygw' : 'temporal')) {
+      } else if (rec && processAlive(rec.pid, processMark[name])) {
         wasRunning = true;
-        const gone = await stopProcess(rec.pid, name === 's3' ? 'versitygw' : 'temporal');
+        const gone = await stopProcess(rec.pid, processMark[name]);
         if (!gone) throw new StackError(`${name} (pid ${rec.pid}) did not stop after SIGKILL`);
       }
       await updateState(config.dataDir, (s) => void delete s.services[name]);
@@ -160,7 +168,7 @@ export async function stackStatus(opts: StackOptions = {}): Promise<ServiceStatu
     if (pid !== undefined && open) return { name, state: 'running', pid, endpoint };
     return { name, state: open ? 'foreign' : 'stopped', endpoint };
   };
-  const alive = (name: 'temporal' | 's3', expect: string) => {
+  const alive = (name: 'temporal' | 's3' | 'telegram', expect: string) => {
     const rec = state.services[name];
     return rec && processAlive(rec.pid, expect) ? rec.pid : undefined;
   };
@@ -173,6 +181,7 @@ export async function stackStatus(opts: StackOptions = {}): Promise<ServiceStatu
     ),
     check('postgres', p.postgres, `127.0.0.1:${p.postgres}`, pgRun?.port === p.postgres ? pgRun.pid : undefined),
     check('s3', p.s3, `http://127.0.0.1:${p.s3}`, alive('s3', 'versitygw')),
+    check('telegram', p.telegram, `http://127.0.0.1:${p.telegram}`, alive('telegram', TELEGRAM_EMULATOR_MARK)),
   ]);
 }
 

@@ -6,9 +6,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 /** The servers of the local stack. */
-export type ServiceName = 'temporal' | 'postgres' | 's3';
+export type ServiceName = 'temporal' | 'postgres' | 's3' | 'telegram';
 /** Every service, in the order they are reported. */
-export const SERVICE_NAMES: readonly ServiceName[] = ['temporal', 'postgres', 's3'];
+export const SERVICE_NAMES: readonly ServiceName[] = ['temporal', 'postgres', 's3', 'telegram'];
 
 /** One service we started: its pid (the process group leader) and where it listens. */
 export interface ServiceRecord {
@@ -19,7 +19,7 @@ export interface ServiceRecord {
   /** Temporal: Web UI and metrics ports. */
   uiPort?: number;
   metricsPort?: number;
-  /** PostgreSQL: the cluster folder (pg_ctl -D). S3: the bucket root folder. */
+  /** PostgreSQL: the cluster folder (pg_ctl -D). S3: the bucket root folder. Telegram: the journal folder. */
   dir?: string;
   /** PostgreSQL: the folder holding pg_ctl, for stopping it. */
   pgBinDir?: string;

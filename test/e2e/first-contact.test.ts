@@ -64,6 +64,7 @@ describe('first contact: a fresh clone, a clean environment', { timeout: 1_200_0
       HEALTHSYNTH_TEMPORAL_METRICS_PORT: String(p.temporalMetrics),
       HEALTHSYNTH_POSTGRES_PORT: String(p.postgres),
       HEALTHSYNTH_S3_PORT: String(p.s3),
+      HEALTHSYNTH_TELEGRAM_PORT: String(p.telegram),
       HEALTHSYNTH_DATA_DIR: path.resolve(config.dataDir),
       // Not the stack's: a free port, so the clone's worker never collides with another worker's metrics.
       WORKER_METRICS_PORT: String(await freeLoopbackPort()),

@@ -117,7 +117,16 @@ describe('docker-compose.yml', () => {
       assert.ok(service.image || service.build, `${name} needs an image or a build`);
       if (service.image) assert.doesNotMatch(service.image, /:latest$|^[^:]+$/, `${name}: pin the image tag`);
     }
-    for (const expected of ['temporal', 'temporal-db', 'temporal-ui', 'warehouse', 's3', 's3-bucket', 'worker']) {
+    for (const expected of [
+      'temporal',
+      'temporal-db',
+      'temporal-ui',
+      'warehouse',
+      's3',
+      's3-bucket',
+      'worker',
+      'bot',
+    ]) {
       assert.ok(names.includes(expected), `missing service ${expected}`);
     }
     assert.ok(names.includes('prometheus') && names.includes('grafana'));
@@ -145,6 +154,30 @@ describe('docker-compose.yml', () => {
       assert.ok(!CONFIG_ENV_NAMES.includes(name), `${name} must not collide with a setting the CLI reads`);
       assert.ok(text.split('\n')[0]!.startsWith('#') && text.includes(`#   ${name}`), `${name} is documented`);
     }
+  });
+
+  test('passes the bot only settings src/config.ts knows, and loadConfig accepts them in webhook mode', async () => {
+    const { compose } = await loadCompose();
+    const env = environmentOf(compose.services.bot!);
+    const unknown = Object.keys(env).filter((name) => !CONFIG_ENV_NAMES.includes(name));
+    assert.deepEqual(unknown, [], 'bot environment names that src/config.ts does not read');
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [
+        k,
+        interpolate(v, {
+          ...DUMMY_STACK_ENV,
+          TELEGRAM_BOT_TOKEN: '123456:ABC-DEF',
+          TELEGRAM_LINK_SECRET: 'l'.repeat(32),
+          TELEGRAM_BOT_MODE: 'webhook',
+          TELEGRAM_WEBHOOK_URL: 'https://bot.example.org/telegram/webhook',
+          TELEGRAM_WEBHOOK_SECRET: 's'.repeat(32),
+        }),
+      ]),
+    );
+    const config = loadConfig(resolved, '/app');
+    assert.equal(config.bot.mode, 'webhook');
+    assert.equal(config.bot.host, '0.0.0.0');
+    assert.equal(config.bot.port, 8443);
   });
 
   test('passes the worker only settings src/config.ts knows, and loadConfig accepts them', async () => {

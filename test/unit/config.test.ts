@@ -42,6 +42,7 @@ describe('loadConfig defaults', () => {
       temporalMetrics: LOCAL.temporalMetricsPort,
       postgres: LOCAL.postgresPort,
       s3: LOCAL.s3Port,
+      telegram: LOCAL.telegramPort,
     });
     assert.equal(c.retentionDays, 365);
     assert.equal(c.defaultScale, 'small');
@@ -55,6 +56,7 @@ describe('loadConfig defaults', () => {
       HEALTHSYNTH_TEMPORAL_METRICS_PORT: '17235',
       HEALTHSYNTH_POSTGRES_PORT: '15432',
       HEALTHSYNTH_S3_PORT: '19100',
+      HEALTHSYNTH_TELEGRAM_PORT: '18081',
       HEALTHSYNTH_DATA_DIR: 'elsewhere',
     });
     assert.equal(c.temporal.address, '127.0.0.1:17233');
@@ -65,6 +67,7 @@ describe('loadConfig defaults', () => {
       'postgres://healthsynth:healthsynth@127.0.0.1:15432/healthsynth',
     );
     assert.equal(c.localPorts.temporalMetrics, 17235);
+    assert.equal(c.localPorts.telegram, 18081);
     assert.equal(c.dataDir, '/tmp/hs-config-test/elsewhere');
   });
 

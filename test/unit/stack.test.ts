@@ -41,6 +41,7 @@ describe('local stack', () => {
       HEALTHSYNTH_TEMPORAL_METRICS_PORT: String(await freePort()),
       HEALTHSYNTH_POSTGRES_PORT: String(await freePort()),
       HEALTHSYNTH_S3_PORT: String(await freePort()),
+      HEALTHSYNTH_TELEGRAM_PORT: String(await freePort()),
     };
   });
 
@@ -82,6 +83,7 @@ describe('local stack', () => {
         ['temporal', 'foreign'],
         ['postgres', 'stopped'],
         ['s3', 'stopped'],
+        ['telegram', 'stopped'],
       ],
     );
   });
@@ -97,6 +99,7 @@ describe('local stack', () => {
         ['temporal', 'foreign', `127.0.0.1:${blocker.port}`],
         ['postgres', 'stopped', `127.0.0.1:${env.HEALTHSYNTH_POSTGRES_PORT}`],
         ['s3', 'stopped', `http://127.0.0.1:${env.HEALTHSYNTH_S3_PORT}`],
+        ['telegram', 'stopped', `http://127.0.0.1:${env.HEALTHSYNTH_TELEGRAM_PORT}`],
       ],
     );
     assert.match(io.stdout[0] ?? '', /port held by a process this stack did not start$/);
@@ -116,11 +119,11 @@ describe('local stack', () => {
       stackUp({ config, log: () => undefined }),
       new RegExp(`port ${blocker.port} is in use by another process; stop it or set HEALTHSYNTH_TEMPORAL_PORT`),
     );
-    // PostgreSQL and S3 may have started alongside; the failed attempt must have stopped them again.
+    // PostgreSQL, S3 and the Telegram emulator may have started alongside; the failed attempt must have stopped them.
     const status = await stackStatus({ config });
     assert.deepEqual(
       status.map((s) => s.state),
-      ['foreign', 'stopped', 'stopped'],
+      ['foreign', 'stopped', 'stopped', 'stopped'],
     );
     assert.deepEqual((await readState(dataDir)).services, {});
   });

@@ -1,0 +1,198 @@
+/**
+ * `sendPatientMessage`: one message (with optional inline buttons) to one patient's own Telegram chat, at most
+ * once, throttled, with the chat id looked up in `raw.patient_contacts` inside the activity so it never enters a
+ * workflow payload.
+ *
+ * - **At most once.** A delivery record at `deliveries/<scope>/<name>/patient-telegram.json`, checked before sending
+ *   and written around the request exactly as the staff deliveries do (delivery.ts): `delivered` is never sent again,
+ *   `sending` left by a dead attempt becomes `unknown` and is not resent.
+ * - **Throttled** to Telegram's limits, 25 messages/s per bot and 1 per chat per second, with bottleneck: one
+ *   limiter of 40 ms minimum spacing for the bot and a group of 1 s limiters keyed by chat. Bottleneck throttles
+ *   within one worker process; Temporal's task-queue rate limit (`maxTaskQueueActivitiesPerSecond`) is global but
+ *   cannot key by chat, and it would throttle every activity of the queue. With several workers sending, each keeps
+ *   its own 25/s, so the bot can exceed it: Telegram then answers 429 with `retry_after`, which is honoured below.
+ * - **429** records `retrying` and throws a retryable ApplicationFailure with `nextRetryDelay` = `retry_after`, so
+ *   Temporal's retry policy waits what Telegram asked. 5xx and refused connections retry; other 4xx do not.
+ * - **403** ("bot was blocked by the user") marks the patient opted out and resolves `blocked`: nothing to retry.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import Bottleneck from 'bottleneck';
+import { createCallbackData, type CallbackKind } from '../bot/callback-data.js';
+import { createContactStore, type ContactStore } from '../bot/contacts.js';
+import type { Config } from '../config.js';
+import { MESSAGE_NAME } from '../domain/messages.js';
+import { activityContext, DELIVERY_FAILURE_TYPES } from './delivery.js';
+import { DeliveryError, type Notifier } from './notifier.js';
+import type { ObjectStore } from './storage.js';
+
+/**
+ * Telegram's documented limits for one bot: about 30 messages/s overall (we keep 25) and 1 per chat per second. The
+ * limiters space the start of each send; the delivery record written between that start and the request varies by
+ * tens of ms (measured 933 ms between two arrivals at a 1,000 ms spacing), so a chat's spacing carries 100 ms margin.
+ */
+export const PATIENT_SEND_LIMITS = { perBotPerSecond: 25, perChatIntervalMs: 1100 } as const;
+
+/** One message for one patient; buttons are signed for the patient's chat inside the activity. */
+export interface PatientMessageInput {
+  /** The business key of the sender, e.g. `reminder-123`: names the delivery record with `name`. */
+  scope: string;
+  name: string;
+  patientId: number;
+  text: string;
+  /** Inline buttons, one row: e.g. kind `r` with confirm / cancel for a reminder. */
+  buttons?: { kind: CallbackKind; appointmentId: number; options: { action: string; label: string }[] };
+}
+
+/** What happened: `not-linked` / `opted-out` sent nothing; `blocked` got 403 and opted the patient out. */
+export interface PatientMessageResult {
+  status: 'delivered' | 'unknown' | 'not-linked' | 'opted-out' | 'blocked';
+  alreadyDelivered?: boolean;
+  detail?: string;
+}
+
+interface PatientDeliveryRecord {
+  scope: string;
+  name: string;
+  patientId: number;
+  status: 'sending' | 'delivered' | 'retrying' | 'failed' | 'unknown' | 'skipped';
+  workflowId?: string;
+  attempt?: number;
+  at: string;
+  httpStatus?: number;
+  detail?: string;
+}
+
+export const patientDeliveryKey = (scope: string, name: string): string =>
+  `deliveries/${scope}/${name}/patient-telegram.json`;
+
+export interface PatientSenderDeps {
+  config: Pick<Config, 'warehouse' | 'bot'>;
+  store: ObjectStore;
+  notifier: Notifier;
+  /** Default: the warehouse's raw.patient_contacts, opened on first use. */
+  contacts?: ContactStore;
+  /** Messages per second for this process (default 25). */
+  perBotPerSecond?: number;
+}
+
+/** The patient sender activity; see the module comment. */
+export function createPatientSenderActivities(deps: PatientSenderDeps) {
+  let contacts = deps.contacts;
+  const contactStore = () => (contacts ??= createContactStore(deps.config));
+  const perBot = new Bottleneck({
+    minTime: Math.ceil(1000 / (deps.perBotPerSecond ?? PATIENT_SEND_LIMITS.perBotPerSecond)),
+  });
+  const perChat = new Bottleneck.Group({ maxConcurrent: 1, minTime: PATIENT_SEND_LIMITS.perChatIntervalMs });
+
+  async function readRecord(key: string): Promise<PatientDeliveryRecord | undefined> {
+    if (!(await deps.store.head(key))) return undefined;
+    return JSON.parse(await deps.store.getText(key)) as PatientDeliveryRecord;
+  }
+
+  return {
+    /**
+     * Sends one message to a patient's own chat at most once per (scope, name); idempotent through its delivery
+     * record. Retries (429 after retry_after, 5xx, refused) are Temporal's; a 403 opts the patient out.
+     */
+    async sendPatientMessage(input: PatientMessageInput): Promise<PatientMessageResult> {
+      for (const value of [input.scope, input.name]) {
+        if (typeof value !== 'string' || !MESSAGE_NAME.test(value)) {
+          throw ApplicationFailure.nonRetryable('scope and name must be letters, digits, ., _, + or -', 'InvalidInput');
+        }
+      }
+      const secret = deps.config.bot.linkSecret;
+      if (input.buttons && !secret) {
+        throw ApplicationFailure.nonRetryable('TELEGRAM_LINK_SECRET is not set (it signs buttons)', 'InvalidConfig');
+      }
+      const ctx = activityContext();
+      const key = patientDeliveryKey(input.scope, input.name);
+      const record = (status: PatientDeliveryRecord['status'], extra: Partial<PatientDeliveryRecord> = {}) =>
+        deps.store.put(
+          key,
+          `${JSON.stringify(
+            {
+              scope: input.scope,
+              name: input.name,
+              patientId: input.patientId,
+              status,
+              workflowId: ctx?.info.workflowExecution?.workflowId,
+              attempt: ctx?.info.attempt,
+              at: new Date().toISOString(),
+              ...extra,
+            } satisfies PatientDeliveryRecord,
+            null,
+            2,
+          )}\n`,
+          'application/json',
+        );
+
+      const previous = await readRecord(key);
+      if (previous?.status === 'delivered') {
+        return { status: 'delivered', alreadyDelivered: true, detail: `already delivered at ${previous.at}` };
+      }
+      if (previous?.status === 'sending' || previous?.status === 'unknown') {
+        const detail = 'an earlier attempt was cut off while sending; it may have arrived, so it is not sent again';
+        if (previous.status === 'sending') await record('unknown', { detail });
+        return { status: 'unknown', detail };
+      }
+      const contact = await contactStore().byPatient(input.patientId);
+      if (!contact) return { status: 'not-linked' };
+      if (contact.optedOutAt) return { status: 'opted-out' };
+
+      const replyMarkup = input.buttons && {
+        inline_keyboard: [
+          input.buttons.options.map((o) => ({
+            text: o.label,
+            callback_data: createCallbackData(
+              { kind: input.buttons!.kind, appointmentId: input.buttons!.appointmentId, action: o.action },
+              contact.chatId,
+              secret!,
+            ),
+          })),
+        ],
+      };
+      const beat = ctx ? setInterval(() => ctx.heartbeat(), 5_000) : undefined;
+      try {
+        await perChat.key(contact.chatId).schedule(() =>
+          perBot.schedule(async () => {
+            await record('sending');
+            await deps.notifier.sendTelegramChat(
+              contact.chatId,
+              { text: input.text, ...(replyMarkup ? { replyMarkup } : {}) },
+              ctx?.cancellationSignal,
+            );
+          }),
+        );
+      } catch (err) {
+        const failure =
+          err instanceof DeliveryError
+            ? err
+            : new DeliveryError('telegram', 'ambiguous', `unexpected error while sending: ${(err as Error).message}`);
+        if (failure.kind === 'ambiguous') {
+          const detail = `${failure.message}; it may have arrived, so it is not sent again`;
+          await record('unknown', { detail });
+          return { status: 'unknown', detail };
+        }
+        if (failure.httpStatus === 403) {
+          await contactStore().optOutPatient(input.patientId);
+          await record('failed', { httpStatus: 403, detail: 'the patient blocked the bot; opted out' });
+          return { status: 'blocked', detail: 'the patient blocked the bot; marked opted out' };
+        }
+        await record(failure.retryable ? 'retrying' : 'failed', {
+          detail: failure.message,
+          ...(failure.httpStatus ? { httpStatus: failure.httpStatus } : {}),
+        });
+        throw ApplicationFailure.create({
+          message: `patient message ${input.name}: ${failure.message}`,
+          type: DELIVERY_FAILURE_TYPES[failure.kind],
+          nonRetryable: !failure.retryable,
+          ...(failure.retryAfterMs !== undefined ? { nextRetryDelay: failure.retryAfterMs } : {}),
+        });
+      } finally {
+        if (beat) clearInterval(beat);
+      }
+      await record('delivered');
+      return { status: 'delivered' };
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The patients' Telegram bot (telegraf): `/start <token>` links a chat, `/stop` opts out, `/help`, in Portuguese or
+ * English by the user's language_code; inline-button presses become Temporal Updates of the workflow waiting for
+ * them. Updates arrive by long polling or through the webhook server (webhook.ts), both into {@link PatientBot.handleUpdate}.
+ *
+ * Every press is answered (answerCallbackQuery) within a second: the Update gets {@link CALLBACK_ANSWER_WITHIN_MS};
+ * if it has not finished by then the patient is told the answer was received and the Update finishes on its own.
+ * A press that fails its signature (forged, or sent from another chat than the button's), from a chat that is not
+ * linked or opted out, or for a workflow that does not exist or rejects the Update, is answered "this request has
+ * expired" and changes nothing. The Update id is the callback query's id, so Telegram delivering the same press
+ * twice runs the Update once.
+ */
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Telegraf, type Context } from 'telegraf';
+import type { Update } from 'telegraf/types';
+import type { Config } from '../config.js';
+import { PATIENT_ANSWER_UPDATE, type PatientAnswer } from '../workflow-ids.js';
+import { CALLBACK_KINDS, parseCallbackData } from './callback-data.js';
+import type { ContactStore } from './contacts.js';
+import { verifyLinkToken } from './link-token.js';
+import { languageOf, TEXTS } from './texts.js';
+
+/** How long a press waits for its Update before the patient is answered anyway (Telegram shows a spinner till then). */
+export const CALLBACK_ANSWER_WITHIN_MS = 800;
+
+/** What happened to one button press, for logs and tests. */
+export type CallbackOutcome = 'accepted' | 'pending' | 'expired' | 'refused' | 'error';
+
+export interface PatientBotDeps {
+  config: Pick<Config, 'telegram' | 'bot'>;
+  contacts: ContactStore;
+  /** Temporal, for button presses; without it every press is answered "expired". */
+  temporal?: Client;
+  log?: (line: string) => void;
+  now?: () => Date;
+  /** Called after each press with its outcome (tests, metrics). */
+  onCallback?: (outcome: CallbackOutcome) => void;
+}
+
+export interface PatientBot {
+  telegraf: Telegraf;
+  handleUpdate(update: Update): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref());
+
+/** Whether a failed Update means the request is gone (no such workflow, closed, or the validator said no). */
+function isExpired(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return true;
+  const e = err as { name?: string; code?: number; details?: string };
+  // gRPC NOT_FOUND (5) / FAILED_PRECONDITION (9): the workflow does not exist or has completed.
+  return e.name === 'ServiceError' && /not found|already completed/i.test(String(e.details ?? (err as Error).message));
+}
+
+/** Builds the bot; see the module comment. Requires TELEGRAM_BOT_TOKEN and TELEGRAM_LINK_SECRET. */
+export function createPatientBot(deps: PatientBotDeps): PatientBot {
+  const { config, contacts } = deps;
+  const token = config.telegram.botToken;
+  const secret = config.bot.linkSecret;
+  if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
+  if (!secret) throw new Error('TELEGRAM_LINK_SECRET is not set (openssl rand -hex 32)');
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const now = deps.now ?? (() => new Date());
+  const apiRoot = config.telegram.apiRoot;
+  const telegraf = new Telegraf(token, { telegram: apiRoot ? { apiRoot } : {}, handlerTimeout: 30_000 });
+  const texts = (ctx: Context) => TEXTS[languageOf(ctx.from?.language_code)];
+
+  telegraf.start(async (ctx) => {
+    const t = texts(ctx);
+    const payload = ctx.payload.trim();
+    if (!payload) return void (await ctx.reply(t.startWithoutToken));
+    const check = verifyLinkToken(payload, secret, now());
+    if (!check.ok) {
+      log(`bot: /start refused (${check.reason} token)`);
+      return void (await ctx.reply(check.reason === 'expired' ? t.linkExpired : t.linkInvalid));
+    }
+    await contacts.link(check.patientId, String(ctx.chat.id));
+    log('bot: a chat was linked to a patient');
+    await ctx.reply(t.linked);
+  });
+
+  telegraf.command('stop', async (ctx) => {
+    const t = texts(ctx);
+    const contact = await contacts.optOutChat(String(ctx.chat.id));
+    await ctx.reply(contact ? t.stopped : t.stopNotLinked);
+  });
+
+  telegraf.help(async (ctx) => void (await ctx.reply(texts(ctx).help)));
+
+  telegraf.on('callback_query', async (ctx) => {
+    const t = texts(ctx);
+    const query = ctx.callbackQuery;
+    const chatId = ctx.chat?.id ?? query.from.id;
+    let outcome: CallbackOutcome = 'refused';
+    let answer: string = t.expired;
+    try {
+      const cb = 'data' in query ? parseCallbackData(query.data, chatId, secret) : undefined;
+      const contact = cb ? await contacts.byChat(String(chatId)) : undefined;
+      if (cb && contact && !contact.optedOutAt && deps.temporal) {
+        const workflowId = CALLBACK_KINDS[cb.kind].workflowId(cb.appointmentId);
+        const arg: PatientAnswer = { action: cb.action, patientId: contact.patientId };
+        const update = deps.temporal.workflow
+          .getHandle(workflowId)
+          .executeUpdate(PATIENT_ANSWER_UPDATE, { args: [arg], updateId: `telegram-callback-${query.id}` })
+          .then(
+            (): CallbackOutcome => 'accepted',
+            (err: unknown): CallbackOutcome => {
+              if (isExpired(err)) return 'expired';
+              log(`bot: update of ${workflowId} failed: ${(err as Error).message}`);
+              return 'error';
+            },
+          );
+        outcome = await Promise.race([update, sleep(CALLBACK_ANSWER_WITHIN_MS)]);
+        answer = outcome === 'expired' ? t.expired : outcome === 'error' ? t.tryLater : t.received;
+      }
+    } catch (err) {
+      log(`bot: callback failed: ${(err as Error).message}`);
+      outcome = 'error';
+      answer = t.tryLater;
+    }
+    await ctx.answerCbQuery(answer);
+    deps.onCallback?.(outcome);
+  });
+
+  telegraf.catch((err) => log(`bot: update failed: ${(err as Error).message}`));
+
+  return { telegraf, handleUpdate: (update) => telegraf.handleUpdate(update) };
+}

@@ -1,0 +1,115 @@
+/**
+ * Patients' Telegram contacts in the warehouse: `raw.patient_contacts` (patient_id, chat_id, linked_at,
+ * opted_out_at). The bot writes them (link, /stop), the patient sender reads them (and marks a blocked chat opted
+ * out), so chat ids never travel in workflow payloads. Every write is an idempotent upsert: the same /start twice
+ * keeps the first linked_at, the same /stop twice keeps the first opted_out_at.
+ *
+ * PostgreSQL only for now (the local warehouse); on Redshift the bot refuses to start and says so.
+ */
+import pg from 'pg';
+import type { Config } from '../config.js';
+
+export const PATIENT_CONTACTS = 'raw.patient_contacts';
+
+/** One patient's contact. */
+export interface PatientContact {
+  patientId: number;
+  chatId: string;
+  linkedAt: Date;
+  optedOutAt: Date | null;
+}
+
+/** Where contacts live; see the module comment. */
+export interface ContactStore {
+  ensureTable(): Promise<void>;
+  /** Links `chatId` to `patientId` (a chat holds one patient: linking it again moves it) and clears an opt-out. */
+  link(patientId: number, chatId: string): Promise<PatientContact>;
+  /** Opts the patient of `chatId` out; returns the contact, or undefined when the chat is not linked. */
+  optOutChat(chatId: string): Promise<PatientContact | undefined>;
+  /** Opts `patientId` out (a 403 "bot was blocked"); idempotent. */
+  optOutPatient(patientId: number): Promise<void>;
+  byChat(chatId: string): Promise<PatientContact | undefined>;
+  byPatient(patientId: number): Promise<PatientContact | undefined>;
+  close(): Promise<void>;
+}
+
+interface Row {
+  patient_id: string;
+  chat_id: string;
+  linked_at: Date;
+  opted_out_at: Date | null;
+}
+const toContact = (r: Row): PatientContact => ({
+  patientId: Number(r.patient_id),
+  chatId: String(r.chat_id),
+  linkedAt: r.linked_at,
+  optedOutAt: r.opted_out_at,
+});
+
+/** A {@link ContactStore} on the PostgreSQL warehouse of `config`. */
+export function createContactStore(config: Pick<Config, 'warehouse'>): ContactStore {
+  if (config.warehouse.kind !== 'postgres') {
+    throw new Error('patient contacts are kept in a PostgreSQL warehouse for now; Redshift is not supported yet');
+  }
+  const pool = new pg.Pool({ connectionString: config.warehouse.databaseUrl, max: 4 });
+  const one = async (sql: string, params: unknown[]): Promise<PatientContact | undefined> => {
+    const { rows } = await pool.query<Row>(sql, params);
+    return rows[0] ? toContact(rows[0]) : undefined;
+  };
+  const cols = 'patient_id, chat_id, linked_at, opted_out_at';
+  return {
+    async ensureTable() {
+      await pool.query(`create schema if not exists raw`);
+      await pool.query(
+        `create table if not exists ${PATIENT_CONTACTS} (
+           patient_id bigint primary key,
+           chat_id bigint not null unique,
+           linked_at timestamptz not null,
+           opted_out_at timestamptz
+         )`,
+      );
+    },
+    async link(patientId, chatId) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        // One chat, one patient: a chat that linked another patient before moves to this one.
+        await client.query(`delete from ${PATIENT_CONTACTS} where chat_id = $1 and patient_id <> $2`, [
+          chatId,
+          patientId,
+        ]);
+        const { rows } = await client.query<Row>(
+          `insert into ${PATIENT_CONTACTS} as c (${cols}) values ($1, $2, now(), null)
+           on conflict (patient_id) do update set
+             chat_id = excluded.chat_id,
+             linked_at = case when c.chat_id = excluded.chat_id and c.opted_out_at is null then c.linked_at
+                              else excluded.linked_at end,
+             opted_out_at = null
+           returning ${cols}`,
+          [patientId, chatId],
+        );
+        await client.query('commit');
+        return toContact(rows[0]!);
+      } catch (err) {
+        await client.query('rollback').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    optOutChat: (chatId) =>
+      one(
+        `update ${PATIENT_CONTACTS} set opted_out_at = coalesce(opted_out_at, now()) where chat_id = $1 returning ${cols}`,
+        [chatId],
+      ),
+    async optOutPatient(patientId) {
+      await pool.query(
+        `update ${PATIENT_CONTACTS} set opted_out_at = coalesce(opted_out_at, now()) where patient_id = $1`,
+        [patientId],
+      );
+    },
+    byChat: (chatId) => one(`select ${cols} from ${PATIENT_CONTACTS} where chat_id = $1`, [chatId]),
+    byPatient: (patientId) => one(`select ${cols} from ${PATIENT_CONTACTS} where patient_id = $1`, [patientId]),
+    close: () => pool.end(),
+  };
+}
