@@ -124,6 +124,13 @@ def feature_matrix(columns, feature_names):
     return matrix
 
 
+def observed(column, name):
+    """Whether a feature column of the matrix holds at least one value (categoricals: a non-empty string)."""
+    if name in CATEGORICAL:
+        return any(v != "" for v in column)
+    return not np.isnan(column.astype(np.float64)).all()
+
+
 def build_pipeline(feature_names, n_rows):
     """Ordinal-encodes the categoricals (unknown values -> missing) and fits histogram gradient boosting."""
     cat_idx = [i for i, name in enumerate(feature_names) if name in CATEGORICAL]
@@ -194,11 +201,16 @@ def evaluation(y, p):
 def train(args):
     started = time.perf_counter()
     columns = read_csvs(args.features)
-    features = CATEGORICAL + NUMERIC + ([] if args.without_history else HISTORY)
+    wanted = CATEGORICAL + NUMERIC + ([] if args.without_history else HISTORY)
     y = numeric(columns["is_no_show"])
     if np.isnan(y).any():
         fail("training rows must all have an outcome (is_no_show)")
-    X = feature_matrix(columns, features)
+    X = feature_matrix(columns, wanted)
+    # A feature never observed in the window (days_since_last_visit while nobody has come back yet) cannot be binned;
+    # it is left out of this model, which records the features it uses, so scoring reads exactly those.
+    keep = [j for j, name in enumerate(wanted) if observed(X[:, j], name)]
+    features = [wanted[j] for j in keep]
+    X = X[:, keep]
     read_s = time.perf_counter() - started
     pipeline = build_pipeline(features, len(y))
     fit_started = time.perf_counter()
@@ -214,6 +226,7 @@ def train(args):
     meta = {
         "features": features,
         "categorical": [f for f in features if f in CATEGORICAL],
+        "unobserved": [f for f in wanted if f not in features],
         "rows": int(len(y)),
         "no_show_rate": float(y.mean()),
         "iterations": int(pipeline.named_steps["model"].n_iter_),

@@ -5,15 +5,19 @@
 -- label the model trains on. A later batch never changes an earlier batch's rows: the history is a window over
 -- strictly earlier days (test/integration/no-show-features.test.ts builds a day with 0 and with 5 later days loaded
 -- and compares).
+-- Tomorrow's schedule (stg_schedule: the next weekday's appointments booked by the end of the batch day) gets rows of
+-- the same batch with no outcome: the rows the model scores. Their patient is described as last seen on or before
+-- the batch day (age as of that visit); a patient on a first visit has no earlier row, and those features are
+-- missing (the model takes missing values), as they would be for a real clinic that has not seen the patient yet.
 -- Incremental on the run date's batch (see macros/incremental.sql): the batch's rows plus the history of the
--- batch's patients, read from the appointments mart.
+-- batch's patients, read from the appointments mart (and for the schedule, the patients' earlier rows here).
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='batch_on',
         on_schema_change='fail',
-        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}],
+        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}, {'columns': ['patient_id']}],
         sort=['batch_on', 'appointment_on'],
         dist='even',
         post_hook="{{ purge_below('batch_on', source('raw', 'appointments'), 'batch_date') }}",
@@ -76,6 +80,101 @@ booked as (
 
 ),
 
+scheduled as (
+
+    select * from {{ ref('stg_schedule') }}
+    {% if is_incremental() %} where batch_on = {{ run_date() }} {% endif %}
+
+),
+
+-- Each patient's attributes as of each batch day on which they had an appointment: this batch's rows and, when
+-- building one batch, the earlier batches' rows already in this table (a full rebuild has them all in booked).
+patient_seen as (
+
+    select
+        patient_id, batch_on, patient_age_years, patient_gender, neighbourhood, has_scholarship,
+        has_hypertension, has_diabetes, has_alcoholism, handicap_count
+    from booked
+    {% if is_incremental() %}
+        union all
+        select
+            patient_id, batch_on, patient_age_years, patient_gender, neighbourhood, has_scholarship,
+            has_hypertension, has_diabetes, has_alcoholism, handicap_count
+        from {{ this }}
+        where is_no_show is not null
+        and batch_on < {{ run_date() }}
+        and patient_id in (select patient_id from scheduled)
+    {% endif %}
+
+),
+
+-- For each scheduled appointment, the patient as last seen on or before the schedule's batch day.
+last_seen as (
+
+    select
+        scheduled.appointment_id,
+        scheduled.batch_on,
+        patient_seen.patient_age_years,
+        patient_seen.patient_gender,
+        patient_seen.neighbourhood,
+        patient_seen.has_scholarship,
+        patient_seen.has_hypertension,
+        patient_seen.has_diabetes,
+        patient_seen.has_alcoholism,
+        patient_seen.handicap_count,
+        row_number() over (
+            partition by scheduled.appointment_id, scheduled.batch_on order by patient_seen.batch_on desc
+        ) as recency
+
+    from scheduled
+    inner join patient_seen
+        on scheduled.patient_id = patient_seen.patient_id
+        and patient_seen.batch_on <= scheduled.batch_on
+
+),
+
+booked_tomorrow as (
+
+    select
+        scheduled.appointment_id,
+        scheduled.patient_id,
+        scheduled.doctor_id,
+        doctors.clinic_id,
+        doctors.specialty,
+        scheduled.appointment_on,
+        scheduled.batch_on,
+        cast(null as {{ dbt.type_boolean() }}) as is_no_show,
+        {{ days_between('scheduled.scheduled_at', 'scheduled.appointment_on') }} as lead_time_days,
+        cast(extract(dow from scheduled.appointment_on) as {{ dbt.type_int() }}) as weekday,
+        last_seen.patient_age_years,
+        last_seen.patient_gender,
+        last_seen.neighbourhood,
+        last_seen.has_scholarship,
+        last_seen.has_hypertension,
+        last_seen.has_diabetes,
+        last_seen.has_alcoholism,
+        last_seen.handicap_count,
+        scheduled.has_sms_reminder
+
+    from scheduled
+    left join doctors
+        on scheduled.doctor_id = doctors.doctor_id
+        and scheduled.batch_on = doctors.batch_on
+    left join last_seen
+        on scheduled.appointment_id = last_seen.appointment_id
+        and scheduled.batch_on = last_seen.batch_on
+        and last_seen.recency = 1
+
+),
+
+featured as (
+
+    select * from booked
+    union all
+    select * from booked_tomorrow
+
+),
+
 -- Every day on which a patient of these rows had appointments (with their outcomes), plus the days being featured,
 -- so each row finds its own (patient, day) below. Only strictly earlier days feed a row's history.
 past as (
@@ -83,8 +182,8 @@ past as (
     select patient_id, appointment_on, is_no_show
     from {{ ref('appointments') }}
     {% if is_incremental() %}
-        where patient_id in (select patient_id from booked)
-        and appointment_on <= (select max(appointment_on) from booked)
+        where patient_id in (select patient_id from featured)
+        and appointment_on <= (select max(appointment_on) from featured)
     {% endif %}
 
 ),
@@ -102,7 +201,7 @@ patient_days as (
         from past
         union all
         select distinct patient_id, appointment_on, 0 as visits, 0 as no_shows
-        from booked
+        from featured
     ) as days
     group by patient_id, appointment_on
 
@@ -130,33 +229,33 @@ history as (
 final as (
 
     select
-        booked.appointment_id,
-        booked.patient_id,
-        booked.doctor_id,
-        booked.clinic_id,
-        booked.specialty,
-        booked.appointment_on,
-        booked.batch_on,
-        booked.is_no_show,
-        booked.lead_time_days,
-        booked.weekday,
-        booked.patient_age_years,
-        booked.patient_gender,
-        booked.neighbourhood,
-        booked.has_scholarship,
-        booked.has_hypertension,
-        booked.has_diabetes,
-        booked.has_alcoholism,
-        booked.handicap_count,
-        booked.has_sms_reminder,
+        featured.appointment_id,
+        featured.patient_id,
+        featured.doctor_id,
+        featured.clinic_id,
+        featured.specialty,
+        featured.appointment_on,
+        featured.batch_on,
+        featured.is_no_show,
+        featured.lead_time_days,
+        featured.weekday,
+        featured.patient_age_years,
+        featured.patient_gender,
+        featured.neighbourhood,
+        featured.has_scholarship,
+        featured.has_hypertension,
+        featured.has_diabetes,
+        featured.has_alcoholism,
+        featured.handicap_count,
+        featured.has_sms_reminder,
         cast(history.prior_visits as {{ dbt.type_int() }}) as prior_visits,
         cast(history.prior_no_shows as {{ dbt.type_int() }}) as prior_no_shows,
-        {{ days_between('history.last_visit_on', 'booked.appointment_on') }} as days_since_last_visit
+        {{ days_between('history.last_visit_on', 'featured.appointment_on') }} as days_since_last_visit
 
-    from booked
+    from featured
     inner join history
-        on booked.patient_id = history.patient_id
-        and booked.appointment_on = history.appointment_on
+        on featured.patient_id = history.patient_id
+        and featured.appointment_on = history.appointment_on
 
 )
 
