@@ -1,6 +1,6 @@
 /**
- * A day is visible to dbt only when all six entities of it are loaded — on the real stack (Temporal, PostgreSQL, S3,
- * dbt). Date X's patients part file is corrupted after the other five entities of X are loaded, so X's pipeline
+ * A day is visible to dbt only when all seven entities of it are loaded — on the real stack (Temporal, PostgreSQL, S3,
+ * dbt). Date X's patients part file is corrupted after the other six entities of X are loaded, so X's pipeline
  * fails at ingest with appointments, records and feedback in the raw tables whose patients never arrived. The
  * pipeline of the next day, Y, must still pass dbt's relationship tests, and X's rows must stay out of staging.
  *
@@ -42,14 +42,14 @@ describe('atomic days', () => {
     h = await harness(testConfig({ DATABASE_URL: databaseUrl }), {
       wrapActivities: (activities) => ({
         ...activities,
-        // Fault injection, for date X only: once the other five entities of X are loaded, the real patients part
+        // Fault injection, for date X only: once the other six entities of X are loaded, the real patients part
         // file gets a birth date that is not a date, so its load fails for good (CsvLoadError).
         async generateShard(input: GenerateShardInput): Promise<ShardObject> {
           const object = await activities.generateShard(input);
           if (input.entity !== 'patients' || input.runDate !== dayX) return object;
           const deadline = Date.now() + 180_000;
           while ((await ledgered(dayX)).length < ENTITY_NAMES.length - 1) {
-            if (Date.now() > deadline) throw new Error('the other five loads of X did not finish within 180 s');
+            if (Date.now() > deadline) throw new Error('the other six loads of X did not finish within 180 s');
             await new Promise((r) => setTimeout(r, 250));
           }
           return corruptCsvField(h.store, object, { line: 1, field: 3, value: 'not-a-date' });
@@ -69,8 +69,8 @@ describe('atomic days', () => {
     assert.match(message, /failed at step ingest/);
     assert.match(message, /patients\/dt=\d{4}-\d\d-\d\d\/part-00000\.csv line 2 \(column birth_date\)/);
 
-    // X is half loaded: five batches in the raw tables and the ledger, no patients, not published.
-    assert.deepEqual(await ledgered(dayX), ['appointments', 'clinics', 'doctors', 'feedback', 'records']);
+    // X is half loaded: six batches in the raw tables and the ledger, no patients, not published.
+    assert.deepEqual(await ledgered(dayX), ['appointments', 'clinics', 'doctors', 'feedback', 'records', 'schedule']);
     assert.ok((await count('SELECT count(*) AS n FROM raw.appointments WHERE batch_date = $1', dayX)) > 0);
     assert.equal(await count('SELECT count(*) AS n FROM raw.patients WHERE batch_date = $1', dayX), 0);
     assert.equal(await count('SELECT count(*) AS n FROM raw._published_batches WHERE batch_date = $1', dayX), 0);

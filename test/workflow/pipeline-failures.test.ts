@@ -381,8 +381,9 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       `appointment_id,probability,model_version,is_no_show\n${ids.map((id, i) => `${id},${i < 10 ? 0.9 : 0.1},v,${i < 10 ? 't' : 'f'}`).join('\n')}\n`,
       'text/csv',
     );
+    // A part number the day's own generation never writes (it writes the day's real truth beside it).
     await store.put(
-      `truth/appointments/dt=${runDate}/part-00000.csv`,
+      `truth/appointments/dt=${runDate}/part-99999.csv`,
       `appointment_id,no_show_probability\n${ids.map((id) => `${id},0.2`).join('\n')}\n`,
       'text/csv',
     );

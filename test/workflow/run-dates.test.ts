@@ -117,6 +117,7 @@ describe('run dates are checked inside every workflow', () => {
         ['records', 'nothing-to-clean'],
         ['appointments', 'nothing-to-clean'],
         ['patients', 'nothing-to-clean'],
+        ['schedule', 'nothing-to-clean'],
       ],
     );
 
