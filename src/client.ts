@@ -7,6 +7,7 @@ import { registerBackfillCommands } from './cli/backfill.js';
 import { registerCodecServerCommands } from './cli/codec-server.js';
 import { registerFollowCommands } from './cli/follow.js';
 import { registerNoticeCommands } from './cli/notice.js';
+import { registerRiskCommands } from './cli/risk.js';
 import { registerRunCommands } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedules.js';
 import { registerStatusCommands } from './cli/status.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerStatusCommands(program);
   registerCodecServerCommands(program);
   registerNoticeCommands(program);
+  registerRiskCommands(program);
   return program;
 }
 

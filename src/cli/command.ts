@@ -8,6 +8,8 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import { ObjectStore } from '../activities/storage.js';
+import { createWarehouse, type Warehouse } from '../activities/warehouse/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { connectClient } from '../temporal.js';
 
@@ -73,6 +75,19 @@ export async function withClient<T>(config: Config, fn: (client: Client) => Prom
     return await fn(client);
   } finally {
     await client.connection.close();
+  }
+}
+
+/**
+ * Opens the configured warehouse, runs `fn`, and releases its connections whatever happens: for commands that read
+ * marts (such as `risk`) without Temporal. Nothing is created or written.
+ */
+export async function withWarehouse<T>(config: Config, fn: (warehouse: Warehouse) => Promise<T>): Promise<T> {
+  const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
+  try {
+    return await fn(warehouse);
+  } finally {
+    await warehouse.close();
   }
 }
 
