@@ -1,4 +1,4 @@
-# The Health Synth worker: Node 20 running the TypeScript sources through tsx (no build step),
+# The Health Synth worker: Node 20 running the TypeScript sources compiled to JavaScript (scripts/build.mjs),
 # plus dbt (dbt-postgres, dbt-redshift) in its own virtualenv for the dbt activity, and the no-show model's
 # scikit-learn and skops (ml/requirements.txt) in another for the predict activities.
 # Built by docker-compose.yml; configuration comes from the environment (see src/config.ts).
@@ -15,10 +15,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-COPY tsconfig.json ./
 COPY bin ./bin
-COPY scripts/ensure-deps.mjs ./scripts/
+COPY scripts/ensure-deps.mjs scripts/build.mjs ./scripts/
 COPY src ./src
+# The CLI and the worker compiled to JavaScript in dist/, with the workflow code bundled ahead: the worker runs on
+# plain Node (no TypeScript loader) and starts without webpack. `healthsynth` checks dist/ against src/ at start.
+RUN node scripts/build.mjs --workflow-bundles
 COPY --chown=node:node dbt ./dbt
 COPY ml ./ml
 RUN python3 -m venv /opt/ml && /opt/ml/bin/pip install --no-cache-dir -r ml/requirements.txt

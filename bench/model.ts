@@ -1,5 +1,5 @@
 /**
- * The no-show model's numbers: `eval "$(npx healthsynth stack env)"; npx tsx bench/model.ts [--days 30] [--scale medium] [--json]`.
+ * The no-show model's numbers: `set -a; eval "$(npx healthsynth stack env)"; set +a; npx tsx bench/model.ts [--days 30] [--scale medium] [--json]`.
  *
  * Loads N weekdays at the scale into a database and bucket of its own through the pipeline's activity functions
  * (bench/load-days.ts; no workflows), builds the marts once, then, as the pipeline's predictNoShows does on the eve of

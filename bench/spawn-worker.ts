@@ -14,9 +14,13 @@ export async function peakRssMb(pid: number): Promise<number> {
   return Math.round(kb / 1024);
 }
 
-/** Starts `src/worker.ts` with `env` and resolves once it polls its task queue. */
+/**
+ * Starts a worker as it is deployed (`node bin/healthsynth.js worker`, the Docker image's command: the CLI
+ * compiled to dist/) with `env`, and resolves once it polls its task queue. The worker's process settings are
+ * given at spawn, so the command does not relaunch itself and the spawned process is the worker.
+ */
 export async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [...workerNodeFlags([]), '--import', 'tsx', 'src/worker.ts'], {
+  const proc = spawn(process.execPath, [...workerNodeFlags([]), 'bin/healthsynth.js', 'worker'], {
     env: workerProcessEnv(env),
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -24,7 +28,11 @@ export async function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess>
   await new Promise<void>((resolve, reject) => {
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('polling task queue')) resolve();
+      const pid = /polling task queue.*\bpid (\d+)/.exec(out)?.[1];
+      if (pid === undefined) return;
+      if (Number(pid) === proc.pid) resolve();
+      else
+        reject(new Error(`bench worker relaunched itself (pid ${pid}, not ${proc.pid}): its memory is not measured`));
     });
     proc.once('exit', (code) => reject(new Error(`bench worker exited with ${code}: ${out}`)));
   });

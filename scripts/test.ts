@@ -4,7 +4,8 @@
  * Ensures the toolchain, brings the local stack up unless it is already running (remembering what
  * it started), creates a fresh test database and an emptied test bucket, points the tests at them
  * through environment variables, runs node's test runner one file at a time over test/unit,
- * test/workflow, test/integration and test/e2e (in that order), then stops what it started, also
+ * test/workflow and test/integration (in that order) and, beside them, test/e2e (its own databases,
+ * task queues and stack; its output is printed when it is done), then stops what it started, also
  * on Ctrl-C. The exit code is the test runner's.
  *
  *   npm test                         all layers
@@ -135,12 +136,12 @@ async function main(): Promise<number> {
   }
 
   let interrupted: NodeJS.Signals | undefined;
-  let child: ReturnType<typeof spawn> | undefined;
+  const children = new Set<ReturnType<typeof spawn>>();
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = sig;
     console.error(`\nnpm test: ${sig}: stopping the tests, then what this run started`);
-    child?.kill(sig);
+    for (const c of children) c.kill(sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -174,33 +175,57 @@ async function main(): Promise<number> {
     const tapDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hs-test-'));
     const total: Counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
     let exitCode = 0;
-    try {
-      for (const group of groups) {
-        if (interrupted) break;
-        const tap = path.join(tapDir, `${group.name}.tap`);
-        // prettier-ignore
-        const args = [
-          '--import', 'tsx', '--test', '--test-concurrency=1',
-          '--test-reporter=spec', '--test-reporter-destination=stdout',
-          '--test-reporter=tap', `--test-reporter-destination=${tap}`,
-          ...group.files,
-        ];
-        console.log(`\n=== ${group.name}: ${group.files.length} file(s) ===`);
-        const proc = spawn(process.execPath, args, { stdio: 'inherit', env, cwd: process.cwd() });
-        child = proc;
-        const code = await new Promise<number>((resolve) => {
-          proc.once('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1)));
-          proc.once('error', (err) => {
-            console.error(err);
-            resolve(1);
-          });
+
+    /** Runs one group's files in one test-runner process, output to the terminal or to `logFile`; adds its counts. */
+    const runGroup = async (group: Group, logFile?: string): Promise<void> => {
+      const tap = path.join(tapDir, `${group.name}.tap`);
+      // prettier-ignore
+      const args = [
+        '--import', 'tsx', '--test', '--test-concurrency=1',
+        '--test-reporter=spec', '--test-reporter-destination=stdout',
+        '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+        ...group.files,
+      ];
+      const heading = `\n=== ${group.name}: ${group.files.length} file(s) ===`;
+      if (logFile) console.log(`\n=== ${group.name}: ${group.files.length} file(s), beside the other layers ===`);
+      else console.log(heading);
+      const log = logFile ? await fs.open(logFile, 'w') : undefined;
+      const proc = spawn(process.execPath, args, {
+        stdio: log ? ['ignore', log.fd, log.fd] : 'inherit',
+        env,
+        cwd: process.cwd(),
+      });
+      children.add(proc);
+      const code = await new Promise<number>((resolve) => {
+        proc.once('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1)));
+        proc.once('error', (err) => {
+          console.error(err);
+          resolve(1);
         });
-        child = undefined;
-        const counts = await tapCounts(tap);
-        if (counts) for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
-        else total.fail += 1; // the runner died before it could report
-        if (code !== 0 && exitCode === 0) exitCode = code;
+      });
+      children.delete(proc);
+      if (log && logFile) {
+        await log.close();
+        console.log(`${heading} (ran beside the other layers; its output:)`);
+        process.stdout.write(await fs.readFile(logFile, 'utf8'));
       }
+      const counts = await tapCounts(tap);
+      if (counts) for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
+      else total.fail += 1; // the runner died before it could report
+      if (code !== 0 && exitCode === 0) exitCode = code;
+    };
+
+    // The e2e layer uses its own databases, task queues and (first contact) its own stack, and mostly waits on
+    // servers; it runs beside the other layers, which keep their order, with its output printed when it is done.
+    const beside = groups.length > 1 ? groups.filter((g) => g.name === 'e2e') : [];
+    const inOrder = groups.filter((g) => !beside.includes(g));
+    try {
+      await Promise.all([
+        (async () => {
+          for (const group of inOrder) if (!interrupted) await runGroup(group);
+        })(),
+        ...beside.map((group) => runGroup(group, path.join(tapDir, `${group.name}.log`))),
+      ]);
     } finally {
       await fs.rm(tapDir, { recursive: true, force: true });
     }

@@ -136,9 +136,10 @@ export class EncryptionCodec implements PayloadCodec {
 
 /**
  * The module whose failure converter moves failure messages and stack traces into an encrypted payload
- * (./failure-converter.ts); the worker also bundles it into the workflow code.
+ * (src/failure-converter.ts); the worker also bundles it into the workflow code. The source, also when this
+ * module runs compiled from dist/ (a sibling of src/): the workflow bundle is always built from the sources.
  */
-export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../src/failure-converter.ts', import.meta.url));
 
 /**
  * The data converter for Client and Worker when TEMPORAL_ENCRYPTION_KEYS is set: the {@link EncryptionCodec}

@@ -3,7 +3,10 @@
  *
  * Bundling with webpack costs about 130 MB of memory and a second or two; doing it in a short-lived
  * child process keeps that out of every long-running worker, and caching the result by a hash of the
- * source and the lock file means a restarted worker (or a second one) starts from the file.
+ * source and the lock file means a restarted worker (or a second one) starts from the file. The bundle is
+ * always built from the TypeScript sources in src/ (the SDK's bundler compiles them), also when this module
+ * runs compiled from dist/, so both give the same bundle; `node scripts/build.mjs --workflow-bundles` prebuilds
+ * it into dist/bundles/ under the same name, which is looked up first.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,10 +14,15 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENCODED_FAILURE_CONVERTER_PATH } from './codec.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
-const SRC_DIR = fileURLToPath(new URL('.', import.meta.url));
-const REPO_ROOT = path.dirname(SRC_DIR);
+const SELF = fileURLToPath(import.meta.url);
+/** This module is src/workflow-bundle.ts or its build, dist/workflow-bundle.js: either way one level down. */
+const REPO_ROOT = path.resolve(path.dirname(SELF), '..');
+const SRC_DIR = path.join(REPO_ROOT, 'src');
+export const WORKFLOWS_PATH = path.join(SRC_DIR, 'workflows', 'index.ts');
+/** Where `node scripts/build.mjs --workflow-bundles` puts the bundles it prebuilds. */
+const PREBUILT_DIR = path.join(REPO_ROOT, 'dist', 'bundles');
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -36,24 +44,33 @@ export async function bundleHash(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** The file name of the bundle of the current sources, with or without a failure converter. */
+async function bundleName(failureConverterPath?: string): Promise<string> {
+  return `workflows-${await bundleHash()}${failureConverterPath ? '-encoded-failures' : ''}.js`;
+}
+
 /**
- * Returns the path of the bundled workflow code under `<dataDir>/bundles/`, building it in a child
- * process when this source has not been bundled yet. Safe when several workers start at once: each
- * writes a temporary file and renames it into place. A `failureConverterPath` (encryption on) is built
- * into the bundle, because workflow failures are converted inside the workflow sandbox.
+ * Returns the path of the bundled workflow code: the one prebuilt in dist/bundles/ when it is of these sources,
+ * else the one under `<dataDir>/bundles/`, building it in a child process when this source has not been
+ * bundled yet. Safe when several workers start at once: each writes a temporary file and renames it into
+ * place. A `failureConverterPath` (encryption on) is built into the bundle, because workflow failures are
+ * converted inside the workflow sandbox.
  */
 export async function workflowBundlePath(
   dataDir: string,
   { failureConverterPath }: { failureConverterPath?: string } = {},
 ): Promise<string> {
-  const variant = failureConverterPath ? '-encoded-failures' : '';
-  const out = path.join(dataDir, 'bundles', `workflows-${await bundleHash()}${variant}.js`);
+  const name = await bundleName(failureConverterPath);
+  const prebuilt = path.join(PREBUILT_DIR, name);
+  if (existsSync(prebuilt)) return prebuilt;
+  const out = path.join(dataDir, 'bundles', name);
   if (existsSync(out)) return out;
   await fs.mkdir(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   await new Promise<void>((resolve, reject) => {
-    const args = [fileURLToPath(import.meta.url), tmp, ...(failureConverterPath ? [failureConverterPath] : [])];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    const args = [SELF, tmp, ...(failureConverterPath ? [failureConverterPath] : [])];
+    // Through tsx from the sources; compiled (dist/), plain Node runs it.
+    const child = spawn(process.execPath, [...(SELF.endsWith('.ts') ? ['--import', 'tsx'] : []), ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -84,8 +101,17 @@ async function bundleTo(file: string, failureConverterPath?: string): Promise<vo
   await fs.writeFile(file, code);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2]) {
-  bundleTo(process.argv[2], process.argv[3]).catch((err: unknown) => {
+/** Child-process entry of `scripts/build.mjs`: both variants of the bundle into `dir`, named as looked up. */
+async function prebuild(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  for (const converter of [undefined, ENCODED_FAILURE_CONVERTER_PATH]) {
+    await bundleTo(path.join(dir, await bundleName(converter)), converter);
+  }
+}
+
+if (process.argv[1] && SELF === process.argv[1] && process.argv[2]) {
+  const [, , first = '', second] = process.argv;
+  (first === '--prebuild' && second ? prebuild(second) : bundleTo(first, second)).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

@@ -207,8 +207,9 @@ describe('docker-compose.yml', () => {
     assert.match(dockerfile, /^CMD \["node", "bin\/healthsynth\.js", "worker"\]$/m);
     const pkg = JSON.parse(await read('package.json')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts.worker, 'node bin/healthsynth.js worker');
-    // The entry's pre-step is in the image (it checks node_modules before tsx loads).
-    assert.match(dockerfile, /^COPY scripts\/ensure-deps\.mjs /m);
+    // The entry's pre-steps are in the image (it checks node_modules, then dist/ against src/).
+    assert.match(dockerfile, /^COPY scripts\/ensure-deps\.mjs scripts\/build\.mjs /m);
+    assert.match(dockerfile, /^RUN node scripts\/build\.mjs --workflow-bundles$/m);
     const envBlock = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
     const names = [...envBlock.matchAll(/([A-Z_][A-Z0-9_]*)=/g)].map((m) => m[1]!);
     assert.ok(names.includes('DBT_BIN'));
