@@ -16,13 +16,16 @@ export const HIGH_RISK_DECILE = 10;
 /** One clinic's row of the chart (numbers may arrive as strings from the warehouse driver). */
 export interface ClinicRiskRow {
   clinic_id: string;
+  /** The scored schedule's day (one per scoring date); only the query returns it. */
+  appointment_day?: string;
   appointments: number | string;
   expected_no_shows: number | string;
   high_risk: number | string;
 }
 
 /** The query behind the chart: one row per clinic scored on `$1`, the most expected no-shows first. Portable SQL. */
-export const CLINIC_RISK_SQL = `select clinic_id, count(*) as appointments, sum(probability) as expected_no_shows,
+export const CLINIC_RISK_SQL = `select clinic_id, to_char(min(appointment_day), 'YYYY-MM-DD') as appointment_day,
+       count(*) as appointments, sum(probability) as expected_no_shows,
        sum(case when risk_decile >= ${HIGH_RISK_DECILE} then 1 else 0 end) as high_risk
 from marts.no_show_risk
 where scored_on = cast($1 as date)
