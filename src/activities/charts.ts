@@ -55,6 +55,20 @@ export function specialtyLabel(specialty: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/** The staff charts' title block: a large title and a grey subtitle, left-aligned. */
+export function chartTitle(text: string, subtitle: string) {
+  return {
+    text,
+    subtitle,
+    anchor: 'start',
+    fontSize: 20,
+    subtitleFontSize: 12,
+    subtitleColor: '#555',
+    subtitlePadding: 6,
+    offset: 14,
+  } as const;
+}
+
 /** Builds the vega-lite spec; exported so tests and notebooks can inspect it without rendering. */
 export function doctorRatingSpec(
   rows: readonly DoctorRatingRow[],
@@ -82,16 +96,7 @@ export function doctorRatingSpec(
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',
     padding: { left: 16, right: 24, top: 16, bottom: 16 },
-    title: {
-      text: `Doctor rating — ${runDate}`,
-      subtitle,
-      anchor: 'start',
-      fontSize: 20,
-      subtitleFontSize: 12,
-      subtitleColor: '#555',
-      subtitlePadding: 6,
-      offset: 14,
-    },
+    title: chartTitle(`Doctor rating — ${runDate}`, subtitle),
     config: {
       font: CHART_FONT,
       view: { stroke: null },

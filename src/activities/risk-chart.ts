@@ -5,7 +5,7 @@
  * sharp, deterministic), so a retry writes the same bytes to the same key.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { CHART_FONT } from './charts.js';
+import { CHART_FONT, chartTitle } from './charts.js';
 
 /**
  * A scored appointment counts as high-risk when its risk decile is 10: the riskiest tenth of the day's schedule, so
@@ -53,16 +53,10 @@ export function clinicRiskSpec(rows: readonly ClinicRiskRow[], appointmentDay: s
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',
     padding: { left: 16, right: 24, top: 16, bottom: 16 },
-    title: {
-      text: `Expected no-shows — ${appointmentDay}`,
-      subtitle: `${booked} appointments booked in ${clinics.length} clinics · ${expected.toFixed(1)} expected no-shows`,
-      anchor: 'start',
-      fontSize: 20,
-      subtitleFontSize: 12,
-      subtitleColor: '#555',
-      subtitlePadding: 6,
-      offset: 14,
-    },
+    title: chartTitle(
+      `Expected no-shows — ${appointmentDay}`,
+      `${booked} appointments booked in ${clinics.length} clinics · ${expected.toFixed(1)} expected no-shows`,
+    ),
     config: { font: CHART_FONT, view: { stroke: null }, axis: { labelColor: '#333', titleColor: '#333' } },
     width: 640,
     height: { step: 44 },

@@ -108,6 +108,14 @@ export async function runAction(io: CliIo, action: () => Promise<void>): Promise
   }
 }
 
+/** Checks a `--limit` option: a whole number from 1 to 1000, else a {@link UsageError} naming the value. */
+export function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
+    throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${value}"`);
+  }
+  return Number(value);
+}
+
 /** Prints `value` as indented JSON: the whole output of a command run with `--json`. */
 export function printJson(io: CliIo, value: unknown): void {
   io.out(JSON.stringify(value, null, 2));

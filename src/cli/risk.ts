@@ -6,7 +6,16 @@
  */
 import type { Command } from 'commander';
 import type { Warehouse } from '../activities/warehouse/index.js';
-import { jsonOption, printJson, resolveDeps, runAction, UsageError, withWarehouse, type CliDeps } from './command.js';
+import {
+  jsonOption,
+  parseLimit,
+  printJson,
+  resolveDeps,
+  runAction,
+  UsageError,
+  withWarehouse,
+  type CliDeps,
+} from './command.js';
 import { parseRunDate, todayIn } from './dates.js';
 import { formatTable } from './format.js';
 
@@ -93,14 +102,6 @@ export async function topRisk(warehouse: Warehouse, scoredOn: string, limit: num
   };
 }
 
-/** Checks `--limit`: a whole number from 1 to 1000 (it is put into SQL, so nothing else gets through). */
-export function parseRiskLimit(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
-    throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${value}"`);
-  }
-  return Number(value);
-}
-
 /** Registers `risk [--date D] [--limit N] [--json]` on `program`. Reads the warehouse only; Temporal is not needed. */
 export function registerRiskCommands(program: Command, deps: CliDeps = {}): void {
   const { io, config: getConfig } = resolveDeps(deps);
@@ -120,7 +121,7 @@ export function registerRiskCommands(program: Command, deps: CliDeps = {}): void
         today,
         config.timezone,
       );
-      const limit = parseRiskLimit(opts.limit);
+      const limit = parseLimit(opts.limit);
       const report = await withWarehouse(config, (warehouse) => topRisk(warehouse, date, limit));
       if (opts.json) {
         printJson(io, report);
