@@ -8,6 +8,7 @@ import { registerBotCommands } from './cli/bot.js';
 import { registerCodecServerCommands } from './cli/codec-server.js';
 import { registerFollowCommands } from './cli/follow.js';
 import { registerNoticeCommands } from './cli/notice.js';
+import { registerRiskCommands } from './cli/risk.js';
 import { registerRunCommands } from './cli/run.js';
 import { registerScheduleCommands } from './cli/schedules.js';
 import { registerStatusCommands } from './cli/status.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerCodecServerCommands(program);
   registerNoticeCommands(program);
   registerBotCommands(program);
+  registerRiskCommands(program);
   return program;
 }
 

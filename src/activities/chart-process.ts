@@ -1,31 +1,35 @@
 /**
- * The doctor-rating chart rendered in a short-lived child process, so vega and sharp (about 50 MB once loaded,
+ * The staff report's charts rendered in a short-lived child process, so vega and sharp (about 50 MB once loaded,
  * plus sharp's native buffers) never become resident in the worker, whose peak memory they otherwise raised by
  * the same amount on the one activity a day that renders. Run as a script, this module reads
- * `{ rows, runDate, options }` as JSON on stdin and writes the PNG to stdout.
+ * `{ spec }` (a vega-lite spec) as JSON on stdin and writes the PNG to stdout.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { renderDoctorRatingPng, type ChartOptions, type DoctorRatingRow } from './charts.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { doctorRatingSpec, renderSpecPng, type ChartOptions, type DoctorRatingRow } from './charts.js';
 
 interface ChartJob {
-  rows: readonly DoctorRatingRow[];
-  runDate: string;
-  options: ChartOptions;
+  spec: TopLevelSpec;
 }
 
 const SELF = fileURLToPath(import.meta.url);
 
-/**
- * {@link renderDoctorRatingPng} in a child Node process (the same bytes: rendering is deterministic). The child
- * runs this module with the same Node, through tsx when it is TypeScript (the source tree) and directly when it is
- * compiled JavaScript. Fails with the child's stderr when it exits non-zero.
- */
+/** The doctor-rating chart ({@link doctorRatingSpec}) rendered by {@link renderSpecPngInChild}. */
 export async function renderDoctorRatingPngInChild(
   rows: readonly DoctorRatingRow[],
   runDate: string,
   options: ChartOptions = {},
 ): Promise<Buffer> {
+  return renderSpecPngInChild(doctorRatingSpec(rows, runDate, options));
+}
+
+/**
+ * {@link renderSpecPng} in a child Node process (the same bytes: rendering is deterministic). The child
+ * runs this module with the same Node, through tsx when it is TypeScript (the source tree) and directly when it is
+ * compiled JavaScript. Fails with the child's stderr when it exits non-zero.
+ */
+export async function renderSpecPngInChild(spec: TopLevelSpec): Promise<Buffer> {
   // tsx resolved from here, not from the working directory, which may be anywhere.
   const args = SELF.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), SELF] : [SELF];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -37,7 +41,7 @@ export async function renderDoctorRatingPngInChild(
     child.once('error', reject);
     child.once('close', (code) => resolve(code));
   });
-  child.stdin.end(JSON.stringify({ rows, runDate, options } satisfies ChartJob));
+  child.stdin.end(JSON.stringify({ spec } satisfies ChartJob));
   const code = await exited;
   if (code !== 0) throw new Error(`chart renderer exited with ${code}: ${err.trim().slice(-2_000)}`);
   return Buffer.concat(out);
@@ -47,7 +51,7 @@ async function main(): Promise<void> {
   const input: Buffer[] = [];
   for await (const chunk of process.stdin) input.push(chunk as Buffer);
   const job = JSON.parse(Buffer.concat(input).toString('utf8')) as ChartJob;
-  const png = await renderDoctorRatingPng(job.rows, job.runDate, job.options);
+  const png = await renderSpecPng(job.spec);
   await new Promise<void>((resolve, reject) => process.stdout.write(png, (e) => (e ? reject(e) : resolve())));
 }
 

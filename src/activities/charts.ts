@@ -45,7 +45,7 @@ export const PNG_WIDTH = 1200;
 const PLOT_WIDTH = 520;
 
 /** Fonts are named explicitly so librsvg (through fontconfig) picks the same face on every render. */
-const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
+export const CHART_FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
 
 const num = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
 
@@ -53,6 +53,20 @@ const num = (v: number | string): number => (typeof v === 'number' ? v : Number(
 export function specialtyLabel(specialty: string): string {
   const words = specialty.replace(/_/g, ' ').trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** The staff charts' title block: a large title and a grey subtitle, left-aligned. */
+export function chartTitle(text: string, subtitle: string) {
+  return {
+    text,
+    subtitle,
+    anchor: 'start',
+    fontSize: 20,
+    subtitleFontSize: 12,
+    subtitleColor: '#555',
+    subtitlePadding: 6,
+    offset: 14,
+  } as const;
 }
 
 /** Builds the vega-lite spec; exported so tests and notebooks can inspect it without rendering. */
@@ -82,18 +96,9 @@ export function doctorRatingSpec(
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',
     padding: { left: 16, right: 24, top: 16, bottom: 16 },
-    title: {
-      text: `Doctor rating — ${runDate}`,
-      subtitle,
-      anchor: 'start',
-      fontSize: 20,
-      subtitleFontSize: 12,
-      subtitleColor: '#555',
-      subtitlePadding: 6,
-      offset: 14,
-    },
+    title: chartTitle(`Doctor rating — ${runDate}`, subtitle),
     config: {
-      font: FONT,
+      font: CHART_FONT,
       view: { stroke: null },
       axis: { labelColor: '#333', titleColor: '#333' },
       title: { color: '#111' },
@@ -194,15 +199,10 @@ export function doctorRatingSpec(
   } as TopLevelSpec;
 }
 
-/** Renders the spec to an SVG string with vega's headless View (no canvas, no DOM). */
-export async function doctorRatingSvg(
-  rows: readonly DoctorRatingRow[],
-  runDate: string,
-  options: ChartOptions = {},
-): Promise<string> {
+/** Renders a vega-lite spec to an SVG string with vega's headless View (no canvas, no DOM). */
+export async function specSvg(spec: TopLevelSpec): Promise<string> {
   const { vega, compile } = await renderers();
-  const { spec } = compile(doctorRatingSpec(rows, runDate, options));
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -211,15 +211,11 @@ export async function doctorRatingSvg(
 }
 
 /**
- * Renders the top {@link TOP_N} doctors as a PNG about {@link PNG_WIDTH} pixels wide on a white background.
- * Deterministic: the same rows and run date give the same bytes, so re-rendering on retry is harmless.
+ * Renders a vega-lite spec as a PNG about {@link PNG_WIDTH} pixels wide on a white background. Deterministic: the
+ * same spec gives the same bytes, so re-rendering on retry is harmless. Every chart of the staff report uses it.
  */
-export async function renderDoctorRatingPng(
-  rows: readonly DoctorRatingRow[],
-  runDate: string,
-  options: ChartOptions = {},
-): Promise<Buffer> {
-  const svg = await doctorRatingSvg(rows, runDate, options);
+export async function renderSpecPng(spec: TopLevelSpec): Promise<Buffer> {
+  const svg = await specSvg(spec);
   const width = Number(/<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1]);
   if (!Number.isFinite(width) || width <= 0) throw new Error('vega produced an SVG without a width');
   // SVG user units are 1/72 inch to librsvg; scale the density so the PNG comes out PNG_WIDTH wide.
@@ -229,4 +225,22 @@ export async function renderDoctorRatingPng(
     .flatten({ background: '#ffffff' })
     .png({ compressionLevel: 9, adaptiveFiltering: true })
     .toBuffer();
+}
+
+/** The doctor-rating chart as SVG. */
+export async function doctorRatingSvg(
+  rows: readonly DoctorRatingRow[],
+  runDate: string,
+  options: ChartOptions = {},
+): Promise<string> {
+  return specSvg(doctorRatingSpec(rows, runDate, options));
+}
+
+/** Renders the top {@link TOP_N} doctors as a PNG (see {@link renderSpecPng}). */
+export async function renderDoctorRatingPng(
+  rows: readonly DoctorRatingRow[],
+  runDate: string,
+  options: ChartOptions = {},
+): Promise<Buffer> {
+  return renderSpecPng(doctorRatingSpec(rows, runDate, options));
 }

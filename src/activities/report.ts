@@ -5,12 +5,13 @@
  * history, never the image. `postDoctorRatingReport` remains for runs started before per-message delivery.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { doctorRatingMessage } from '../domain/messages.js';
+import { doctorRatingMessage, type RiskReportFacts } from '../domain/messages.js';
 import type { NotificationResult } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
-import { renderDoctorRatingPngInChild } from './chart-process.js';
+import { renderDoctorRatingPngInChild, renderSpecPngInChild } from './chart-process.js';
 import { TOP_N, type DoctorRatingRow } from './charts.js';
 import { createDeliverer, settleLegacy } from './delivery.js';
+import { CLINIC_RISK_SQL, clinicRiskSpec, type ClinicRiskRow } from './risk-chart.js';
 import { withHeartbeat } from './heartbeat.js';
 import type { Notifier } from './notifier.js';
 import { keys, type ObjectStore } from './storage.js';
@@ -83,6 +84,19 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
     },
 
     /**
+     * The staff report's second chart: the scores made on `runDate` (marts.no_show_risk) summed by clinic, rendered
+     * and stored at `reports/dt=<runDate>/no-show-risk.png` beside the doctor-rating chart. Returns the key, URL and
+     * totals, or `undefined` when nothing was scored that day (no model yet): there is nothing to chart. Idempotent:
+     * the same scores give the same bytes at the same key. Heartbeats on a timer like the doctor-rating report.
+     */
+    async buildNoShowRiskReport({ runDate }: BuildReportInput): Promise<RiskReportFacts | undefined> {
+      return withHeartbeat(
+        () => ({ runDate }),
+        () => buildRiskReport(runDate),
+      );
+    },
+
+    /**
      * For runs started before per-message delivery: sends the stored report to staff (Slack and the staff
      * Telegram chat) through the delivery records, one request per channel, and resolves with each channel's
      * outcome (never throws for a delivery failure). Idempotent: a retry finds the records and sends nothing again.
@@ -92,6 +106,27 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
       return Promise.all([settleLegacy('slack', message, deliver), settleLegacy('telegram', message, deliver)]);
     },
   };
+
+  /** Query, render and store: the body of buildNoShowRiskReport. */
+  async function buildRiskReport(runDate: string): Promise<RiskReportFacts | undefined> {
+    const rows = await query<ClinicRiskRow>(CLINIC_RISK_SQL, [runDate]);
+    if (rows.length === 0) return undefined;
+    const appointmentDay = String(rows[0]?.appointment_day ?? '').slice(0, 10);
+    const png = await renderSpecPngInChild(clinicRiskSpec(rows, appointmentDay));
+    const reportKey = keys.riskReport(runDate);
+    await store.put(reportKey, png, 'image/png');
+    const sum = (f: (r: ClinicRiskRow) => number | string) => rows.reduce((n, r) => n + Number(f(r)), 0);
+    return {
+      runDate,
+      appointmentDay,
+      reportKey,
+      reportUrl: await store.url(reportKey),
+      clinics: rows.length,
+      appointments: sum((r) => r.appointments),
+      expectedNoShows: Math.round(sum((r) => r.expected_no_shows) * 10) / 10,
+      highRisk: sum((r) => r.high_risk),
+    };
+  }
 
   /** Query, render and store: the body of buildDoctorRatingReport. */
   async function buildReport(runDate: string): Promise<BuiltReport> {

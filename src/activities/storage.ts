@@ -292,6 +292,8 @@ export const keys = {
   rawPart: (entity: string, runDate: string, shard: number) =>
     `raw/${entity}/dt=${runDate}/part-${String(shard).padStart(5, '0')}.csv`,
   report: (runDate: string) => `reports/dt=${runDate}/doctor-rating.png`,
+  /** The staff report's second chart: expected no-shows by clinic for the weekday after `runDate`. */
+  riskReport: (runDate: string) => `reports/dt=${runDate}/no-show-risk.png`,
   backupPrefix: (table: string, runDate: string) => `backups/${table}/dt=${runDate}/`,
   /** Everything cleanup writes lives under here; backups older than BACKUP_RETENTION_DAYS are deleted. */
   backupsRoot: 'backups/',

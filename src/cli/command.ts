@@ -8,6 +8,8 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import { ObjectStore } from '../activities/storage.js';
+import { createWarehouse, type Warehouse } from '../activities/warehouse/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { connectClient } from '../temporal.js';
 
@@ -77,6 +79,19 @@ export async function withClient<T>(config: Config, fn: (client: Client) => Prom
 }
 
 /**
+ * Opens the configured warehouse, runs `fn`, and releases its connections whatever happens: for commands that read
+ * marts (such as `risk`) without Temporal. Nothing is created or written.
+ */
+export async function withWarehouse<T>(config: Config, fn: (warehouse: Warehouse) => Promise<T>): Promise<T> {
+  const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
+  try {
+    return await fn(warehouse);
+  } finally {
+    await warehouse.close();
+  }
+}
+
+/**
  * Runs a command's action, turning a {@link UsageError} into a message plus exit code 2. Other
  * errors propagate to the entry point, which prints them and exits 1.
  */
@@ -91,6 +106,14 @@ export async function runAction(io: CliIo, action: () => Promise<void>): Promise
     }
     throw err;
   }
+}
+
+/** Checks a `--limit` option: a whole number from 1 to 1000, else a {@link UsageError} naming the value. */
+export function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
+    throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${value}"`);
+  }
+  return Number(value);
 }
 
 /** Prints `value` as indented JSON: the whole output of a command run with `--json`. */

@@ -1,6 +1,6 @@
 /**
  * The one parser for date options of every command (`run --date`, `backfill --from/--to`, `notice --date`,
- * `status --date`, `npm run demo -- --date`): the same rules the workflows apply, checked before anything
+ * `status --date`, `risk --date`, `npm run demo -- --date`): the same rules the workflows apply, checked before anything
  * starts, with the option and the allowed range named in the message.
  */
 import { isoDate, localDate, runDateProblem, weekendProblem } from '../domain/dates.js';

@@ -12,10 +12,10 @@ import { parseRunDate, todayIn } from './dates.js';
 import {
   EXIT,
   jsonOption,
+  parseLimit,
   printJson,
   resolveDeps,
   runAction,
-  UsageError,
   withClient,
   type CliDeps,
 } from './command.js';
@@ -95,12 +95,8 @@ export function registerStatusCommands(program: Command, deps: CliDeps = {}): vo
         opts.date === undefined
           ? undefined
           : parseRunDate('--date', opts.date, todayIn(config.timezone), config.timezone);
-      if (!/^\d+$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 1000) {
-        throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${opts.limit}"`);
-      }
-      const runs = await withClient(config, (client) =>
-        listPipelineRuns(client, config, { date, limit: Number(opts.limit) }),
-      );
+      const limit = parseLimit(opts.limit);
+      const runs = await withClient(config, (client) => listPipelineRuns(client, config, { date, limit }));
       if (opts.json) {
         printJson(io, runs);
       } else if (runs.length === 0) {

@@ -65,6 +65,47 @@ export function doctorRatingMessage(scope: string, report: ReportFacts): StaffMe
   };
 }
 
+/** What the no-show chart message needs (aggregates only: no appointment, patient or doctor). */
+export interface RiskReportFacts {
+  runDate: string;
+  appointmentDay: string;
+  reportKey: string;
+  reportUrl: string;
+  clinics: number;
+  appointments: number;
+  expectedNoShows: number;
+  highRisk: number;
+}
+
+/**
+ * The staff report's second chart: tomorrow's expected no-shows and high-risk appointments by clinic, as a Block Kit
+ * message with the chart on Slack and the PNG by object key on Telegram. Only totals and the chart; no patient data.
+ */
+export function noShowRiskMessage(scope: string, r: RiskReportFacts): StaffMessage {
+  const title = `Expected no-shows — ${r.appointmentDay}`;
+  const totals =
+    `*Booked:* ${r.appointments} in ${r.clinics} clinics\n*Expected no-shows:* ${r.expectedNoShows.toFixed(1)}` +
+    `\n*High-risk (decile 10):* ${r.highRisk}`;
+  return {
+    audience: 'staff',
+    scope,
+    name: 'no-show-risk',
+    slack: {
+      text: `${title}: ${r.expectedNoShows.toFixed(1)} expected of ${r.appointments} booked`,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
+        { type: 'section', text: { type: 'mrkdwn', text: `${totals}\n<${r.reportUrl}|Open the chart>` } },
+        { type: 'image', image_url: r.reportUrl, alt_text: `Expected no-shows by clinic, ${r.appointmentDay}` },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: `Health Synth no-show model · run ${r.runDate} · \`${r.reportKey}\`` }],
+        },
+      ],
+    },
+    telegram: { photoKey: r.reportKey, caption: plainText(`${title}\n${totals}`) },
+  };
+}
+
 /** The Telegram caption of the chart (plain text; Telegram allows 1024 characters). */
 export function doctorRatingCaption(report: ReportFacts): string {
   const top = report.topDoctor

@@ -250,7 +250,9 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   }
 
   if (predicted.status === 'fulfilled' && predicted.value) {
-    const { model, scores, evaluation } = predicted.value;
+    const { model, scores, evaluation, riskReport } = predicted.value;
+    // The no-show chart's deliveries, so a failed one shows in the summary like the other messages'.
+    if (riskReport) summary.notifications.push(...riskReport.notifications);
     summary.predict = {
       ...('version' in model
         ? { modelVersion: model.version, trainRows: model.trainRows }

@@ -27,4 +27,6 @@ export const PATCHES = {
   tomorrowSchedule: 'tomorrow-schedule',
   /** dailyPipeline runs predictNoShows beside the report and the cleanup. */
   predictNoShows: 'predict-no-shows',
+  /** predictNoShows sends staff the expected no-shows by clinic after scoring. */
+  noShowChart: 'no-show-chart',
 } as const;

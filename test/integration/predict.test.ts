@@ -14,12 +14,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createDbtActivities } from '../../src/activities/dbt.js';
+import type { RiskReport } from '../../src/cli/risk.js';
 import { createPredictActivities, modelKeys, type TrainedModel } from '../../src/activities/predict.js';
 import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
 import { weekdaysFrom } from '../../src/domain/dates.js';
 import { workflowIds } from '../../src/workflow-ids.js';
 import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
+import { risk } from '../support/risk-cli.js';
 
 const rejected = (type: string) => (err: unknown) =>
   err instanceof ApplicationFailure && err.type === type && err.nonRetryable;
@@ -97,6 +99,35 @@ describe('no-show model', { timeout: 1_500_000 }, () => {
       [trainDay],
     );
     assert.equal(rows[0]?.n, rescored.rows, 'the day holds one set of scores');
+  });
+
+  test('healthsynth risk lists the riskiest of the scores the real predict path wrote, ids only', async () => {
+    const io = await risk(h.config, ['--date', trainDay, '--limit', '5', '--json']);
+    assert.equal(io.exitCode, 0, io.stderr.join('\n'));
+    assert.equal(io.stdout.length, 1, 'one JSON document');
+    const report = JSON.parse(io.text()) as RiskReport;
+    const top = await h.warehouse.query<{ appointment_id: string; probability: number; n: number }>(
+      `select appointment_id, probability, count(*) over ()::int as n from marts.no_show_risk
+       where scored_on = $1 order by probability desc, appointment_id limit 5`,
+      [trainDay],
+    );
+    assert.equal(report.scored, top[0]?.n);
+    assert.deepEqual(
+      report.appointments.map((a) => a.appointmentId),
+      top.map((r) => r.appointment_id),
+    );
+    for (const a of report.appointments) {
+      assert.deepEqual(Object.keys(a).sort(), [
+        'appointmentDay',
+        'appointmentId',
+        'clinicId',
+        'doctorId',
+        'modelVersion',
+        'probability',
+        'riskDecile',
+      ]);
+      assert.deepEqual([a.appointmentDay, a.riskDecile, a.modelVersion], [testDay, 10, model.version]);
+    }
   });
 
   test('an unknown, unexpected or corrupt model file is refused before it is loaded', async () => {

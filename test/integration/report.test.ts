@@ -15,7 +15,7 @@ import { createNotifyActivities } from '../../src/activities/notify.js';
 import { createReportActivities, type QueryFn } from '../../src/activities/report.js';
 import { keys, ObjectStore } from '../../src/activities/storage.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { doctorRatingMessage } from '../../src/domain/messages.js';
+import { doctorRatingMessage, noShowRiskMessage } from '../../src/domain/messages.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
 import { freshDatabase, uniq, uniqueDate } from '../support/env.js';
 import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
@@ -155,6 +155,69 @@ describe('doctor-rating report activities', () => {
       ],
     );
     assert.equal(receiver.requests.length, before, 'no second request');
+  });
+
+  test('the no-show chart: clinic aggregates stored beside the rating chart, sent to both staff channels once', async () => {
+    const runDate = uniqueDate('warehouse');
+    await pool.query(`create table if not exists marts.no_show_risk (appointment_id varchar(64), appointment_day date,
+      doctor_id varchar(64), clinic_id varchar(64), probability double precision, risk_decile integer,
+      model_version varchar(64), scored_on date)`);
+    const { buildNoShowRiskReport, deliverSlack, deliverTelegram } = activities();
+    assert.equal(await buildNoShowRiskReport({ runDate }), undefined, 'nothing scored: no chart');
+    // 30 appointments in 3 clinics: probabilities 0.05 … 0.95, deciles 1-10 (three of decile 10, one per clinic).
+    for (let i = 0; i < 30; i += 1) {
+      await pool.query('insert into marts.no_show_risk values ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        `APT-${runDate}-${i}`,
+        '2030-01-02',
+        `DOC-${i % 5}`,
+        `CLN-000${i % 3}`,
+        0.05 + (0.9 * i) / 29,
+        Math.floor(i / 3) + 1,
+        `no-show-${runDate}`,
+        runDate,
+      ]);
+    }
+    const built = await buildNoShowRiskReport({ runDate });
+    assert.ok(built);
+    written.push(built.reportKey);
+    assert.equal(built.reportKey, keys.riskReport(runDate));
+    assert.deepEqual(
+      [built.appointmentDay, built.clinics, built.appointments, built.expectedNoShows, built.highRisk],
+      ['2030-01-02', 3, 30, 15, 3],
+    );
+    const stored = await store.get(built.reportKey);
+    const png = Buffer.concat(await stored.toArray());
+    assert.equal((await sharp(png).metadata()).width, 1200);
+
+    const message = noShowRiskMessage(`test-risk-${uniq()}`, built);
+    written.push(
+      deliveryKey(message.scope, message.name, 'slack'),
+      deliveryKey(message.scope, message.name, 'telegram'),
+    );
+    const before = receiver.requests.length;
+    const results = [await deliverSlack(message), await deliverTelegram(message)];
+    assert.deepEqual(
+      results.map((r) => [r.channel, r.status, r.audience]),
+      [
+        ['slack', 'delivered', 'staff'],
+        ['telegram', 'delivered', 'staff'],
+      ],
+    );
+    const mine = receiver.requests.slice(before);
+    const body = mine.find((r) => r.channel === 'slack')?.json as SlackBody;
+    assert.equal(body.blocks[2]?.image_url, built.reportUrl);
+    assert.match(body.blocks[1]?.text?.text ?? '', /\*Expected no-shows:\* 15\.0/);
+    const photo = mine.find((r) => r.telegramMethod === 'sendPhoto');
+    assert.ok(photo?.files?.photo?.bytes.equals(png), 'Telegram got the stored PNG');
+    assert.equal(chatIdOf(photo!), '777', 'the chart goes to the staff chat');
+    assert.doesNotMatch(JSON.stringify(mine.map((r) => [r.json, r.fields])), /APT-|DOC-/, 'no appointment or doctor');
+
+    const again = [await deliverSlack(message), await deliverTelegram(message)];
+    assert.deepEqual(
+      again.map((r) => r.alreadyDelivered),
+      [true, true],
+    );
+    assert.equal(receiver.requests.length, before + 2, 'sent once');
   });
 
   test('build is idempotent: a retry writes the same bytes to the same key', async () => {

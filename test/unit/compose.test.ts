@@ -362,6 +362,9 @@ function metricNamesIn(expr: string): string[] {
 /** Histogram series names map back to their family. */
 const family = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
 
+/** The provisioned warehouse datasource's uid (monitoring/grafana/provisioning/datasources/warehouse.yml). */
+const WAREHOUSE_DATASOURCE_UID = 'warehouse';
+
 describe('monitoring', () => {
   test('metricNamesIn finds metric names and nothing else', () => {
     assert.deepEqual(
@@ -409,6 +412,28 @@ describe('monitoring', () => {
     assert.equal(dashboardMount?.split(':')[1], providers.providers[0]!.options.path);
   });
 
+  test('Grafana reads the compose warehouse with the password compose gives it', async () => {
+    const datasources = parse(await read('monitoring/grafana/provisioning/datasources/warehouse.yml')) as {
+      datasources: {
+        uid: string;
+        type: string;
+        url: string;
+        user: string;
+        jsonData: { database: string };
+        secureJsonData: { password: string };
+      }[];
+    };
+    const { compose } = await loadCompose();
+    const ds = datasources.datasources[0]!;
+    assert.equal(ds.uid, WAREHOUSE_DATASOURCE_UID);
+    assert.equal(ds.type, 'grafana-postgresql-datasource');
+    assert.equal(ds.url, 'warehouse:5432');
+    const warehouse = environmentOf(compose.services.warehouse!);
+    assert.deepEqual([ds.user, ds.jsonData.database], [warehouse.POSTGRES_USER, warehouse.POSTGRES_DB]);
+    assert.equal(ds.secureJsonData.password, '$STACK_WAREHOUSE_PASSWORD');
+    assert.equal(environmentOf(compose.services.grafana!).STACK_WAREHOUSE_PASSWORD, warehouse.POSTGRES_PASSWORD);
+  });
+
   test('the dashboard is valid and queries only metrics that exist', async () => {
     const dashboard = JSON.parse(await read('monitoring/grafana/dashboards/healthsynth.json')) as {
       uid: string;
@@ -418,7 +443,7 @@ describe('monitoring', () => {
         title: string;
         gridPos: { x: number; y: number; w: number; h: number };
         datasource?: { uid: string };
-        targets?: { expr: string; refId: string; datasource?: { uid: string } }[];
+        targets?: { expr?: string; rawSql?: string; refId: string; datasource?: { uid: string } }[];
       }[];
     };
     const datasourceUid = (
@@ -430,15 +455,26 @@ describe('monitoring', () => {
     const known = new Set<string>([...Object.values(METRIC_NAMES), ...SDK_METRIC_NAMES, ...SERVER_METRIC_NAMES]);
     const used = new Set<string>();
     const ids = new Set<number>();
+    let warehousePanels = 0;
     for (const panel of dashboard.panels) {
       assert.ok(!ids.has(panel.id), `duplicate panel id ${panel.id}`);
       ids.add(panel.id);
       assert.ok(panel.gridPos.x + panel.gridPos.w <= 24, `${panel.title} overflows the grid`);
       if (panel.type === 'row') continue;
+      if (panel.datasource?.uid === WAREHOUSE_DATASOURCE_UID) {
+        // SQL panels on the warehouse: marts.model_performance only (metrics, no patient data); the SQL itself runs
+        // against the real warehouse in test/integration/dashboard-sql.test.ts.
+        for (const target of panel.targets ?? []) {
+          assert.equal(target.datasource?.uid, WAREHOUSE_DATASOURCE_UID);
+          assert.deepEqual(target.rawSql?.match(/marts\.\w+/g), ['marts.model_performance'], panel.title);
+        }
+        warehousePanels += 1;
+        continue;
+      }
       assert.equal(panel.datasource?.uid, datasourceUid, `${panel.title} uses the provisioned datasource`);
       assert.ok(panel.targets && panel.targets.length > 0, `${panel.title} has queries`);
       for (const target of panel.targets) {
-        const names = metricNamesIn(target.expr);
+        const names = metricNamesIn(target.expr ?? '');
         assert.ok(names.length > 0, `${panel.title}: no metric in ${target.expr}`);
         for (const name of names) {
           const base = known.has(name) ? name : family(name);
@@ -448,6 +484,7 @@ describe('monitoring', () => {
         assert.equal(target.datasource?.uid, datasourceUid);
       }
     }
+    assert.equal(warehousePanels, 1, 'the AUC vs Bayes AUC panel');
     const ourNames = Object.values(METRIC_NAMES);
     assert.deepEqual(
       ourNames.filter((n) => !used.has(n)),
