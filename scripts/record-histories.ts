@@ -12,8 +12,8 @@
  *
  * Scenarios (dates in 2010: in the past, since run dates after today are refused, and a year no test uses,
  * so ids never collide with other runs):
- *  - daily-pipeline-completed: dailyPipeline at scale 200 and all its children (six ingestEntity,
- *    doctorRatingReport, retentionCleanup);
+ *  - daily-pipeline-completed: dailyPipeline at scale 200 and all its children (seven ingestEntity,
+ *    doctorRatingReport, retentionCleanup, predictNoShows: too few outcomes on a first day, so no model);
  *  - daily-pipeline-report-failed: the report's build activity replaced by one that throws (fault
  *    injection; everything else is real), so the pipeline alerts, finishes the cleanup and fails;
  *  - daily-pipeline-invalid-input: a run date that is not a date;
@@ -172,6 +172,7 @@ async function main(): Promise<void> {
     }
     await record(client, 'doctor-rating-report', workflowIds.report(PIPELINE_DATE));
     await record(client, 'retention-cleanup', workflowIds.cleanup(PIPELINE_DATE));
+    await record(client, 'predict-no-shows', workflowIds.predict(PIPELINE_DATE));
 
     // 2. The report fails (injected), the cleanup completes, the pipeline alerts and fails.
     const failing = await start(workflowIds.dailyPipeline(FAILING_REPORT_DATE), [

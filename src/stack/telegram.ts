@@ -51,10 +51,12 @@ export async function telegramUp(ctx: ServiceContext): Promise<ServiceUp> {
 
   const dir = path.join(ctx.config.dataDir, 'telegram');
   await ctx.mkdir(dir);
-  const main = fileURLToPath(new URL('./telegram-emulator-main.ts', import.meta.url));
-  const tsx = import.meta.resolve('tsx');
+  // Beside this module: telegram-emulator-main.ts under src/ (run through tsx), .js under the compiled dist/.
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const main = fileURLToPath(new URL(`./telegram-emulator-main${ext}`, import.meta.url));
+  const loader = ext === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
   ctx.log(`Starting the Telegram Bot API emulator on ${endpoint} (log: ${logFile})`);
-  const args = ['--import', tsx, main, '--port', String(port), '--journal', path.join(dir, 'messages.jsonl')];
+  const args = [...loader, main, '--port', String(port), '--journal', path.join(dir, 'messages.jsonl')];
   const { pid, exited } = await spawnDetached(process.execPath, args, { logFile, cwd: ctx.config.dataDir });
   await updateState(ctx.config.dataDir, (s) => {
     s.services.telegram = { pid, port, dir, startedAt: new Date().toISOString(), logFile, bin: process.execPath };
