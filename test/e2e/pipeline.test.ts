@@ -51,8 +51,8 @@ describe('dailyPipeline end to end', () => {
     if (outcome.error) throw outcome.error;
     const progress = await handle.query<PipelineProgress>('progress');
     assert.deepEqual(
-      progress.steps.map((s) => s.state),
-      ['completed', 'completed', 'completed', 'completed', 'completed'],
+      progress.steps.map((s) => [s.name, s.state]),
+      ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'].map((name) => [name, 'completed']),
     );
     return outcome.summary as PipelineSummary;
   };
