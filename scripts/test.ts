@@ -177,7 +177,7 @@ async function main(): Promise<number> {
     let exitCode = 0;
 
     /** Runs one group's files in one test-runner process, output to the terminal or to `logFile`; adds its counts. */
-    const runGroup = async (group: Group, logFile?: string): Promise<void> => {
+    const runGroup = async (group: Group, logFile?: string, groupEnv: NodeJS.ProcessEnv = env): Promise<void> => {
       const tap = path.join(tapDir, `${group.name}.tap`);
       // prettier-ignore
       const args = [
@@ -192,7 +192,7 @@ async function main(): Promise<number> {
       const log = logFile ? await fs.open(logFile, 'w') : undefined;
       const proc = spawn(process.execPath, args, {
         stdio: log ? ['ignore', log.fd, log.fd] : 'inherit',
-        env,
+        env: groupEnv,
         cwd: process.cwd(),
       });
       children.add(proc);
@@ -217,14 +217,20 @@ async function main(): Promise<number> {
 
     // The e2e layer uses its own databases, task queues and (first contact) its own stack, and mostly waits on
     // servers; it runs beside the other layers, which keep their order, with its output printed when it is done.
+    // It gets a bucket of its own too: a pipeline's retention sweeps every raw/ and truth/ day folder older than
+    // its cutoff in its bucket, which would delete objects the other layers' runs are still loading or reading.
     const beside = groups.length > 1 ? groups.filter((g) => g.name === 'e2e') : [];
+    const besideBucket = `${bucket}-beside`;
+    if (beside.length > 0) await freshBucket(config.localPorts.s3, besideBucket);
     const inOrder = groups.filter((g) => !beside.includes(g));
     try {
       await Promise.all([
         (async () => {
           for (const group of inOrder) if (!interrupted) await runGroup(group);
         })(),
-        ...beside.map((group) => runGroup(group, path.join(tapDir, `${group.name}.log`))),
+        ...beside.map((group) =>
+          runGroup(group, path.join(tapDir, `${group.name}.log`), { ...env, S3_BUCKET: besideBucket }),
+        ),
       ]);
     } finally {
       await fs.rm(tapDir, { recursive: true, force: true });
