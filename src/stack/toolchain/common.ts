@@ -127,9 +127,12 @@ export async function toolFromVariable(env: NodeJS.ProcessEnv, v: ToolVariable):
   throw new ToolchainError(v.tool, `${v.variable}=${value} ${problem}`, v.remedy);
 }
 
-/** True when `bin --version` (or the given args) runs and exits 0. */
+/**
+ * True when `bin --version` (or the given args) runs and exits 0. The limit is generous: `dbt --version` imports
+ * all of dbt, which took over 30 s on a busy 2-core machine, and a slow answer is not a broken tool.
+ */
 export async function runs(bin: string, args: readonly string[] = ['--version']): Promise<boolean> {
-  const res = await execa(bin, args, { reject: false, stdin: 'ignore', timeout: 30_000 });
+  const res = await execa(bin, args, { reject: false, stdin: 'ignore', timeout: 120_000 });
   return res.exitCode === 0;
 }
 
