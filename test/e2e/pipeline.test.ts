@@ -158,8 +158,8 @@ describe('dailyPipeline end to end', () => {
     }
     const cleanup = again.cleanup as CleanupResult;
     assert.deepEqual(
-      cleanup.tables.map((t) => t.status),
-      ['already-done', 'already-done', 'already-done', 'already-done'],
+      cleanup.tables.map((t) => [t.table, t.status]),
+      ['feedback', 'records', 'appointments', 'patients', 'schedule'].map((table) => [table, 'already-done']),
     );
     const [total] = await h.warehouse.query<{ n: number }>('select count(*) as n from raw.appointments');
     assert.equal(Number(total?.n), before[ENTITY_NAMES.indexOf('appointments')], 'only the new batch remains');
