@@ -11,7 +11,7 @@
  * with `nextRetryDelay` from the server's Retry-After — so Temporal decides when to try again.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MESSAGE_NAME } from '../domain/messages.js';
 import type { Channel, NotificationResult, OutgoingMessage, StaffMessage } from '../domain/types.js';
 import { DeliveryError, type DeliveryFailureKind, type Notifier, type TelegramPayload } from './notifier.js';
@@ -20,6 +20,23 @@ import type { ObjectStore } from './storage.js';
 /** Where the delivery record of one message on one channel lives. */
 export const deliveryKey = (scope: string, name: string, channel: Channel): string =>
   `deliveries/${scope}/${name}/${channel}.json`;
+
+/**
+ * Throws the attempt's cancellation if it came before the request was made (while the 'sending' intent was being
+ * written, say: a heartbeat timeout on a starved worker cancels the attempt at its next heartbeat). Nothing was
+ * sent then, so `markNotSent` first turns the intent into a plain retryable state: left as 'sending', the next
+ * attempt would take the message for possibly delivered and never send it.
+ */
+export async function unlessCancelledBeforeSending(
+  ctx: Context | undefined,
+  markNotSent: (detail: string) => Promise<void>,
+): Promise<void> {
+  if (!ctx?.cancellationSignal.aborted) return;
+  await markNotSent('the attempt was cancelled before the request was made; nothing was sent');
+  throw ctx.cancellationSignal.reason instanceof Error
+    ? ctx.cancellationSignal.reason
+    : new CancelledFailure(`cancelled before sending: ${String(ctx.cancellationSignal.reason)}`);
+}
 
 /** A delivery record: what happened to one message on one channel, and which run and attempt did it. */
 export interface DeliveryRecord {
@@ -173,6 +190,7 @@ export function createDeliverer({ store, notifier }: DeliveryDeps) {
 
     const payload = await payloadFor(channel, message);
     await write(record('sending'));
+    await unlessCancelledBeforeSending(ctx, (detail) => write(record('retrying', { detail })));
     try {
       if (channel === 'slack') await notifier.sendSlack(payload as StaffMessage['slack'], ctx?.cancellationSignal);
       else await notifier.sendTelegram(message.audience, payload as TelegramPayload, ctx?.cancellationSignal);

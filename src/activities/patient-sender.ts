@@ -15,13 +15,13 @@
  *   Temporal's retry policy waits what Telegram asked. 5xx and refused connections retry; other 4xx do not.
  * - **403** ("bot was blocked by the user") marks the patient opted out and resolves `blocked`: nothing to retry.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import Bottleneck from 'bottleneck';
 import { createCallbackData, type CallbackKind } from '../bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../bot/contacts.js';
 import type { Config } from '../config.js';
 import { MESSAGE_NAME } from '../domain/messages.js';
-import { activityContext, DELIVERY_FAILURE_TYPES } from './delivery.js';
+import { activityContext, DELIVERY_FAILURE_TYPES, unlessCancelledBeforeSending } from './delivery.js';
 import { DeliveryError, type Notifier } from './notifier.js';
 import type { ObjectStore } from './storage.js';
 
@@ -156,6 +156,7 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
         await perChat.key(contact.chatId).schedule(() =>
           perBot.schedule(async () => {
             await record('sending');
+            await unlessCancelledBeforeSending(ctx, async (detail) => void (await record('retrying', { detail })));
             await deps.notifier.sendTelegramChat(
               contact.chatId,
               { text: input.text, ...(replyMarkup ? { replyMarkup } : {}) },
@@ -164,6 +165,7 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
           }),
         );
       } catch (err) {
+        if (err instanceof CancelledFailure) throw err; // cancelled before sending: recorded as not sent
         const failure =
           err instanceof DeliveryError
             ? err

@@ -462,7 +462,13 @@ export class FaultScenario {
         const summaries = this.receiver.requests.filter(
           (r) => r.channel === channel && r.status === 200 && requestText(r).includes(`daily run ${runDate}`),
         );
-        assert.equal(summaries.length, 1, `${runDate}: one summary on ${channel}`);
+        const sent = summary.notifications.find((n) => n.channel === channel && n.message === 'pipeline-summary');
+        assert.equal(
+          summaries.length,
+          1,
+          `${runDate}: one summary on ${channel}; the run says ${JSON.stringify(sent)}, the receiver saw ` +
+            JSON.stringify(this.receiver.requests.filter((r) => r.channel === channel).map((r) => r.status)),
+        );
       }
     }
     return result;
