@@ -34,6 +34,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +45,8 @@ export const ROOT = path.resolve(path.dirname(SELF), '..');
 const STAMP = 'BUILD';
 /** A lock older than this is left over from a build that died (a build takes seconds). */
 const STALE_LOCK_MS = 5 * 60_000;
+/** A lock still without its holder's pid after this is an orphan (the pid is written right after it is created). */
+const EMPTY_LOCK_MS = 10_000;
 
 /** Every file under `dir`, relative to it, sorted (so the hash does not depend on directory order). */
 function filesUnder(dir, rel = '') {
@@ -96,17 +99,34 @@ function alive(pid) {
 async function withLock(root, fn) {
   const lock = path.join(root, 'dist.lock');
   for (;;) {
+    let fd;
     try {
-      closeSync(openSync(lock, 'wx'));
-      writeFileSync(lock, String(process.pid));
-      break;
+      fd = openSync(lock, 'wx');
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'a+' }));
-      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if ((holder > 0 && !alive(holder)) || age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      // Read without creating: the holder may have just removed it (then try again at once). Reading with flag
+      // 'a+' re-created it empty, an orphan nobody removed for STALE_LOCK_MS, and every waiting build hung.
+      let holder;
+      try {
+        holder = Number(readFileSync(lock, 'utf8'));
+      } catch (e) {
+        if (e.code === 'ENOENT') continue;
+        throw e;
+      }
+      const stat = statSync(lock, { throwIfNoEntry: false });
+      if (!stat) continue;
+      const age = Date.now() - stat.mtimeMs;
+      const orphan = holder > 0 ? !alive(holder) : age > EMPTY_LOCK_MS;
+      if (orphan || age > STALE_LOCK_MS) rmSync(lock, { force: true });
       else sleep(100);
+      continue;
     }
+    try {
+      writeSync(fd, String(process.pid));
+    } finally {
+      closeSync(fd);
+    }
+    break;
   }
   try {
     return await fn();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -64,6 +64,22 @@ describe('scripts/build.mjs', () => {
     assert.equal(runs.filter((r) => /built dist\//.test(r.stderr)).length, 1, runs.map((r) => r.stderr).join('\n'));
     assert.equal(mismatch(dir), undefined);
     assert.match(await readFile(path.join(dir, 'dist', 'worker-process.js'), 'utf8'), /BUILT_TOGETHER = 1/);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('dist')).sort(), ['dist']);
+  });
+  test('an empty lock left behind (no holder pid, older than 10 s) is taken over, not waited on for 5 minutes', async () => {
+    // What a waiting build used to leave: it read the lock with flag 'a+' just after the holder removed it, which
+    // re-created it empty. Every build then waited for the 5-minute stale limit (CI stop 18: killed after 120 s).
+    await writeFile(path.join(dir, 'src', 'worker-process.ts'), '\nexport const AFTER_ORPHAN = 1;\n', { flag: 'a' });
+    const lock = path.join(dir, 'dist.lock');
+    await writeFile(lock, '');
+    const longAgo = new Date(Date.now() - 20_000);
+    await utimes(lock, longAgo, longAgo);
+    const run = await promisify(execFile)(process.execPath, [path.join(dir, 'scripts', 'build.mjs')], {
+      cwd: dir,
+      timeout: 60_000,
+    });
+    assert.match(run.stderr, /built dist\//);
+    assert.match(await readFile(path.join(dir, 'dist', 'worker-process.js'), 'utf8'), /AFTER_ORPHAN = 1/);
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('dist')).sort(), ['dist']);
   });
 });
