@@ -8,6 +8,8 @@
  * Secrets (the webhook URL, the bot token) never appear in errors, logs or outbox files.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import { Telegraf, TelegramError } from 'telegraf';
@@ -87,6 +89,15 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** Telegram's limits: captions up to 1024 characters, messages up to 4096. */
 const TELEGRAM_CAPTION_MAX = 1024;
 const TELEGRAM_TEXT_MAX = 4096;
+
+/**
+ * Every request goes on a connection of its own, never on a reused idle one. A server closes an idle keep-alive
+ * connection after a few seconds (Node's http server after 5 s); a request written to it just as it closes fails
+ * with ECONNRESET, which a delivery must take for "may have arrived" and never send again: the staff summary was
+ * lost that way in CI, on the retry after a 500 and after a chart sent on the same connection. A message costs a
+ * connection setup more, which the few staff messages a day and 25 patient messages a second can afford.
+ */
+const NO_REUSE = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
 
 /** Network errors that mean no connection was made, so nothing was sent. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -178,6 +189,9 @@ export function createNotifier(
   const chats = config.telegram.chats;
   const { botToken, apiRoot } = config.telegram;
   const telegram = botToken ? new Telegraf(botToken, { telegram: apiRoot ? { apiRoot } : {} }).telegram : undefined;
+  // One connection per request (see NO_REUSE). telegraf drops an `agent` option for an http:// API root (it falls
+  // back to Node's keep-alive global agent), so the agent is set on the client once it is built.
+  if (telegram) telegram.options.agent = (apiRoot ?? '').startsWith('http://') ? NO_REUSE.http : NO_REUSE.https;
 
   /** One Bot API request, its failure classified as a {@link DeliveryError}. */
   async function telegramCall(request: () => Promise<unknown>): Promise<void> {
@@ -221,7 +235,9 @@ export function createNotifier(
       const webhook = new IncomingWebhook(url, {
         retryConfig: { retries: 0 }, // one request per activity attempt: Temporal's retry policy does the rest
         fetch: async (input, init) => {
-          const res = await fetch(input, { ...init, signal: requestSignal(signal) });
+          const headers = new Headers(init?.headers);
+          headers.set('connection', 'close'); // one connection per request (see NO_REUSE)
+          const res = await fetch(input, { ...init, headers, signal: requestSignal(signal) });
           retryAfter = res.headers.get('retry-after');
           return res;
         },

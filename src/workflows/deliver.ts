@@ -19,9 +19,8 @@ import type { Channel, NotificationResult, OutgoingMessage, PatientMessage, Staf
 /**
  * One HTTP request per attempt, cut off after 30 s (REQUEST_TIMEOUT_MS), so a 2-minute start-to-close timeout
  * never starts attempt 2 while attempt 1 is still sending; the heartbeat timeout notices a dead worker sooner. It
- * is a minute, not 20 s: the SDK sends heartbeats at most every 80% of the timeout, so 20 s left a 4 s margin, and a
- * starved worker (CI's 2 cores under load) missed it; the attempt was then cancelled with its intent written, and
- * the summary could be left unsent (CI stop 17: the Slack-500 fault scenario got no Telegram summary).
+ * is a minute, not 20 s: the SDK sends heartbeats at most every 80% of the timeout, so 20 s left a 4 s margin that
+ * a starved worker (two busy cores) can miss, and a timed-out attempt is cancelled, possibly mid-send.
  * Retries back off 2 s, 4 s, … up to a minute, or wait what a 429's Retry-After asks (nextRetryDelay); 4xx
  * refusals are non-retryable failures thrown by the activity itself.
  */

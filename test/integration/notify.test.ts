@@ -170,6 +170,28 @@ describe('notifier over HTTP: one request per call', () => {
       assert.equal(receiver.requests.length, 3);
     }));
 
+  test('every request goes on a connection of its own: none is sent on an idle keep-alive connection', () =>
+    // A server closes an idle keep-alive connection after a few seconds; a request written to it just then fails
+    // with ECONNRESET, which delivery takes for "may have arrived" and never sends again (the staff summary was
+    // lost that way in CI). Two of each kind of request, back to back, as a run's chart and summary are sent.
+    withHarness(async ({ receiver, notifier }) => {
+      const png = Buffer.from('not really a png');
+      for (let i = 0; i < 2; i++) {
+        await notifier.sendSlack({ text: `summary ${i}` });
+        await notifier.sendTelegram('staff', { text: `summary ${i}` });
+        await notifier.sendTelegram('staff', { png, caption: `chart ${i}`, filename: 'chart.png' });
+        await notifier.sendTelegramChat('42', { text: `reminder ${i}` });
+      }
+      assert.equal(receiver.requests.length, 8);
+      const ports = receiver.requests.map((r) => r.remotePort);
+      assert.equal(new Set(ports).size, 8, `client ports ${ports.join(', ')}: a connection was reused`);
+      // Slack's fetch says so too (telegraf always writes `connection: keep-alive`; its agent closes anyway).
+      assert.deepEqual(
+        receiver.requests.filter((r) => r.channel === 'slack').map((r) => r.headers.connection),
+        ['close', 'close'],
+      );
+    }));
+
   test('no answer within the timeout is ambiguous: the message may have arrived', () =>
     withHarness(async ({ receiver, notifier }) => {
       receiver.hangNext('slack', 1);

@@ -36,6 +36,8 @@ export interface RecordedRequest {
   /** Telegram method name (`sendMessage`, `sendPhoto`) and the token from the path. */
   telegramMethod?: string;
   telegramToken?: string;
+  /** The client's port: requests on one reused connection share it. */
+  remotePort?: number;
   /** Status the receiver answered with, and when the request arrived (ms since epoch). */
   status: number;
   receivedAt: number;
@@ -170,6 +172,7 @@ export async function startReceiver(): Promise<Receiver> {
           body,
           status: 0,
           receivedAt: Date.now(),
+          remotePort: req.socket.remotePort,
         };
         requests.push(rec);
         for (const wake of waiters.splice(0)) wake();
