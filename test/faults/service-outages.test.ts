@@ -37,7 +37,7 @@ async function scenario(name: string, env?: Record<string, string>): Promise<Fau
   return s;
 }
 
-describe('a stack service fails mid-run', { concurrency: 1, timeout: 600_000 }, () => {
+describe('a stack service fails mid-run', { concurrency: 1, timeout: 1_200_000 }, () => {
   test('PostgreSQL stopped with pg_ctl stop -m immediate during a load, then started', async () => {
     // Six loads held at once need six activity slots (default 4), and the first may wait for the last entity's
     // generation longer than the default 2 min lock_timeout on a busy machine.
