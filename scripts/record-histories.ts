@@ -55,6 +55,7 @@ import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
+import { writeScoredSchedule } from '../test/support/scored-schedule.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
 
 /** Where the replay test looks for histories. */
@@ -314,38 +315,19 @@ async function recordReminders(client: Client, config: Config): Promise<void> {
   const today = new Date().toISOString().slice(0, 10);
   const shift = new Date(Date.now() + 5_000).toISOString().slice(11, 19);
   try {
-    await warehouse.ensureRawTables();
-    await warehouse.ensureModelTables();
     await contacts.ensureTable();
     await contacts.link(patientId, String(appointmentId));
     // The decision of the day is reused when stored: this recording's is new.
     await store.delete([reminderKeys.decision(today)]);
-    const q = (sql: string, params: unknown[]) => warehouse.query(sql, params);
-    await q(`delete from raw.schedule where batch_date = $1`, [REMINDERS_DATE]);
-    await q(`delete from marts.no_show_risk where scored_on = $1`, [REMINDERS_DATE]);
-    await q(`delete from raw.doctors where batch_date = $1`, [REMINDERS_DATE]);
-    await q(`delete from raw.clinics where batch_date = $1`, [REMINDERS_DATE]);
-    await q(
-      `insert into raw.clinics (clinic_id, clinic_name, neighbourhood, capacity, opened_on, batch_date)
-       values (1, 'Clínica Centro', 'CENTRO', 10, '2000-01-01', $1)`,
-      [REMINDERS_DATE],
-    );
-    await q(
-      `insert into raw.doctors (doctor_id, full_name, specialty, clinic_id, shift_start, shift_end, hired_on, batch_date)
-       values (1, 'Dr. Rui Lima', 'general_practice', 1, $1, '23:59:59', '2000-01-01', $2)`,
-      [shift, REMINDERS_DATE],
-    );
-    await q(
-      `insert into raw.schedule (appointment_id, patient_id, doctor_id, scheduled_at, appointment_day, sms_received, batch_date)
-       values ($1, $2, 1, $3, $4, false, $5)`,
-      [appointmentId, patientId, `${REMINDERS_DATE} 09:00:00`, today, REMINDERS_DATE],
-    );
     // A probability of 1 passes any threshold; the id was picked outside the holdout.
-    await q(
-      `insert into marts.no_show_risk (appointment_id, appointment_day, doctor_id, clinic_id, probability, risk_decile, model_version, scored_on)
-       values ($1, $2, '1', '1', 1, 10, 'record', $3)`,
-      [String(appointmentId), today, REMINDERS_DATE],
-    );
+    await writeScoredSchedule(warehouse, {
+      runDate: REMINDERS_DATE,
+      appointmentOn: today,
+      shift,
+      doctorName: 'Dr. Rui Lima',
+      clinicName: 'Clínica Centro',
+      appointments: [{ appointmentId, patientId, probability: 1 }],
+    });
   } finally {
     await contacts.close();
     await warehouse.close();

@@ -290,8 +290,12 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     mark('remind', 'failed', summary.remind.error);
     failures.push(`remind: ${summary.remind.error}`);
     stepFailures.push({ step: 'remind', ...failureOf(reminded.reason) });
+  } else if (predicted.status === 'rejected') {
+    mark('remind', 'skipped', 'the no-show model failed');
   } else {
-    mark('remind', 'skipped', 'no scores for tomorrow');
+    // As predict's own step on a day without a model: done, with nothing to do.
+    mark('remind', 'running');
+    mark('remind', 'completed', 'no scores for tomorrow: nobody to remind');
   }
 
   if (failures.length > 0) {

@@ -18,6 +18,7 @@ import { addDays } from '../../src/domain/dates.js';
 import { reminderKeys, type ReminderFacts } from '../../src/domain/reminders.js';
 import type { AppointmentRemindersResult, ReminderResult } from '../../src/workflows/appointment-reminders.js';
 import { WORKFLOW_TYPES, workflowIds } from '../../src/workflow-ids.js';
+import { writeScoredSchedule } from '../support/scored-schedule.js';
 import { deleteBucket, freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
 
 const SECRET = `reminders-link-secret-${'z'.repeat(24)}`;
@@ -95,40 +96,25 @@ describe('appointment reminders', { timeout: 300_000 }, () => {
 
     // Tomorrow's schedule as scored on runDate: one clinic, one doctor whose shift starts in about 25 s.
     startsAt = new Date(Math.ceil((Date.now() + 25_000) / 1000) * 1000);
-    const shift = startsAt.toISOString().slice(11, 19);
-    const q = (sql: string, params: unknown[]) => h.warehouse.query(sql, params);
-    await q(
-      `insert into raw.clinics (clinic_id, clinic_name, neighbourhood, capacity, opened_on, batch_date)
-       values (1, 'Clínica Jardim Camburi', 'JARDIM CAMBURI', 10, '2020-01-01', $1)`,
-      [runDate],
-    );
-    await q(
-      `insert into raw.doctors (doctor_id, full_name, specialty, clinic_id, shift_start, shift_end, hired_on, batch_date)
-       values (1, 'Dra. Ana Souza', 'cardiology', 1, $1, '23:59:59', '2020-01-01', $2)`,
-      [shift, runDate],
-    );
-    const risks: [number, SimulatedPatient, number][] = [
-      [confirmId, p.confirm, 0.9],
-      [cancelId, p.cancel, 0.8],
-      [silentId, p.silent, 0.7],
-      [blockedId, p.blocked, 0.6],
-      [foreignId, p.foreign, 0.5],
-      [heldOutId, p.heldOut, 0.95],
-      [lowRiskId, p.lowRisk, 0.1],
-      [optedOutId, p.optedOut, 0.99],
-    ];
-    for (const [id, who, probability] of risks) {
-      await q(
-        `insert into raw.schedule (appointment_id, patient_id, doctor_id, scheduled_at, appointment_day, sms_received, batch_date)
-         values ($1, $2, 1, $3, $4, false, $5)`,
-        [id, who.patientId, `${runDate} 09:00:00`, today, runDate],
-      );
-      await q(
-        `insert into marts.no_show_risk (appointment_id, appointment_day, doctor_id, clinic_id, probability, risk_decile, model_version, scored_on)
-         values ($1, $2, '1', '1', $3, 10, 'test', $4)`,
-        [String(id), today, probability, runDate],
-      );
-    }
+    await writeScoredSchedule(h.warehouse, {
+      runDate,
+      appointmentOn: today,
+      shift: startsAt.toISOString().slice(11, 19),
+      doctorName: 'Dra. Ana Souza',
+      clinicName: 'Clínica Jardim Camburi',
+      appointments: (
+        [
+          [confirmId, p.confirm, 0.9],
+          [cancelId, p.cancel, 0.8],
+          [silentId, p.silent, 0.7],
+          [blockedId, p.blocked, 0.6],
+          [foreignId, p.foreign, 0.5],
+          [heldOutId, p.heldOut, 0.95],
+          [lowRiskId, p.lowRisk, 0.1],
+          [optedOutId, p.optedOut, 0.99],
+        ] as const
+      ).map(([appointmentId, who, probability]) => ({ appointmentId, patientId: who.patientId, probability })),
+    });
   });
 
   after(async () => {
