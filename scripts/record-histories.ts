@@ -21,7 +21,9 @@
  *    so the second run finds weekend-notice-<date> and returns alreadySent; plus that child's history;
  *  - scheduled-daily-pipeline-first / -second: the daily-pipeline schedule backfilled twice for the same
  *    Monday: the first runs daily-pipeline-<date> as its child, the second finds it completed and does nothing;
- *  - dbt-full-refresh / scheduled-dbt-full-refresh: the weekly full refresh, started by hand and by its schedule.
+ *  - dbt-full-refresh / scheduled-dbt-full-refresh: the weekly full refresh, started by hand and by its schedule;
+ *  - appointment-reminders / appointment-reminder: one scored appointment of a linked patient, reminded through the
+ *    receiver's Telegram; the appointment starts 5 s later, so the reminder's timer ends without an answer.
  *
  *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
@@ -40,7 +42,10 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import * as prettier from 'prettier';
 import { ObjectStore } from '../src/activities/storage.js';
+import { inHoldout } from '../src/activities/reminders.js';
 import { createWarehouse } from '../src/activities/warehouse/index.js';
+import { createContactStore } from '../src/bot/contacts.js';
+import { reminderKeys } from '../src/domain/reminders.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { ENTITY_NAMES } from '../src/domain/entities.js';
 import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
@@ -50,6 +55,7 @@ import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
+import { writeScoredSchedule } from '../test/support/scored-schedule.js';
 import { historyToJson } from '../test/workflow/histories/history-json.js';
 
 /** Where the replay test looks for histories. */
@@ -62,6 +68,8 @@ const SCHEDULED_PIPELINE_DATE = '2010-06-14';
 const SCALE = 200;
 /** A Sunday: the dbt-full-refresh schedule runs on Sundays at 03:00. */
 const FULL_REFRESH_DATE = '2010-06-13';
+/** The run date whose (hand-written) scores the reminders scenario reminds. */
+const REMINDERS_DATE = '2010-06-15';
 
 /** Writes the history of the run behind `handle` (its latest run when no run id is bound). */
 async function record(client: Client, name: string, workflowId: string, runId?: string): Promise<void> {
@@ -129,6 +137,8 @@ async function main(): Promise<void> {
     TELEGRAM_STAFF_CHAT_ID: '-100200300',
     TELEGRAM_PATIENT_CHAT_ID: '-100400500',
     TELEGRAM_API_ROOT: receiver.telegramApiRoot,
+    TELEGRAM_LINK_SECRET: 'record-histories-link-secret-of-32-chars',
+    HEALTHSYNTH_TIMEZONE: 'UTC',
   });
   const client = await connectClient(config);
   const worker = await startWorker(config, {
@@ -210,6 +220,9 @@ async function main(): Promise<void> {
 
     // 6. The weekly dbt full refresh.
     await recordFullRefresh(client, config, schedulePrefix);
+
+    // 7. Tomorrow's reminders and one reminder.
+    await recordReminders(client, config);
   } finally {
     for (const id of scheduleIds) {
       await client.schedule
@@ -286,6 +299,49 @@ async function recordFullRefresh(client: Client, config: Config, schedulePrefix:
   });
   console.log(`scheduled dbt full refresh: ${await awaitStartedBySchedule(client, runId)}`);
   await record(client, 'scheduled-dbt-full-refresh', runId);
+}
+
+/**
+ * appointmentReminders over one hand-written scored appointment of a linked patient (the pipeline's own scores
+ * need weeks of outcomes), and that appointment's reminder: sent, no answer before the appointment starts 5 s later.
+ */
+async function recordReminders(client: Client, config: Config): Promise<void> {
+  const store = ObjectStore.fromConfig(config.s3);
+  const warehouse = createWarehouse(config, store);
+  const contacts = createContactStore(config);
+  let appointmentId = 8_000_000_000 + randomInt(1, 1_000_000) * 1000;
+  while (inHoldout(appointmentId, config.reminders.holdoutShare)) appointmentId++;
+  const patientId = appointmentId;
+  const today = new Date().toISOString().slice(0, 10);
+  const shift = new Date(Date.now() + 5_000).toISOString().slice(11, 19);
+  try {
+    await contacts.ensureTable();
+    await contacts.link(patientId, String(appointmentId));
+    // The decision of the day is reused when stored: this recording's is new.
+    await store.delete([reminderKeys.decision(today)]);
+    // A probability of 1 passes any threshold; the id was picked outside the holdout.
+    await writeScoredSchedule(warehouse, {
+      runDate: REMINDERS_DATE,
+      appointmentOn: today,
+      shift,
+      doctorName: 'Dr. Rui Lima',
+      clinicName: 'Clínica Centro',
+      appointments: [{ appointmentId, patientId, probability: 1 }],
+    });
+  } finally {
+    await contacts.close();
+    await warehouse.close();
+  }
+  const handle = await client.workflow.start(WORKFLOW_TYPES.appointmentReminders, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `record-appointment-reminders-${randomUUID().slice(0, 8)}`,
+    args: [{ runDate: REMINDERS_DATE }],
+  });
+  console.log(`appointment reminders ${REMINDERS_DATE}: ${await settle(handle)}`);
+  await record(client, 'appointment-reminders', handle.workflowId, handle.firstExecutionRunId);
+  const reminder = client.workflow.getHandle(workflowIds.reminder(appointmentId));
+  console.log(`reminder ${appointmentId}: ${await settle(reminder)}`);
+  await record(client, 'appointment-reminder', reminder.workflowId);
 }
 
 main().catch((err: unknown) => {

@@ -84,6 +84,13 @@ const bool = z
   });
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+/** A decimal fraction from 0 to 1 (`example` shows one in the message). */
+const fraction = (example: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, `must be a decimal fraction from 0 to 1, e.g. ${example}`)
+    .transform(Number);
 const url = z.string().trim().url('must be a URL such as http://host:port');
 /** A PostgreSQL duration as its settings take it: a whole number of ms, s, min or h (no unit: ms); 0 turns it off. */
 const pgDuration = z
@@ -269,6 +276,11 @@ const envSchema = z.object({
       .transform(Number)
       .pipe(z.number().gt(0, 'must be more than 0 (a reminder cannot make a no-show impossible)').max(1)),
   ),
+  REMINDER_RISK_THRESHOLD: optional(fraction('0.3')),
+  REMINDER_DAILY_LIMIT: optional(int(0, 1_000_000)),
+  REMINDER_HOLDOUT_SHARE: optional(
+    fraction('0.2').pipe(z.number().max(0.9, 'must be at most 0.9 (most appointments are reminded)')),
+  ),
   BACKFILL_MAX_DAYS: optional(int(1, 3_660)),
   WEEKEND_NOTICE_TEXT: optional(z.string().min(1)),
   EMERGENCY_PHONE: optional(z.string().min(3)),
@@ -386,6 +398,11 @@ export interface Config {
   shardRows: number;
   /** A reminded appointment's no-show probability is multiplied by this (0 < x <= 1). */
   reminderRelativeRisk: number;
+  /**
+   * Tomorrow's reminders: appointments scored at least `riskThreshold` (0–1), the riskiest `dailyLimit` of them
+   * (both arms), of which `holdoutShare` (by a hash of the appointment id) get no message, as the comparison group.
+   */
+  reminders: { riskThreshold: number; dailyLimit: number; holdoutShare: number };
   backfillMaxDays: number;
   weekendNotice: { text: string; emergencyPhone: string };
   workerMetricsPort: number;
@@ -544,6 +561,11 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     seed: env.GENERATOR_SEED ?? 20_261_120,
     shardRows: env.SHARD_ROWS ?? SHARD_ROWS_DEFAULT,
     reminderRelativeRisk: env.REMINDER_RELATIVE_RISK ?? 0.77,
+    reminders: {
+      riskThreshold: env.REMINDER_RISK_THRESHOLD ?? 0.3,
+      dailyLimit: env.REMINDER_DAILY_LIMIT ?? 1000,
+      holdoutShare: env.REMINDER_HOLDOUT_SHARE ?? 0.2,
+    },
     backfillMaxDays: env.BACKFILL_MAX_DAYS ?? 62,
     weekendNotice: {
       text:

@@ -10,6 +10,8 @@ export const WORKFLOW_TYPES = {
   doctorRatingReport: 'doctorRatingReport',
   retentionCleanup: 'retentionCleanup',
   predictNoShows: 'predictNoShows',
+  appointmentReminders: 'appointmentReminders',
+  appointmentReminder: 'appointmentReminder',
   weekendNotice: 'weekendNotice',
   scheduledWeekendNotice: 'scheduledWeekendNotice',
   dbtFullRefresh: 'dbtFullRefresh',
@@ -23,6 +25,8 @@ export const workflowIds = {
   report: (runDate: string) => `doctor-rating-report-${runDate}`,
   cleanup: (runDate: string) => `retention-cleanup-${runDate}`,
   predict: (runDate: string) => `predict-no-shows-${runDate}`,
+  /** Chooses tomorrow's reminders from the run date's scores and starts them. */
+  reminders: (runDate: string) => `appointment-reminders-${runDate}`,
   weekendNotice: (date: string) => `weekend-notice-${date}`,
   /** One reminder per appointment; its Confirm / Cancel buttons arrive as Updates (issue 12). */
   reminder: (appointmentId: number | string) => `reminder-${appointmentId}`,

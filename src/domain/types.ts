@@ -183,8 +183,22 @@ export interface PipelineSummary {
   cleanup?: CleanupResult | { error: string };
   /** The no-show model's day (predictNoShows): the model, how many appointments it scored, yesterday's AUC. */
   predict?: PredictSummary | { error: string };
+  /**
+   * Tomorrow's reminders (appointmentReminders): how many were chosen in each arm, reminder workflows started and
+   * already existing; and the reminded set this day's outcomes were generated with (appointments it counts).
+   */
+  remind?: RemindSummary | { error: string };
   notifications: NotificationResult[];
   webUiUrl?: string;
+}
+
+/** See PipelineSummary.remind. */
+export interface RemindSummary {
+  reminded: number;
+  holdout: number;
+  started: number;
+  existing: number;
+  skipped?: string;
 }
 
 /**

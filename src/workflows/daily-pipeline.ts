@@ -48,13 +48,14 @@ import { PATCHES } from './patches.js';
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { predictNoShows } from './predict-no-shows.js';
+import { appointmentReminders } from './appointment-reminders.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
 import { quickActivities } from './quick-activities.js';
 
 /** Settings, and another run's state for scheduledDailyPipeline (workflow code cannot describe other workflows). */
-const { pipelineSettings, describePipelineRun } = quickActivities;
+const { pipelineSettings, describePipelineRun, remindedSetFor } = quickActivities;
 
 /** Waits for running loads of the date (it takes their locks), so it heartbeats; a mismatch fails for good. */
 const { publishDay } = proxyActivities<ActivityTypes>({
@@ -79,7 +80,7 @@ const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3 },
 });
 
-const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'] as const;
+const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'summary'] as const;
 type Step = (typeof STEPS)[number];
 
 export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSummary> {
@@ -159,9 +160,13 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
   // Versioned (see PATCHES): runs that started their six children before the schedule existed keep six.
   const entities = patched(PATCHES.tomorrowSchedule) ? ENTITY_NAMES : ENTITY_NAMES.filter((e) => e !== 'schedule');
   // The reminded set changes the outcomes, so the entities that carry them read it; only set fields are passed.
-  const reminders = input.remindedKey
+  // Without one in the input, the set yesterday's reminders left for this date is used (versioned: PATCHES).
+  const remindedKey =
+    input.remindedKey ??
+    (patched(PATCHES.appointmentReminders) ? (await remindedSetFor({ runDate })).remindedKey : undefined);
+  const reminders = remindedKey
     ? {
-        remindedKey: input.remindedKey,
+        remindedKey,
         ...(settings.reminderRelativeRisk !== undefined ? { reminderRelativeRisk: settings.reminderRelativeRisk } : {}),
       }
     : {};
@@ -213,7 +218,13 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     ? executeChild(predictNoShows, { workflowId: workflowIds.predict(runDate), args: [{ runDate }] })
     : undefined;
   if (predicting) mark('predict', 'running');
-  const [report, cleanup, predicted] = await Promise.allSettled([
+  // Tomorrow's reminders follow the scores (versioned: PATCHES); a day without scores reminds nobody.
+  const reminding = predicting?.then((p) => {
+    if (!p.scores || !patched(PATCHES.appointmentReminders)) return undefined;
+    mark('remind', 'running');
+    return executeChild(appointmentReminders, { workflowId: workflowIds.reminders(runDate), args: [{ runDate }] });
+  });
+  const [report, cleanup, predicted, reminded] = await Promise.allSettled([
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
@@ -226,6 +237,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
       ],
     }),
     predicting,
+    reminding,
   ]);
   const failures: string[] = [];
   const stepFailures: StepFailure[] = [];
@@ -266,6 +278,24 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     mark('predict', 'failed', summary.predict.error);
     failures.push(`predict: ${summary.predict.error}`);
     stepFailures.push({ step: 'predict', ...failureOf(predicted.reason) });
+  }
+
+  if (reminded.status === 'fulfilled' && reminded.value) {
+    const { reminded: n, holdout, started, existing, skipped } = reminded.value;
+    summary.remind = { reminded: n, holdout, started, existing, ...(skipped ? { skipped } : {}) };
+    mark('remind', 'completed', skipped ?? `${n} reminded, ${holdout} held out, ${started} started`);
+  } else if (reminded.status === 'rejected' && predicted.status === 'fulfilled') {
+    // (A failed prediction already failed this step's promise: it is reported once, as predict's.)
+    summary.remind = { error: describeError(reminded.reason) };
+    mark('remind', 'failed', summary.remind.error);
+    failures.push(`remind: ${summary.remind.error}`);
+    stepFailures.push({ step: 'remind', ...failureOf(reminded.reason) });
+  } else if (predicted.status === 'rejected') {
+    mark('remind', 'skipped', 'the no-show model failed');
+  } else {
+    // As predict's own step on a day without a model: done, with nothing to do.
+    mark('remind', 'running');
+    mark('remind', 'completed', 'no scores for tomorrow: nobody to remind');
   }
 
   if (failures.length > 0) {

@@ -79,6 +79,34 @@ export const ingestInput = z.strictObject({
 export type IngestInput = z.infer<typeof ingestInput>;
 
 export const runDateInput = z.strictObject({ runDate: isoDate });
+/** appointmentReminders: the run date whose scores choose, and where a continued run resumes starting reminders. */
+export const appointmentRemindersInput = z.strictObject({
+  runDate: isoDate,
+  resume: z
+    .strictObject({
+      decisionKey: objectKey,
+      appointmentOn: isoDate,
+      reminded: z.number().int().min(0),
+      holdout: z.number().int().min(0),
+      offset: z.number().int().min(0),
+      started: z.number().int().min(0),
+      existing: z.number().int().min(0),
+    })
+    .optional(),
+});
+/** appointmentReminder: one reminded appointment's facts (see ReminderFacts); no contact data. */
+export const reminderInput = z.strictObject({
+  appointmentId: z.number().int().positive(),
+  patientId: z.number().int().positive(),
+  decidedOn: isoDate,
+  appointmentOn: isoDate,
+  probability: z.number().min(0).max(1),
+  arm: z.literal('reminded'),
+  startsAt: z.string().datetime(),
+  localTime: z.string().regex(/^\d{2}:\d{2}$/),
+  doctorName: z.string().min(1).max(200),
+  clinicName: z.string().min(1).max(200),
+});
 export const weekendNoticeInput = z.strictObject({ date: isoDate });
 export const scheduledWeekendNoticeInput = z.strictObject({ timezone: timezone.default('UTC') });
 

@@ -29,4 +29,9 @@ export const PATCHES = {
   predictNoShows: 'predict-no-shows',
   /** predictNoShows sends staff the expected no-shows by clinic after scoring. */
   noShowChart: 'no-show-chart',
+  /**
+   * dailyPipeline looks up the run date's reminded set (reminders/dt=<date>/reminded.csv) before ingesting, when the
+   * input names none, and runs appointmentReminders after predictNoShows scored tomorrow's schedule.
+   */
+  appointmentReminders: 'appointment-reminders',
 } as const;

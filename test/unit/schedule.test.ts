@@ -12,6 +12,9 @@ import { csvHeader, type EntityName } from '../../src/domain/entities.js';
 import {
   GeneratorInputError,
   ID_DAY_STRIDE,
+  REMINDED,
+  REMINDED_ANSWER_HEADER,
+  REMINDED_CANCELLED,
   REMINDED_HEADER,
   TRUTH_HEADER,
   appointmentsPerDay,
@@ -233,6 +236,51 @@ describe('reminded set', () => {
         text,
       );
     }
+  });
+});
+
+describe('cancellations after a reminder', () => {
+  const runDate = '2026-03-04';
+  const scale = 3_000;
+  const day = parseDayIndex(runDate) as number;
+  const index = (id: string) => Number(id) - day * ID_DAY_STRIDE;
+  // Every third appointment reminded, every ninth of them (index % 9 === 0) cancelled.
+  const indexes = everyNth(scale, 3).map((f, i) => (f === 1 && i % 9 === 0 ? REMINDED_CANCELLED : f));
+  const reminded: Reminded = { indexes, relativeRisk: 0.77 };
+  const plain: Reminded = { indexes: indexes.map((f) => (f === 0 ? 0 : REMINDED)), relativeRisk: 0.77 };
+  const cancelled = (r: Row) => indexes[index(r.appointment_id as string)] === REMINDED_CANCELLED;
+
+  test('a cancelled appointment has no appointment, truth, record or feedback row; every other row is as without cancellations', () => {
+    const count = indexes.filter((f) => f === REMINDED_CANCELLED).length;
+    assert.ok(count > 50, `${count} cancelled`);
+    for (const entity of ['appointments', 'records', 'feedback'] as const) {
+      const withCancels = allRows(entity, runDate, { reminded });
+      const without = allRows(entity, runDate, { reminded: plain });
+      assert.equal(withCancels.filter(cancelled).length, 0, entity);
+      assert.deepEqual(
+        withCancels,
+        without.filter((r) => !cancelled(r)),
+        entity,
+      );
+    }
+    const truth = allTruth(runDate, { reminded });
+    assert.deepEqual(
+      truth,
+      allTruth(runDate, { reminded: plain }).filter((r) => !cancelled(r)),
+    );
+    assert.equal(truth.length, scale - count);
+    assert.deepEqual(
+      truth.map((r) => r.appointment_id),
+      allRows('appointments', runDate, { reminded }).map((r) => r.appointment_id),
+      'the truth has the rows of the appointments',
+    );
+  });
+
+  test('parseRemindedIds reads answers: cancelled flags a cancellation, confirmed or nothing a reminder', () => {
+    const id = (i: number) => String(day * ID_DAY_STRIDE + i);
+    const text = `${REMINDED_ANSWER_HEADER}\n${id(0)},cancelled\n${id(2)},confirmed\n${id(3)},\n${id(4)}\n${id(3)},cancelled\n`;
+    assert.deepEqual([...parseRemindedIds(text, runDate, 6)], [2, 0, 1, 2, 1, 0]);
+    assert.throws(() => parseRemindedIds(`${id(1)},maybe`, runDate, 6), { message: /^line 1 is not/ });
   });
 });
 

@@ -181,6 +181,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         report: 'failed',
         cleanup: 'completed',
         predict: 'completed',
+        remind: 'completed',
         summary: 'pending',
       });
     } finally {
@@ -218,6 +219,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         report: 'pending',
         cleanup: 'pending',
         predict: 'pending',
+        remind: 'pending',
         summary: 'pending',
       });
       for (const entity of ENTITY_NAMES) assert.ok((await h.warehouse.countBatch(entity, runDate)) > 0, entity);
@@ -332,7 +334,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       await result;
 
       // While running: some snapshot had a step running and the later ones still pending.
-      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'];
+      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'summary'];
       const midRun = seen.find((p) => p.steps.some((s) => s.state === 'running'));
       assert.ok(midRun, `no snapshot with a running step among ${seen.length}`);
       const running = midRun.steps.findIndex((s) => s.state === 'running');

@@ -281,17 +281,20 @@ const fillAppointments: Fill = (out, deriver, t, start, end) => {
   const { buf, view, capacity } = out;
   let p = out.pos;
   let i = start;
+  let rows = 0;
   for (; i < end && p < capacity; i++) {
     const v = deriver.derive(i, Depth.Appointment);
+    if (v.cancelled) continue;
     p = putComma(buf, putId(view, buf, p, t, i));
     p = putPatientId(view, buf, p, v.patient.tenure, v.patient.slot);
     p = putPacked(view, buf, p, v.doctor.idField);
     p = putPacked(view, buf, p, t.bookedOn[v.leadDays] as Packed);
     p = putTime(view, p, v.scheduledMinute * 60 + v.scheduledSecond);
     p = putPacked(view, buf, p, t.appointmentTail[(v.sms ? 2 : 0) + (v.noShow ? 1 : 0)] as Packed);
+    rows++;
   }
   out.pos = p;
-  return { rows: i - start, next: i };
+  return { rows, next: i };
 };
 
 /** Tomorrow's schedule: the appointments of the text's day booked on or before the batch date, without the outcome. */
@@ -351,7 +354,7 @@ const fillRecords: Fill = (out, deriver, t, start, end) => {
   let rows = 0;
   for (; i < end && p < capacity; i++) {
     const v = deriver.derive(i, Depth.Record);
-    if (v.noShow) continue;
+    if (v.noShow || v.cancelled) continue;
     // record_id = appointment_id: records are 1:1 with attended appointments.
     p = putKeys(view, buf, p, t, i, v);
     p = putPacked(view, buf, p, t.dayComma);
@@ -375,7 +378,7 @@ const fillFeedback: Fill = (out, deriver, t, start, end) => {
   let rows = 0;
   for (; i < end && p < capacity; i++) {
     const v = deriver.derive(i, Depth.Feedback);
-    if (v.noShow || !v.hasFeedback) continue;
+    if (v.noShow || v.cancelled || !v.hasFeedback) continue;
     // feedback_id = appointment_id: at most one feedback per appointment.
     p = putKeys(view, buf, p, t, i, v);
     buf[p] = ZERO + v.rating;
@@ -408,7 +411,8 @@ export const TRUTH_HEADER = 'appointment_id,no_show_probability';
 /**
  * The truth part file of an appointments shard: for every appointment, the probability its no-show was drawn
  * with (after the reminder's relative risk when `spec.reminded` has it), shortest round-trip decimal. A property
- * of the synthetic source, kept out of `raw/` and the warehouse. Same rows and order as the appointments part.
+ * of the synthetic source, kept out of `raw/` and the warehouse. Same rows and order as the appointments part (a
+ * cancelled appointment has neither).
  */
 export function* generateTruthChunks(spec: ShardSpec, reuse = false): Generator<Buffer, void, void> {
   const r = resolveShardSpec(spec);
@@ -421,6 +425,7 @@ export function* generateTruthChunks(spec: ShardSpec, reuse = false): Generator<
   const out = new ChunkWriter(undefined, reuse);
   for (let i = r.start; i < r.end; i++) {
     const v = deriver.derive(i, Depth.Appointment);
+    if (v.cancelled) continue;
     let tail = text.get(v.noShowProbability);
     if (tail === undefined) {
       tail = utf8(`,${String(v.noShowProbability)}\n`);

@@ -99,6 +99,8 @@ export interface Visit {
   scheduledSecond: number;
   sms: boolean;
   noShow: boolean;
+  /** The patient cancelled after a reminder (flag {@link REMINDED_CANCELLED}): no appointment, record or feedback row. */
+  cancelled: boolean;
   /** The probability the no-show was drawn with (after a reminder's relative risk): the truth file's value. */
   noShowProbability: number;
   /** Record (attended only, Depth >= Record): diagnosis index within the doctor's specialty, amount in cents. */
@@ -184,9 +186,16 @@ const BAD_FROM = NEUTRAL_FROM + COMMENTS.neutral.length;
 const GP = SPECIALTIES.indexOf('general_practice');
 const CARDIOLOGY = SPECIALTIES.indexOf('cardiology');
 
+/** `Reminded.indexes[i]`: appointment i got a reminder (and answered Confirm, or nothing). */
+export const REMINDED = 1;
+/** `Reminded.indexes[i]`: appointment i got a reminder and the patient cancelled it: it becomes a cancellation. */
+export const REMINDED_CANCELLED = 2;
+
 /**
- * The day's reminded appointments: `indexes[i]` is 1 when appointment index i was reminded; its no-show
- * probability is multiplied by `relativeRisk` (REMINDER_RELATIVE_RISK, 0 < x <= 1).
+ * The day's reminded appointments: `indexes[i]` is {@link REMINDED} or {@link REMINDED_CANCELLED} when appointment
+ * index i was reminded (0 otherwise); its no-show probability is multiplied by `relativeRisk` (REMINDER_RELATIVE_RISK,
+ * 0 < x <= 1). A cancelled appointment does not take place: it has no appointment row (so it is neither a show nor a
+ * no-show), no record and no feedback; its draws are still made, so every other row stays as it was.
  */
 export interface Reminded {
   readonly indexes: Uint8Array;
@@ -218,6 +227,7 @@ export class VisitDeriver {
       scheduledSecond: 0,
       sms: false,
       noShow: false,
+      cancelled: false,
       noShowProbability: 0,
       diagnosis: 0,
       amountCents: 0,
@@ -280,10 +290,12 @@ export class VisitDeriver {
       ((leadBucket(lead) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)) * NO_SHOW_LEVELS + p.noShowLevel
     ] as number;
     const reminded = this.reminded;
-    if (reminded !== undefined && reminded.indexes[index] === 1) probability *= reminded.relativeRisk;
+    const flag = reminded === undefined ? 0 : (reminded.indexes[index] as number);
+    if (flag !== 0) probability *= (reminded as Reminded).relativeRisk;
     v.noShowProbability = probability;
-    v.noShow = noShowDraw < probability;
-    if (depth === Depth.Appointment || v.noShow) return v;
+    v.cancelled = flag === REMINDED_CANCELLED;
+    v.noShow = !v.cancelled && noShowDraw < probability;
+    if (depth === Depth.Appointment || v.noShow || v.cancelled) return v;
     if (depth === Depth.Record) {
       this.deriveRecord(v, p, doctor);
     } else {
