@@ -10,6 +10,8 @@ export const WORKFLOW_TYPES = {
   doctorRatingReport: 'doctorRatingReport',
   retentionCleanup: 'retentionCleanup',
   predictNoShows: 'predictNoShows',
+  ratingRequests: 'ratingRequests',
+  ratingRequest: 'ratingRequest',
   weekendNotice: 'weekendNotice',
   scheduledWeekendNotice: 'scheduledWeekendNotice',
   dbtFullRefresh: 'dbtFullRefresh',
@@ -23,6 +25,8 @@ export const workflowIds = {
   report: (runDate: string) => `doctor-rating-report-${runDate}`,
   cleanup: (runDate: string) => `retention-cleanup-${runDate}`,
   predict: (runDate: string) => `predict-no-shows-${runDate}`,
+  /** The run date's rating requests: starts the ratingRequest-<appointmentId> workflows of its attended visits. */
+  ratingRequests: (runDate: string) => `rating-requests-${runDate}`,
   weekendNotice: (date: string) => `weekend-notice-${date}`,
   /** One reminder per appointment; its Confirm / Cancel buttons arrive as Updates (issue 12). */
   reminder: (appointmentId: number | string) => `reminder-${appointmentId}`,

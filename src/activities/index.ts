@@ -15,6 +15,7 @@ import type { Notifier } from './notifier.js';
 import { createPatientSenderActivities } from './patient-sender.js';
 import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createPredictActivities } from './predict.js';
+import { createRatingRequestActivities } from './rating-requests.js';
 import { createNotifyActivities } from './notify.js';
 import { createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
@@ -70,6 +71,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPredictActivities(deps),
     ...createTruthActivities(deps),
     ...createPatientSenderActivities(deps),
+    ...createRatingRequestActivities(deps),
     ...report,
     ...notify,
     async sendWeekendNotice(input: { date: string }) {

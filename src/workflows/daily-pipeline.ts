@@ -48,6 +48,7 @@ import { PATCHES } from './patches.js';
 import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { predictNoShows } from './predict-no-shows.js';
+import { ratingRequests } from './rating-requests.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
@@ -79,7 +80,7 @@ const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3 },
 });
 
-const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'] as const;
+const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'ratings', 'summary'] as const;
 type Step = (typeof STEPS)[number];
 
 export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSummary> {
@@ -213,7 +214,12 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     ? executeChild(predictNoShows, { workflowId: workflowIds.predict(runDate), args: [{ runDate }] })
     : undefined;
   if (predicting) mark('predict', 'running');
-  const [report, cleanup, predicted] = await Promise.allSettled([
+  // Patients of the day's attended visits are asked to rate them (versioned: PATCHES); the requests outlive the run.
+  const rating = patched(PATCHES.ratingRequests)
+    ? executeChild(ratingRequests, { workflowId: workflowIds.ratingRequests(runDate), args: [{ runDate }] })
+    : undefined;
+  if (rating) mark('ratings', 'running');
+  const [report, cleanup, predicted, rated] = await Promise.allSettled([
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
@@ -226,6 +232,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
       ],
     }),
     predicting,
+    rating,
   ]);
   const failures: string[] = [];
   const stepFailures: StepFailure[] = [];
@@ -266,6 +273,17 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     mark('predict', 'failed', summary.predict.error);
     failures.push(`predict: ${summary.predict.error}`);
     stepFailures.push({ step: 'predict', ...failureOf(predicted.reason) });
+  }
+
+  if (rated.status === 'fulfilled' && rated.value) {
+    const { requested, alreadyRequested } = rated.value;
+    summary.ratings = { requested, alreadyRequested };
+    mark('ratings', 'completed', `${requested} rating requests sent`);
+  } else if (rated.status === 'rejected') {
+    summary.ratings = { error: describeError(rated.reason) };
+    mark('ratings', 'failed', summary.ratings.error);
+    failures.push(`ratings: ${summary.ratings.error}`);
+    stepFailures.push({ step: 'ratings', ...failureOf(rated.reason) });
   }
 
   if (failures.length > 0) {

@@ -9,3 +9,4 @@ export { retentionCleanup } from './retention-cleanup.js';
 export { predictNoShows } from './predict-no-shows.js';
 export { weekendNotice, scheduledWeekendNotice } from './weekend-notice.js';
 export { dbtFullRefresh, scheduledDbtFullRefresh } from './dbt-full-refresh.js';
+export { ratingRequests, ratingRequest } from './rating-requests.js';

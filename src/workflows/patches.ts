@@ -29,4 +29,6 @@ export const PATCHES = {
   predictNoShows: 'predict-no-shows',
   /** predictNoShows sends staff the expected no-shows by clinic after scoring. */
   noShowChart: 'no-show-chart',
+  /** dailyPipeline runs ratingRequests (patients rate their visits on Telegram) beside the report and the cleanup. */
+  ratingRequests: 'rating-requests',
 } as const;

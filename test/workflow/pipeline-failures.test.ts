@@ -332,7 +332,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       await result;
 
       // While running: some snapshot had a step running and the later ones still pending.
-      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'summary'];
+      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'ratings', 'summary'];
       const midRun = seen.find((p) => p.steps.some((s) => s.state === 'running'));
       assert.ok(midRun, `no snapshot with a running step among ${seen.length}`);
       const running = midRun.steps.findIndex((s) => s.state === 'running');
