@@ -181,6 +181,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         report: 'failed',
         cleanup: 'completed',
         predict: 'completed',
+        ratings: 'completed',
         summary: 'pending',
       });
     } finally {
@@ -218,6 +219,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         report: 'pending',
         cleanup: 'pending',
         predict: 'pending',
+        ratings: 'pending',
         summary: 'pending',
       });
       for (const entity of ENTITY_NAMES) assert.ok((await h.warehouse.countBatch(entity, runDate)) > 0, entity);
