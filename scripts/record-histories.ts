@@ -24,6 +24,9 @@
  *  - dbt-full-refresh / scheduled-dbt-full-refresh: the weekly full refresh, started by hand and by its schedule;
  *  - appointment-reminders / appointment-reminder: one scored appointment of a linked patient, reminded through the
  *    receiver's Telegram; the appointment starts 5 s later, so the reminder's timer ends without an answer.
+ *  - rating-requests / rating-request: after the completed pipeline, one patient of its date linked and the date's
+ *    ratingRequests run again by hand (its own id) with a 1 s answer window: it starts that patient's
+ *    ratingRequest-<appointmentId>, which asks (the fake Telegram takes the message) and ends "no-response".
  *
  *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
@@ -53,6 +56,7 @@ import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
 import { installQuietRuntime, startWorker } from '../src/worker.js';
 import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
+import type { ratingRequests } from '../src/workflows/rating-requests.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
 import { writeScoredSchedule } from '../test/support/scored-schedule.js';
@@ -183,6 +187,7 @@ async function main(): Promise<void> {
     await record(client, 'doctor-rating-report', workflowIds.report(PIPELINE_DATE));
     await record(client, 'retention-cleanup', workflowIds.cleanup(PIPELINE_DATE));
     await record(client, 'predict-no-shows', workflowIds.predict(PIPELINE_DATE));
+    await recordRatingRequests(client, config);
 
     // 2. The report fails (injected), the cleanup completes, the pipeline alerts and fails.
     const failing = await start(workflowIds.dailyPipeline(FAILING_REPORT_DATE), [
@@ -233,6 +238,37 @@ async function main(): Promise<void> {
     await worker.shutdown();
     await client.connection.close();
     await receiver.close();
+  }
+}
+
+/** Scenario rating-requests / rating-request (see the module comment), on the completed pipeline's date. */
+async function recordRatingRequests(client: Client, config: Config): Promise<void> {
+  const store = ObjectStore.fromConfig(config.s3);
+  const warehouse = createWarehouse(config, store);
+  const contacts = createContactStore(config);
+  try {
+    await contacts.ensureTable();
+    const [visit] = await warehouse.query<{ appointment_id: number; patient_id: number }>(
+      `select cast(appointment_id as bigint) as appointment_id, cast(patient_id as bigint) as patient_id
+       from marts.appointments where batch_on = cast($1 as date) and not is_no_show
+       order by 1 limit 1`,
+      [PIPELINE_DATE],
+    );
+    if (!visit) throw new Error(`no attended visit on ${PIPELINE_DATE}`);
+    await contacts.link(Number(visit.patient_id), '-100400501');
+    const run = await client.workflow.start<typeof ratingRequests>(WORKFLOW_TYPES.ratingRequests, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `record-rating-requests-${randomUUID().slice(0, 8)}`,
+      args: [{ runDate: PIPELINE_DATE, answerWindowMs: 1000 }],
+    });
+    console.log(`rating requests ${PIPELINE_DATE}: ${JSON.stringify(await run.result())}`);
+    await record(client, 'rating-requests', run.workflowId, run.firstExecutionRunId);
+    const request = client.workflow.getHandle(workflowIds.ratingRequest(Number(visit.appointment_id)));
+    console.log(`rating request: ${JSON.stringify(await request.result())}`);
+    await record(client, 'rating-request', request.workflowId);
+  } finally {
+    await contacts.close();
+    await warehouse.close();
   }
 }
 

@@ -12,6 +12,8 @@ export const WORKFLOW_TYPES = {
   predictNoShows: 'predictNoShows',
   appointmentReminders: 'appointmentReminders',
   appointmentReminder: 'appointmentReminder',
+  ratingRequests: 'ratingRequests',
+  ratingRequest: 'ratingRequest',
   weekendNotice: 'weekendNotice',
   scheduledWeekendNotice: 'scheduledWeekendNotice',
   dbtFullRefresh: 'dbtFullRefresh',
@@ -27,6 +29,8 @@ export const workflowIds = {
   predict: (runDate: string) => `predict-no-shows-${runDate}`,
   /** Chooses tomorrow's reminders from the run date's scores and starts them. */
   reminders: (runDate: string) => `appointment-reminders-${runDate}`,
+  /** The run date's rating requests: starts the ratingRequest-<appointmentId> workflows of its attended visits. */
+  ratingRequests: (runDate: string) => `rating-requests-${runDate}`,
   weekendNotice: (date: string) => `weekend-notice-${date}`,
   /** One reminder per appointment; its Confirm / Cancel buttons arrive as Updates (issue 12). */
   reminder: (appointmentId: number | string) => `reminder-${appointmentId}`,

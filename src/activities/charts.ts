@@ -27,6 +27,8 @@ export interface DoctorRatingRow {
   billing_per_patient_amount: number | string;
   score: number | string;
   score_rank: number | string;
+  /** Of rating_count, the patients' Telegram ratings (absent in rows read before ratings had sources). */
+  telegram_rating_count?: number | string | null;
 }
 
 /** Optional wording of the chart's subtitle. */
@@ -69,6 +71,12 @@ export function chartTitle(text: string, subtitle: string) {
   } as const;
 }
 
+/** " (3 on Telegram)" when some of a doctor's ratings came from the patients' bot, else nothing. */
+function viaTelegram(r: DoctorRatingRow): string {
+  const n = r.telegram_rating_count == null ? 0 : num(r.telegram_rating_count);
+  return n > 0 ? ` (${n} on Telegram)` : '';
+}
+
 /** Builds the vega-lite spec; exported so tests and notebooks can inspect it without rendering. */
 export function doctorRatingSpec(
   rows: readonly DoctorRatingRow[],
@@ -82,7 +90,7 @@ export function doctorRatingSpec(
     rank: num(r.score_rank),
     score: num(r.score),
     specialty: specialtyLabel(r.specialty),
-    details: `★ ${num(r.avg_rating).toFixed(2)} · ${num(r.rating_count)} ratings · ${num(r.patients)} patients`,
+    details: `★ ${num(r.avg_rating).toFixed(2)} · ${num(r.rating_count)} ratings${viaTelegram(r)} · ${num(r.patients)} patients`,
   }));
   const window = options.window ?? `all feedback up to ${runDate}`;
   const ranked = options.totalDoctors ?? rows.length;

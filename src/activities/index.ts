@@ -16,6 +16,7 @@ import { createPatientSenderActivities } from './patient-sender.js';
 import { createPipelineRunActivities } from './pipeline-runs.js';
 import { createPredictActivities } from './predict.js';
 import { createReminderActivities } from './reminders.js';
+import { createRatingRequestActivities } from './rating-requests.js';
 import { createNotifyActivities } from './notify.js';
 import { createReportActivities } from './report.js';
 import { createSettingsActivities } from './settings.js';
@@ -72,6 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTruthActivities(deps),
     ...createPatientSenderActivities(deps),
     ...createReminderActivities(deps),
+    ...createRatingRequestActivities(deps),
     ...report,
     ...notify,
     async sendWeekendNotice(input: { date: string }) {

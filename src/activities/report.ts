@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { doctorRatingMessage, type RiskReportFacts } from '../domain/messages.js';
-import type { NotificationResult } from '../domain/types.js';
+import type { NotificationResult, RatingsBySource } from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { renderDoctorRatingPngInChild, renderSpecPngInChild } from './chart-process.js';
 import { TOP_N, type DoctorRatingRow } from './charts.js';
@@ -40,6 +40,8 @@ export interface BuiltReport {
   /** Doctors in the mart (the chart shows the top {@link TOP_N}). */
   doctorsRanked: number;
   topDoctor?: { name: string; score: number };
+  /** Ratings in the whole ranking by source (survey, Telegram), not only the charted doctors'. */
+  ratingsBySource?: RatingsBySource;
 }
 
 /** `postDoctorRatingReport` takes the build result as is. */
@@ -51,7 +53,9 @@ export type PostReportInput = BuiltReport;
  * while another date's dbt build runs. Plain SQL that PostgreSQL and Redshift both run.
  */
 export const DOCTOR_RATING_SQL = `select doctor_id, full_name, specialty, clinic_name, rating_count, avg_rating, patients,
-       billing_per_patient_amount, score, score_rank, count(*) over () as doctors_ranked
+       billing_per_patient_amount, score, score_rank, survey_rating_count, telegram_rating_count,
+       count(*) over () as doctors_ranked, sum(survey_rating_count) over () as survey_ratings,
+       sum(telegram_rating_count) over () as telegram_ratings
 from marts.doctor_rating
 where as_of_on = cast($1 as date)
 order by score_rank, doctor_id
@@ -60,7 +64,11 @@ limit ${TOP_N}`;
 /** Failure type of `buildDoctorRatingReport` when the mart has no ranking for the run date (non-retryable). */
 export const NO_RATING_DATA = 'NoRatingData';
 
-type RatingQueryRow = DoctorRatingRow & { doctors_ranked: number | string };
+type RatingQueryRow = DoctorRatingRow & {
+  doctors_ranked: number | string;
+  survey_ratings: number | string | null;
+  telegram_ratings: number | string | null;
+};
 
 /** Report activities, built with their clients (the worker passes real ones, tests may pass a local query). */
 export function createReportActivities({ store, notifier, query }: ReportDeps) {
@@ -149,6 +157,7 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
       reportUrl,
       doctorsRanked,
       ...(first ? { topDoctor: { name: first.full_name, score: Number(first.score) } } : {}),
+      ratingsBySource: { survey: Number(first?.survey_ratings ?? 0), telegram: Number(first?.telegram_ratings ?? 0) },
     };
   }
 }

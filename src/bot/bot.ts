@@ -74,7 +74,7 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
       log(`bot: /start refused (${check.reason} token)`);
       return void (await ctx.reply(check.reason === 'expired' ? t.linkExpired : t.linkInvalid));
     }
-    await contacts.link(check.patientId, String(ctx.chat.id));
+    await contacts.link(check.patientId, String(ctx.chat.id), languageOf(ctx.from?.language_code));
     log('bot: a chat was linked to a patient');
     await ctx.reply(t.linked);
   });

@@ -1,6 +1,6 @@
 /**
  * Patients' Telegram contacts in the warehouse: `raw.patient_contacts` (patient_id, chat_id, linked_at,
- * opted_out_at). The bot writes them (link, /stop), the patient sender reads them (and marks a blocked chat opted
+ * opted_out_at, language: `pt` or `en`, from the Telegram user's language_code when they linked). The bot writes them (link, /stop), the patient sender reads them (and marks a blocked chat opted
  * out), so chat ids never travel in workflow payloads. Every write is an idempotent upsert: the same /start twice
  * keeps the first linked_at, the same /stop twice keeps the first opted_out_at.
  *
@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import type { Config } from '../config.js';
+import type { Language } from './texts.js';
 
 export const PATIENT_CONTACTS = 'raw.patient_contacts';
 
@@ -17,13 +18,18 @@ export interface PatientContact {
   chatId: string;
   linkedAt: Date;
   optedOutAt: Date | null;
+  /** The language the patient's Telegram is in; messages to them use it (Portuguese when unknown). */
+  language: Language;
 }
 
 /** Where contacts live; see the module comment. */
 export interface ContactStore {
   ensureTable(): Promise<void>;
-  /** Links `chatId` to `patientId` (a chat holds one patient: linking it again moves it) and clears an opt-out. */
-  link(patientId: number, chatId: string): Promise<PatientContact>;
+  /**
+   * Links `chatId` to `patientId` (a chat holds one patient: linking it again moves it), records the patient's
+   * language (default `pt`) and clears an opt-out.
+   */
+  link(patientId: number, chatId: string, language?: Language): Promise<PatientContact>;
   /** Opts the patient of `chatId` out; returns the contact, or undefined when the chat is not linked. */
   optOutChat(chatId: string): Promise<PatientContact | undefined>;
   /** Opts `patientId` out (a 403 "bot was blocked"); idempotent. */
@@ -38,12 +44,14 @@ interface Row {
   chat_id: string;
   linked_at: Date;
   opted_out_at: Date | null;
+  language: string | null;
 }
 const toContact = (r: Row): PatientContact => ({
   patientId: Number(r.patient_id),
   chatId: String(r.chat_id),
   linkedAt: r.linked_at,
   optedOutAt: r.opted_out_at,
+  language: r.language === 'en' ? 'en' : 'pt',
 });
 
 /** A {@link ContactStore} on the PostgreSQL warehouse of `config`. */
@@ -56,7 +64,7 @@ export function createContactStore(config: Pick<Config, 'warehouse'>): ContactSt
     const { rows } = await pool.query<Row>(sql, params);
     return rows[0] ? toContact(rows[0]) : undefined;
   };
-  const cols = 'patient_id, chat_id, linked_at, opted_out_at';
+  const cols = 'patient_id, chat_id, linked_at, opted_out_at, language';
   return {
     async ensureTable() {
       await pool.query(`create schema if not exists raw`);
@@ -68,8 +76,10 @@ export function createContactStore(config: Pick<Config, 'warehouse'>): ContactSt
            opted_out_at timestamptz
          )`,
       );
+      // Added after the first contacts were linked: they have none and get Portuguese, the network's language.
+      await pool.query(`alter table ${PATIENT_CONTACTS} add column if not exists language text`);
     },
-    async link(patientId, chatId) {
+    async link(patientId, chatId, language = 'pt') {
       const client = await pool.connect();
       try {
         await client.query('begin');
@@ -79,14 +89,15 @@ export function createContactStore(config: Pick<Config, 'warehouse'>): ContactSt
           patientId,
         ]);
         const { rows } = await client.query<Row>(
-          `insert into ${PATIENT_CONTACTS} as c (${cols}) values ($1, $2, now(), null)
+          `insert into ${PATIENT_CONTACTS} as c (${cols}) values ($1, $2, now(), null, $3)
            on conflict (patient_id) do update set
              chat_id = excluded.chat_id,
              linked_at = case when c.chat_id = excluded.chat_id and c.opted_out_at is null then c.linked_at
                               else excluded.linked_at end,
-             opted_out_at = null
+             opted_out_at = null,
+             language = excluded.language
            returning ${cols}`,
-          [patientId, chatId],
+          [patientId, chatId, language],
         );
         await client.query('commit');
         return toContact(rows[0]!);

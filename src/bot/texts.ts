@@ -22,6 +22,7 @@ export const TEXTS = {
     expired: 'Este pedido expirou.',
     received: 'Resposta recebida, obrigado!',
     tryLater: 'Não foi possível registar agora. Tente de novo daqui a pouco.',
+    ratingQuestion: 'Como foi a sua consulta com {doctor}? Toque numa das estrelas (1 = muito má, 5 = excelente).',
   },
   en: {
     linked:
@@ -35,5 +36,17 @@ export const TEXTS = {
     expired: 'This request has expired.',
     received: 'Answer received, thank you!',
     tryLater: 'That could not be recorded right now. Please try again in a moment.',
+    ratingQuestion: 'How was your visit with {doctor}? Tap a star (1 = very poor, 5 = excellent).',
   },
 } as const satisfies Record<Language, Record<string, string>>;
+
+/** The rating request's question for `doctor` (the full name, with its title) in `language`. */
+export function ratingQuestion(language: Language, doctor: string): string {
+  return TEXTS[language].ratingQuestion.replace('{doctor}', doctor);
+}
+
+/** The rating request's buttons: 1–5 stars, one row (the action is the number of stars). */
+export const RATING_OPTIONS: readonly { action: string; label: string }[] = [1, 2, 3, 4, 5].map((n) => ({
+  action: String(n),
+  label: `${n} ★`,
+}));

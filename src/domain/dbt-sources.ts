@@ -16,6 +16,7 @@ import {
   type EntityName,
 } from './entities.js';
 import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE, PUBLISHED_ONLY_PREDICATE } from './published.js';
+import { RATING_REQUESTS_COLUMNS, RATING_REQUESTS_TABLE } from './rating-requests.js';
 
 /** Path of the generated file, relative to the repository root. */
 export const SOURCES_YAML_PATH = 'dbt/models/staging/__sources.yml';
@@ -111,11 +112,28 @@ function publishedEntry(): Record<string, unknown> {
   };
 }
 
+/** The rating requests' outcomes (src/domain/rating-requests.ts): not a batch table, so every row is tested. */
+function ratingRequestsEntry(): Record<string, unknown> {
+  return {
+    name: RATING_REQUESTS_TABLE,
+    description:
+      'One row per finished ratingRequest-<appointmentId> workflow (Telegram): the rating, no response, or ' +
+      'undeliverable. Written once by the workflow, at any time of day; not a batch table.',
+    columns: RATING_REQUESTS_COLUMNS.map((column) => {
+      const tests: Test[] = [];
+      if (!column.nullable) tests.push('not_null');
+      if (column.name === 'appointment_id') tests.push('unique');
+      if (column.accepted) tests.push({ accepted_values: { arguments: { values: [...column.accepted] } } });
+      return { name: column.name, description: column.description, ...(tests.length > 0 ? { data_tests: tests } : {}) };
+    }),
+  };
+}
+
 /**
  * Renders the dbt sources YAML for every entity: source `raw`, one table per entity with descriptions, and the
  * tests that hold at raw level for published batches (not_null on required columns, unique on keys that never
  * repeat across batches, per-batch uniqueness for snapshot entities, relationships on foreign keys,
- * accepted_values on enumerations), then the published-days table. Pure and deterministic, so the drift check can
+ * accepted_values on enumerations), then the published-days table and the rating requests. Pure and deterministic, so the drift check can
  * compare bytes.
  */
 export function renderSourcesYaml(): string {
@@ -128,7 +146,7 @@ export function renderSourcesYaml(): string {
         description:
           'Raw tables loaded by the pipeline: one batch per entity and run date (column batch_date); a reload replaces ' +
           'its batch. A date is read only once published (all seven batches loaded).',
-        tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry()],
+        tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry(), ratingRequestsEntry()],
       },
     ],
   };

@@ -42,7 +42,7 @@ export function doctorRatingMessage(scope: string, report: ReportFacts): StaffMe
   const top = report.topDoctor
     ? `*Top doctor:* ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
     : '*Top doctor:* none yet (no rated doctors)';
-  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}\n<${report.reportUrl}|Open the chart>`;
+  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}${bySourceLine(report, '\n*Ratings:* ')}\n<${report.reportUrl}|Open the chart>`;
   return {
     audience: 'staff',
     scope,
@@ -111,7 +111,15 @@ export function doctorRatingCaption(report: ReportFacts): string {
   const top = report.topDoctor
     ? `Top doctor: ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
     : 'No rated doctors yet';
-  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}`;
+  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}${bySourceLine(report, '\nRatings: ')}`;
+}
+
+/** "<prefix>1,234 survey · 56 Telegram", or nothing for a report built before ratings had sources. */
+function bySourceLine(report: ReportFacts, prefix: string): string {
+  const r = report.ratingsBySource;
+  return r
+    ? `${prefix}${r.survey.toLocaleString('en-US')} survey · ${r.telegram.toLocaleString('en-US')} Telegram`
+    : '';
 }
 
 /** The weekend notice for patients: the configured text, the emergency number and the date. */

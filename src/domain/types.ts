@@ -117,7 +117,15 @@ export interface ReportResult {
   reportUrl: string;
   doctorsRanked: number;
   topDoctor?: { name: string; score: number };
+  /** Ratings counted in the run date's ranking, by where they came from (absent in reports built before sources). */
+  ratingsBySource?: RatingsBySource;
   notifications: NotificationResult[];
+}
+
+/** Ratings by source: the generated surveys and the patients' Telegram answers. */
+export interface RatingsBySource {
+  survey: number;
+  telegram: number;
 }
 
 export interface CleanupTableResult {
@@ -188,6 +196,8 @@ export interface PipelineSummary {
    * already existing; and the reminded set this day's outcomes were generated with (appointments it counts).
    */
   remind?: RemindSummary | { error: string };
+  /** Rating requests started for the day's attended visits of linked patients (and found started by a rerun). */
+  ratings?: { requested: number; alreadyRequested: number } | { error: string };
   notifications: NotificationResult[];
   webUiUrl?: string;
 }

@@ -49,6 +49,7 @@ import { retentionCleanup } from './retention-cleanup.js';
 import { doctorRatingReport } from './doctor-rating-report.js';
 import { predictNoShows } from './predict-no-shows.js';
 import { appointmentReminders } from './appointment-reminders.js';
+import { ratingRequests } from './rating-requests.js';
 import { entityProgressSignal, progressQuery } from './signals.js';
 import { describeError, failureOf } from './format.js';
 import { sendToStaff } from './deliver.js';
@@ -80,7 +81,7 @@ const { notify, recordPipelineRun } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 3 },
 });
 
-const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'summary'] as const;
+const STEPS = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'ratings', 'summary'] as const;
 type Step = (typeof STEPS)[number];
 
 export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSummary> {
@@ -224,7 +225,12 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     mark('remind', 'running');
     return executeChild(appointmentReminders, { workflowId: workflowIds.reminders(runDate), args: [{ runDate }] });
   });
-  const [report, cleanup, predicted, reminded] = await Promise.allSettled([
+  // Patients of the day's attended visits are asked to rate them (versioned: PATCHES); the requests outlive the run.
+  const rating = patched(PATCHES.ratingRequests)
+    ? executeChild(ratingRequests, { workflowId: workflowIds.ratingRequests(runDate), args: [{ runDate }] })
+    : undefined;
+  if (rating) mark('ratings', 'running');
+  const [report, cleanup, predicted, reminded, rated] = await Promise.allSettled([
     executeChild(doctorRatingReport, { workflowId: workflowIds.report(runDate), args: [{ runDate }] }),
     executeChild(retentionCleanup, {
       workflowId: workflowIds.cleanup(runDate),
@@ -238,6 +244,7 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     }),
     predicting,
     reminding,
+    rating,
   ]);
   const failures: string[] = [];
   const stepFailures: StepFailure[] = [];
@@ -296,6 +303,17 @@ export async function dailyPipeline(rawInput: PipelineInput): Promise<PipelineSu
     // As predict's own step on a day without a model: done, with nothing to do.
     mark('remind', 'running');
     mark('remind', 'completed', 'no scores for tomorrow: nobody to remind');
+  }
+
+  if (rated.status === 'fulfilled' && rated.value) {
+    const { requested, alreadyRequested } = rated.value;
+    summary.ratings = { requested, alreadyRequested };
+    mark('ratings', 'completed', `${requested} rating requests sent`);
+  } else if (rated.status === 'rejected') {
+    summary.ratings = { error: describeError(rated.reason) };
+    mark('ratings', 'failed', summary.ratings.error);
+    failures.push(`ratings: ${summary.ratings.error}`);
+    stepFailures.push({ step: 'ratings', ...failureOf(rated.reason) });
   }
 
   if (failures.length > 0) {

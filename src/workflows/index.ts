@@ -10,3 +10,4 @@ export { predictNoShows } from './predict-no-shows.js';
 export { weekendNotice, scheduledWeekendNotice } from './weekend-notice.js';
 export { dbtFullRefresh, scheduledDbtFullRefresh } from './dbt-full-refresh.js';
 export { appointmentReminders, appointmentReminder } from './appointment-reminders.js';
+export { ratingRequests, ratingRequest } from './rating-requests.js';

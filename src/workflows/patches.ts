@@ -34,4 +34,6 @@ export const PATCHES = {
    * input names none, and runs appointmentReminders after predictNoShows scored tomorrow's schedule.
    */
   appointmentReminders: 'appointment-reminders',
+  /** dailyPipeline runs ratingRequests (patients rate their visits on Telegram) beside the report and the cleanup. */
+  ratingRequests: 'rating-requests',
 } as const;

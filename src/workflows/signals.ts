@@ -1,10 +1,11 @@
 /**
- * Signals and queries shared by the pipeline's workflows. `progress` is what `healthsynth follow`
- * and the Web UI's query tab read.
+ * Signals, queries and Updates shared by the workflows. `progress` is what `healthsynth follow`
+ * and the Web UI's query tab read; `patientAnswer` is what the patients' bot sends.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { EntityName } from '../domain/entities.js';
 import type { PipelineProgress, StepState } from '../domain/types.js';
+import { PATIENT_ANSWER_UPDATE, type PatientAnswer } from '../workflow-ids.js';
 
 export interface EntityProgressUpdate {
   entity: EntityName;
@@ -18,3 +19,6 @@ export const entityProgressSignal = defineSignal<[EntityProgressUpdate]>('entity
 
 /** The pipeline's steps and their states, plus per-entity row counts. */
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+/** A patient's button press, sent by the bot (src/bot/bot.ts) to `reminder-<id>` and `ratingRequest-<id>`. */
+export const patientAnswerUpdate = defineUpdate<string, [PatientAnswer]>(PATIENT_ANSWER_UPDATE);

@@ -34,23 +34,31 @@ describe('doctor-rating report activities', () => {
   /** The warehouse's small-result query, run for real against the private database. */
   const query: QueryFn = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
 
-  /** Replaces the ranking as of `asOf` with `count` sample rows (other dates' rankings stay, as in the mart). */
+  /**
+   * Replaces the ranking as of `asOf` with `count` sample rows (other dates' rankings stay, as in the mart); the
+   * i-th doctor has i of its ratings from Telegram.
+   */
   async function fillMart(asOf: string, count: number): Promise<void> {
     await pool.query('delete from marts.doctor_rating where as_of_on = $1', [asOf]);
-    for (const r of sampleDoctorRatingRows(count)) {
-      await pool.query(`insert into marts.doctor_rating values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-        asOf,
-        r.doctor_id,
-        r.full_name,
-        r.specialty,
-        r.clinic_name,
-        r.rating_count,
-        r.avg_rating,
-        r.patients,
-        r.billing_per_patient_amount,
-        r.score,
-        r.score_rank,
-      ]);
+    for (const [i, r] of sampleDoctorRatingRows(count).entries()) {
+      await pool.query(
+        `insert into marts.doctor_rating values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          asOf,
+          r.doctor_id,
+          r.full_name,
+          r.specialty,
+          r.clinic_name,
+          r.rating_count,
+          r.avg_rating,
+          r.patients,
+          r.billing_per_patient_amount,
+          r.score,
+          r.score_rank,
+          Number(r.rating_count) - i,
+          i,
+        ],
+      );
     }
   }
 
@@ -71,7 +79,8 @@ describe('doctor-rating report activities', () => {
     await pool.query(`create table marts.doctor_rating (
       as_of_on date not null, doctor_id bigint not null, full_name text, specialty text, clinic_name text, rating_count integer,
       avg_rating numeric(4,2), patients integer, billing_per_patient_amount numeric(12,2), score numeric(8,2),
-      score_rank integer, primary key (as_of_on, doctor_id))`);
+      score_rank integer, survey_rating_count integer, telegram_rating_count integer,
+      primary key (as_of_on, doctor_id))`);
     config = loadConfig({
       ...process.env,
       HEALTHSYNTH_DATA_DIR: '/nonexistent-outbox-must-not-be-used',
@@ -106,6 +115,9 @@ describe('doctor-rating report activities', () => {
     assert.equal(built.reportKey, keys.report(runDate));
     assert.equal(built.doctorsRanked, 18);
     assert.deepEqual(built.topDoctor, { name: sampleDoctorRatingRows(1)[0]?.full_name, score: 92.4 });
+    // Ratings by source over the whole ranking, not only the charted top 15: Telegram 0 + 1 + … + 17.
+    const total = sampleDoctorRatingRows(18).reduce((n, r) => n + Number(r.rating_count), 0);
+    assert.deepEqual(built.ratingsBySource, { survey: total - 153, telegram: 153 });
 
     const head = await store.head(built.reportKey);
     assert.ok(head && head.size > 10_000, `stored PNG of ${head?.size} bytes`);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createPublishedBatchesSql } from '../../src/activities/warehouse/ddl.js';
+import { createPublishedBatchesSql, createRatingRequestsSql } from '../../src/activities/warehouse/ddl.js';
 import { ENTITY_NAMES, RAW_SCHEMA, csvColumns, type ColumnType, type EntityName } from '../../src/domain/entities.js';
 import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../src/domain/published.js';
 
@@ -225,7 +225,10 @@ function fb(
   };
 }
 
-/** Creates schema raw, one table per entity typed from the entity definitions, and the published-days table. */
+/**
+ * Creates schema raw, one table per entity typed from the entity definitions, the published-days table and the
+ * rating requests' table (empty: dbt's Telegram ratings source).
+ */
 export async function createRawTables(client: pg.Client): Promise<void> {
   await client.query(`create schema if not exists ${RAW_SCHEMA}`);
   for (const entity of ENTITY_NAMES) {
@@ -233,6 +236,7 @@ export async function createRawTables(client: pg.Client): Promise<void> {
     await client.query(`create table ${RAW_SCHEMA}.${entity} (${cols.join(', ')})`);
   }
   await client.query(createPublishedBatchesSql('postgres'));
+  await client.query(createRatingRequestsSql('postgres'));
 }
 
 /** Publishes `batchDate` (dbt's staging reads published days only), with the fixture's rows of that date as counts. */

@@ -81,6 +81,13 @@ describe('doctor-rating chart', () => {
     assert.ok(svg.includes(specialtyLabel('general_practice')), 'legend uses readable specialty names');
   });
 
+  test('a doctor’s line says how many of the ratings came from Telegram, and nothing when none did', async () => {
+    const rows = sampleDoctorRatingRows(2).map((r, i) => ({ ...r, telegram_rating_count: String(i === 0 ? 7 : 0) }));
+    const svg = await doctorRatingSvg(rows, RUN_DATE);
+    assert.ok(svg.includes(`${rows[0]!.rating_count} ratings (7 on Telegram)`), 'the first doctor’s Telegram share');
+    assert.ok(svg.includes(`${rows[1]!.rating_count} ratings · `), 'no Telegram share for the second');
+  });
+
   test('an empty mart still renders a chart that says so', async () => {
     const png = await renderDoctorRatingPng([], RUN_DATE);
     assert.equal((await sharp(png).metadata()).format, 'png');

@@ -13,6 +13,10 @@ import { parse } from 'yaml';
 import { REPEATED_ACROSS_BATCHES, SOURCES_YAML_PATH, renderSourcesYaml } from '../../src/domain/dbt-sources.js';
 import { ENTITIES, ENTITY_NAMES, SPECIALTIES, csvColumns } from '../../src/domain/entities.js';
 import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE } from '../../src/domain/published.js';
+import { RATING_REQUESTS_COLUMNS, RATING_REQUESTS_TABLE } from '../../src/domain/rating-requests.js';
+
+/** The tables that are not an entity's batches. */
+const NOT_ENTITIES = [PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -44,9 +48,9 @@ describe('dbt sources YAML', () => {
     assert.deepEqual([source.name, source.schema], ['raw', 'raw']);
     assert.deepEqual(
       source.tables.map((t) => t.name),
-      [...ENTITY_NAMES, PUBLISHED_BATCHES_TABLE],
+      [...ENTITY_NAMES, PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE],
     );
-    for (const table of source.tables.filter((t) => t.name !== PUBLISHED_BATCHES_TABLE)) {
+    for (const table of source.tables.filter((t) => !NOT_ENTITIES.includes(t.name))) {
       const entity = ENTITIES[table.name as keyof typeof ENTITIES];
       assert.equal(table.description, entity.description);
       assert.deepEqual(
@@ -85,7 +89,7 @@ describe('dbt sources YAML', () => {
     const tables = doc.sources[0]!.tables;
     // Every test of an entity table, column-level and table-level, carries the filter; none is left out.
     const entityTests = tables
-      .filter((t) => t.name !== PUBLISHED_BATCHES_TABLE)
+      .filter((t) => !NOT_ENTITIES.includes(t.name))
       .flatMap((t) => [...(t.data_tests ?? []), ...t.columns.flatMap((c) => c.data_tests ?? [])]);
     assert.ok(entityTests.length > 40);
     for (const t of entityTests) {
@@ -100,6 +104,23 @@ describe('dbt sources YAML', () => {
     );
     assert.deepEqual(testNames(published.columns[0]!), ['not_null', 'unique']);
     assert.equal(PUBLISHED_BATCHES_COLUMNS.length, 2 + ENTITY_NAMES.length);
+  });
+
+  test('the rating requests are declared from their definition: not a batch table, so tested whole', () => {
+    const doc = parse(renderSourcesYaml()) as { sources: { tables: SourceTable[] }[] };
+    const ratings = doc.sources[0]!.tables.find((t) => t.name === RATING_REQUESTS_TABLE)!;
+    assert.deepEqual(
+      ratings.columns.map((c) => c.name),
+      RATING_REQUESTS_COLUMNS.map((c) => c.name),
+    );
+    const byName = Object.fromEntries(ratings.columns.map((c) => [c.name, testNames(c)]));
+    assert.deepEqual(byName.appointment_id, ['not_null', 'unique']);
+    assert.deepEqual(byName.status, ['not_null', 'accepted_values']);
+    assert.deepEqual(byName.rating, []);
+    for (const t of ratings.columns.flatMap((c) => c.data_tests ?? [])) {
+      const body = typeof t === 'object' ? Object.values(t)[0] : undefined;
+      assert.equal(body?.config?.where, undefined, 'no published-batch filter on a table without batches');
+    }
   });
 
   test("dbt's specialties var is the domain's list, and the models' tests use the var, not a copy", async () => {

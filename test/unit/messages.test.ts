@@ -110,6 +110,16 @@ describe('messages', () => {
       photoKey: report.reportKey,
       caption: 'Doctor rating — 2016-03-01\nTop doctor: Dr. Ana Souza (score 91.3)\nDoctors ranked: 12',
     });
+    // Ratings by source, when the report carries them: both totals in the caption and in Slack.
+    const bySource = doctorRatingMessage('doctor-rating-report-2016-03-01', {
+      ...report,
+      ratingsBySource: { survey: 1234, telegram: 56 },
+    });
+    assert.equal(
+      (bySource.telegram as { caption: string }).caption,
+      'Doctor rating — 2016-03-01\nTop doctor: Dr. Ana Souza (score 91.3)\nDoctors ranked: 12\nRatings: 1,234 survey · 56 Telegram',
+    );
+    assert.match(JSON.stringify(bySource.slack.blocks), /\*Ratings:\* 1,234 survey · 56 Telegram/);
     const notice = weekendNoticeMessage('weekend-notice-2016-03-05', '2016-03-05', 'Closed, call', '112');
     assert.deepEqual(notice, {
       audience: 'patients',

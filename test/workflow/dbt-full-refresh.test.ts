@@ -47,8 +47,8 @@ describe('dbt-full-refresh', { timeout: 600_000 }, () => {
     );
     assert.equal(summary.success, true);
     assert.equal(summary.testsFailed, 0);
-    assert.equal(summary.modelsBuilt, 15);
-    assert.equal(summary.unitTestsPassed, 5);
+    assert.equal(summary.modelsBuilt, 16);
+    assert.equal(summary.unitTestsPassed, 6);
     assert.ok(summary.testsPassed > day.testsPassed, `${summary.testsPassed} tests vs ${day.testsPassed} in a day`);
     assert.equal(
       summary.command,

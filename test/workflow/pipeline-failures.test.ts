@@ -182,6 +182,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         cleanup: 'completed',
         predict: 'completed',
         remind: 'completed',
+        ratings: 'completed',
         summary: 'pending',
       });
     } finally {
@@ -220,6 +221,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
         cleanup: 'pending',
         predict: 'pending',
         remind: 'pending',
+        ratings: 'pending',
         summary: 'pending',
       });
       for (const entity of ENTITY_NAMES) assert.ok((await h.warehouse.countBatch(entity, runDate)) > 0, entity);
@@ -334,7 +336,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       await result;
 
       // While running: some snapshot had a step running and the later ones still pending.
-      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'summary'];
+      const order = ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'ratings', 'summary'];
       const midRun = seen.find((p) => p.steps.some((s) => s.state === 'running'));
       assert.ok(midRun, `no snapshot with a running step among ${seen.length}`);
       const running = midRun.steps.findIndex((s) => s.state === 'running');

@@ -64,9 +64,17 @@ params as (
 
 ),
 
+telegram_ratings as (
+
+    select * from {{ ref('stg_telegram_ratings') }}
+
+),
+
 windowed as (
 
     select
+        appointments.appointment_id,
+        appointments.appointment_on,
         appointments.doctor_id,
         appointments.patient_id,
         appointments.billing_amount,
@@ -83,7 +91,7 @@ windowed as (
 
 ),
 
-per_doctor as (
+survey_per_doctor as (
 
     select
         doctor_id,
@@ -91,11 +99,47 @@ per_doctor as (
         window_start_on,
         count(distinct patient_id) as patients,
         cast(coalesce(sum(billing_amount), 0) as {{ dbt.type_numeric() }}) as billing_total_amount,
-        count(rating) as rating_count,
-        cast(coalesce(sum(rating), 0) as {{ dbt.type_numeric() }}) as rating_sum
+        count(rating) as survey_rating_count,
+        cast(coalesce(sum(rating), 0) as {{ dbt.type_numeric() }}) as survey_rating_sum
 
     from windowed
     group by doctor_id, as_of_on, window_start_on
+
+),
+
+telegram_per_doctor as (
+
+    -- Telegram answers arrive in real time, which a backfilled or simulated run date cannot be compared with, so a
+    -- Telegram rating counts from the first ranking after its visit's day (the next day's), not by submitted_at.
+    select
+        windowed.doctor_id,
+        count(*) as telegram_rating_count,
+        cast(sum(telegram_ratings.rating) as {{ dbt.type_numeric() }}) as telegram_rating_sum
+
+    from windowed
+    inner join telegram_ratings
+        on windowed.appointment_id = telegram_ratings.appointment_id
+    where windowed.appointment_on < windowed.as_of_on
+    group by windowed.doctor_id
+
+),
+
+per_doctor as (
+
+    select
+        survey_per_doctor.doctor_id,
+        survey_per_doctor.as_of_on,
+        survey_per_doctor.window_start_on,
+        survey_per_doctor.patients,
+        survey_per_doctor.billing_total_amount,
+        survey_per_doctor.survey_rating_count + coalesce(telegram_per_doctor.telegram_rating_count, 0) as rating_count,
+        survey_per_doctor.survey_rating_sum + coalesce(telegram_per_doctor.telegram_rating_sum, 0) as rating_sum,
+        survey_per_doctor.survey_rating_count,
+        coalesce(telegram_per_doctor.telegram_rating_count, 0) as telegram_rating_count
+
+    from survey_per_doctor
+    left join telegram_per_doctor
+        on survey_per_doctor.doctor_id = telegram_per_doctor.doctor_id
 
 ),
 
@@ -172,7 +216,10 @@ final as (
         cast(round(shrunk_rating, 4) as numeric(6, 4)) as shrunk_rating,
         clinic_id,
         as_of_on,
-        window_start_on
+        window_start_on,
+        -- Ratings by source (they add up to rating_count); last, as on_schema_change appends them to older tables.
+        survey_rating_count,
+        telegram_rating_count
 
     from scored
 

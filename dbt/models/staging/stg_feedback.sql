@@ -20,6 +20,8 @@ renamed as (
 
         -- text (empty comments become null; raw type kept)
         nullif(trim(comment), '') as comment,
+        -- where the rating came from: the generated rows are the network's surveys (Telegram's: stg_telegram_ratings)
+        cast('survey' as {{ dbt.type_string() }}) as source,
 
         -- dates and timestamps
         cast(submitted_at as {{ dbt.type_timestamp() }}) as submitted_at,

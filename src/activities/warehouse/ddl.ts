@@ -6,6 +6,7 @@
  */
 import { csvColumns, ENTITIES, ENTITY_NAMES, RAW_SCHEMA, type Column, type EntityName } from '../../domain/entities.js';
 import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
+import { RATING_REQUESTS, RATING_REQUESTS_COLUMNS } from '../../domain/rating-requests.js';
 import type { ShardObject } from '../../domain/types.js';
 
 /** The two SQL dialects the warehouse speaks. */
@@ -102,6 +103,7 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
     createPublishedBatchesSql(dialect),
     ...(dialect === 'postgres' ? addPublishedColumnsSql() : []),
     backfillPublishedSql(dialect),
+    createRatingRequestsSql(dialect),
   );
   return stmts;
 }
@@ -120,6 +122,15 @@ export function addPublishedColumnsSql(): string[] {
       `AND table_name = '${table}' AND column_name = '${c.name}') THEN ` +
       `ALTER TABLE ${PUBLISHED_BATCHES} ADD COLUMN ${c.name} ${sqlType(c, 'postgres')} NOT NULL DEFAULT 0; END IF; END $$`,
   );
+}
+
+/**
+ * The rating requests' outcomes (src/domain/rating-requests.ts): one row per appointment, keyed by it. Made with the
+ * raw tables so dbt's source exists before the first request finishes.
+ */
+export function createRatingRequestsSql(dialect: Dialect): string {
+  const cols = RATING_REQUESTS_COLUMNS.map((c) => `  ${c.name} ${sqlType(c, dialect)}${c.nullable ? '' : ' NOT NULL'}`);
+  return `CREATE TABLE IF NOT EXISTS ${RATING_REQUESTS} (\n${cols.join(',\n')},\n  PRIMARY KEY (appointment_id)\n)`;
 }
 
 /** The published-days table (src/domain/published.ts): one row per date whose seven batches are all loaded. */

@@ -70,9 +70,9 @@ describe('dbt project on PostgreSQL: build', { timeout: 600_000 }, () => {
     );
 
     assert.equal(summary.success, true);
-    assert.equal(summary.modelsBuilt, 15);
+    assert.equal(summary.modelsBuilt, 16);
     assert.equal(summary.testsFailed, 0);
-    assert.equal(summary.unitTestsPassed, 5);
+    assert.equal(summary.unitTestsPassed, 6);
     assert.ok(summary.testsPassed > 100, `expected the full test suite to run, got ${summary.testsPassed}`);
     assert.deepEqual(summary.failingTests, []);
     assert.equal(summary.slowest.length, 5);

@@ -1,0 +1,48 @@
+/**
+ * `raw.rating_requests`: one row per `ratingRequest-<appointmentId>` workflow that finished, written once by its
+ * last activity: the 1–5 rating the patient pressed on Telegram, or that no answer came within the wait, or that the
+ * request could not be delivered. It is not a batch table (the pipeline's loads never touch it, rows arrive at any
+ * time of day), so it has a primary key instead of a batch_date; dbt reads its rated rows as the Telegram ratings
+ * (`stg_telegram_ratings`) beside the generated survey feedback. One definition, so the DDL
+ * (src/activities/warehouse/ddl.ts) and dbt's sources YAML (src/domain/dbt-sources.ts) cannot disagree.
+ */
+import { RAW_SCHEMA, type Column } from './entities.js';
+
+/** Table name inside {@link RAW_SCHEMA}. */
+export const RATING_REQUESTS_TABLE = 'rating_requests';
+
+/** `raw.rating_requests`. */
+export const RATING_REQUESTS = `${RAW_SCHEMA}.${RATING_REQUESTS_TABLE}`;
+
+/** How a rating request ended. */
+export const RATING_REQUEST_STATUSES = ['rated', 'no-response', 'undeliverable'] as const;
+export type RatingRequestStatus = (typeof RATING_REQUEST_STATUSES)[number];
+
+/** Columns of {@link RATING_REQUESTS}; the key is appointment_id (one request per appointment, ever). */
+export const RATING_REQUESTS_COLUMNS: readonly Column[] = [
+  { name: 'appointment_id', type: 'id', description: 'The attended appointment the request asked about (the key).' },
+  { name: 'patient_id', type: 'id', description: 'The patient asked (the appointment’s patient).' },
+  { name: 'appointment_day', type: 'date', description: 'Day of the appointment (the run date that asked).' },
+  {
+    name: 'status',
+    type: 'text',
+    maxLength: 16,
+    description: 'rated, no-response (nothing within the wait) or undeliverable (not linked, opted out or blocked).',
+    accepted: RATING_REQUEST_STATUSES,
+  },
+  { name: 'rating', type: 'smallint', nullable: true, description: 'Stars pressed, 1–5; null unless rated.' },
+  {
+    name: 'comment',
+    type: 'text',
+    maxLength: 1000,
+    nullable: true,
+    description: 'Free-text comment; not collected yet (always null).',
+  },
+  {
+    name: 'answered_at',
+    type: 'timestamp',
+    nullable: true,
+    description: 'When the patient pressed (UTC); null unless rated.',
+  },
+  { name: 'recorded_at', type: 'timestamp', description: 'When the outcome was written (UTC).' },
+];

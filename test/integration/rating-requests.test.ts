@@ -1,0 +1,219 @@
+/**
+ * Patients rate their visits, on the real stack: two generated days in a database of this file's own, dbt, the
+ * worker (ratingRequests → ratingRequest-<appointmentId>), the patients' bot polling the stack's Telegram emulator,
+ * and simulated patients pressing its buttons. The answer window is shortened through the workflow's input
+ * (`answerWindowMs`), never a 72-hour wait.
+ */
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createDbtActivities } from '../../src/activities/dbt.js';
+import { createCallbackData } from '../../src/bot/callback-data.js';
+import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
+import { startBot, type RunningBot } from '../../src/bot/run.js';
+import { callbackAnswers, SimulatedPatient } from '../../src/bot/simulator.js';
+import { TEXTS } from '../../src/bot/texts.js';
+import { weekdaysFrom } from '../../src/domain/dates.js';
+import { RATING_REQUESTS } from '../../src/domain/rating-requests.js';
+import type { RatingRequestResult, RatingRequestsResult } from '../../src/workflows/rating-requests.js';
+import { WORKFLOW_TYPES, workflowIds } from '../../src/workflow-ids.js';
+import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+import { ingestDay } from '../support/ingest-day.js';
+import { unusedDate } from '../support/workflow-runs.js';
+
+const SECRET = `rating-link-secret-${'r'.repeat(24)}`;
+/** Long enough for a simulated patient to press on a loaded machine, short enough to wait for "no response". */
+const ANSWER_WINDOW_MS = 30_000;
+
+interface Visit {
+  appointment_id: number;
+  patient_id: number;
+  doctor_id: string;
+}
+
+describe('rating requests', { timeout: 1_200_000 }, () => {
+  let h: TestHarness;
+  let dataDir: string;
+  let contacts: ContactStore;
+  let bot: RunningBot;
+  let emulatorUrl: string;
+  let botToken: string;
+  let day: string;
+  let nextDay: string;
+  let visits: Visit[];
+  let runDbt: ReturnType<typeof createDbtActivities>['runDbt'];
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hs-ratings-'));
+    botToken = `${randomInt(100_000, 999_999)}:rating-test-${uniq()}`;
+    emulatorUrl = `http://127.0.0.1:${testConfig().localPorts.telegram}`;
+    const databaseUrl = await freshDatabase(`hs_ratings_${uniq()}`);
+    h = await harness(
+      testConfig({
+        DATABASE_URL: databaseUrl,
+        HEALTHSYNTH_DATA_DIR: dataDir,
+        TELEGRAM_API_ROOT: emulatorUrl,
+        TELEGRAM_BOT_TOKEN: botToken,
+        TELEGRAM_LINK_SECRET: SECRET,
+      }),
+    );
+    // A date no earlier run asked about: appointment ids, and so ratingRequest-<id>, are the date's own.
+    [day, nextDay] = weekdaysFrom(
+      await unusedDate(h.client, () => weekdaysFrom(uniqueDate(), 1)[0]!, workflowIds.ratingRequests),
+      2,
+    ) as [string, string];
+    runDbt = createDbtActivities({ config: h.config }).runDbt;
+    for (const date of [day, nextDay]) await ingestDay(h, date);
+    assert.equal((await runDbt({ runDate: day, scope: 'day' })).testsFailed, 0);
+    contacts = createContactStore(h.config);
+    await contacts.ensureTable();
+    bot = await startBot(h.config, { mode: 'polling', temporal: h.client, log: () => undefined });
+    // Patients with exactly one attended visit that day, so each is asked exactly once.
+    visits = await h.warehouse.query<Visit>(
+      `select min(cast(appointment_id as bigint)) as appointment_id, cast(patient_id as bigint) as patient_id,
+              min(doctor_id) as doctor_id
+       from marts.appointments
+       where batch_on = cast($1 as date) and appointment_on = cast($1 as date) and not is_no_show
+       group by patient_id
+       having count(*) = 1
+       order by 2`,
+      [day],
+    );
+    visits = visits.map((v) => ({ ...v, appointment_id: Number(v.appointment_id), patient_id: Number(v.patient_id) }));
+    assert.ok(visits.length >= 4, `attended visits on ${day}: ${visits.length}`);
+  });
+
+  after(async () => {
+    await bot?.stop();
+    await contacts?.close();
+    await h?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const patient = (v: Visit, language = 'pt-br') => new SimulatedPatient(emulatorUrl, botToken, v.patient_id, language);
+  const outcomes = async (appointmentId: number) =>
+    h.warehouse.query<{ status: string; rating: number | null }>(
+      `select status, rating from ${RATING_REQUESTS} where appointment_id = $1`,
+      [appointmentId],
+    );
+  /** Runs the day's ratingRequests, as the pipeline does, with the short answer window. */
+  const askDay = () =>
+    h.client.workflow.execute<(i: object) => Promise<RatingRequestsResult>>(WORKFLOW_TYPES.ratingRequests, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.ratingRequests(day),
+      args: [{ runDate: day, answerWindowMs: ANSWER_WINDOW_MS }],
+    });
+  /** Presses `data` as `who` and returns the text the bot answered the press with. */
+  const pressed = async (who: SimulatedPatient, data: string): Promise<string | undefined> => {
+    const n = (await callbackAnswers(emulatorUrl)).length;
+    await who.press(data);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const all = await callbackAnswers(emulatorUrl);
+      if (all.length > n) return all[n]?.text;
+      if (Date.now() > deadline) throw new Error('the bot did not answer the press');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  test('linked patients are asked once; 4 stars are recorded once and count in the next day’s doctor rating; silence is "no response"; opted-out patients get nothing', async () => {
+    const [rater, silent, optedOut, unlinked] = visits as [Visit, Visit, Visit, Visit];
+    const alice = patient(rater);
+    const bob = patient(silent, 'en');
+    const carol = patient(optedOut);
+    await contacts.link(alice.patientId, String(alice.chatId), 'pt');
+    await contacts.link(bob.patientId, String(bob.chatId), 'en');
+    await contacts.link(carol.patientId, String(carol.chatId), 'pt');
+    await contacts.optOutPatient(carol.patientId);
+
+    const started = await askDay();
+    assert.deepEqual(started, { runDate: day, requested: 2, alreadyRequested: 0 });
+
+    // Alice is asked in Portuguese, naming her doctor, with five star buttons signed for her chat.
+    const question = await alice.waitForMessage(0, 30_000);
+    const [doctor] = await h.warehouse.query<{ full_name: string }>(
+      'select full_name from staging.stg_doctors where doctor_id = $1',
+      [rater.doctor_id],
+    );
+    assert.equal(question.text, TEXTS.pt.ratingQuestion.replace('{doctor}', doctor!.full_name));
+    const buttons = await alice.buttons();
+    assert.equal(buttons.length, 5);
+    assert.match((await bob.waitForMessage(0, 30_000)).text ?? '', /^How was your visit with Dr/);
+
+    // Foreign and forged presses change nothing: Alice's button pressed in Bob's chat, Bob's own well-signed button
+    // for Alice's appointment, and a forged signature.
+    const aliceFour = createCallbackData(
+      { kind: 'q', appointmentId: rater.appointment_id, action: '4' },
+      alice.chatId,
+      SECRET,
+    );
+    assert.equal(await pressed(bob, aliceFour), TEXTS.en.expired);
+    const bobsForAlice = createCallbackData(
+      { kind: 'q', appointmentId: rater.appointment_id, action: '1' },
+      bob.chatId,
+      SECRET,
+    );
+    assert.equal(await pressed(bob, bobsForAlice), TEXTS.en.expired);
+    assert.equal(await pressed(alice, `q:${rater.appointment_id}:5:AAAAAAAAAAAA`), TEXTS.pt.expired);
+
+    // Alice presses 4 stars: recorded; a replayed press (5 stars) is refused.
+    assert.equal(await pressed(alice, buttons[3]!), TEXTS.pt.received);
+    const aliceRun = h.client.workflow.getHandle(workflowIds.ratingRequest(rater.appointment_id));
+    const result = (await aliceRun.result()) as RatingRequestResult;
+    assert.deepEqual(result, {
+      appointmentId: rater.appointment_id,
+      status: 'rated',
+      rating: 4,
+      delivery: 'delivered',
+    });
+    assert.equal(await pressed(alice, buttons[4]!), TEXTS.pt.expired);
+    assert.deepEqual(await outcomes(rater.appointment_id), [{ status: 'rated', rating: 4 }]);
+    const events = (await aliceRun.fetchHistory()).events ?? [];
+    console.log(`ratingRequest history (rated): ${events.length} events`);
+    assert.ok(events.length < 50, `ratingRequest history: ${events.length} events`);
+
+    // Bob never answers: "no response" once the window has passed.
+    const bobRun = h.client.workflow.getHandle(workflowIds.ratingRequest(silent.appointment_id));
+    assert.equal(((await bobRun.result()) as RatingRequestResult).status, 'no-response');
+    assert.deepEqual(await outcomes(silent.appointment_id), [{ status: 'no-response', rating: null }]);
+
+    // Carol opted out and the fourth patient never linked: no workflow, no message, no row.
+    for (const v of [optedOut, unlinked]) {
+      await assert.rejects(h.client.workflow.getHandle(workflowIds.ratingRequest(v.appointment_id)).describe());
+      assert.deepEqual(await outcomes(v.appointment_id), []);
+    }
+    assert.equal((await carol.messages()).length, 0);
+
+    // A rerun of the date asks nobody again.
+    const rerun = await askDay();
+    assert.deepEqual(rerun, { runDate: day, requested: 0, alreadyRequested: 2 });
+    assert.equal((await alice.messages()).length, 1);
+
+    // The next day's build counts the Telegram rating in the doctor's ranking, by source.
+    assert.equal((await runDbt({ runDate: nextDay, scope: 'day' })).testsFailed, 0);
+    const telegram = await h.warehouse.query<{ appointment_id: string; rating: number; source: string }>(
+      'select appointment_id, rating, source from staging.stg_telegram_ratings',
+    );
+    assert.deepEqual(telegram, [{ appointment_id: String(rater.appointment_id), rating: 4, source: 'telegram' }]);
+    const ranking = await h.warehouse.query<{
+      as_of_on: string;
+      telegram_rating_count: number;
+      counts_add_up: boolean;
+    }>(
+      `select cast(as_of_on as varchar) as as_of_on, telegram_rating_count,
+              rating_count = survey_rating_count + telegram_rating_count as counts_add_up
+       from marts.doctor_rating where doctor_id = $1 order by as_of_on`,
+      [rater.doctor_id],
+    );
+    assert.deepEqual(
+      ranking.map((r) => [r.as_of_on, Number(r.telegram_rating_count), r.counts_add_up]),
+      [
+        [day, 0, true],
+        [nextDay, 1, true],
+      ],
+    );
+  });
+});
