@@ -19,6 +19,7 @@ import { loadConfig, parseScale } from '../src/config.js';
 import { weekdaysFrom } from '../src/domain/dates.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { loadDays } from './load-days.js';
+import { attainableBound } from './model-bound.js';
 
 const { values } = parseArgs({
   options: {
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
       outcomes.map((o) => o.lead),
       outcomes.map((o) => (o.y ? 1 : 0)),
     );
+    const bound = await attainableBound(warehouse, evalDay);
     const m = main.evaluation.metrics!;
     const result = {
       scale: values.scale,
@@ -113,6 +115,12 @@ async function main(): Promise<void> {
       auc: round(m.roc_auc),
       bayes_auc: round(performance.bayesAuc),
       gap: performance.bayesAuc !== null && m.roc_auc !== null ? round(performance.bayesAuc - m.roc_auc) : null,
+      attainable_auc: round(bound.withHistory),
+      attainable_auc_visible_only: round(bound.visibleOnly),
+      unreachable_gap:
+        performance.bayesAuc !== null && bound.withHistory !== null
+          ? round(performance.bayesAuc - bound.withHistory)
+          : null,
       pr_auc: round(m.pr_auc),
       brier: round(m.brier),
       calibration_error: round(m.calibration_error),
