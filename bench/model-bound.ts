@@ -33,6 +33,8 @@ interface Row {
 export interface AttainableBound {
   /** The AUC of the posterior predictive given the history on earlier days in the warehouse. */
   withHistory: number | null;
+  /** The top decile's lift of the same predictor (the no-show rate of its riskiest tenth over the day's rate). */
+  withHistoryLift: number | null;
   /** The AUC of the prior mean: the visible attributes and the booking only. */
   visibleOnly: number | null;
   n: number;
@@ -86,5 +88,20 @@ export async function attainableBound(warehouse: Warehouse, day: string): Promis
     prior.push(mean);
     labels.push(r.y ? 1 : 0);
   }
-  return { withHistory: rocAuc(posterior, labels), visibleOnly: rocAuc(prior, labels), n: labels.length };
+  return {
+    withHistory: rocAuc(posterior, labels),
+    withHistoryLift: topDecileLift(posterior, labels),
+    visibleOnly: rocAuc(prior, labels),
+    n: labels.length,
+  };
+}
+
+/** The no-show rate of the tenth with the highest scores over the overall rate (as ml/no_show.py's evaluation). */
+function topDecileLift(scores: readonly number[], labels: readonly number[]): number | null {
+  const n = labels.length;
+  const rate = labels.reduce((a, b) => a + b, 0) / n;
+  if (n < 10 || rate === 0) return null;
+  const order = scores.map((_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
+  const top = order.slice(n - Math.ceil(n / 10));
+  return top.reduce((a, i) => a + (labels[i] as number), 0) / top.length / rate;
 }
