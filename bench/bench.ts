@@ -1,6 +1,10 @@
 /**
- * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers,history] [-- --history-days N]
- *  [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers,history,model] [-- --history-days N]
+ *  [-- --model-days N] [-- --model-scale S] [-- --scales medium,large]`
+ *
+ * `model` (`--with model [--model-days N] [--model-scale S]`, default 30 weekdays at medium): the no-show model's
+ * AUC against the Bayes AUC and the attainable AUC, calibration, lift, ablation, and the predict step's speed
+ * (bench/model.ts, which also runs on its own); opt-in, since it loads 3M appointments and builds the marts.
  *
  * `history` (`--with history [--history-days N]`, default 120): N weekdays of history at medium loaded quickly, then
  * one more day's dailyPipeline timed against the same day on an empty warehouse (bench/history.ts); opt-in, since
@@ -27,6 +31,7 @@ import { benchE2e, type E2eResult } from './e2e.js';
 import { benchGeneration } from './generation.js';
 import { benchHistory, weekdayFrom } from './history.js';
 import { benchLoad } from './load.js';
+import { benchModel } from './model.js';
 import { peakRssMb, spawnWorker, stopWorker } from './spawn-worker.js';
 import { benchWorkers } from './workers.js';
 
@@ -38,11 +43,13 @@ async function main(): Promise<void> {
       with: { type: 'string', default: '' },
       scales: { type: 'string' },
       'history-days': { type: 'string', default: '120' },
+      'model-days': { type: 'string', default: '30' },
+      'model-scale': { type: 'string', default: 'medium' },
     },
   });
   const skip = new Set(values.skip.split(',').filter(Boolean));
   // Sections that run only when asked for.
-  for (const optIn of ['workers', 'history']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
+  for (const optIn of ['workers', 'history', 'model']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
   const scales = (values.scales ?? 'medium,large').split(',').filter(Boolean);
   const log = (line: string): void => {
     if (!values.json) console.log(line);
@@ -205,6 +212,14 @@ async function main(): Promise<void> {
     } finally {
       await client.connection.close();
     }
+  }
+
+  if (!skip.has('model')) {
+    const days = Number(values['model-days']);
+    log(`model: ${days} weekdays at ${values['model-scale']}…`);
+    const model = await benchModel({ days, scale: values['model-scale'], from: '2026-01-05', skipLoad: false }, log);
+    result.model = model;
+    for (const [k, v] of Object.entries(model)) log(`  ${k.padEnd(28)} ${JSON.stringify(v)}`);
   }
 
   if (values.json) console.log(JSON.stringify(result));

@@ -8,6 +8,7 @@
  * probabilities (when the generator writes truth/). The same with the history features left out (the ablation),
  * and the AUC of lead time alone. Activities are called directly, so the times are the step's own work.
  */
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDbtActivities } from '../src/activities/dbt.js';
 import { DBT_DAEMONS } from '../src/activities/dbt-daemon.js';
@@ -19,32 +20,37 @@ import { loadConfig, parseScale } from '../src/config.js';
 import { weekdaysFrom } from '../src/domain/dates.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { loadDays } from './load-days.js';
+import { attainableBound } from './model-bound.js';
 
-const { values } = parseArgs({
-  options: {
-    days: { type: 'string', default: '30' },
-    scale: { type: 'string', default: 'medium' },
-    from: { type: 'string', default: '2026-01-05' },
-    json: { type: 'boolean', default: false },
-    'skip-load': { type: 'boolean', default: false },
-  },
-});
-
-const log = (line: string): void => console.error(line);
 const round = (x: number | null | undefined, digits = 4): number | null =>
   x === null || x === undefined ? null : Number(x.toFixed(digits));
 
-async function main(): Promise<void> {
-  const scale = parseScale(values.scale);
-  const days = weekdaysFrom(values.from, Number(values.days));
+/** What {@link benchModel} measures on. */
+export interface ModelBenchOptions {
+  /** Weekdays loaded, from `from`; the last is evaluated, the model trained on the others. */
+  days: number;
+  scale: string;
+  from: string;
+  /** Measure again on what an earlier run with the same days and scale loaded and built. */
+  skipLoad: boolean;
+}
+
+/** Loads (unless `skipLoad`), builds, trains, scores and evaluates as described above; returns the numbers. */
+export async function benchModel(
+  options: ModelBenchOptions,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<Record<string, unknown>> {
+  const scale = parseScale(options.scale);
+  if (!Number.isInteger(options.days) || options.days < 3) throw new Error('the model bench needs 3 days or more');
+  const days = weekdaysFrom(options.from, options.days);
   const evalDay = days[days.length - 1] as string;
   const trainDay = days[days.length - 2] as string;
   const server = loadConfig().warehouse;
   if (server.kind !== 'postgres') throw new Error('the model benchmark needs the PostgreSQL warehouse');
-  const name = `model_${String(values.scale)}_${days.length}`;
+  const name = `model_${String(options.scale)}_${days.length}`;
   // --skip-load measures again on what an earlier run loaded and built.
   const database = `healthsynth_bench_${name}`;
-  const databaseUrl = values['skip-load']
+  const databaseUrl = options.skipLoad
     ? server.databaseUrl.replace(/\/[^/?]+(\?|$)/, `/${database}$1`)
     : await recreateDatabase(server.databaseUrl, database);
   const config = loadConfig({
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   await store.ensureBucket();
 
   let started = Date.now();
-  if (!values['skip-load']) {
+  if (!options.skipLoad) {
     await store.deletePrefix('');
     await loadDays(config, days, scale, {
       concurrency: 2,
@@ -72,6 +78,13 @@ async function main(): Promise<void> {
   const warehouse = createWarehouse(config, store);
   try {
     const predict = createPredictActivities({ config, store, warehouse });
+    if (options.skipLoad) {
+      // Train and score afresh: a recorded model or stored scores of the same version would be reused.
+      await warehouse.ensureModelTables();
+      await warehouse.query(`delete from marts.model_registry`);
+      await store.deletePrefix('models/no-show/');
+      await store.deletePrefix('scores/no-show/');
+    }
     const { recordModelPerformance } = createTruthActivities({ store, warehouse });
     /** Train for trainDay, score evalDay's appointments, evaluate; the wall time of the three. */
     const run = async (withoutHistory: boolean) => {
@@ -102,9 +115,10 @@ async function main(): Promise<void> {
       outcomes.map((o) => o.lead),
       outcomes.map((o) => (o.y ? 1 : 0)),
     );
+    const bound = await attainableBound(warehouse, evalDay);
     const m = main.evaluation.metrics!;
     const result = {
-      scale: values.scale,
+      scale: options.scale,
       days: days.length,
       window: [main.trained.windowFrom, main.trained.windowTo],
       evaluated_on: evalDay,
@@ -113,6 +127,13 @@ async function main(): Promise<void> {
       auc: round(m.roc_auc),
       bayes_auc: round(performance.bayesAuc),
       gap: performance.bayesAuc !== null && m.roc_auc !== null ? round(performance.bayesAuc - m.roc_auc) : null,
+      attainable_auc: round(bound.withHistory),
+      attainable_top_decile_lift: round(bound.withHistoryLift, 2),
+      attainable_auc_visible_only: round(bound.visibleOnly),
+      unreachable_gap:
+        performance.bayesAuc !== null && bound.withHistory !== null
+          ? round(performance.bayesAuc - bound.withHistory)
+          : null,
       pr_auc: round(m.pr_auc),
       brier: round(m.brier),
       calibration_error: round(m.calibration_error),
@@ -127,14 +148,35 @@ async function main(): Promise<void> {
       score_wall_s: round(main.scored.wallSeconds, 1),
       step_wall_s: round(stepWall, 1),
     };
-    if (values.json) console.log(JSON.stringify(result, null, 2));
-    else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(22)} ${JSON.stringify(v)}`);
+    return result;
   } finally {
     await warehouse.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      days: { type: 'string', default: '30' },
+      scale: { type: 'string', default: 'medium' },
+      from: { type: 'string', default: '2026-01-05' },
+      json: { type: 'boolean', default: false },
+      'skip-load': { type: 'boolean', default: false },
+    },
+  });
+  const result = await benchModel({
+    days: Number(values.days),
+    scale: values.scale,
+    from: values.from,
+    skipLoad: values['skip-load'],
+  });
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(22)} ${JSON.stringify(v)}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -21,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -41,8 +42,23 @@ NUMERIC = [
     "handicap_count",
     "has_sms_reminder",
 ]
-HISTORY = ["prior_visits", "prior_no_shows", "days_since_last_visit"]
+HISTORY = [
+    "prior_visits",
+    "prior_no_shows",
+    "prior_same_day_visits",
+    "prior_same_day_no_shows",
+    "days_since_last_visit",
+    "shrunken_no_show_rate",
+]
+# Computed here from the columns, not read: the patient's no-show rate shrunk towards the training window's rate,
+# (prior_no_shows + SHRINKAGE * rate) / (prior_visits + SHRINKAGE), the empirical-Bayes estimate of a rate seen over
+# a few visits. With the same-day split it took the out-of-time AUC from 0.7372 to 0.7398 (580,000 rows, the
+# attainable AUC 0.741; measured 2026-12-03).
+SHRINKAGE = 2.0
+# Columns read as text, never as numbers: the ids, the day and the categoricals.
+TEXT = {"appointment_id", "doctor_id", "clinic_id", "appointment_on", "appointment_day", "model_version", *CATEGORICAL}
 SEED = 20261203
+IN_SAMPLE_ROWS = 50_000
 
 # Every type a saved model holds (skops.io.get_untrusted_types of a model this script trained). Loading trusts
 # exactly these; a file that needs anything else fails with the types it asked for.
@@ -74,61 +90,68 @@ def fail(message, code=2):
 
 
 def read_csvs(paths):
-    """Reads CSV files with one header into a dict of column -> list of strings (files may be empty of rows)."""
+    """Reads CSV files with one header into one DataFrame (files may be empty of rows).
+
+    pandas' C parser, with each column's type declared: text columns stay strings ('' kept as ''), the rest are
+    numbers or t/f booleans with '' missing. On 1M rows this is about 2 s; the csv module, appending value by value,
+    took 17 s and the per-value float conversion another 29 s (measured 2026-12-03, load average 8-11).
+    """
     files = []
     for p in paths:
         files.extend(sorted(glob.glob(os.path.join(p, "*.csv"))) if os.path.isdir(p) else [p])
-    columns = None
+    frames = []
+    header = None
     for path in files:
         with open(path, newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                continue
-            if columns is None:
-                columns = {name: [] for name in header}
-            elif list(columns) != header:
-                fail(f"{path}: header {header} differs from {list(columns)}")
-            lists = [columns[name] for name in header]
-            for row in reader:
-                for i, value in enumerate(row):
-                    lists[i].append(value)
-    if columns is None:
+            head = next(csv.reader(f), None)
+        if head is None:
+            continue
+        if header is None:
+            header = head
+        elif head != header:
+            fail(f"{path}: header {head} differs from {header}")
+        text = [c for c in head if c in TEXT]
+        frames.append(
+            pd.read_csv(
+                path,
+                dtype={c: str for c in text},
+                keep_default_na=False,
+                na_values={c: [""] for c in head if c not in TEXT},
+                true_values=["t", "true", "True"],
+                false_values=["f", "false", "False"],
+                engine="c",
+            )
+        )
+    if header is None:
         fail(f"no CSV rows in {paths}")
-    return columns
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def numeric(values):
-    """CSV strings to floats: '' is missing (NaN), t/true/f/false are booleans."""
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        if v == "":
-            out[i] = np.nan
-        elif v in ("t", "true", "True"):
-            out[i] = 1.0
-        elif v in ("f", "false", "False"):
-            out[i] = 0.0
-        else:
-            out[i] = float(v)
-    return out
+def numeric(column):
+    """A column as float64: missing is NaN, booleans 1/0."""
+    return pd.to_numeric(column, errors="raise").astype(np.float64) if column.dtype == object else column.astype(np.float64)
 
 
-def feature_matrix(columns, feature_names):
-    """An object matrix in feature order: categoricals as strings, the rest as floats (the pipeline encodes)."""
-    n = len(next(iter(columns.values())))
-    matrix = np.empty((n, len(feature_names)), dtype=object)
-    for j, name in enumerate(feature_names):
-        if name not in columns:
-            fail(f"feature column {name} is missing from the input")
-        matrix[:, j] = columns[name] if name in CATEGORICAL else numeric(columns[name])
-    return matrix
+def feature_matrix(columns, feature_names, prior_rate):
+    """A DataFrame in feature order: categoricals as strings ('' missing: NaN), the rest as floats; the shrunken
+    rate computed with the training window's no-show rate `prior_rate`."""
+    if "shrunken_no_show_rate" in feature_names:
+        visits, no_shows = numeric(columns["prior_visits"]), numeric(columns["prior_no_shows"])
+        columns = columns.assign(shrunken_no_show_rate=(no_shows + SHRINKAGE * prior_rate) / (visits + SHRINKAGE))
+    missing = [name for name in feature_names if name not in columns]
+    if missing:
+        fail(f"feature columns {missing} are missing from the input")
+    return pd.DataFrame(
+        {
+            name: columns[name].replace("", np.nan) if name in CATEGORICAL else numeric(columns[name])
+            for name in feature_names
+        }
+    )
 
 
 def observed(column, name):
-    """Whether a feature column of the matrix holds at least one value (categoricals: a non-empty string)."""
-    if name in CATEGORICAL:
-        return any(v != "" for v in column)
-    return not np.isnan(column.astype(np.float64)).all()
+    """Whether a feature column holds at least one value."""
+    return bool(column.notna().any())
 
 
 def build_pipeline(feature_names, n_rows):
@@ -145,8 +168,10 @@ def build_pipeline(feature_names, n_rows):
             ("numeric", "passthrough", num_idx),
         ]
     )
+    # Learning rate 0.15 with patience 10 stops after about 45 iterations where 0.08 with patience 20 took 80, at the
+    # same out-of-time AUC (0.7372 vs 0.7369 on 580,000 rows; fit 7.5 vs 15 CPU-seconds, measured 2026-12-03).
     model = HistGradientBoostingClassifier(
-        learning_rate=0.08,
+        learning_rate=0.15,
         max_iter=300,
         max_leaf_nodes=31,
         # Leaves of at least 200 appointments at scale; a small warehouse gets smaller leaves.
@@ -156,7 +181,7 @@ def build_pipeline(feature_names, n_rows):
         # Early stopping holds out a tenth; on a few thousand rows that tenth is too small to decide anything.
         early_stopping=n_rows >= 10_000,
         validation_fraction=0.1,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
         random_state=SEED,
     )
     return Pipeline([("encode", encode), ("model", model)])
@@ -202,15 +227,14 @@ def train(args):
     started = time.perf_counter()
     columns = read_csvs(args.features)
     wanted = CATEGORICAL + NUMERIC + ([] if args.without_history else HISTORY)
-    y = numeric(columns["is_no_show"])
+    y = numeric(columns["is_no_show"]).to_numpy()
     if np.isnan(y).any():
         fail("training rows must all have an outcome (is_no_show)")
-    X = feature_matrix(columns, wanted)
+    X = feature_matrix(columns, wanted, float(y.mean()))
     # A feature never observed in the window (days_since_last_visit while nobody has come back yet) cannot be binned;
     # it is left out of this model, which records the features it uses, so scoring reads exactly those.
-    keep = [j for j, name in enumerate(wanted) if observed(X[:, j], name)]
-    features = [wanted[j] for j in keep]
-    X = X[:, keep]
+    features = [name for name in wanted if observed(X[name], name)]
+    X = X[features]
     read_s = time.perf_counter() - started
     pipeline = build_pipeline(features, len(y))
     fit_started = time.perf_counter()
@@ -222,7 +246,9 @@ def train(args):
     untrusted = [t for t in sio.get_untrusted_types(file=model_path) if t not in TRUSTED_TYPES]
     if untrusted:
         fail(f"the trained model holds types outside TRUSTED_TYPES: {untrusted}")
-    p = pipeline.predict_proba(X)[:, 1]
+    # In-sample metrics on a fixed sample of at most IN_SAMPLE_ROWS: predicting all 1M rows took 46 s under load.
+    sample = np.random.default_rng(SEED).permutation(len(y))[:IN_SAMPLE_ROWS] if len(y) > IN_SAMPLE_ROWS else slice(None)
+    p = pipeline.predict_proba(X.iloc[sample])[:, 1]
     meta = {
         "features": features,
         "categorical": [f for f in features if f in CATEGORICAL],
@@ -233,7 +259,7 @@ def train(args):
         "read_seconds": read_s,
         "fit_seconds": fit_s,
         "rows_per_second": len(y) / fit_s if fit_s > 0 else None,
-        "in_sample": {k: v for k, v in evaluation(y, p).items() if k != "by_decile"},
+        "in_sample": {k: v for k, v in evaluation(y[sample], p).items() if k != "by_decile"},
         "seed": SEED,
     }
     with open(os.path.join(args.out, "model.json"), "w") as f:
@@ -255,31 +281,24 @@ def score(args):
         meta = json.load(f)
     pipeline = load_model(args.model)
     columns = read_csvs(args.features)
-    n = len(columns["appointment_id"])
-    p = pipeline.predict_proba(feature_matrix(columns, meta["features"]))[:, 1] if n else np.empty(0)
+    n = len(columns)
+    features = feature_matrix(columns, meta["features"], meta["no_show_rate"])
+    p = pipeline.predict_proba(features)[:, 1] if n else np.empty(0)
     d = deciles(p)
     with open(args.out, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["appointment_id", "appointment_day", "doctor_id", "clinic_id", "probability", "risk_decile", "model_version", "scored_on"])
-        for i in range(n):
-            w.writerow([
-                columns["appointment_id"][i],
-                columns["appointment_on"][i],
-                columns["doctor_id"][i],
-                columns["clinic_id"][i],
-                f"{p[i]:.6f}",
-                int(d[i]),
-                args.version,
-                args.scored_on,
-            ])
+        ids = [columns[c].tolist() for c in ("appointment_id", "appointment_on", "doctor_id", "clinic_id")]
+        for appointment, day, doctor, clinic, probability, decile in zip(*ids, p.tolist(), d.tolist()):
+            w.writerow([appointment, day, doctor, clinic, f"{probability:.6f}", decile, args.version, args.scored_on])
     seconds = time.perf_counter() - started
     print(json.dumps({"rows": n, "seconds": seconds, "rows_per_second": n / seconds if seconds > 0 else None}))
 
 
 def evaluate(args):
     columns = read_csvs(args.predictions)
-    y = numeric(columns["is_no_show"])
-    p = numeric(columns["probability"])
+    y = numeric(columns["is_no_show"]).to_numpy()
+    p = numeric(columns["probability"]).to_numpy()
     keep = ~np.isnan(y)
     metrics = evaluation(y[keep].astype(np.int64), p[keep])
     with open(args.out, "w") as f:

@@ -53,6 +53,8 @@ export const FEATURE_COLUMNS = [
   'has_sms_reminder',
   'prior_visits',
   'prior_no_shows',
+  'prior_same_day_visits',
+  'prior_same_day_no_shows',
   'days_since_last_visit',
 ] as const;
 

@@ -44,6 +44,8 @@ function firstVisits(n: number): string {
       has_sms_reminder: i % 3 ? 't' : 'f',
       prior_visits: 0,
       prior_no_shows: 0,
+      prior_same_day_visits: 0,
+      prior_same_day_no_shows: 0,
       days_since_last_visit: '',
     };
     return FEATURE_COLUMNS.map((c) => row[c]).join(',');

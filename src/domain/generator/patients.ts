@@ -168,16 +168,46 @@ export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient
 
   // Propensity: scholarship holders, drinkers and some neighbourhoods miss more, patients with a
   // chronic condition a little less; the hidden part (12 bits of the first word) only history reveals.
+  const level =
+    visibleNoShowLevel(scholarship, alcoholism, hypertension || diabetes, neighbourhood) +
+    (HIDDEN_LEVELS[(h >>> 4) & 0xfff] as number);
+  out.noShowLevel = clampNoShowLevel(level);
+  return out;
+}
+
+/**
+ * The visible part of a patient's no-show level, before the hidden part is added and the sum clamped: what the
+ * patient's attributes (scholarship, alcoholism, a chronic condition, the neighbourhood's index in
+ * VITORIA_NEIGHBOURHOODS) say. Exported for the benchmark's attainable bound (bench/model-bound.ts), truth side only.
+ */
+export function visibleNoShowLevel(
+  scholarship: boolean,
+  alcoholism: boolean,
+  chronic: boolean,
+  neighbourhood: number,
+): number {
   const visible =
     (scholarship ? 0.3 : 0) +
     (alcoholism ? 0.3 : 0) -
-    (hypertension || diabetes ? 0.15 : 0) +
+    (chronic ? 0.15 : 0) +
     (NEIGHBOURHOOD_EFFECT[neighbourhood] as number) -
     VISIBLE_MEAN;
-  const level = Math.floor(visible * LEVELS_PER_UNIT + LEVEL_ZERO + 0.5) + (HIDDEN_LEVELS[(h >>> 4) & 0xfff] as number);
-  out.noShowLevel = level < 0 ? 0 : level >= NO_SHOW_LEVELS ? NO_SHOW_LEVELS - 1 : level;
-  return out;
+  return Math.floor(visible * LEVELS_PER_UNIT + LEVEL_ZERO + 0.5);
 }
+
+/** A no-show level kept inside 0..NO_SHOW_LEVELS-1. */
+export const clampNoShowLevel = (level: number): number =>
+  level < 0 ? 0 : level >= NO_SHOW_LEVELS ? NO_SHOW_LEVELS - 1 : level;
+
+/**
+ * The prior of the hidden part: each hidden level offset (in no-show levels) with its share of patients. Exported
+ * for the benchmark's attainable bound, truth side only.
+ */
+export const HIDDEN_LEVEL_PRIOR: ReadonlyArray<{ offset: number; share: number }> = (() => {
+  const counts = new Map<number, number>();
+  for (const offset of HIDDEN_LEVELS) counts.set(offset, (counts.get(offset) ?? 0) + 1);
+  return [...counts].map(([offset, n]) => ({ offset, share: n / HIDDEN_LEVELS.length }));
+})();
 
 /** The log-odds offset of a no-show level. */
 export const noShowOffset = (level: number): number => (level - LEVEL_ZERO) / LEVELS_PER_UNIT;

@@ -179,6 +179,17 @@ const NO_SHOW = (() => {
   return table;
 })();
 
+/**
+ * The table's no-show probability of an appointment booked `leadDays` ahead, with or without an SMS, of a patient
+ * aged `ageYears` at no-show level `level` (no reminder). Exported for the benchmark's attainable bound
+ * (bench/model-bound.ts), truth side only.
+ */
+export function noShowProbabilityAt(leadDays: number, sms: boolean, ageYears: number, level: number): number {
+  return NO_SHOW[
+    ((leadBucket(leadDays) * 2 + (sms ? 1 : 0)) * 4 + ageGroup(ageYears)) * NO_SHOW_LEVELS + level
+  ] as number;
+}
+
 /** Every comment, CSV-encoded: good ones, then neutral, then bad. */
 export const COMMENT_POOL: readonly string[] = [...COMMENTS.good, ...COMMENTS.neutral, ...COMMENTS.bad].map(csvField);
 const NEUTRAL_FROM = COMMENTS.good.length;
