@@ -52,7 +52,10 @@ describe('dailyPipeline end to end', () => {
     const progress = await handle.query<PipelineProgress>('progress');
     assert.deepEqual(
       progress.steps.map((s) => [s.name, s.state]),
-      ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'ratings', 'summary'].map((name) => [name, 'completed']),
+      ['ingest', 'dbt', 'report', 'cleanup', 'predict', 'remind', 'ratings', 'summary'].map((name) => [
+        name,
+        'completed',
+      ]),
     );
     return outcome.summary as PipelineSummary;
   };
