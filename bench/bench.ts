@@ -1,6 +1,10 @@
 /**
- * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers,history,model] [-- --history-days N]
- *  [-- --model-days N] [-- --model-scale S] [-- --scales medium,large]`
+ * `npm run bench [-- --json] [-- --skip generation,load,dbt,e2e] [-- --with workers,history,model,reminders]
+ *  [-- --history-days N] [-- --model-days N] [-- --model-scale S] [-- --reminders N] [-- --scales medium,large]`
+ *
+ * `reminders` (`--with reminders [--reminders N]`, default 250): the patient loop's sustained sends/s against the
+ * 25/s throttle and its callback-to-answer p50/p95, through the real reminder workflows, emulator and bot
+ * (bench/reminders.ts).
  *
  * `model` (`--with model [--model-days N] [--model-scale S]`, default 30 weekdays at medium): the no-show model's
  * AUC against the Bayes AUC and the attainable AUC, calibration, lift, ablation, and the predict step's speed
@@ -32,6 +36,7 @@ import { benchGeneration } from './generation.js';
 import { benchHistory, weekdayFrom } from './history.js';
 import { benchLoad } from './load.js';
 import { benchModel } from './model.js';
+import { benchReminders } from './reminders.js';
 import { peakRssMb, spawnWorker, stopWorker } from './spawn-worker.js';
 import { benchWorkers } from './workers.js';
 
@@ -45,11 +50,13 @@ async function main(): Promise<void> {
       'history-days': { type: 'string', default: '120' },
       'model-days': { type: 'string', default: '30' },
       'model-scale': { type: 'string', default: 'medium' },
+      reminders: { type: 'string', default: '250' },
     },
   });
   const skip = new Set(values.skip.split(',').filter(Boolean));
   // Sections that run only when asked for.
-  for (const optIn of ['workers', 'history', 'model']) if (!values.with.split(',').includes(optIn)) skip.add(optIn);
+  for (const optIn of ['workers', 'history', 'model', 'reminders'])
+    if (!values.with.split(',').includes(optIn)) skip.add(optIn);
   const scales = (values.scales ?? 'medium,large').split(',').filter(Boolean);
   const log = (line: string): void => {
     if (!values.json) console.log(line);
@@ -212,6 +219,12 @@ async function main(): Promise<void> {
     } finally {
       await client.connection.close();
     }
+  }
+
+  if (!skip.has('reminders')) {
+    const count = Number(values.reminders);
+    if (!Number.isInteger(count) || count < 2) throw new Error('--reminders must be a whole number, 2 or more');
+    result.reminders = await benchReminders(count, Math.min(50, count), log);
   }
 
   if (!skip.has('model')) {
