@@ -17,6 +17,7 @@ import {
 } from './entities.js';
 import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE, PUBLISHED_ONLY_PREDICATE } from './published.js';
 import { RATING_REQUESTS_COLUMNS, RATING_REQUESTS_TABLE } from './rating-requests.js';
+import { REMINDER_EVENTS_COLUMNS, REMINDER_EVENTS_TABLE } from './reminders.js';
 
 /** Path of the generated file, relative to the repository root. */
 export const SOURCES_YAML_PATH = 'dbt/models/staging/__sources.yml';
@@ -129,11 +130,26 @@ function ratingRequestsEntry(): Record<string, unknown> {
   };
 }
 
+/** The reminders' events (src/domain/reminders.ts): not a batch table either; the key is (appointment_id, event). */
+function reminderEventsEntry(): Record<string, unknown> {
+  return {
+    name: REMINDER_EVENTS_TABLE.split('.')[1],
+    description:
+      'One row per reminded or held-out appointment and event (selected, sent, confirmed, cancelled, no-answer, ' +
+      'undeliverable), written by appointmentReminders and each reminder-<appointmentId> workflow; not a batch table.',
+    columns: REMINDER_EVENTS_COLUMNS.map((column) => {
+      const tests: Test[] = ['not_null'];
+      if ('accepted' in column) tests.push({ accepted_values: { arguments: { values: [...column.accepted] } } });
+      return { name: column.name, description: column.description, data_tests: tests };
+    }),
+  };
+}
+
 /**
  * Renders the dbt sources YAML for every entity: source `raw`, one table per entity with descriptions, and the
  * tests that hold at raw level for published batches (not_null on required columns, unique on keys that never
  * repeat across batches, per-batch uniqueness for snapshot entities, relationships on foreign keys,
- * accepted_values on enumerations), then the published-days table and the rating requests. Pure and deterministic, so the drift check can
+ * accepted_values on enumerations), then the published-days table, the rating requests and the reminder events. Pure and deterministic, so the drift check can
  * compare bytes.
  */
 export function renderSourcesYaml(): string {
@@ -146,7 +162,7 @@ export function renderSourcesYaml(): string {
         description:
           'Raw tables loaded by the pipeline: one batch per entity and run date (column batch_date); a reload replaces ' +
           'its batch. A date is read only once published (all seven batches loaded).',
-        tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry(), ratingRequestsEntry()],
+        tables: [...ENTITY_NAMES.map(tableEntry), publishedEntry(), ratingRequestsEntry(), reminderEventsEntry()],
       },
     ],
   };

@@ -45,6 +45,24 @@ describe('incremental marts', { timeout: 900_000 }, () => {
   /** Generates, loads and publishes one day, as ingestEntity and publishDay do. */
   const ingest = (date: string): Promise<void> => ingestDay(h, date);
 
+  /**
+   * Reminder events for about 6% of a day's appointments, as appointmentReminders and the reminders record them the
+   * day before: every fifth held out, the rest sent, risk spread over four bands. Idempotent (the events' key).
+   */
+  const remind = async (date: string): Promise<void> => {
+    await h.warehouse.query(
+      `insert into raw.reminder_events (appointment_id, patient_id, decided_on, appointment_on, probability, arm, event, at)
+       select a.appointment_id, a.patient_id, a.batch_date - 1, a.batch_date, 0.3 + (a.appointment_id % 4) / 10.0,
+              case when a.appointment_id % 5 = 0 then 'holdout' else 'reminded' end, e.event, now()
+         from raw.appointments a
+        cross join (values ('selected'), ('sent')) as e (event)
+        where a.batch_date = cast($1 as date) and a.appointment_id % 50 < 3
+          and not (e.event = 'sent' and a.appointment_id % 5 = 0)
+       on conflict (appointment_id, event) do nothing`,
+      [date],
+    );
+  };
+
   const runDbt: ReturnType<typeof createDbtActivities>['runDbt'] = (input) =>
     createDbtActivities({ config: h.config }).runDbt(input);
 
@@ -66,10 +84,12 @@ describe('incremental marts', { timeout: 900_000 }, () => {
     // predecessors (7 before 1..6), a later month before an earlier one, and the first day in the middle.
     for (const date of order) {
       await ingest(date);
+      await remind(date);
       built.push(await runDbt({ runDate: date, scope: 'day' }));
     }
     // Day 4 again: reloaded (same bytes: the ledger skips the loads) and rebuilt.
     await ingest(day(4));
+    await remind(day(4));
     built.push(await runDbt({ runDate: day(4), scope: 'day' }));
     for (const summary of built) {
       assert.equal(summary.success, true, summary.command);
@@ -95,6 +115,7 @@ describe('incremental marts', { timeout: 900_000 }, () => {
 
     // The next day's run removes day 1 from the marts and adds day 11.
     await ingest(day(11));
+    await remind(day(11));
     const last = await runDbt({ runDate: day(11), scope: 'day' });
     assert.equal(last.testsFailed, 0);
     const incremental = await readMarts(day(11));

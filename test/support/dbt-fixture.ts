@@ -6,7 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createPublishedBatchesSql, createRatingRequestsSql } from '../../src/activities/warehouse/ddl.js';
+import {
+  createPublishedBatchesSql,
+  createRatingRequestsSql,
+  createReminderEventsSql,
+} from '../../src/activities/warehouse/ddl.js';
 import { ENTITY_NAMES, RAW_SCHEMA, csvColumns, type ColumnType, type EntityName } from '../../src/domain/entities.js';
 import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../src/domain/published.js';
 
@@ -33,6 +37,8 @@ export const MARTS = [
   'patient_conditions_monthly',
   'no_show_rates',
   'doctor_rating',
+  'reminder_outcomes',
+  'reminder_effect',
 ] as const;
 
 export const B1 = '2026-02-27';
@@ -237,6 +243,49 @@ export async function createRawTables(client: pg.Client): Promise<void> {
   }
   await client.query(createPublishedBatchesSql('postgres'));
   await client.query(createRatingRequestsSql('postgres'));
+  // The fixture's ids are text (A1, P1…); its reminder events follow them.
+  await client.query(createReminderEventsSql('postgres'));
+  await client.query(
+    'alter table raw.reminder_events alter column appointment_id type text, alter column patient_id type text',
+  );
+}
+
+/**
+ * Reminders chosen on B1 (a Friday) for B2's appointments: A4 reminded and confirmed, A5 reminded without an answer,
+ * A7 held out (and a no-show in B2's batch).
+ */
+export const REMINDER_EVENTS_FIXTURE: ReadonlyArray<{
+  id: string;
+  patient: string;
+  probability: number;
+  arm: string;
+  events: string[];
+}> = [
+  { id: 'A4', patient: 'P1', probability: 0.42, arm: 'reminded', events: ['selected', 'sent', 'confirmed'] },
+  { id: 'A5', patient: 'P3', probability: 0.33, arm: 'reminded', events: ['selected', 'sent', 'no-answer'] },
+  { id: 'A7', patient: 'P3', probability: 0.47, arm: 'holdout', events: ['selected'] },
+];
+
+/** Inserts reminder events chosen on B1 for B2's appointments, each of `rows`' events once (default: the fixture's). */
+export async function insertReminderEvents(
+  client: pg.Client,
+  rows: ReadonlyArray<{
+    id: string;
+    patient: string;
+    probability: number;
+    arm: string;
+    events: readonly string[];
+  }> = REMINDER_EVENTS_FIXTURE,
+): Promise<void> {
+  for (const r of rows) {
+    for (const event of r.events) {
+      await client.query(
+        `insert into raw.reminder_events (appointment_id, patient_id, decided_on, appointment_on, probability, arm, event, at)
+         values ($1, $2, $3, $4, $5, $6, $7, now())`,
+        [r.id, r.patient, B1, B2, r.probability, r.arm, event],
+      );
+    }
+  }
 }
 
 /** Publishes `batchDate` (dbt's staging reads published days only), with the fixture's rows of that date as counts. */
@@ -299,6 +348,7 @@ export async function createFixtureDatabase(prefix: string, dataDir: string): Pr
     await db.connect();
     await createRawTables(db);
     for (const entity of ENTITY_NAMES) await insertRows(db, entity, FIXTURE[entity]);
+    await insertReminderEvents(db);
     for (const day of [B1, B2]) await publishDay(db, day);
   } catch (err) {
     await db.end().catch(() => {});

@@ -14,9 +14,11 @@ import { REPEATED_ACROSS_BATCHES, SOURCES_YAML_PATH, renderSourcesYaml } from '.
 import { ENTITIES, ENTITY_NAMES, SPECIALTIES, csvColumns } from '../../src/domain/entities.js';
 import { PUBLISHED_BATCHES_COLUMNS, PUBLISHED_BATCHES_TABLE } from '../../src/domain/published.js';
 import { RATING_REQUESTS_COLUMNS, RATING_REQUESTS_TABLE } from '../../src/domain/rating-requests.js';
+import { REMINDER_EVENTS_COLUMNS } from '../../src/domain/reminders.js';
 
 /** The tables that are not an entity's batches. */
-const NOT_ENTITIES = [PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE];
+const REMINDER_EVENTS = 'reminder_events';
+const NOT_ENTITIES = [PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE, REMINDER_EVENTS];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -48,7 +50,7 @@ describe('dbt sources YAML', () => {
     assert.deepEqual([source.name, source.schema], ['raw', 'raw']);
     assert.deepEqual(
       source.tables.map((t) => t.name),
-      [...ENTITY_NAMES, PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE],
+      [...ENTITY_NAMES, PUBLISHED_BATCHES_TABLE, RATING_REQUESTS_TABLE, REMINDER_EVENTS],
     );
     for (const table of source.tables.filter((t) => !NOT_ENTITIES.includes(t.name))) {
       const entity = ENTITIES[table.name as keyof typeof ENTITIES];
@@ -104,6 +106,19 @@ describe('dbt sources YAML', () => {
     );
     assert.deepEqual(testNames(published.columns[0]!), ['not_null', 'unique']);
     assert.equal(PUBLISHED_BATCHES_COLUMNS.length, 2 + ENTITY_NAMES.length);
+  });
+
+  test('the reminder events are declared from their definition, tested whole, enumerations checked', () => {
+    const doc = parse(renderSourcesYaml()) as { sources: { tables: SourceTable[] }[] };
+    const events = doc.sources[0]!.tables.find((t) => t.name === REMINDER_EVENTS)!;
+    assert.deepEqual(
+      events.columns.map((c) => c.name),
+      REMINDER_EVENTS_COLUMNS.map((c) => c.name),
+    );
+    const byName = Object.fromEntries(events.columns.map((c) => [c.name, testNames(c)]));
+    assert.deepEqual(byName.arm, ['not_null', 'accepted_values']);
+    assert.deepEqual(byName.event, ['not_null', 'accepted_values']);
+    assert.deepEqual(byName.probability, ['not_null']);
   });
 
   test('the rating requests are declared from their definition: not a batch table, so tested whole', () => {
