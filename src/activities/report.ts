@@ -6,7 +6,13 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { doctorRatingMessage, type RiskReportFacts } from '../domain/messages.js';
-import type { NotificationResult, RatingsBySource } from '../domain/types.js';
+import { dayOfWeek } from '../domain/dates.js';
+import type {
+  NotificationResult,
+  RatingsBySource,
+  ReminderEffectFacts,
+  ReminderEffectPeriod,
+} from '../domain/types.js';
 import { workflowIds } from '../workflow-ids.js';
 import { renderDoctorRatingPngInChild, renderSpecPngInChild } from './chart-process.js';
 import { TOP_N, type DoctorRatingRow } from './charts.js';
@@ -42,6 +48,8 @@ export interface BuiltReport {
   topDoctor?: { name: string; score: number };
   /** Ratings in the whole ranking by source (survey, Telegram), not only the charted doctors'. */
   ratingsBySource?: RatingsBySource;
+  /** Mondays: what the reminders did last week and to date (marts.reminder_effect), when anything was compared. */
+  reminderEffect?: ReminderEffectFacts;
 }
 
 /** `postDoctorRatingReport` takes the build result as is. */
@@ -60,6 +68,54 @@ from marts.doctor_rating
 where as_of_on = cast($1 as date)
 order by score_rank, doctor_id
 limit ${TOP_N}`;
+
+/**
+ * The weekly reminder section: the whole-history row of marts.reminder_effect and the week that ended in the seven
+ * days before the run date (`$1`, `$2` = run date - 7). Plain SQL that PostgreSQL and Redshift both run.
+ */
+export const REMINDER_EFFECT_SQL = `select period, period_start, period_end, reminded, holdout, cancelled, relative_risk,
+       relative_risk_low, relative_risk_high, prevented_no_shows, prevented_low, prevented_high
+from marts.reminder_effect
+where period = 'all'
+   or (period = 'week' and period_end < cast($1 as date) and period_end >= cast($2 as date))
+order by period, period_end desc`;
+
+interface ReminderEffectRow {
+  period: 'week' | 'all';
+  period_start: string | Date;
+  period_end: string | Date;
+  reminded: number | string;
+  holdout: number | string;
+  cancelled: number | string;
+  relative_risk: number | string | null;
+  relative_risk_low: number | string | null;
+  relative_risk_high: number | string | null;
+  prevented_no_shows: number | string | null;
+  prevented_low: number | string | null;
+  prevented_high: number | string | null;
+}
+
+/** A date column as YYYY-MM-DD whichever way the driver returns it. */
+function isoDay(value: string | Date): string {
+  return value instanceof Date ? value.toISOString().slice(0, 10) : String(value).slice(0, 10);
+}
+
+function effectPeriod(row: ReminderEffectRow): ReminderEffectPeriod {
+  const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+  return {
+    from: isoDay(row.period_start),
+    to: isoDay(row.period_end),
+    reminded: Number(row.reminded),
+    holdout: Number(row.holdout),
+    cancelled: Number(row.cancelled),
+    relativeRisk: num(row.relative_risk),
+    low: num(row.relative_risk_low),
+    high: num(row.relative_risk_high),
+    prevented: num(row.prevented_no_shows),
+    preventedLow: num(row.prevented_low),
+    preventedHigh: num(row.prevented_high),
+  };
+}
 
 /** Failure type of `buildDoctorRatingReport` when the mart has no ranking for the run date (non-retryable). */
 export const NO_RATING_DATA = 'NoRatingData';
@@ -151,6 +207,7 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
     await store.put(reportKey, png, 'image/png');
     const reportUrl = await store.url(reportKey);
     const first = rows[0];
+    const reminderEffect = await weeklyReminderEffect(runDate);
     return {
       runDate,
       reportKey,
@@ -158,6 +215,18 @@ export function createReportActivities({ store, notifier, query }: ReportDeps) {
       doctorsRanked,
       ...(first ? { topDoctor: { name: first.full_name, score: Number(first.score) } } : {}),
       ratingsBySource: { survey: Number(first?.survey_ratings ?? 0), telegram: Number(first?.telegram_ratings ?? 0) },
+      ...(reminderEffect ? { reminderEffect } : {}),
     };
+  }
+
+  /** Mondays only (the weekly report): last week's and the whole history's rows of marts.reminder_effect. */
+  async function weeklyReminderEffect(runDate: string): Promise<ReminderEffectFacts | undefined> {
+    if (dayOfWeek(runDate) !== 'Monday') return undefined;
+    const weekBefore = new Date(Date.parse(`${runDate}T00:00:00Z`) - 7 * 86_400_000).toISOString().slice(0, 10);
+    const rows = await query<ReminderEffectRow>(REMINDER_EFFECT_SQL, [runDate, weekBefore]);
+    const all = rows.find((r) => r.period === 'all');
+    if (!all) return undefined;
+    const week = rows.find((r) => r.period === 'week');
+    return { ...(week ? { week: effectPeriod(week) } : {}), toDate: effectPeriod(all) };
   }
 }

@@ -9,6 +9,7 @@ import type {
   NotificationResult,
   PatientMessage,
   PipelineSummary,
+  ReminderEffectPeriod,
   ReportResult,
   StaffMessage,
 } from './types.js';
@@ -42,7 +43,7 @@ export function doctorRatingMessage(scope: string, report: ReportFacts): StaffMe
   const top = report.topDoctor
     ? `*Top doctor:* ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
     : '*Top doctor:* none yet (no rated doctors)';
-  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}${bySourceLine(report, '\n*Ratings:* ')}\n<${report.reportUrl}|Open the chart>`;
+  const summary = `${top}\n*Doctors ranked:* ${report.doctorsRanked}${bySourceLine(report, '\n*Ratings:* ')}${reminderLines(report, true)}\n<${report.reportUrl}|Open the chart>`;
   return {
     audience: 'staff',
     scope,
@@ -111,7 +112,29 @@ export function doctorRatingCaption(report: ReportFacts): string {
   const top = report.topDoctor
     ? `Top doctor: ${report.topDoctor.name} (score ${report.topDoctor.score.toFixed(1)})`
     : 'No rated doctors yet';
-  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}${bySourceLine(report, '\nRatings: ')}`;
+  return `Doctor rating — ${report.runDate}\n${top}\nDoctors ranked: ${report.doctorsRanked}${bySourceLine(report, '\nRatings: ')}${reminderLines(report, false)}`;
+}
+
+/**
+ * The weekly reminder section of the Monday report: per span, the relative risk of a no-show with its 95% interval
+ * and the no-shows prevented, e.g. "Reminders 2026-03-02–2026-03-06: no-show risk ×0.77 (95% CI 0.70–0.85),
+ * 120 no-shows prevented (80–160); 800 reminded, 200 held out, 12 cancelled". Nothing on other days.
+ */
+function reminderLines(report: ReportFacts, bold: boolean): string {
+  const effect = report.reminderEffect;
+  if (!effect) return '';
+  const b = (s: string) => (bold ? `*${s}*` : s);
+  const n = (v: number) => v.toLocaleString('en-US');
+  const line = (label: string, p: ReminderEffectPeriod): string => {
+    const counts = `${n(p.reminded)} reminded, ${n(p.holdout)} held out, ${n(p.cancelled)} cancelled`;
+    const rr =
+      p.relativeRisk === null
+        ? 'no relative risk yet (no no-shows in an arm)'
+        : `no-show risk ×${p.relativeRisk.toFixed(2)} (95% CI ${p.low?.toFixed(2)}–${p.high?.toFixed(2)}), ` +
+          `${Math.round(p.prevented ?? 0)} no-shows prevented (${Math.round(p.preventedLow ?? 0)}–${Math.round(p.preventedHigh ?? 0)})`;
+    return `\n${b(`${label} ${p.from}–${p.to}:`)} ${rr}; ${counts}`;
+  };
+  return `${effect.week ? line('Reminders last week', effect.week) : ''}${line('Reminders to date', effect.toDate)}`;
 }
 
 /** "<prefix>1,234 survey · 56 Telegram", or nothing for a report built before ratings had sources. */

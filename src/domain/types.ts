@@ -119,7 +119,32 @@ export interface ReportResult {
   topDoctor?: { name: string; score: number };
   /** Ratings counted in the run date's ranking, by where they came from (absent in reports built before sources). */
   ratingsBySource?: RatingsBySource;
+  /** The Monday report's reminder section (marts.reminder_effect); absent on other days and before any reminder. */
+  reminderEffect?: ReminderEffectFacts;
   notifications: NotificationResult[];
+}
+
+/** What the reminders did over a span of appointment days (one row of marts.reminder_effect; aggregates only). */
+export interface ReminderEffectPeriod {
+  from: string;
+  to: string;
+  reminded: number;
+  holdout: number;
+  cancelled: number;
+  /** Mantel-Haenszel relative risk of a no-show, reminded vs held out, and its 95% interval; null without no-shows. */
+  relativeRisk: number | null;
+  low: number | null;
+  high: number | null;
+  /** No-shows prevented, and the same at the interval's bounds. */
+  prevented: number | null;
+  preventedLow: number | null;
+  preventedHigh: number | null;
+}
+
+/** The weekly reminder section: the last week with compared appointments before the report, and everything kept. */
+export interface ReminderEffectFacts {
+  week?: ReminderEffectPeriod;
+  toDate: ReminderEffectPeriod;
 }
 
 /** Ratings by source: the generated surveys and the patients' Telegram answers. */

@@ -15,7 +15,7 @@ import { createNotifyActivities } from '../../src/activities/notify.js';
 import { createReportActivities, type QueryFn } from '../../src/activities/report.js';
 import { keys, ObjectStore } from '../../src/activities/storage.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { doctorRatingMessage, noShowRiskMessage } from '../../src/domain/messages.js';
+import { doctorRatingCaption, doctorRatingMessage, noShowRiskMessage } from '../../src/domain/messages.js';
 import { sampleDoctorRatingRows } from '../support/doctor-rating-rows.js';
 import { freshDatabase, uniq, uniqueDate } from '../support/env.js';
 import { chatIdOf, startReceiver, type Receiver } from '../support/receiver.js';
@@ -81,6 +81,12 @@ describe('doctor-rating report activities', () => {
       avg_rating numeric(4,2), patients integer, billing_per_patient_amount numeric(12,2), score numeric(8,2),
       score_rank integer, survey_rating_count integer, telegram_rating_count integer,
       primary key (as_of_on, doctor_id))`);
+    // As dbt builds it (dbt/models/marts/reminder_effect.sql); empty unless a test fills it.
+    await pool.query(`create table marts.reminder_effect (
+      period text, period_start date, period_end date, strata integer, reminded integer, reminded_no_shows integer,
+      holdout integer, holdout_no_shows integer, cancelled integer, relative_risk double precision,
+      relative_risk_low double precision, relative_risk_high double precision, prevented_no_shows double precision,
+      prevented_low double precision, prevented_high double precision)`);
     config = loadConfig({
       ...process.env,
       HEALTHSYNTH_DATA_DIR: '/nonexistent-outbox-must-not-be-used',
@@ -230,6 +236,62 @@ describe('doctor-rating report activities', () => {
       [true, true],
     );
     assert.equal(receiver.requests.length, before + 2, 'sent once');
+  });
+
+  test("Mondays carry the reminders' effect, last week's and to date; other days do not", async () => {
+    // A Monday: 2016-03-07. Rows of marts.reminder_effect: two weeks and the whole history; the week that ended in
+    // the seven days before the Monday is 2016-02-29..2016-03-04, the one before it is left out.
+    const monday = '2016-03-07';
+    await pool.query('delete from marts.reminder_effect');
+    await pool.query(`insert into marts.reminder_effect values
+      ('week', '2016-02-22', '2016-02-26', 3, 700, 160, 180, 58, 9, 0.86, 0.70, 1.05, 26.0, -7.6, 68.6),
+      ('week', '2016-02-29', '2016-03-04', 3, 800, 170, 200, 70, 12, 0.7712, 0.6501, 0.9148, 50.4, 15.8, 91.5),
+      ('all', '2016-02-22', '2016-03-04', 4, 1500, 330, 380, 128, 21, 0.80, 0.70, 0.92, 82.5, 28.7, 141.4)`);
+    await fillMart(monday, 3);
+    const { buildDoctorRatingReport } = activities();
+    const built = await buildDoctorRatingReport({ runDate: monday });
+    written.push(built.reportKey);
+    assert.deepEqual(built.reminderEffect, {
+      week: {
+        from: '2016-02-29',
+        to: '2016-03-04',
+        reminded: 800,
+        holdout: 200,
+        cancelled: 12,
+        relativeRisk: 0.7712,
+        low: 0.6501,
+        high: 0.9148,
+        prevented: 50.4,
+        preventedLow: 15.8,
+        preventedHigh: 91.5,
+      },
+      toDate: {
+        from: '2016-02-22',
+        to: '2016-03-04',
+        reminded: 1500,
+        holdout: 380,
+        cancelled: 21,
+        relativeRisk: 0.8,
+        low: 0.7,
+        high: 0.92,
+        prevented: 82.5,
+        preventedLow: 28.7,
+        preventedHigh: 141.4,
+      },
+    });
+    assert.match(
+      doctorRatingCaption(built),
+      /Reminders last week 2016-02-29–2016-03-04: no-show risk ×0\.77 \(95% CI 0\.65–0\.91\), 50 no-shows prevented \(16–92\); 800 reminded, 200 held out, 12 cancelled\nReminders to date 2016-02-22–2016-03-04: no-show risk ×0\.80/,
+    );
+
+    // The Tuesday after: the same rows, no section.
+    const tuesday = '2016-03-08';
+    await fillMart(tuesday, 3);
+    const other = await buildDoctorRatingReport({ runDate: tuesday });
+    written.push(other.reportKey);
+    assert.equal(other.reminderEffect, undefined);
+    assert.doesNotMatch(doctorRatingCaption(other), /Reminders/);
+    await pool.query('delete from marts.reminder_effect');
   });
 
   test('build is idempotent: a retry writes the same bytes to the same key', async () => {
