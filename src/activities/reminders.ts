@@ -70,6 +70,7 @@ interface Candidate {
   doctor_name: string | null;
   clinic_name: string | null;
   shift_start: string | null;
+  language: string | null;
 }
 
 /** Before a doctor's shift start is known (a doctor hired since the last snapshot): the clinics' opening time. */
@@ -160,7 +161,7 @@ export function createReminderActivities(deps: ReminderDeps) {
       if (!decision) {
         const rows = await warehouse.query<Candidate>(
           `select s.appointment_id, s.patient_id, r.probability, r.appointment_day,
-                  d.full_name as doctor_name, c.clinic_name, d.shift_start
+                  d.full_name as doctor_name, c.clinic_name, d.shift_start, pc.language
              from marts.no_show_risk r
              join raw.schedule s on s.appointment_id = cast(r.appointment_id as bigint) and s.batch_date = r.scored_on
              join ${PATIENT_CONTACTS} pc on pc.patient_id = s.patient_id and pc.opted_out_at is null
@@ -188,6 +189,7 @@ export function createReminderActivities(deps: ReminderDeps) {
               localTime: start.slice(0, 5),
               doctorName: r.doctor_name ?? 'the doctor',
               clinicName: r.clinic_name ?? 'the clinic',
+              language: r.language === 'en' ? 'en' : 'pt',
             };
           }),
         };

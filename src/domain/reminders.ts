@@ -62,6 +62,8 @@ export interface ReminderFacts {
   localTime: string;
   doctorName: string;
   clinicName: string;
+  /** The patient's language when linked (raw.patient_contacts); absent in decisions stored before it: Portuguese. */
+  language?: ReminderLanguage;
 }
 
 /** The selection of one run date, as stored at {@link reminderKeys}.decision (reruns reuse it). */

@@ -171,7 +171,8 @@ export async function appointmentReminder(rawFacts: ReminderFacts): Promise<Remi
   );
   const record = (event: ReminderEvent) => recordReminderEvent({ facts, event });
 
-  const message = reminderMessage(facts, 'pt');
+  // In the patient's language (a decision stored before languages has none: Portuguese, the network's).
+  const message = reminderMessage(facts, facts.language ?? 'pt');
   const delivery = await sendPatientMessage({
     scope: workflowIds.reminder(facts.appointmentId),
     name: 'reminder',

@@ -106,6 +106,7 @@ export const reminderInput = z.strictObject({
   localTime: z.string().regex(/^\d{2}:\d{2}$/),
   doctorName: z.string().min(1).max(200),
   clinicName: z.string().min(1).max(200),
+  language: z.enum(['pt', 'en']).optional(),
 });
 export const weekendNoticeInput = z.strictObject({ date: isoDate });
 export const scheduledWeekendNoticeInput = z.strictObject({ timezone: timezone.default('UTC') });

@@ -90,7 +90,8 @@ describe('appointment reminders', { timeout: 300_000 }, () => {
     p.heldOut = patient(heldOutId);
     p.lowRisk = patient(lowRiskId);
     p.optedOut = patient(optedOutId);
-    for (const x of Object.values(p)) await contacts.link(x.patientId, String(x.chatId));
+    // The silent patient's Telegram is in English: their reminder is too.
+    for (const x of Object.values(p)) await contacts.link(x.patientId, String(x.chatId), x === p.silent ? 'en' : 'pt');
     await contacts.optOutPatient(p.optedOut.patientId);
     await p.blocked.block();
 
@@ -168,6 +169,7 @@ describe('appointment reminders', { timeout: 300_000 }, () => {
       assert.match(message.text, /Clínica Jardim Camburi/);
       assert.match(message.text, new RegExp(time));
       assert.equal((await who.buttons()).length, 2);
+      assert.match(message.text, who === p.silent ? /^Reminder: you have an appointment/ : /^Lembrete: tem consulta/);
     }
     const confirmButtons = await p.confirm.buttons();
     const cancelButtons = await p.cancel.buttons();
