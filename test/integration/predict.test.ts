@@ -19,7 +19,7 @@ import { createPredictActivities, modelKeys, type TrainedModel } from '../../src
 import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
 import { weekdaysFrom } from '../../src/domain/dates.js';
 import { workflowIds } from '../../src/workflow-ids.js';
-import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
+import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
 import { risk } from '../support/risk-cli.js';
 
@@ -29,7 +29,11 @@ const rejected = (type: string) => (err: unknown) =>
 describe('no-show model', { timeout: 1_500_000 }, () => {
   let h: TestHarness;
   let dataDir: string;
-  const days = weekdaysFrom(uniqueDate(), 8);
+  // Fixed days with the harness's fixed seed: the data, the model (its random_state) and so the comparison are the
+  // same on every run, as the issue asks ("beats a lead-time-only baseline on a fixed seed"). Random days made it a
+  // draw: on 21,000 training rows the model's edge over lead time alone is about the AUC's sampling noise (one CI
+  // run measured 0.6966 against 0.6958). No other test loads 2019.
+  const days = weekdaysFrom('2019-03-04', 8);
   const trainDay = days[6] as string;
   const testDay = days[7] as string;
   let predict: ReturnType<typeof createPredictActivities>;
