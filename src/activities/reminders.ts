@@ -22,6 +22,7 @@ import {
   type ReminderFacts,
 } from '../domain/reminders.js';
 import type { ObjectStore } from './storage.js';
+import { createReminderEventsSql } from './warehouse/ddl.js';
 import type { Warehouse } from './warehouse/index.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -96,19 +97,7 @@ export function createReminderActivities(deps: ReminderDeps) {
         await contacts.close();
       }
       await warehouse.ensureModelTables();
-      await warehouse.query(
-        `create table if not exists ${REMINDER_EVENTS_TABLE} (
-           appointment_id bigint not null,
-           patient_id bigint not null,
-           decided_on date not null,
-           appointment_on date not null,
-           probability double precision not null,
-           arm varchar(16) not null check (arm in ('reminded', 'holdout')),
-           event varchar(16) not null check (event in (${REMINDER_EVENTS.map((e) => `'${e}'`).join(', ')})),
-           at timestamptz not null,
-           primary key (appointment_id, event)
-         )`,
-      );
+      await warehouse.query(createReminderEventsSql('postgres'));
     })().catch((err: unknown) => {
       tablesReady = undefined;
       throw err;

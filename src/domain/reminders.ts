@@ -19,6 +19,33 @@ export type ReminderOutcome = 'confirmed' | 'cancelled' | 'no-answer' | 'undeliv
 /** `raw.reminder_events`: one row per appointment and event (see {@link REMINDER_EVENTS}). */
 export const REMINDER_EVENTS_TABLE = 'raw.reminder_events';
 
+/**
+ * The columns of {@link REMINDER_EVENTS_TABLE} with their SQL type (the same on PostgreSQL and Redshift), in one
+ * place so the DDL (src/activities/warehouse/ddl.ts) and dbt's sources YAML (src/domain/dbt-sources.ts) agree. The
+ * key is (appointment_id, event). Not a batch table: rows arrive whenever a reminder's workflow records one.
+ */
+export const REMINDER_EVENTS_COLUMNS = [
+  { name: 'appointment_id', sql: 'bigint', description: 'The appointment the selection kept (either arm).' },
+  { name: 'patient_id', sql: 'bigint', description: 'The appointment’s patient.' },
+  { name: 'decided_on', sql: 'date', description: 'The run date whose scores chose it.' },
+  { name: 'appointment_on', sql: 'date', description: 'Day of the appointment (the next weekday after decided_on).' },
+  { name: 'probability', sql: 'double precision', description: 'The model’s no-show probability when chosen.' },
+  {
+    name: 'arm',
+    sql: 'varchar(16)',
+    description: 'reminded (gets the message) or holdout (the comparison group, chosen by a hash of the id).',
+    accepted: ['reminded', 'holdout'] as readonly string[],
+  },
+  {
+    name: 'event',
+    sql: 'varchar(16)',
+    description:
+      'selected (both arms), then for the reminded: sent and confirmed, cancelled or no-answer, or undeliverable.',
+    accepted: REMINDER_EVENTS as readonly string[],
+  },
+  { name: 'at', sql: 'timestamptz', description: 'When the event was recorded.' },
+] as const;
+
 /** One appointment the selection kept, in either arm: what the reminder's workflow needs, no contact data. */
 export interface ReminderFacts {
   appointmentId: number;

@@ -7,6 +7,7 @@
 import { csvColumns, ENTITIES, ENTITY_NAMES, RAW_SCHEMA, type Column, type EntityName } from '../../domain/entities.js';
 import { PUBLISHED_BATCHES, PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
 import { RATING_REQUESTS, RATING_REQUESTS_COLUMNS } from '../../domain/rating-requests.js';
+import { REMINDER_EVENTS_COLUMNS, REMINDER_EVENTS_TABLE } from '../../domain/reminders.js';
 import type { ShardObject } from '../../domain/types.js';
 
 /** The two SQL dialects the warehouse speaks. */
@@ -104,6 +105,7 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
     ...(dialect === 'postgres' ? addPublishedColumnsSql() : []),
     backfillPublishedSql(dialect),
     createRatingRequestsSql(dialect),
+    createReminderEventsSql(dialect),
   );
   return stmts;
 }
@@ -131,6 +133,21 @@ export function addPublishedColumnsSql(): string[] {
 export function createRatingRequestsSql(dialect: Dialect): string {
   const cols = RATING_REQUESTS_COLUMNS.map((c) => `  ${c.name} ${sqlType(c, dialect)}${c.nullable ? '' : ' NOT NULL'}`);
   return `CREATE TABLE IF NOT EXISTS ${RATING_REQUESTS} (\n${cols.join(',\n')},\n  PRIMARY KEY (appointment_id)\n)`;
+}
+
+/**
+ * The reminders' events (src/domain/reminders.ts): one row per appointment and event, keyed by both. Made with the
+ * raw tables so dbt's source exists before the first selection; PostgreSQL also checks the enumerations.
+ */
+export function createReminderEventsSql(dialect: Dialect): string {
+  const cols = REMINDER_EVENTS_COLUMNS.map((c) => {
+    const check =
+      dialect === 'postgres' && 'accepted' in c
+        ? ` CHECK (${c.name} IN (${c.accepted.map((v) => `'${v}'`).join(', ')}))`
+        : '';
+    return `  ${c.name} ${c.sql} NOT NULL${check}`;
+  });
+  return `CREATE TABLE IF NOT EXISTS ${REMINDER_EVENTS_TABLE} (\n${cols.join(',\n')},\n  PRIMARY KEY (appointment_id, event)\n)`;
 }
 
 /** The published-days table (src/domain/published.ts): one row per date whose seven batches are all loaded. */
