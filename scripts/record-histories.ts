@@ -29,6 +29,8 @@
  *    ratingRequest-<appointmentId>, which asks (the fake Telegram takes the message) and ends "no-response".
  *
  *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
+ *   node --import tsx scripts/record-histories.ts --only=retention-cleanup  the cleanup alone (started by hand, not as
+ *                                                                            the pipeline's child), the same way
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -57,6 +59,7 @@ import { installQuietRuntime, startWorker } from '../src/worker.js';
 import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
 import type { ratingRequests } from '../src/workflows/rating-requests.js';
+import type { retentionCleanup } from '../src/workflows/retention-cleanup.js';
 import { freshDatabase } from '../test/support/env.js';
 import { startReceiver } from '../test/support/receiver.js';
 import { writeScoredSchedule } from '../test/support/scored-schedule.js';
@@ -166,7 +169,11 @@ async function main(): Promise<void> {
       await recordFullRefresh(client, config, schedulePrefix);
       return;
     }
-    if (only) throw new Error(`--only: unknown scenario ${only} (known: dbt-full-refresh)`);
+    if (only === 'retention-cleanup') {
+      await recordRetentionCleanup(client, config);
+      return;
+    }
+    if (only) throw new Error(`--only: unknown scenario ${only} (known: dbt-full-refresh, retention-cleanup)`);
     for (const f of await readdir(HISTORIES_DIR)) {
       if (f.endsWith('.json')) await rm(path.join(HISTORIES_DIR, f));
     }
@@ -306,6 +313,23 @@ async function recordBackfilledTwice(
   if (second.runId === first.runId) throw new Error(`the second backfill of ${names.label} started no new run`);
   console.log(`${names.label} (second): ${await settle(client.workflow.getHandle(workflowId))}`);
   await record(client, names.second, workflowId, second.runId);
+}
+
+/**
+ * retentionCleanup of the pipeline's date started by hand (empty tables: every step is nothing-to-clean), for
+ * re-recording its history alone after a change to its steps.
+ */
+async function recordRetentionCleanup(client: Client, config: Config): Promise<void> {
+  const warehouse = createWarehouse(config, ObjectStore.fromConfig(config.s3));
+  await warehouse.ensureRawTables();
+  await warehouse.close();
+  const handle = await client.workflow.start<typeof retentionCleanup>(WORKFLOW_TYPES.retentionCleanup, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `record-retention-cleanup-${randomUUID().slice(0, 8)}`,
+    args: [{ runDate: PIPELINE_DATE, retentionDays: config.retentionDays }],
+  });
+  console.log(`retention cleanup ${PIPELINE_DATE}: ${await settle(handle)}`);
+  await record(client, 'retention-cleanup', handle.workflowId, handle.firstExecutionRunId);
 }
 
 /** dbtFullRefresh started by hand, and scheduledDbtFullRefresh started by a backfill of its schedule. */

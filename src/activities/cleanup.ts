@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import { isoDate, localDate, retentionCutoff } from '../domain/dates.js';
 import { ENTITY_NAMES } from '../domain/entities.js';
+import { reminderKeys } from '../domain/reminders.js';
 import type { CleanupTableResult } from '../domain/types.js';
 import { withHeartbeat } from './heartbeat.js';
 import { heartbeatIfActivity } from './load.js';
@@ -159,8 +160,10 @@ export function createCleanupActivities({
     },
 
     /**
-     * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder, and
-     * the day's `truth/appointments/dt=<date>/` (the synthetic source's true probabilities of those rows).
+     * Deletes the raw CSV objects of every day before `cutoff`: each entity's `raw/<entity>/dt=<date>/` folder, the
+     * day's `truth/appointments/dt=<date>/` (the synthetic source's true probabilities of those rows) and the
+     * reminders of the appointments on that day, `reminders/dt=<date>/` (decision.json: patient ids and risk scores;
+     * reminded.csv: who was reminded and what they answered).
      * The workflow runs it only after every table's expired rows were backed up and deleted (the backup is the
      * copy we keep). Idempotent: a retry finds fewer or no folders and deletes what is left. Heartbeats on a timer.
      */
@@ -175,8 +178,14 @@ export function createCleanupActivities({
       return withHeartbeat(
         () => ({ ...result }),
         async () => {
-          // The truth of a day goes with its raw objects: it is derived from the same rows.
-          for (const root of [...ENTITY_NAMES.map((e) => keys.rawRoot(e)), keys.truthRoot('appointments')]) {
+          // The truth of a day goes with its raw objects: it is derived from the same rows. The reminders' folders are
+          // dated by the appointments' day, as raw.reminder_events ages by it.
+          const roots = [
+            ...ENTITY_NAMES.map((e) => keys.rawRoot(e)),
+            keys.truthRoot('appointments'),
+            reminderKeys.root,
+          ];
+          for (const root of roots) {
             for (const folder of await store.listFolders(root)) {
               const date = folderDate(folder);
               if (date === undefined || date >= input.cutoff) continue;

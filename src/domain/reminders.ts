@@ -77,6 +77,8 @@ export interface ReminderDecision {
 
 /** Object keys by appointment day: the decision, and the reminded set the day's pipeline run generates outcomes with. */
 export const reminderKeys = {
+  /** The day folders `dt=<appointment day>/` live under it; retention deletes those of expired days. */
+  root: 'reminders/',
   decision: (appointmentOn: string) => `reminders/dt=${appointmentOn}/decision.json`,
   remindedSet: (appointmentOn: string) => `reminders/dt=${appointmentOn}/reminded.csv`,
 };

@@ -36,4 +36,9 @@ export const PATCHES = {
   appointmentReminders: 'appointment-reminders',
   /** dailyPipeline runs ratingRequests (patients rate their visits on Telegram) beside the report and the cleanup. */
   ratingRequests: 'rating-requests',
+  /**
+   * retentionCleanup also backs up and deletes the patient loop's expired rows, raw.rating_requests and
+   * raw.reminder_events, before the tables they reference.
+   */
+  patientLoopRetention: 'patient-loop-retention',
 } as const;

@@ -1,6 +1,7 @@
 /**
  * retentionCleanup: back up, verify and delete rows older than the retention window, table by table
- * (children before the rows they reference), then the raw objects of the expired days and the backups past
+ * (children before the rows they reference: the patient loop's ratings and reminder events first), then the raw
+ * objects of the expired days (with the reminders' day folders) and the backups past
  * BACKUP_RETENTION_DAYS, then send staff a note (Slack and the staff Telegram chat, at most once per date) with
  * counts and the backup locations. Each table step is idempotent through the cleanup ledger, so a rerun neither
  * backs up twice nor deletes more.
@@ -28,6 +29,18 @@ export const RETENTION_ORDER = ['feedback', 'records', 'appointments', 'patients
 
 /** With tomorrow's schedule (PATCHES.tomorrowSchedule): it references nothing of its batch, so it can go last. */
 export const RETENTION_ORDER_WITH_SCHEDULE = [...RETENTION_ORDER, 'schedule'] as const;
+
+/**
+ * With the patient loop's tables (PATCHES.patientLoopRetention): the Telegram ratings and the reminders' events
+ * reference appointments (and the events, the schedule they were chosen from), so they go first. A run that stops
+ * between tables then never leaves a rating whose appointment is gone (dbt's relationships test of
+ * stg_telegram_ratings).
+ */
+export const RETENTION_ORDER_WITH_PATIENT_LOOP = [
+  'rating_requests',
+  'reminder_events',
+  ...RETENTION_ORDER_WITH_SCHEDULE,
+] as const;
 
 /** They heartbeat on a 5 s timer, so a worker that dies mid-cleanup is noticed (and the step retried) within 30 s. */
 const { cleanupTable, cleanupRawObjects, cleanupBackups } = proxyActivities<ActivityTypes>({
@@ -66,7 +79,12 @@ export async function retentionCleanup(rawInput: RetentionCleanupInput): Promise
   if (patched(PATCHES.retentionPersonalData)) {
     const today = await checkDateInput('retentionCleanup', 'runDate', runDate);
     cutoff = retentionCutoff(runDate, today, retentionDays);
-    const order = patched(PATCHES.tomorrowSchedule) ? RETENTION_ORDER_WITH_SCHEDULE : RETENTION_ORDER;
+    // Nested: a run from before tomorrow's schedule predates the patient loop too, and replays without either marker.
+    const order = patched(PATCHES.tomorrowSchedule)
+      ? patched(PATCHES.patientLoopRetention)
+        ? RETENTION_ORDER_WITH_PATIENT_LOOP
+        : RETENTION_ORDER_WITH_SCHEDULE
+      : RETENTION_ORDER;
     for (const table of order) {
       tables.push(await cleanupTable({ runDate, table, cutoff, ...(allowLargeCleanup ? { allowLargeCleanup } : {}) }));
     }

@@ -4,7 +4,9 @@
  * delete-share limit refuses a cleanup that would take too much of a table (nothing backed up, deleted or
  * recorded) unless allowed; the load-ledger rows of removed batches go with them, so a reload really loads;
  * patients go no earlier than the appointments that point at them; raw objects of expired days and old
- * backups are deleted (in a bucket of their own, since those sweeps cover the whole bucket).
+ * backups are deleted (in a bucket of their own, since those sweeps cover the whole bucket). The patient loop's
+ * tables (raw.rating_requests, raw.reminder_events) and the reminders' day folders age with their appointment's day
+ * under the same guarantees.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -56,7 +58,8 @@ describe('retention cleanup on PostgreSQL', () => {
   /** This database belongs to this file alone; each test starts from empty tables so its counts are exact. */
   const reset = () =>
     warehouse.query(
-      'TRUNCATE raw.patients, raw.appointments, raw.records, raw.feedback, raw._load_ledger, raw._cleanup_ledger',
+      'TRUNCATE raw.patients, raw.appointments, raw.records, raw.feedback, raw.rating_requests, raw.reminder_events, ' +
+        'raw._load_ledger, raw._cleanup_ledger',
     );
 
   /**
@@ -84,6 +87,38 @@ describe('retention cleanup on PostgreSQL', () => {
   }
   const count = async (table: string) =>
     (await warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM raw.${table}`))[0]?.n;
+  /** One finished rating request per appointment id, on `day`: rated (with a comment that needs quoting) or not. */
+  async function insertRatingRequests(day: string, ids: number[]) {
+    for (const id of ids) {
+      const rated = id % 2 === 1;
+      await warehouse.query(
+        `INSERT INTO raw.rating_requests
+           (appointment_id, patient_id, appointment_day, status, rating, comment, answered_at, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          id,
+          500_000 + id,
+          day,
+          rated ? 'rated' : 'no-response',
+          rated ? (id % 5) + 1 : null,
+          rated ? 'Atenciosa, pontual\nvoltarei' : null,
+          rated ? `${day} 19:00:00` : null,
+          `${day} 19:00:01`,
+        ],
+      );
+    }
+  }
+  /** `events` of the reminder of appointment `id` on `day` (chosen the weekday before), in the reminded arm. */
+  async function insertReminderEvents(day: string, id: number, events: string[]) {
+    for (const event of events) {
+      await warehouse.query(
+        `INSERT INTO raw.reminder_events
+           (appointment_id, patient_id, decided_on, appointment_on, probability, arm, event, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [id, 600_000 + id, addDays(day, -1), day, 0.25 + (id % 50) / 100, 'reminded', event, `${day} 07:00:00+00`],
+      );
+    }
+  }
   const ledgerDates = async (entity: string) =>
     (
       await warehouse.query<{ d: string }>(
@@ -292,6 +327,147 @@ describe('retention cleanup on PostgreSQL', () => {
       [60_001, 60_002, 60_003, 60_004, 60_005].map((id) => `Maria Teste ${id}`),
     );
   });
+
+  test("the patient loop's tables: expired ratings and reminder events are backed up, verified and deleted", async () => {
+    const { runDate, cutoff } = await freshRun(30, ['rating_requests', 'reminder_events']);
+    const old = addDays(runDate, -40);
+    const recent = addDays(runDate, -3);
+    // Ratings age by the appointment's day: 3 expired, 1 on the cutoff day and 11 recent ones stay (3 of 15 = 0.2).
+    await insertRatingRequests(old, [70_001, 70_002, 70_003]);
+    await insertRatingRequests(cutoff, [70_101]);
+    await insertRatingRequests(
+      recent,
+      Array.from({ length: 11 }, (_, i) => 70_201 + i),
+    );
+    // Reminder events age by appointment_on; one appointment has several events (the key is (appointment_id, event)).
+    await insertReminderEvents(old, 71_001, ['selected', 'sent', 'confirmed']);
+    await insertReminderEvents(addDays(cutoff, -1), 71_002, ['selected']);
+    await insertReminderEvents(cutoff, 71_101, ['selected', 'sent']); // kept
+    for (let i = 0; i < 7; i++) await insertReminderEvents(recent, 71_201 + i, ['selected', 'sent']); // kept
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+
+    const ratings = await cleanupTable({ runDate, table: 'rating_requests', cutoff });
+    const ratingsKey = `${keys.backupPrefix('rating_requests', runDate)}part-00000.csv`;
+    // Not a batch table: no load-ledger rows to remove, so the result names none.
+    assert.deepEqual(ratings, {
+      table: 'rating_requests',
+      cutoff,
+      backupKey: ratingsKey,
+      rowsBackedUp: 3,
+      rowsDeleted: 3,
+      status: 'cleaned',
+    });
+    const ratingsBackup = parse(await store.getText(ratingsKey), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      ratingsBackup.map((r) => [r.appointment_id, r.patient_id, r.appointment_day, r.status, r.rating]),
+      [
+        ['70001', '570001', old, 'rated', '2'],
+        ['70002', '570002', old, 'no-response', ''],
+        ['70003', '570003', old, 'rated', '4'],
+      ],
+    );
+    assert.equal(ratingsBackup[0]?.comment, 'Atenciosa, pontual\nvoltarei', 'the whole row, quoted comment included');
+    const ratingDays = await warehouse.query<{ d: string; n: number }>(
+      'SELECT appointment_day::text AS d, count(*)::int AS n FROM raw.rating_requests GROUP BY 1 ORDER BY 1',
+    );
+    assert.deepEqual(ratingDays, [
+      { d: cutoff, n: 1 },
+      { d: recent, n: 11 },
+    ]);
+
+    const events = await cleanupTable({ runDate, table: 'reminder_events', cutoff });
+    const eventsKey = `${keys.backupPrefix('reminder_events', runDate)}part-00000.csv`;
+    assert.deepEqual(events, {
+      table: 'reminder_events',
+      cutoff,
+      backupKey: eventsKey,
+      rowsBackedUp: 4,
+      rowsDeleted: 4,
+      status: 'cleaned',
+    });
+    const eventsBackup = parse(await store.getText(eventsKey), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      eventsBackup.map((r) => [r.appointment_id, r.event, r.appointment_on, r.patient_id, r.arm]),
+      [
+        ['71001', 'confirmed', old, '671001', 'reminded'],
+        ['71001', 'selected', old, '671001', 'reminded'],
+        ['71001', 'sent', old, '671001', 'reminded'],
+        ['71002', 'selected', addDays(cutoff, -1), '671002', 'reminded'],
+      ],
+    );
+    assert.deepEqual(Object.keys(eventsBackup[0] ?? {}), [
+      'appointment_id',
+      'patient_id',
+      'decided_on',
+      'appointment_on',
+      'probability',
+      'arm',
+      'event',
+      'at',
+    ]);
+    const eventDays = await warehouse.query<{ d: string; n: number }>(
+      'SELECT appointment_on::text AS d, count(*)::int AS n FROM raw.reminder_events GROUP BY 1 ORDER BY 1',
+    );
+    assert.deepEqual(eventDays, [
+      { d: cutoff, n: 2 },
+      { d: recent, n: 14 },
+    ]);
+
+    // The cleanup ledger records both, so a rerun is already-done and takes nothing that expired since.
+    const ledger = await warehouse.query<{ table_name: string; rows: number; backup_key: string }>(
+      'SELECT table_name, rows::int AS rows, backup_key FROM raw._cleanup_ledger WHERE run_date = $1 ORDER BY 1',
+      [runDate],
+    );
+    assert.deepEqual(ledger, [
+      { table_name: 'rating_requests', rows: 3, backup_key: ratingsKey },
+      { table_name: 'reminder_events', rows: 4, backup_key: eventsKey },
+    ]);
+    await insertRatingRequests(old, [70_005]);
+    await insertReminderEvents(old, 71_005, ['selected']);
+    for (const table of ['rating_requests', 'reminder_events'] as const) {
+      const rerun = await cleanupTable({ runDate, table, cutoff });
+      assert.equal(rerun.status, 'already-done', table);
+    }
+    assert.equal(await count('rating_requests'), 13);
+    assert.equal(await count('reminder_events'), 17);
+  });
+
+  test("the patient loop's tables keep RETENTION_MAX_DELETE_SHARE and a backup that does not verify deletes nothing", async () => {
+    const { runDate, cutoff } = await freshRun(30, ['rating_requests', 'reminder_events']);
+    const old = addDays(runDate, -45);
+    await insertRatingRequests(old, [72_001, 72_002]);
+    await insertRatingRequests(runDate, [72_101, 72_102, 72_103]); // 2 of 5 would go (40%)
+    await insertReminderEvents(old, 73_001, ['selected', 'sent']);
+    await insertReminderEvents(runDate, 73_101, ['selected', 'sent', 'no-answer']);
+    const { cleanupTable } = createCleanupActivities({ warehouse, store, config });
+
+    await assert.rejects(cleanupTable({ runDate, table: 'rating_requests', cutoff }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, 'RetentionLimitExceeded');
+      assert.match(err.message, /raw\.rating_requests refused: it would delete 2 of 5 rows \(40\.0%\)/);
+      return true;
+    });
+    assert.equal(await count('rating_requests'), 5, 'nothing deleted');
+    assert.deepEqual(await store.list(keys.backupPrefix('rating_requests', runDate)), [], 'no backup written');
+
+    // A backup that re-reads short (one event of the appointment lost): the delete does not run.
+    await assert.rejects(
+      warehouse.cleanupExpired({ table: 'reminder_events', runDate, cutoff }, async () => ({
+        rows: 1,
+        keySum: '73001',
+      })),
+      { type: 'BackupVerificationFailed', nonRetryable: true },
+    );
+    assert.equal(await count('reminder_events'), 5);
+    assert.equal((await warehouse.query('SELECT 1 FROM raw._cleanup_ledger')).length, 0, 'no cleanup ledger row');
+
+    const allowed = await cleanupTable({ runDate, table: 'rating_requests', cutoff, allowLargeCleanup: true });
+    assert.equal(allowed.rowsDeleted, 2);
+    const events = await cleanupTable({ runDate, table: 'reminder_events', cutoff, allowLargeCleanup: true });
+    assert.equal(events.rowsDeleted, 2);
+    assert.equal(await count('rating_requests'), 3);
+    assert.equal(await count('reminder_events'), 3);
+  });
 });
 
 describe('raw objects and backups past their windows (a bucket of their own)', () => {
@@ -309,7 +485,7 @@ describe('raw objects and backups past their windows (a bucket of their own)', (
     store.client.destroy();
   });
 
-  test('cleanupRawObjects deletes every entity-day folder before the cutoff and nothing else', async () => {
+  test('cleanupRawObjects deletes every day folder before the cutoff (raw, reminders) and nothing else', async () => {
     const cutoff = '2013-03-01';
     const put = (key: string) => store.put(key, 'x\n', 'text/csv');
     const expired = [
@@ -317,12 +493,18 @@ describe('raw objects and backups past their windows (a bucket of their own)', (
       'raw/appointments/dt=2013-01-15/part-00001.csv',
       'raw/patients/dt=2013-01-15/part-00000.csv',
       'raw/clinics/dt=2013-02-28/part-00000.csv',
+      // The reminders of the appointments on an expired day: patient ids, risk scores, answers.
+      'reminders/dt=2013-02-28/decision.json',
+      'reminders/dt=2013-02-28/reminded.csv',
+      'reminders/dt=2013-01-15/reminded.csv',
     ];
     const kept = [
       'raw/appointments/dt=2013-03-01/part-00000.csv', // the cutoff day itself is inside the window
       'raw/feedback/dt=2013-06-01/part-00000.csv',
       'raw/appointments/README.txt', // not a day folder
       'reports/dt=2013-01-15/doctor-rating.png', // not raw data
+      'reminders/dt=2013-03-01/decision.json', // the cutoff day's appointments are still inside the window
+      'reminders/dt=2013-03-02/reminded.csv',
     ];
     for (const key of [...expired, ...kept]) await put(key);
     const { cleanupRawObjects } = createCleanupActivities({
@@ -330,7 +512,7 @@ describe('raw objects and backups past their windows (a bucket of their own)', (
       store,
       config,
     });
-    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 3, objectsDeleted: 4 });
+    assert.deepEqual(await cleanupRawObjects({ cutoff }), { prefixesDeleted: 5, objectsDeleted: 7 });
     assert.deepEqual(
       (await store.list('')).map((o) => o.key),
       [...kept].sort((a, b) => a.localeCompare(b)),

@@ -6,11 +6,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   canonicalObjects,
+  columnList,
   createRawTableSql,
   dateLiteral,
   deleteLedgerOfExpiredSql,
   ensureRawTablesSql,
   expiredPredicate,
+  hasLoadLedger,
+  RETENTION_TABLES,
+  retentionColumnList,
+  retentionOrderBy,
+  retentionTableName,
   sqlType,
   stringLiteral,
 } from '../../src/activities/warehouse/ddl.js';
@@ -82,6 +88,45 @@ describe('warehouse DDL', () => {
         stmts.some((s) => s.includes('CREATE INDEX')),
         dialect === 'postgres',
       );
+    }
+  });
+
+  test("retention covers the patient loop's tables: by the appointment's day, whole rows, no load ledger", () => {
+    assert.deepEqual(Object.keys(RETENTION_TABLES).sort(), [
+      'appointments',
+      'feedback',
+      'patients',
+      'rating_requests',
+      'records',
+      'reminder_events',
+      'schedule',
+    ]);
+    assert.equal(expiredPredicate('rating_requests', '2026-01-01'), "appointment_day < '2026-01-01'::date");
+    assert.equal(expiredPredicate('reminder_events', '2026-01-01'), "appointment_on < '2026-01-01'::date");
+    assert.equal(retentionTableName('reminder_events'), 'raw.reminder_events');
+    assert.equal(
+      retentionColumnList('rating_requests'),
+      'appointment_id, patient_id, appointment_day, status, rating, comment, answered_at, recorded_at',
+    );
+    assert.equal(
+      retentionColumnList('reminder_events'),
+      'appointment_id, patient_id, decided_on, appointment_on, probability, arm, event, at',
+    );
+    assert.equal(retentionColumnList('records'), columnList('records'));
+    // Several events per appointment: the backup is ordered by the whole key, so two exports are the same bytes.
+    assert.equal(retentionOrderBy('reminder_events'), 'appointment_id, event');
+    assert.equal(retentionOrderBy('feedback'), 'feedback_id');
+    assert.deepEqual(
+      (Object.keys(RETENTION_TABLES) as (keyof typeof RETENTION_TABLES)[]).filter((t) => !hasLoadLedger(t)),
+      ['rating_requests', 'reminder_events'],
+    );
+    assert.throws(() => deleteLedgerOfExpiredSql('reminder_events', 'true'), /not loaded in batches/);
+    for (const dialect of ['postgres', 'redshift'] as const) {
+      const events = ensureRawTablesSql(dialect).find((s) =>
+        s.startsWith('CREATE TABLE IF NOT EXISTS raw.reminder_events'),
+      );
+      assert.match(events ?? '', /PRIMARY KEY \(appointment_id, event\)/, dialect);
+      assert.equal(/CHECK \(event IN/.test(events ?? ''), dialect === 'postgres', dialect);
     }
   });
 

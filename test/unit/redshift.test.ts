@@ -474,7 +474,15 @@ describe('Redshift Data API adapter', () => {
    * listed in `dieDuring`, half a file and no manifest, then ABORTED) to the prefix its SQL names. Statements stay
    * STARTED for two polls first. Returns the prefixes UNLOAD was told to write to.
    */
-  function redshiftForCleanup(opts: { due: number; total: number; keySum: string; csv: string; dieDuring?: number[] }) {
+  function redshiftForCleanup(opts: {
+    due: number;
+    total: number;
+    keySum: string;
+    csv: string;
+    dieDuring?: number[];
+    /** Where the DELETE sits in the batch (3 after the two guards and the load-ledger delete; 2 without the latter). */
+    deleteIndex?: number;
+  }) {
     const unloadedTo: string[] = [];
     let statement = 0;
     rs.on(BatchExecuteStatementCommand).callsFake(({ Sqls }: { Sqls: string[] }) => ({
@@ -511,7 +519,7 @@ describe('Redshift Data API adapter', () => {
         SubStatements: Array.from({ length: 6 }, (_, i) => ({
           Id: `${Id}:${i + 1}`,
           Status: 'FINISHED',
-          ResultRows: i === 3 ? opts.due : i === 2 ? 1 : 0,
+          ResultRows: i === (opts.deleteIndex ?? 3) ? opts.due : i === 2 ? 1 : 0,
         })),
       };
     });
@@ -578,6 +586,48 @@ describe('Redshift Data API adapter', () => {
     // Every statement stayed STARTED for two polls: the adapter polled with its backoff, never resubmitted.
     assert.equal(rs.commandCalls(ExecuteStatementCommand).length, 3);
     assert.equal(rs.commandCalls(BatchExecuteStatementCommand).length, 2);
+  });
+
+  test('cleanupExpired of raw.reminder_events: whole rows unloaded, deleted by the date as verified, no load ledger', async () => {
+    const runDate = day();
+    const cols = 'appointment_id, patient_id, decided_on, appointment_on, probability, arm, event, at';
+    // Two events of appointment 7, one of 9: the key repeats, the checksum sums it over every row.
+    const csv =
+      `${cols.replace(/, /g, ',')}\n` +
+      '7,70,2024-12-01,2024-12-02,0.4,reminded,selected,2024-12-01 18:00:00+00\n' +
+      '7,70,2024-12-01,2024-12-02,0.4,reminded,sent,2024-12-01 18:00:05+00\n' +
+      '9,90,2024-12-01,2024-12-02,0.3,holdout,selected,2024-12-01 18:00:00+00\n';
+    const unloadedTo = redshiftForCleanup({ due: 3, total: 100, keySum: '23', csv, deleteIndex: 2 });
+    const result = await warehouse().cleanupExpired(
+      { table: 'reminder_events', runDate, cutoff: '2025-01-01', maxDeleteShare: 0.2 },
+      (b) => verifyBackup(store, 'reminder_events', b),
+    );
+    const prefix = unloadedTo[0] ?? '';
+    assert.deepEqual(result, {
+      table: 'reminder_events',
+      cutoff: '2025-01-01',
+      backupKey: `${prefix}part-000.csv`,
+      rowsBackedUp: 3,
+      rowsDeleted: 3,
+      status: 'cleaned',
+    });
+    const where = "appointment_on < '2025-01-01'::date";
+    const statements = rs.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql);
+    assert.equal(
+      statements[2],
+      `UNLOAD ('SELECT ${cols} FROM raw.reminder_events WHERE appointment_on < ''2025-01-01''::date') ` +
+        `TO 's3://${store.bucket}/${prefix}part-' IAM_ROLE '${ROLE}' FORMAT AS CSV HEADER PARALLEL OFF ` +
+        `MANIFEST EXTENSION 'csv' REGION 'eu-west-1'`,
+    );
+    const batch = sqlsSent()[1] ?? [];
+    assert.equal(batch.length, 5, 'share guard, count guard, delete, ledger clear and insert; no load-ledger delete');
+    assert.ok(!batch.some((sql) => sql.includes('raw._load_ledger')));
+    assert.equal(
+      batch[1],
+      `SELECT 1 / (CASE WHEN COUNT(*) = 3 AND COALESCE(SUM(appointment_id::decimal(38,0)), 0) = 23 THEN 1 ELSE 0 END) AS guard FROM raw.reminder_events WHERE ${where}`,
+    );
+    assert.equal(batch[2], `DELETE FROM raw.reminder_events WHERE ${where}`);
+    assert.match(batch[4] ?? '', /^INSERT INTO raw._cleanup_ledger .*'reminder_events'/);
   });
 
   test('cleanupExpired retried after an UNLOAD died half-way: a new prefix, the earlier files untouched', async () => {

@@ -146,7 +146,7 @@ describe('dailyPipeline failures (real workflows, one injected fault each)', () 
       const cleanup = summary.cleanup as CleanupResult;
       assert.deepEqual(
         cleanup.tables.map((t) => t.table),
-        ['feedback', 'records', 'appointments', 'patients', 'schedule'],
+        ['rating_requests', 'reminder_events', 'feedback', 'records', 'appointments', 'patients', 'schedule'],
       );
       assert.match((summary.report as { error: string }).error, /InjectedFault: chart renderer crashed/);
       const cleanupChild = await h.client.workflow.getHandle(workflowIds.cleanup(runDate)).describe();

@@ -83,6 +83,31 @@ describe('replay of recorded histories', () => {
     await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-patched' }, history);
   });
 
+  test('a cleanup recorded before patient-loop-retention replays its old tables (five, not seven)', async () => {
+    // It cleaned five tables and went on to the raw objects; the patient loop's two tables now run first, behind
+    // patched(PATCHES.patientLoopRetention), so this run (open at that deploy) still replays.
+    installQuietRuntime();
+    const history = historyFromJson(
+      await readFile(
+        path.join(HISTORIES_DIR, BEFORE_PATCHES, 'retention-cleanup-before-patient-loop-retention.json'),
+        'utf8',
+      ),
+    );
+    assert.ok(!patchIds(history).includes('patient-loop-retention'));
+    const activities = scheduledActivities(history);
+    assert.equal(activities.filter((a) => a === 'cleanupTable').length, 5);
+    assert.ok(activities.includes('cleanupRawObjects'), 'the run went past the tables');
+    const current = historyFromJson(
+      await readFile(path.join(HISTORIES_DIR, CURRENT, 'retention-cleanup.json'), 'utf8'),
+    );
+    assert.ok(patchIds(current).includes('patient-loop-retention'));
+    assert.equal(scheduledActivities(current).filter((a) => a === 'cleanupTable').length, 7);
+    await Worker.runReplayHistory(
+      { workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-patient-loop-retention' },
+      history,
+    );
+  });
+
   test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {
     // Guards the guard: if replay silently passed everything, the test above would prove nothing.
     installQuietRuntime();

@@ -113,6 +113,8 @@ describe('run dates are checked inside every workflow', () => {
     assert.deepEqual(
       summary.tables.map((t) => [t.table, t.status]),
       [
+        ['rating_requests', 'nothing-to-clean'],
+        ['reminder_events', 'nothing-to-clean'],
         ['feedback', 'nothing-to-clean'],
         ['records', 'nothing-to-clean'],
         ['appointments', 'nothing-to-clean'],

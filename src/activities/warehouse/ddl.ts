@@ -195,10 +195,29 @@ export function canonicalObjects(objects: readonly ShardObject[]): string {
   return JSON.stringify(sorted);
 }
 
+/** What retention needs to know of one table it prunes. */
+interface RetentionSpec {
+  /** The date that ages a row: it goes when this is before the cutoff. */
+  dateColumn: string;
+  /** The whole-number column whose sum, with the row count, checks the backup (need not be unique). */
+  key: string;
+  /** The backup's row order (default: the key); a key that repeats is ordered by the columns that make rows unique. */
+  orderBy?: readonly string[];
+  /**
+   * A batch of this table stays while that table still holds rows of the same batch (foreign keys resolve within a
+   * day's batch), so a row is never deleted before the rows pointing at it.
+   */
+  keptWhileReferencedBy?: EntityName;
+  /**
+   * The table is not loaded in batches (rows arrive when a patient's workflow records them): it has no batch_date
+   * and no load-ledger rows to remove with its rows.
+   */
+  notBatched?: true;
+}
+
 /**
- * Tables retention cleanup prunes, with the date that ages each row and the key column for the backup checksum.
- * `keptWhileReferencedBy`: a batch of this table stays while that table still holds rows of the same batch
- * (foreign keys resolve within a day's batch), so a row is never deleted before the rows pointing at it.
+ * Tables retention cleanup prunes, with the date that ages each row and the key column for the backup checksum: the
+ * entities' raw tables and the patient loop's tables (src/domain/rating-requests.ts, src/domain/reminders.ts).
  */
 export const RETENTION_TABLES = {
   appointments: { dateColumn: 'appointment_day', key: 'appointment_id' },
@@ -209,9 +228,18 @@ export const RETENTION_TABLES = {
   patients: { dateColumn: 'batch_date', key: 'patient_id', keptWhileReferencedBy: 'appointments' },
   // Tomorrow's schedule (patient and doctor ids, booking times) ages with its batch, as its raw objects do.
   schedule: { dateColumn: 'batch_date', key: 'appointment_id' },
-} as const satisfies Partial<
-  Record<EntityName, { dateColumn: string; key: string; keptWhileReferencedBy?: EntityName }>
->;
+  // The Telegram ratings (patient ids, stars, comments) age with the appointment they rate, as the appointment does.
+  rating_requests: { dateColumn: 'appointment_day', key: 'appointment_id', notBatched: true },
+  // The reminders' events (patient ids, risk scores, answers), up to six per appointment: the checksum sums the
+  // appointment ids of all of them, and the delete takes exactly the rows the date predicate selected and the backup
+  // verified (same transaction), so the key need not be unique.
+  reminder_events: {
+    dateColumn: 'appointment_on',
+    key: 'appointment_id',
+    orderBy: ['appointment_id', 'event'],
+    notBatched: true,
+  },
+} as const satisfies Record<string, RetentionSpec>;
 
 /** A table retention cleanup handles. */
 export type RetentionTable = keyof typeof RETENTION_TABLES;
@@ -221,6 +249,30 @@ export function isRetentionTable(value: unknown): value is RetentionTable {
   return typeof value === 'string' && Object.hasOwn(RETENTION_TABLES, value);
 }
 
+/** `raw.<table>` of a retention table (an entity's raw table, or one of the patient loop's). */
+export function retentionTableName(table: RetentionTable): string {
+  return `${RAW_SCHEMA}.${table}`;
+}
+
+/** The columns a retention backup holds, in table order: the whole row, so a restore loses nothing. */
+export function retentionColumnList(table: RetentionTable): string {
+  if (table === 'rating_requests') return RATING_REQUESTS_COLUMNS.map((c) => c.name).join(', ');
+  if (table === 'reminder_events') return REMINDER_EVENTS_COLUMNS.map((c) => c.name).join(', ');
+  return columnList(table);
+}
+
+/** The ORDER BY list of a retention backup: rows in key order, ties broken so two exports are byte for byte equal. */
+export function retentionOrderBy(table: RetentionTable): string {
+  const spec: RetentionSpec = RETENTION_TABLES[table];
+  return (spec.orderBy ?? [spec.key]).join(', ');
+}
+
+/** True when the table is loaded in batches, so its cleanup also removes the load-ledger rows of touched batches. */
+export function hasLoadLedger(table: RetentionTable): boolean {
+  const spec: RetentionSpec = RETENTION_TABLES[table];
+  return !spec.notBatched;
+}
+
 /**
  * The predicate selecting a table's expired rows: its date (for feedback, `submitted_at::date`) before
  * `cutoff`. Comparing the timestamp with the cutoff date is the same test and can use a sort key or index.
@@ -228,7 +280,7 @@ export function isRetentionTable(value: unknown): value is RetentionTable {
  * be dated after it); the subquery is uncorrelated and limited to expired batch dates, for both dialects.
  */
 export function expiredPredicate(table: RetentionTable, cutoff: string): string {
-  const spec: { dateColumn: string; keptWhileReferencedBy?: EntityName } = RETENTION_TABLES[table];
+  const spec: RetentionSpec = RETENTION_TABLES[table];
   const expired = `${spec.dateColumn} < ${dateLiteral(cutoff)}`;
   if (!spec.keptWhileReferencedBy) return expired;
   return (
@@ -243,11 +295,13 @@ export function expiredPredicate(table: RetentionTable, cutoff: string): string 
  * ledger describes it, whether all of its rows go or only some (appointments of one batch can fall on different
  * days). Without its ledger row a reload of that date loads the whole batch again instead of answering
  * `unchanged` over a table that no longer holds it; the next cleanup then removes the expired part again.
+ * Only for tables loaded in batches ({@link hasLoadLedger}); it throws for the others, which have no batch_date.
  */
 export function deleteLedgerOfExpiredSql(table: RetentionTable, where: string): string {
+  if (!hasLoadLedger(table)) throw new Error(`${retentionTableName(table)} is not loaded in batches: no ledger rows`);
   return (
     `DELETE FROM ${LOAD_LEDGER} WHERE entity = '${table}' AND batch_date IN ` +
-    `(SELECT DISTINCT batch_date FROM ${rawTable(table)} WHERE ${where})`
+    `(SELECT DISTINCT batch_date FROM ${retentionTableName(table)} WHERE ${where})`
   );
 }
 

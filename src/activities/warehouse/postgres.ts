@@ -28,11 +28,15 @@ import {
   deleteLedgerOfExpiredSql,
   ensureRawTablesSql,
   expiredPredicate,
+  hasLoadLedger,
   isRetentionTable,
   LOAD_LEDGER,
   PUBLISHED_BATCHES,
   rawTable,
   RETENTION_TABLES,
+  retentionColumnList,
+  retentionOrderBy,
+  retentionTableName,
 } from './ddl.js';
 import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
@@ -360,7 +364,7 @@ export class PostgresWarehouse implements Warehouse {
     await this.ensureRawTables();
 
     return this.transaction(async (client) => {
-      await client.query(`LOCK TABLE ${rawTable(table)} IN EXCLUSIVE MODE`);
+      await client.query(`LOCK TABLE ${retentionTableName(table)} IN EXCLUSIVE MODE`);
       if (spec.keptWhileReferencedBy) {
         await client.query(`LOCK TABLE ${rawTable(spec.keptWhileReferencedBy)} IN SHARE MODE`);
       }
@@ -380,7 +384,7 @@ export class PostgresWarehouse implements Warehouse {
       // One scan counts the rows due, the whole table (for the share limit) and the key sum of the rows due.
       const counted = await client.query<{ n: number; total: number; key_sum: string }>(
         `SELECT count(*) FILTER (WHERE ${where}) AS n, count(*) AS total, ` +
-          `COALESCE(sum(${spec.key}) FILTER (WHERE ${where}), 0)::text AS key_sum FROM ${rawTable(table)}`,
+          `COALESCE(sum(${spec.key}) FILTER (WHERE ${where}), 0)::text AS key_sum FROM ${retentionTableName(table)}`,
       );
       const n = counted.rows[0]?.n ?? 0;
       const total = counted.rows[0]?.total ?? 0;
@@ -393,7 +397,8 @@ export class PostgresWarehouse implements Warehouse {
       const backupKey = `${keys.backupPrefix(table, runDate)}part-00000.csv`;
       const out: Readable = client.query(
         copyTo(
-          `COPY (SELECT ${columnList(table)} FROM ${rawTable(table)} WHERE ${where} ORDER BY ${spec.key}) ` +
+          `COPY (SELECT ${retentionColumnList(table)} FROM ${retentionTableName(table)} WHERE ${where} ` +
+            `ORDER BY ${retentionOrderBy(table)}) ` +
             'TO STDOUT (FORMAT csv, HEADER true)',
         ),
       );
@@ -407,8 +412,9 @@ export class PostgresWarehouse implements Warehouse {
           'BackupVerificationFailed',
         );
       }
-      const unledgered = await client.query(deleteLedgerOfExpiredSql(table, where));
-      const deleted = await client.query(`DELETE FROM ${rawTable(table)} WHERE ${where}`);
+      // Tables loaded in batches lose the ledger rows of the batches touched; the patient loop's tables have none.
+      const unledgered = hasLoadLedger(table) ? await client.query(deleteLedgerOfExpiredSql(table, where)) : undefined;
+      const deleted = await client.query(`DELETE FROM ${retentionTableName(table)} WHERE ${where}`);
       if (deleted.rowCount !== verified.rows) {
         throw ApplicationFailure.nonRetryable(
           `DELETE removed ${deleted.rowCount} rows but the verified backup holds ${verified.rows}; rolled back`,
@@ -425,7 +431,7 @@ export class PostgresWarehouse implements Warehouse {
         cutoff,
         backupKey,
         rows: verified.rows,
-        ledgerRowsDeleted: unledgered.rowCount ?? 0,
+        ...(unledgered ? { ledgerRowsDeleted: unledgered.rowCount ?? 0 } : {}),
       });
     });
   }

@@ -9,13 +9,14 @@ import type { CleanupTableResult } from '../../domain/types.js';
 import { keys } from '../storage.js';
 import {
   CLEANUP_LEDGER,
-  columnList,
   dateLiteral,
   deleteLedgerOfExpiredSql,
   expiredPredicate,
+  hasLoadLedger,
   isRetentionTable,
-  rawTable,
   RETENTION_TABLES,
+  retentionColumnList,
+  retentionTableName,
   stringLiteral,
   type RetentionTable,
 } from './ddl.js';
@@ -59,8 +60,8 @@ export async function cleanupExpired(
   const keySumSql = `COALESCE(SUM(${key}::decimal(38,0)), 0)`;
   // Rows due and the whole table, in one statement (a cross join of two plain aggregates).
   const dueAndTotal = (select: string) =>
-    `SELECT ${select} FROM (SELECT COUNT(*) AS n, ${keySumSql} AS key_sum FROM ${rawTable(table)} WHERE ${where}) due ` +
-    `CROSS JOIN (SELECT COUNT(*) AS total FROM ${rawTable(table)}) whole`;
+    `SELECT ${select} FROM (SELECT COUNT(*) AS n, ${keySumSql} AS key_sum FROM ${retentionTableName(table)} WHERE ${where}) due ` +
+    `CROSS JOIN (SELECT COUNT(*) AS total FROM ${retentionTableName(table)}) whole`;
   const counted = await s.api.query<{ n: number; total: number; key_sum: string }>(
     dueAndTotal('due.n, whole.total, due.key_sum::varchar AS key_sum'),
   );
@@ -100,10 +101,11 @@ export async function cleanupExpired(
     [
       'count-guard',
       `SELECT 1 / (CASE WHEN COUNT(*) = ${verified.rows} AND ${keySumSql} = ${BigInt(verified.keySum).toString()} ` +
-        `THEN 1 ELSE 0 END) AS guard FROM ${rawTable(table)} WHERE ${where}`,
+        `THEN 1 ELSE 0 END) AS guard FROM ${retentionTableName(table)} WHERE ${where}`,
     ],
-    ['unledger', deleteLedgerOfExpiredSql(table, where)],
-    ['delete', `DELETE FROM ${rawTable(table)} WHERE ${where}`],
+    // Tables loaded in batches lose the ledger rows of the batches touched; the patient loop's tables have none.
+    ...(hasLoadLedger(table) ? [['unledger', deleteLedgerOfExpiredSql(table, where)] as [string, string]] : []),
+    ['delete', `DELETE FROM ${retentionTableName(table)} WHERE ${where}`],
     ['ledger-clear', `DELETE FROM ${CLEANUP_LEDGER} WHERE run_date = ${run} AND table_name = '${table}'`],
     [
       'ledger-insert',
@@ -124,7 +126,7 @@ export async function cleanupExpired(
     }
     if (err instanceof RedshiftStatementError && err.failedIndex === at('count-guard')) {
       throw ApplicationFailure.nonRetryable(
-        `${rawTable(table)} changed between backup and delete (no longer ${verified.rows} rows with the verified key sum); nothing deleted`,
+        `${retentionTableName(table)} changed between backup and delete (no longer ${verified.rows} rows with the verified key sum); nothing deleted`,
         'DeleteCountMismatch',
       );
     }
@@ -143,7 +145,7 @@ export async function cleanupExpired(
     cutoff,
     backupKey,
     rows: verified.rows,
-    ledgerRowsDeleted: done.SubStatements?.[at('unledger')]?.ResultRows ?? 0,
+    ...(hasLoadLedger(table) ? { ledgerRowsDeleted: done.SubStatements?.[at('unledger')]?.ResultRows ?? 0 } : {}),
   });
 }
 
@@ -152,7 +154,7 @@ export async function cleanupExpired(
  * clash must fail rather than replace files.
  */
 function unloadSql(s: RedshiftSession, table: RetentionTable, where: string, prefix: string): string {
-  const select = `SELECT ${columnList(table)} FROM ${rawTable(table)} WHERE ${where}`;
+  const select = `SELECT ${retentionColumnList(table)} FROM ${retentionTableName(table)} WHERE ${where}`;
   return (
     `UNLOAD (${stringLiteral(select, 'redshift')}) TO ${stringLiteral(s.store.s3Uri(`${prefix}part-`), 'redshift')} ` +
     `IAM_ROLE ${stringLiteral(s.iamRole, 'redshift')} FORMAT AS CSV HEADER PARALLEL OFF ` +
