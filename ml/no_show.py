@@ -149,9 +149,16 @@ def feature_matrix(columns, feature_names, prior_rate):
     )
 
 
+# A feature seen in fewer rows is left out. It is too rare to split on (leaves hold at least 5 rows), and early
+# stopping's validation tenth can take every row that has it, leaving the training part a column with no value,
+# which scikit-learn 1.9 cannot bin ("window shape cannot be larger than input array shape": a CI run whose
+# warehouse had a handful of returning patients in the window).
+MIN_OBSERVED = 20
+
+
 def observed(column, name):
-    """Whether a feature column holds at least one value."""
-    return bool(column.notna().any())
+    """Whether a feature column holds enough values to learn from (at least MIN_OBSERVED)."""
+    return int(column.notna().sum()) >= MIN_OBSERVED
 
 
 def build_pipeline(feature_names, n_rows):
@@ -235,8 +242,8 @@ def train(args):
     if np.isnan(y).any():
         fail("training rows must all have an outcome (is_no_show)")
     X = feature_matrix(columns, wanted, float(y.mean()))
-    # A feature never observed in the window (days_since_last_visit while nobody has come back yet) cannot be binned;
-    # it is left out of this model, which records the features it uses, so scoring reads exactly those.
+    # A feature (almost) never observed in the window (days_since_last_visit while nobody has come back yet) cannot be
+    # binned; it is left out of this model, which records the features it uses, so scoring reads exactly those.
     features = [name for name in wanted if observed(X[name], name)]
     X = X[features]
     read_s = time.perf_counter() - started

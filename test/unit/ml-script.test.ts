@@ -20,8 +20,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** `n` first visits: long lead times miss more often; nobody has an earlier visit (days_since_last_visit empty). */
-function firstVisits(n: number): string {
+/**
+ * `n` first visits: long lead times miss more often; nobody has an earlier visit (days_since_last_visit empty), but
+ * for the first `returning` rows, whose patient came back after 3 days.
+ */
+function firstVisits(n: number, returning = 0): string {
   const rows = Array.from({ length: n }, (_, i) => {
     const lead = i % 30;
     const row: Record<(typeof FEATURE_COLUMNS)[number], string | number> = {
@@ -46,7 +49,7 @@ function firstVisits(n: number): string {
       prior_no_shows: 0,
       prior_same_day_visits: 0,
       prior_same_day_no_shows: 0,
-      days_since_last_visit: '',
+      days_since_last_visit: i < returning ? 3 : '',
     };
     return FEATURE_COLUMNS.map((c) => row[c]).join(',');
   });
@@ -84,4 +87,15 @@ test('a feature never observed in the window is left out of the model, which the
       .map(probability)
       .reduce((a, b) => a + b, 0) / 100;
   assert.ok(byLead(29) > byLead(0) + 0.1, `lead 29: ${byLead(29)}, lead 0: ${byLead(0)}`);
+});
+
+test('a feature seen in a handful of rows is left out too: early stopping could hold out every one of them', async () => {
+  // 12,000 rows (early stopping on) with days_since_last_visit in 3 of them. scikit-learn 1.9 cannot bin a column
+  // with no value in the training part, which is what the validation tenth leaves when it takes all 3.
+  const features = path.join(dir, 'train-rare.csv');
+  await writeFile(features, firstVisits(12_000, 3));
+  const out = path.join(dir, 'model-rare');
+  await execa(mlVenvPython(), [ML_SCRIPT, 'train', '--features', features, '--out', out]);
+  const meta = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8')) as { unobserved: string[] };
+  assert.deepEqual(meta.unobserved, ['days_since_last_visit']);
 });
