@@ -264,26 +264,25 @@ export class PatientLoop {
       const button = offer.buttons.find((b) => b.action === action);
       if (button) presses[first.kind].push({ patient, data: button.data, appointmentId: first.appointmentId });
     }
-    // A reminder that has already ended (its appointment started, so it was recorded as no-answer) refuses the press
-    // as expired: pressed once, for the record. The others are pressed until the workflow has recorded the answer: a
-    // press that comes before the workflow has noted its message as sent is refused too, and a patient tries again.
-    const ended = await this.ids(
+    // Each is pressed until its workflow has ended it: a press that comes before the workflow has noted its message
+    // as sent is refused, and a patient tries again. A reminder whose appointment has started ends as no-answer and
+    // refuses every press as expired: those are counted.
+    const reminderIds = presses.r.map((x) => x.appointmentId);
+    await this.pressUntilEnded(
+      presses.r,
       `select distinct appointment_id from ${REMINDER_EVENTS_TABLE}
         where appointment_id = any($1) and event in ('confirmed', 'cancelled', 'no-answer', 'undeliverable')`,
-      presses.r.map((x) => x.appointmentId),
     );
-    const expired = presses.r.filter((x) => ended.has(x.appointmentId));
-    await this.pressAll(expired);
-    day.expired = expired.length;
-    this.expired += expired.length;
-    await this.pressUntilRecorded(
-      presses.r.filter((x) => !ended.has(x.appointmentId)),
+    const answered = await this.ids(
       `select distinct appointment_id from ${REMINDER_EVENTS_TABLE}
         where appointment_id = any($1) and event in ('confirmed', 'cancelled')`,
+      reminderIds,
     );
-    await this.pressUntilRecorded(
+    day.expired = reminderIds.filter((id) => !answered.has(id)).length;
+    this.expired += day.expired;
+    await this.pressUntilEnded(
       presses.q,
-      `select appointment_id from ${RATING_REQUESTS} where appointment_id = any($1) and status = 'rated'`,
+      `select appointment_id from ${RATING_REQUESTS} where appointment_id = any($1)`,
     );
     return day;
   }
@@ -297,8 +296,8 @@ export class PatientLoop {
     });
   }
 
-  /** Presses, then presses again (up to four rounds) those whose answer `recordedSql` does not find recorded. */
-  private async pressUntilRecorded(presses: readonly Press[], recordedSql: string): Promise<void> {
+  /** Presses, then presses again (up to four rounds) those `endedSql` does not find ended. */
+  private async pressUntilEnded(presses: readonly Press[], endedSql: string): Promise<void> {
     let todo = presses;
     for (let round = 0; round < 4 && todo.length > 0; round++) {
       if (round > 0) await sleep(1000 * round);
@@ -307,7 +306,7 @@ export class PatientLoop {
       let done = new Set<number>();
       for (;;) {
         done = await this.ids(
-          recordedSql,
+          endedSql,
           todo.map((x) => x.appointmentId),
         );
         if (done.size >= todo.length || Date.now() > deadline) break;
@@ -315,7 +314,8 @@ export class PatientLoop {
       }
       todo = todo.filter((x) => !done.has(x.appointmentId));
     }
-    if (todo.length > 0) this.opts.log(`  (${todo.length} answers were not recorded after four presses)`);
+    if (todo.length > 0)
+      this.opts.log(`  (${todo.length} presses were not answered by their workflow after four tries)`);
   }
 
   private async ids(sql: string, ids: number[]): Promise<Set<number>> {
