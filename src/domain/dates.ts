@@ -68,6 +68,20 @@ export function weekdaysFrom(from: string, n: number): string[] {
 }
 
 /**
+ * The `n` weekdays (Monday to Friday) ending at `date`, oldest first: `date` itself when it is a weekday, else the
+ * weekdays before it. `npm run demo -- --days N` runs these, so the last one is the run date asked for.
+ */
+export function weekdaysEndingAt(date: string, n: number): string[] {
+  if (n < 1) return [];
+  let from = date;
+  for (let found = 0; ; from = addDays(from, -1)) {
+    if (dayOfWeek(from) !== 'Saturday' && dayOfWeek(from) !== 'Sunday') found++;
+    if (found === n) break;
+  }
+  return weekdaysFrom(from, n);
+}
+
+/**
  * What is wrong with `date` as the date of a weekend notice, or undefined for a Saturday or Sunday. The notice
  * tells patients the clinics are closed this weekend, so on a weekday it would be false.
  */

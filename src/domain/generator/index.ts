@@ -24,3 +24,4 @@ export { DOCTOR_ID_STRIDE, clinicCount, doctorSlots } from './network.js';
 export { MIN_RUN_DATE, MAX_RUN_DATE, parseDayIndex, dayString } from './calendar.js';
 export { parseRemindedIds, REMINDED_ANSWER_HEADER, REMINDED_HEADER } from './reminded.js';
 export { REMINDED, REMINDED_CANCELLED } from './visits.js';
+export { scheduledAppointments, type ScheduledAppointment } from './schedule-patients.js';
