@@ -95,8 +95,8 @@ export interface DeliveryDeps {
  */
 export function createDeliverer({ store, notifier }: DeliveryDeps) {
   async function readRecord(key: string): Promise<DeliveryRecord | undefined> {
-    if (!(await store.head(key))) return undefined;
-    return JSON.parse(await store.getText(key)) as DeliveryRecord;
+    const text = await store.getTextIfExists(key);
+    return text === undefined ? undefined : (JSON.parse(text) as DeliveryRecord);
   }
 
   async function payloadFor(

@@ -85,8 +85,8 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
   const perChat = new Bottleneck.Group({ maxConcurrent: 1, minTime: PATIENT_SEND_LIMITS.perChatIntervalMs });
 
   async function readRecord(key: string): Promise<PatientDeliveryRecord | undefined> {
-    if (!(await deps.store.head(key))) return undefined;
-    return JSON.parse(await deps.store.getText(key)) as PatientDeliveryRecord;
+    const text = await deps.store.getTextIfExists(key);
+    return text === undefined ? undefined : (JSON.parse(text) as PatientDeliveryRecord);
   }
 
   return {

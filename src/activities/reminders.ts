@@ -128,8 +128,8 @@ export function createReminderActivities(deps: ReminderDeps) {
   }
 
   async function readDecision(key: string): Promise<ReminderDecision | undefined> {
-    if (!(await store.head(key))) return undefined;
-    return JSON.parse(await store.getText(key)) as ReminderDecision;
+    const text = await store.getTextIfExists(key);
+    return text === undefined ? undefined : (JSON.parse(text) as ReminderDecision);
   }
 
   return {

@@ -196,8 +196,22 @@ export class ObjectStore {
   }
 
   async getText(key: string): Promise<string> {
+    const text = await this.getTextIfExists(key);
+    if (text === undefined) throw new Error(`object s3://${this.bucket}/${key} does not exist`);
+    return text;
+  }
+
+  /** An object's text, or undefined when it does not exist: one request where head-then-get takes two. */
+  async getTextIfExists(key: string): Promise<string | undefined> {
+    let body: Readable;
+    try {
+      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body as Readable;
+    } catch (err) {
+      if (err instanceof NoSuchKey) return undefined;
+      throw err;
+    }
     const chunks: Buffer[] = [];
-    for await (const chunk of await this.get(key)) chunks.push(chunk as Buffer);
+    for await (const chunk of body) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   }
 

@@ -34,6 +34,9 @@ describe('ObjectStore against the S3 server', () => {
     assert.equal(await store.getText(key), body);
     assert.deepEqual(await store.head(key), put);
     assert.equal(await store.head(`${prefix}small/missing.csv`), undefined);
+    assert.equal(await store.getTextIfExists(key), body);
+    assert.equal(await store.getTextIfExists(`${prefix}small/missing.csv`), undefined);
+    await assert.rejects(store.getText(`${prefix}small/missing.csv`), /small\/missing\.csv does not exist/);
 
     await store.put(`${prefix}small/b.csv`, 'b');
     await store.put(`${prefix}other/c.csv`, 'c');
