@@ -3,6 +3,8 @@
  * reaches DATABASE_URL, and the S3 endpoint lists the bucket. npm test exports TEMPORAL_CLI.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
@@ -15,6 +17,16 @@ const config = loadConfig();
 test('the temporal CLI lists workflows on the stack', async () => {
   const { stdout } = await temporalCliOn(config.temporal, ['workflow', 'list', '--limit', '1', '-o', 'json']);
   assert.doesNotThrow(() => JSON.parse(stdout || '[]'));
+});
+
+test('the local Temporal keeps its SQLite file with a write-ahead log', (t) => {
+  if (config.temporal.address !== `127.0.0.1:${config.localPorts.temporal}`) {
+    return t.skip('Temporal is not the local stack’s');
+  }
+  // journal_mode=wal (src/stack/temporal.ts): SQLite keeps `<db>-wal` beside the database while it is open.
+  const db = path.join(config.dataDir, 'temporal', 'temporal.db');
+  assert.ok(existsSync(db), `${db} exists`);
+  assert.ok(existsSync(`${db}-wal`), `${db}-wal exists: the server runs in WAL mode`);
 });
 
 test('the Web UI answers', async () => {
