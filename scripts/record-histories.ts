@@ -31,6 +31,8 @@
  *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
  *   node --import tsx scripts/record-histories.ts --only=retention-cleanup  the cleanup alone (started by hand, not as
  *                                                                            the pipeline's child), the same way
+ *   node --import tsx scripts/record-histories.ts --only=appointment-reminders  the two reminder histories alone (on
+ *                                                                            the database a full recording left)
  * The pipeline runs in its own database (hs_record_histories), so the cleanup deletes nobody's rows.
  */
 import { randomInt, randomUUID } from 'node:crypto';
@@ -173,7 +175,15 @@ async function main(): Promise<void> {
       await recordRetentionCleanup(client, config);
       return;
     }
-    if (only) throw new Error(`--only: unknown scenario ${only} (known: dbt-full-refresh, retention-cleanup)`);
+    if (only === 'appointment-reminders') {
+      await recordReminders(client, config);
+      return;
+    }
+    if (only) {
+      throw new Error(
+        `--only: unknown scenario ${only} (known: dbt-full-refresh, retention-cleanup, appointment-reminders)`,
+      );
+    }
     for (const f of await readdir(HISTORIES_DIR)) {
       if (f.endsWith('.json')) await rm(path.join(HISTORIES_DIR, f));
     }

@@ -19,7 +19,9 @@ import {
   continueAsNew,
   defineUpdate,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   workflowInfo,
@@ -38,10 +40,20 @@ import {
 } from '../domain/reminders.js';
 import { PATIENT_ANSWER_UPDATE, workflowIds, type PatientAnswer } from '../workflow-ids.js';
 import { appointmentRemindersInput, parseInput, reminderInput } from './input.js';
+import { PATCHES } from './patches.js';
 
 const { selectReminders, reminderBatch, recordReminderEvent } = proxyActivities<ActivityTypes>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 10, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InvalidInput'] },
+});
+
+/**
+ * The same insert as a local activity (reminderLocalEvents): it runs in the worker that runs the reminder's workflow
+ * task, with no round trip through the task queue, and is retried by the worker (a marker in history records it).
+ */
+const { recordReminderEvent: recordReminderEventLocally } = proxyLocalActivities<ActivityTypes>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 10, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
 /**
@@ -169,7 +181,9 @@ export async function appointmentReminder(rawFacts: ReminderFacts): Promise<Remi
       },
     },
   );
-  const record = (event: ReminderEvent) => recordReminderEvent({ facts, event });
+  // Decided once, at the start: a run that began before the patch replays its activities for both events.
+  const recordEvent = patched(PATCHES.reminderLocalEvents) ? recordReminderEventLocally : recordReminderEvent;
+  const record = (event: ReminderEvent) => recordEvent({ facts, event });
 
   // In the patient's language (a decision stored before languages has none: Portuguese, the network's).
   const message = reminderMessage(facts, facts.language ?? 'pt');

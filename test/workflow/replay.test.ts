@@ -108,6 +108,32 @@ describe('replay of recorded histories', () => {
     );
   });
 
+  test('a reminder recorded before reminder-local-events replays its event activities; new ones record locally', async () => {
+    // It recorded `sent` and its outcome with two activities; reminders now use a local activity behind
+    // patched(PATCHES.reminderLocalEvents), so a reminder waiting for its answer at that deploy still replays.
+    installQuietRuntime();
+    const read = async (folder: string, file: string) =>
+      historyFromJson(await readFile(path.join(HISTORIES_DIR, folder, file), 'utf8'));
+    const history = await read(BEFORE_PATCHES, 'appointment-reminder-before-reminder-local-events.json');
+    assert.ok(!patchIds(history).includes('reminder-local-events'));
+    assert.deepEqual(scheduledActivities(history), [
+      'sendPatientMessage',
+      'recordReminderEvent',
+      'recordReminderEvent',
+    ]);
+    const current = await read(CURRENT, 'appointment-reminder.json');
+    assert.ok(patchIds(current).includes('reminder-local-events'));
+    assert.deepEqual(scheduledActivities(current), ['sendPatientMessage']);
+    const localMarkers = (current.events ?? []).filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    assert.equal(localMarkers.length, 2, 'sent and the outcome, each a local activity marker');
+    await Worker.runReplayHistory(
+      { workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-reminder-local-events' },
+      history,
+    );
+  });
+
   test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {
     // Guards the guard: if replay silently passed everything, the test above would prove nothing.
     installQuietRuntime();
