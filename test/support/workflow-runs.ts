@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { describeOrUndefined } from '../../src/temporal.js';
+import type { ObjectStore } from '../../src/activities/storage.js';
+import { describeOrUndefined, workflowIds } from '../../src/temporal.js';
 
 /**
  * Draws dates from `candidate` until one whose workflow id `idOf(date)` this server has never seen, so no other
@@ -21,6 +22,24 @@ export async function unusedDate(
   for (;;) {
     const date = candidate();
     if ((await describeOrUndefined(client.workflow.getHandle(idOf(date)))) === undefined) return date;
+  }
+}
+
+/**
+ * A weekend date whose notice nothing has touched yet: no run of `weekend-notice-<date>` on this server and no
+ * delivery record under `deliveries/weekend-notice-<date>/` in `store`. The record is what decides whether a run
+ * sends, and every test file shares one bucket: a date drawn blindly can be one an earlier file left `delivered`
+ * or `unknown` (deliveries.test.ts cuts an attempt off mid-send), so that a run for it sends nothing, or one an
+ * earlier file sent to the outbox under another workflow id (encryption.test.ts).
+ */
+export async function unusedWeekendNoticeDate(
+  client: Client,
+  store: ObjectStore,
+  candidate: () => string,
+): Promise<string> {
+  for (;;) {
+    const date = await unusedDate(client, candidate, workflowIds.weekendNotice);
+    if ((await store.list(`deliveries/${workflowIds.weekendNotice(date)}/`)).length === 0) return date;
   }
 }
 

@@ -23,6 +23,7 @@ import { connectClient } from '../../src/temporal.js';
 import type { WeekendNoticeResult } from '../../src/workflows/weekend-notice.js';
 import { harness, testConfig, uniq, uniqueWeekendDate, type TestHarness } from '../support/env.js';
 import { temporalCliOn } from '../support/temporal-cli.js';
+import { unusedWeekendNoticeDate } from '../support/workflow-runs.js';
 
 const str = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('utf8');
 const b64 = (b: Uint8Array | null | undefined): string => Buffer.from(b ?? new Uint8Array()).toString('base64');
@@ -53,7 +54,7 @@ describe('payload encryption end to end', () => {
   // Values that must never appear in Temporal's history in plaintext.
   const noticeText = `Closed-${uniq()} this weekend, call`;
   const phone = `+44 20 ${Math.floor(1000 + Math.random() * 9000)} ${uniq().slice(0, 4)}`;
-  const date = uniqueWeekendDate();
+  let date = '';
   const workflowId = `encryption-test-${uniq()}`;
   const codecToken = randomBytes(24).toString('hex');
   let dataDir = '';
@@ -76,6 +77,8 @@ describe('payload encryption end to end', () => {
       TELEGRAM_CHAT_ID: '',
     });
     h = await harness(config);
+    // A date an earlier file delivered (or cut off) would find its record and skip the outbox this test checks.
+    date = await unusedWeekendNoticeDate(h.client, h.store, uniqueWeekendDate);
     plainClient = await connectClient({ ...config, temporal: { ...config.temporal, encryptionKeys: [] } });
     codecServer = await startCodecServer(config, { port: 0 });
     result = (await h.client.workflow.execute('weekendNotice', {

@@ -161,7 +161,8 @@ describe('a killed worker still listed by the server does not count', () => {
   });
 
   test('notice --worker never fails once its first task is not picked up, naming the queue', async () => {
-    const date = uniqueSaturday();
+    // An unused id: `notice` attaches to an earlier completed run of it and reports "already sent" instead.
+    const date = await unusedDate(client, uniqueSaturday, workflowIds.weekendNotice);
     started.push(workflowIds.weekendNotice(date));
     await assert.rejects(
       cli(config, registerNoticeCommands, ['notice', '--date', date, '--worker', 'never']),
@@ -170,7 +171,7 @@ describe('a killed worker still listed by the server does not count', () => {
   });
 
   test('notice (auto) starts a worker in its own process and sends the notice', async () => {
-    const date = uniqueSaturday();
+    const date = await unusedDate(client, uniqueSaturday, workflowIds.weekendNotice);
     const io = await cli(config, registerNoticeCommands, ['notice', '--date', date]);
     assert.equal(io.exitCode, 0, io.text());
     assert.match(io.text(), new RegExp(`weekend notice for ${date}:`));
