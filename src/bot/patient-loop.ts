@@ -397,9 +397,9 @@ export class PatientLoop {
 
   /** Every button the bot sent to the simulated patients' chats. */
   private async ourButtons(): Promise<{ chatId: string; button: Button }[]> {
-    const res = await fetch(`${this.opts.emulatorUrl}/_emulator/sent`);
-    const { result } = (await res.json()) as { result: SentMessage[] };
     const token = this.opts.config.telegram.botToken;
+    const res = await fetch(`${this.opts.emulatorUrl}/_emulator/sent?botToken=${encodeURIComponent(token ?? '')}`);
+    const { result } = (await res.json()) as { result: SentMessage[] };
     // Simulated chats are 10^12 + patient id: patients linked by an earlier demo on this warehouse answer too.
     const first = simulatedChatId(0);
     return result

@@ -74,9 +74,9 @@ export class SimulatedPatient {
 
   /** Every message the bot sent to this chat, oldest first. */
   async messages(): Promise<SentMessage[]> {
-    const res = await fetch(`${this.emulatorUrl}/_emulator/sent?chatId=${this.chatId}`);
-    const body = (await res.json()) as { result: SentMessage[] };
-    return body.result.filter((m) => m.botToken === this.botToken);
+    const query = new URLSearchParams({ chatId: String(this.chatId), botToken: this.botToken });
+    const res = await fetch(`${this.emulatorUrl}/_emulator/sent?${query}`);
+    return ((await res.json()) as { result: SentMessage[] }).result;
   }
 
   /** Waits until the bot has sent this chat more than `count` messages; returns the newest. */

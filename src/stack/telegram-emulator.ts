@@ -243,8 +243,11 @@ export async function startTelegramEmulator(opts: {
       case 'callback-answers':
         return json(res, 200, { ok: true, result: callbackAnswers });
       case 'sent': {
+        // Filters: one chat, one bot (its token), or both; a poller then parses its own messages, not every bot's.
         const chatId = url.searchParams.get('chatId');
-        return json(res, 200, { ok: true, result: chatId ? sent.filter((m) => m.chatId === chatId) : sent });
+        const token = url.searchParams.get('botToken');
+        const result = sent.filter((m) => (!chatId || m.chatId === chatId) && (!token || m.botToken === token));
+        return json(res, 200, { ok: true, result });
       }
       default:
         return json(res, 404, { ok: false, description: 'unknown emulator control route' });

@@ -120,6 +120,27 @@ describe('patients’ Telegram bot', () => {
     assert.equal((await none.ask('/help')).text, TEXTS.pt.help);
   });
 
+  test('the emulator’s outbox filtered by bot: another bot’s message to the same chat is not this bot’s', async () => {
+    const patient = new SimulatedPatient(emulatorUrl, botToken, base + 6);
+    await patient.ask('/help');
+    const otherToken = `${randomInt(100_000, 999_999)}:bot-other-${uniq()}`;
+    const res = await fetch(`${emulatorUrl}/bot${otherToken}/sendMessage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ chat_id: patient.chatId, text: 'from another bot' }),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      (await patient.messages()).map((m) => m.text),
+      [TEXTS.pt.help],
+    );
+    const other = new SimulatedPatient(emulatorUrl, otherToken, base + 6);
+    assert.deepEqual(
+      (await other.messages()).map((m) => m.text),
+      ['from another bot'],
+    );
+  });
+
   test('/stop opts the patient out (and a second /stop keeps the first time)', async () => {
     const p = new SimulatedPatient(emulatorUrl, botToken, base + 6);
     const n = (await p.messages()).length;
