@@ -16,9 +16,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createDbtActivities } from '../../src/activities/dbt.js';
 import type { RiskReport } from '../../src/cli/risk.js';
 import { createPredictActivities, modelKeys, type TrainedModel } from '../../src/activities/predict.js';
+import { HIGH_RISK_DECILE } from '../../src/activities/risk-chart.js';
+import { keys } from '../../src/activities/storage.js';
 import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
 import { weekdaysFrom } from '../../src/domain/dates.js';
 import { workflowIds } from '../../src/workflow-ids.js';
+import type { PredictResult } from '../../src/workflows/predict-no-shows.js';
 import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
 import { risk } from '../support/risk-cli.js';
@@ -199,6 +202,31 @@ describe('no-show model', { timeout: 1_500_000 }, () => {
     assert.ok(result.scores, 'the schedule was scored (no rows before the schedule entity exists)');
     assert.equal(result.evaluation?.evaluatedOn, testDay);
     assert.equal(result.evaluation?.bayesAuc, null, 'no truth files for the day');
+
+    // The staff chart from the real scores: its totals are the scored schedule's, the PNG is stored under the date,
+    // and it goes to both staff channels (the outbox here: the harness configures no Slack or staff chat).
+    const chart = result.riskReport as PredictResult['riskReport'];
+    assert.ok(chart, 'a chart of tomorrow’s expected no-shows');
+    assert.equal(chart.reportKey, keys.riskReport(testDay));
+    assert.equal(chart.appointments, result.scores?.rows);
+    const [totals] = await h.warehouse.query<{ expected: string; high: string; clinics: string }>(
+      `select sum(probability) as expected, count(distinct clinic_id) as clinics,
+              sum(case when risk_decile >= ${HIGH_RISK_DECILE} then 1 else 0 end) as high
+         from marts.no_show_risk where scored_on = cast($1 as date)`,
+      [testDay],
+    );
+    assert.ok(Math.abs(chart.expectedNoShows - Number(totals!.expected)) < 0.5, JSON.stringify({ chart, totals }));
+    assert.equal(chart.highRisk, Number(totals!.high));
+    assert.equal(chart.clinics, Number(totals!.clinics));
+    const chunks: Buffer[] = [];
+    for await (const c of await h.store.get(chart.reportKey)) chunks.push(c as Buffer);
+    const png = Buffer.concat(chunks);
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+    assert.deepEqual(chart.notifications.map((n) => [n.channel, n.audience, n.message]).sort(), [
+      ['slack', 'staff', 'no-show-risk'],
+      ['telegram', 'staff', 'no-show-risk'],
+    ]);
+    for (const n of chart.notifications) assert.ok(['delivered', 'outbox'].includes(n.status), JSON.stringify(n));
     await assert.rejects(
       h.client.workflow.execute('predictNoShows', {
         taskQueue: h.config.temporal.taskQueue,
