@@ -106,10 +106,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   console.log(`Local stack up in ${(stack.elapsedMs / 1000).toFixed(1)} s; Temporal Web UI: ${stack.uiUrl}`);
   if (days > 1) {
+    // The bot waits for the Updates of its last presses before the connection closes (PatientBot.settle).
     await patientLoop(config, { runDates: weekdaysEndingAt(runDate, days), scale, linkShare, linkLimit });
-    // An Update the bot started for a press can still be retrying on the closed connection, and grpc-js would
-    // throw from its timer ("Channel has been shut down"); everything the demo reports is done and printed.
-    process.exit();
+    return;
   }
 
   const client = await connectClient(config);

@@ -40,7 +40,16 @@ export interface PatientBotDeps {
 export interface PatientBot {
   telegraf: Telegraf;
   handleUpdate(update: Update): Promise<void>;
+  /**
+   * Waits (at most `timeoutMs`) for the Updates of presses already answered "received" to finish. Call it after no
+   * more updates come in and before Temporal's connection closes: an Update still retrying on a closed connection
+   * would fail from the gRPC client's retry timer ("Channel has been shut down"), outside any handler.
+   */
+  settle(timeoutMs?: number): Promise<{ unsettled: number }>;
 }
+
+/** How long stopping the bot waits for Updates in flight. */
+export const SETTLE_WITHIN_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref());
 
@@ -58,6 +67,8 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
   const token = config.telegram.botToken;
   const secret = config.bot.linkSecret;
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
+  /** The Updates of presses not finished yet (see settle). */
+  const inFlight = new Set<Promise<CallbackOutcome>>();
   if (!secret) throw new Error('TELEGRAM_LINK_SECRET is not set (openssl rand -hex 32)');
   const log = deps.log ?? ((line: string) => console.error(line));
   const now = deps.now ?? (() => new Date());
@@ -110,6 +121,8 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
               return 'error';
             },
           );
+        inFlight.add(update);
+        void update.finally(() => inFlight.delete(update));
         outcome = await Promise.race([update, sleep(CALLBACK_ANSWER_WITHIN_MS)]);
         answer = outcome === 'expired' ? t.expired : outcome === 'error' ? t.tryLater : t.received;
       }
@@ -124,5 +137,17 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
 
   telegraf.catch((err) => log(`bot: update failed: ${(err as Error).message}`));
 
-  return { telegraf, handleUpdate: (update) => telegraf.handleUpdate(update) };
+  return {
+    telegraf,
+    handleUpdate: (update) => telegraf.handleUpdate(update),
+    async settle(timeoutMs = SETTLE_WITHIN_MS) {
+      const timeUp = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+      // Updates never reject (their handlers turn errors into outcomes); a press arriving meanwhile is waited for too.
+      while (inFlight.size > 0) {
+        const waited = await Promise.race([Promise.all([...inFlight]).then(() => true), timeUp.then(() => false)]);
+        if (!waited) break;
+      }
+      return { unsettled: inFlight.size };
+    },
+  };
 }

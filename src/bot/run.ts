@@ -43,6 +43,8 @@ export async function startBot(
   const ownsTemporal = opts.temporal === undefined;
   const bot = createPatientBot({ config, contacts, temporal, log });
   const closeAll = async () => {
+    const { unsettled } = await bot.settle();
+    if (unsettled > 0) log(`bot: stopped with ${unsettled} button press(es) still waiting for their workflow`);
     await contacts.close();
     if (ownsTemporal) await temporal.connection.close();
   };

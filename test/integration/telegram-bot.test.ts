@@ -232,6 +232,52 @@ describe('patients’ Telegram bot', () => {
     }
   });
 
+  test('a press answered before its workflow took it: stopping the bot waits for the Update (settle)', async () => {
+    const carol = new SimulatedPatient(emulatorUrl, botToken, base + 11);
+    const n = (await carol.messages()).length;
+    await carol.openLink(link(carol.patientId));
+    await carol.waitForMessage(n);
+    // Nobody polls this task queue yet, so the Update cannot be accepted: the patient is told "received" anyway.
+    const lateQueue = `${config.temporal.taskQueue}-late-${uniq()}`;
+    const appointmentId = base + 900;
+    const handle = await client.workflow.start('answerProbe', {
+      taskQueue: lateQueue,
+      workflowId: workflowIds.reminder(appointmentId),
+      args: [carol.patientId],
+    });
+    let late: Worker | undefined;
+    let lateRun: Promise<void> | undefined;
+    try {
+      const before = (await callbackAnswers(emulatorUrl)).length;
+      await carol.press(createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, carol.chatId, SECRET));
+      for (let i = 0; (await callbackAnswers(emulatorUrl)).length <= before; i++) {
+        assert.ok(i < 200, 'the press was answered');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal((await callbackAnswers(emulatorUrl))[before]?.text, TEXTS.pt.received);
+      assert.deepEqual(await polling.bot.settle(300), { unsettled: 1 }, 'its Update is still waiting');
+
+      late = await Worker.create({
+        connection: await NativeConnection.connect({ address: config.temporal.address }),
+        namespace: config.temporal.namespace,
+        taskQueue: lateQueue,
+        workflowsPath: fileURLToPath(new URL('../support/answer-workflows.ts', import.meta.url)),
+      });
+      lateRun = late.run();
+      assert.deepEqual(await polling.bot.settle(30_000), { unsettled: 0 });
+      assert.deepEqual(await handle.query(answersQuery), [{ action: 'confirm', patientId: carol.patientId }]);
+    } finally {
+      await handle.signal(finishSignal);
+      if (late) {
+        await handle.result();
+        late.shutdown();
+        await lateRun;
+      } else {
+        await handle.terminate('test over');
+      }
+    }
+  });
+
   test('webhook mode: a request without the right secret header gets 401 and changes nothing', async () => {
     const hook = await startBot(
       { ...config, bot: { ...config.bot, port: 0, host: '127.0.0.1' } },
