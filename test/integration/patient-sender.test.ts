@@ -14,6 +14,7 @@ import { ObjectStore } from '../../src/activities/storage.js';
 import { parseCallbackData } from '../../src/bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
 import { control, SimulatedPatient } from '../../src/bot/simulator.js';
+import type { SentMessage } from '../../src/stack/telegram-emulator.js';
 import type { Config } from '../../src/config.js';
 import { connectClient } from '../../src/temporal.js';
 import { testConfig, uniq } from '../support/env.js';
@@ -144,5 +145,30 @@ describe('sendPatientMessage', () => {
     const at = (await p.messages()).map((m) => m.at).sort((a, b) => a - b);
     assert.equal(at.length, 3);
     for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! >= 950, `gap ${at[i]! - at[i - 1]!} ms`);
+  });
+  test('the bot sends at most 25 messages a second, however many are due at once', async () => {
+    const patients = await Promise.all(Array.from({ length: 80 }, (_, i) => linked(100 + i)));
+    const results = await Promise.all(patients.map((p) => sender.sendPatientMessage(reminder(p, `burst-${p.chatId}`))));
+    assert.ok(
+      results.every((r) => r.status === 'delivered'),
+      JSON.stringify(results.filter((r) => r.status !== 'delivered')),
+    );
+    const chats = new Set(patients.map((p) => String(p.chatId)));
+    const res = await fetch(`${emulatorUrl}/_emulator/sent?botToken=${encodeURIComponent(botToken)}`);
+    const at = ((await res.json()) as { result: SentMessage[] }).result
+      .filter((m) => chats.has(String(m.chatId)))
+      .map((m) => m.at)
+      .sort((a, b) => a - b);
+    assert.equal(at.length, patients.length);
+    // The limiter spaces the starts of the sends 40 ms apart; each arrives after its delivery record's write, which
+    // varies by tens of ms, so one second of arrivals may hold a message or two more than 25, never many more.
+    let busiest = 0;
+    for (let i = 0, j = 0; i < at.length; i++) {
+      while (at[i]! - at[j]! >= 1000) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+    assert.ok(busiest <= 27, `${busiest} messages arrived within one second`);
+    const perSecond = ((at.length - 1) * 1000) / (at[at.length - 1]! - at[0]!);
+    assert.ok(perSecond <= 25.5, `sustained ${perSecond.toFixed(1)} messages/s`);
   });
 });
