@@ -61,6 +61,32 @@ export class SimulatedPatient {
     await this.command(`/start ${token}`);
   }
 
+  /**
+   * Sends `text` replying to the bot's message `messageId` in this chat (default: the bot's newest message to this
+   * chat), as a patient answering a ForceReply does: the emulator attaches the replied-to message.
+   */
+  async reply(text: string, messageId?: number): Promise<void> {
+    const target = messageId ?? (await this.messages()).at(-1)?.messageId;
+    if (target === undefined) throw new Error(`no bot message in chat ${this.chatId} to reply to`);
+    await this.client.sendMessage(
+      this.client.makeMessage(text, { from: this.from, reply_to_message_id: target } as Record<string, unknown>),
+    );
+  }
+
+  /** Sends a plain message with its own (possibly forged) `reply_to_message`: what tests use to fake a reply. */
+  async sendWithReplyTo(text: string, replyTo: { message_id: number; text: string }): Promise<void> {
+    await this.client.sendMessage(
+      this.client.makeMessage(text, {
+        from: this.from,
+        reply_to_message: {
+          ...replyTo,
+          date: Math.floor(Date.now() / 1000),
+          chat: { id: this.chatId, type: 'private' },
+        },
+      } as Record<string, unknown>),
+    );
+  }
+
   /** Presses a button whose callback data is `data` (as if on a message the bot sent to this chat). */
   async press(data: string): Promise<void> {
     const cb = this.client.makeCallbackQuery(data, { from: this.from });
@@ -132,6 +158,34 @@ export interface SimulationPlan {
   stopShare?: number;
   /** Share of linked patients who prefer English (default 0.1); the rest write in Portuguese. */
   englishShare?: number;
+  /** Share of ratings followed by a comment (default 0.25), drawn per (seed, patient, appointment). */
+  commentShare?: number;
+}
+
+/** Whether the patient who rated `appointmentId` also comments, under `plan`: deterministic per seed. */
+export function commentsOn(
+  plan: Pick<SimulationPlan, 'seed' | 'commentShare'>,
+  patientId: number,
+  appointmentId: number,
+): boolean {
+  return draw(plan.seed, patientId, `comment:${appointmentId}`) < (plan.commentShare ?? 0.25);
+}
+
+/** A simulated comment: one of a few short sentences, in the patient's language, chosen per seed. */
+export function simulatedComment(
+  seed: number,
+  patientId: number,
+  appointmentId: number,
+  stars: number,
+  english: boolean,
+): string {
+  const good = english
+    ? ['Very kind doctor, explained everything.', 'Quick and attentive, thank you.', 'Great care.']
+    : ['Médico muito atencioso, explicou tudo.', 'Rápido e atencioso, obrigado.', 'Ótimo atendimento.'];
+  const bad = english
+    ? ['Waited too long to be seen.', 'The doctor seemed rushed.', 'Hard to find the clinic.']
+    : ['Esperei muito para ser atendido.', 'O médico pareceu apressado.', 'Difícil encontrar a clínica.'];
+  return choose(seed, patientId, `comment-text:${appointmentId}`, stars >= 4 ? good : bad);
 }
 
 /**

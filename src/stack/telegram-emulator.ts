@@ -10,6 +10,10 @@
  *   chat) given a rate limit answers 429 with `parameters.retry_after` for the next N sends.
  * - `answerCallbackQuery` is recorded (the package drops it), so tests can see every press was answered.
  * - Webhook deliveries carry `X-Telegram-Bot-Api-Secret-Token` when `setWebhook` was given a `secret_token`.
+ * - Replies: every bot message is recorded with its `message_id`; a simulated user's message sent with
+ *   `reply_to_message_id` gets `reply_to_message` filled in from the bot's stored message (its id, text, the bot as
+ *   sender, the chat), as Telegram does, and only for a message in the same chat. A message that brings its own
+ *   `reply_to_message` keeps it (tests use that to forge one).
  *
  * Control routes (`/_emulator/...`) are for tests and the patient simulator: `health`, `faults`, `callback-answers`,
  * `sent`. Every message a bot sends is appended to a JSON-lines journal (`.data/telegram/messages.jsonl` in the local
@@ -51,6 +55,8 @@ export interface SentMessage {
   chatId: string;
   text: string;
   replyMarkup?: unknown;
+  /** The message_id Telegram (the emulator) gave the message: what a reply's reply_to_message_id names. */
+  messageId?: number;
 }
 
 export interface TelegramEmulator {
@@ -189,7 +195,15 @@ export async function startTelegramEmulator(opts: {
         const result = server.addBotMessage(message as Parameters<TelegramServerInstance['addBotMessage']>[0], token);
         const replyMarkup =
           typeof p.reply_markup === 'string' ? (JSON.parse(p.reply_markup) as unknown) : p.reply_markup;
-        const record: SentMessage = { at: Date.now(), botToken: token, method, chatId, text, replyMarkup };
+        const record: SentMessage = {
+          at: Date.now(),
+          botToken: token,
+          method,
+          chatId,
+          text,
+          replyMarkup,
+          messageId: result.message_id,
+        };
         sent.push(record);
         if (opts.journalFile)
           appendFileSync(opts.journalFile, `${JSON.stringify({ ...record, botToken: undefined })}\n`);
@@ -254,12 +268,41 @@ export async function startTelegramEmulator(opts: {
     }
   }
 
+  /**
+   * A simulated user's message (the package's client route `/sendMessage`): a `reply_to_message_id` becomes the
+   * `reply_to_message` Telegram would attach, from the bot message of that id in the same chat (dropped otherwise).
+   */
+  async function userMessage(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const p = await params(req, url);
+    const replyTo = p.reply_to_message_id;
+    delete p.reply_to_message_id;
+    if (replyTo !== undefined) {
+      const chatId = String((p.chat as { id?: unknown } | undefined)?.id ?? '');
+      const stored = server.storage.botMessages.find(
+        (m) =>
+          String(m.messageId) === String(replyTo) && m.botToken === p.botToken && String(m.message.chat_id) === chatId,
+      );
+      if (stored) {
+        p.reply_to_message = {
+          message_id: stored.messageId,
+          from: { id: Number(String(stored.botToken).split(':')[0]) || 1, is_bot: true, first_name: 'Bot' },
+          chat: p.chat,
+          date: Math.floor(stored.time / 1000),
+          text: stored.message.text,
+        };
+      }
+    }
+    await server.addUserMessage(p as unknown as Parameters<TelegramServerInstance['addUserMessage']>[0]);
+    json(res, 200, { ok: true, result: null });
+  }
+
   const express = (server as unknown as { webServer: http.RequestListener }).webServer;
   const front = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const handle = async (): Promise<void> => {
       const ctl = /^\/_emulator\/([\w-]+)$/.exec(url.pathname);
       if (ctl) return control(req, res, url, ctl[1]!);
+      if (url.pathname === '/sendMessage' && req.method === 'POST') return userMessage(req, res, url);
       const bot = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
       if (bot && (await botMethod(req, res, url, bot[1]!, bot[2]!))) return;
       express(req, res);
