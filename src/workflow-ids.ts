@@ -51,6 +51,18 @@ export interface PatientAnswer {
   patientId: number;
 }
 
+/** The Update the patients' bot sends to `ratingRequest-<appointmentId>` with a reply to the comment invitation. */
+export const PATIENT_COMMENT_UPDATE = 'patientComment';
+
+/**
+ * The argument of {@link PATIENT_COMMENT_UPDATE}: the (verified) patient and the comment, sealed by the bot
+ * (src/bot/comment.ts), so the text is never in a workflow payload in the clear, with or without the payload codec.
+ */
+export interface PatientComment {
+  patientId: number;
+  sealedComment: string;
+}
+
 /**
  * The Web UI page of one workflow run (the run's history when runId is known). Clients pass `config.temporal`;
  * workflow code passes the UI URL from its settings activity and the namespace from `workflowInfo()`.

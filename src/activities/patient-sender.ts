@@ -17,7 +17,7 @@
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import Bottleneck from 'bottleneck';
-import { createCallbackData, type CallbackKind } from '../bot/callback-data.js';
+import { createCallbackData, createReplyRef, type CallbackKind } from '../bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../bot/contacts.js';
 import type { Config } from '../config.js';
 import { MESSAGE_NAME } from '../domain/messages.js';
@@ -41,6 +41,11 @@ export interface PatientMessageInput {
   text: string;
   /** Inline buttons, one row: e.g. kind `r` with confirm / cancel for a reminder. */
   buttons?: { kind: CallbackKind; appointmentId: number; options: { action: string; label: string }[] };
+  /**
+   * Ask for a reply (Telegram ForceReply) about this appointment: the text gets a last line `ref. <id>-<sig>`
+   * signed for the patient's chat (createReplyRef), which the bot reads back from the reply's `reply_to_message`.
+   */
+  replyTo?: { appointmentId: number };
 }
 
 /** What happened: `not-linked` / `opted-out` sent nothing; `blocked` got 403 and opted the patient out. */
@@ -101,7 +106,7 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
         }
       }
       const secret = deps.config.bot.linkSecret;
-      if (input.buttons && !secret) {
+      if ((input.buttons || input.replyTo) && !secret) {
         throw ApplicationFailure.nonRetryable('TELEGRAM_LINK_SECRET is not set (it signs buttons)', 'InvalidConfig');
       }
       const ctx = activityContext();
@@ -139,18 +144,23 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
       if (!contact) return { status: 'not-linked' };
       if (contact.optedOutAt) return { status: 'opted-out' };
 
-      const replyMarkup = input.buttons && {
-        inline_keyboard: [
-          input.buttons.options.map((o) => ({
-            text: o.label,
-            callback_data: createCallbackData(
-              { kind: input.buttons!.kind, appointmentId: input.buttons!.appointmentId, action: o.action },
-              contact.chatId,
-              secret!,
-            ),
-          })),
-        ],
-      };
+      const text = input.replyTo
+        ? `${input.text}\n\n${createReplyRef(input.replyTo.appointmentId, contact.chatId, secret!)}`
+        : input.text;
+      const replyMarkup = input.replyTo
+        ? { force_reply: true }
+        : input.buttons && {
+            inline_keyboard: [
+              input.buttons.options.map((o) => ({
+                text: o.label,
+                callback_data: createCallbackData(
+                  { kind: input.buttons!.kind, appointmentId: input.buttons!.appointmentId, action: o.action },
+                  contact.chatId,
+                  secret!,
+                ),
+              })),
+            ],
+          };
       const beat = ctx ? setInterval(() => ctx.heartbeat(), 5_000) : undefined;
       try {
         await perChat.key(contact.chatId).schedule(() =>
@@ -159,7 +169,7 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
             await unlessCancelledBeforeSending(ctx, async (detail) => void (await record('retrying', { detail })));
             await deps.notifier.sendTelegramChat(
               contact.chatId,
-              { text: input.text, ...(replyMarkup ? { replyMarkup } : {}) },
+              { text, ...(replyMarkup ? { replyMarkup } : {}) },
               ctx?.cancellationSignal,
             );
           }),

@@ -7,7 +7,8 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { createContactStore, PATIENT_CONTACTS, type ContactStore } from '../bot/contacts.js';
-import { ratingQuestion, RATING_OPTIONS } from '../bot/texts.js';
+import { cleanComment, openComment } from '../bot/comment.js';
+import { commentInvitation, ratingQuestion, RATING_OPTIONS } from '../bot/texts.js';
 import type { Config } from '../config.js';
 import { RATING_REQUESTS, RATING_REQUEST_STATUSES, type RatingRequestStatus } from '../domain/rating-requests.js';
 import type { Warehouse } from './warehouse/index.js';
@@ -31,6 +32,20 @@ export interface RatingCandidate {
 export interface RatingQuestion {
   text: string;
   options: { action: string; label: string }[];
+  /** The invitation to comment after a rating, in the same language (requests started after patch rating-comment). */
+  commentInvitation: string;
+}
+
+/** The question's input: whose appointment, and (for the comment invitation) the comment window in whole hours. */
+export interface RatingQuestionInput extends RatingCandidate {
+  commentWindowHours?: number;
+}
+
+export interface RecordRatingCommentInput {
+  appointmentId: number;
+  patientId: number;
+  /** The comment as the bot sealed it (src/bot/comment.ts): opened here, never in the workflow. */
+  sealedComment: string;
 }
 
 export interface RecordRatingInput {
@@ -44,7 +59,7 @@ export interface RecordRatingInput {
 }
 
 export interface RatingRequestDeps {
-  config: Pick<Config, 'warehouse'>;
+  config: Pick<Config, 'warehouse'> & Partial<Pick<Config, 'bot'>>;
   warehouse: Pick<Warehouse, 'kind' | 'query'>;
   /** Default: the warehouse's raw.patient_contacts, opened on first use. */
   contacts?: ContactStore;
@@ -89,7 +104,7 @@ export function createRatingRequestActivities(deps: RatingRequestDeps) {
      * The question for one appointment, in its patient's language, naming the doctor: only this patient's own
      * appointment (the doctor is read through the appointment and the patient id must match). Read-only.
      */
-    async ratingRequestQuestion(input: RatingCandidate): Promise<RatingQuestion> {
+    async ratingRequestQuestion(input: RatingQuestionInput): Promise<RatingQuestion> {
       await contactsReady();
       const [row] = await deps.warehouse.query<{ full_name: string; language: string | null }>(
         `select d.full_name, c.language
@@ -105,9 +120,11 @@ export function createRatingRequestActivities(deps: RatingRequestDeps) {
           'InvalidInput',
         );
       }
+      const language = row.language === 'en' ? 'en' : 'pt';
       return {
-        text: ratingQuestion(row.language === 'en' ? 'en' : 'pt', row.full_name),
+        text: ratingQuestion(language, row.full_name),
         options: [...RATING_OPTIONS],
+        commentInvitation: commentInvitation(language, input.commentWindowHours ?? 24),
       };
     },
 
@@ -134,6 +151,29 @@ export function createRatingRequestActivities(deps: RatingRequestDeps) {
          where not exists (select 1 from ${RATING_REQUESTS} where appointment_id = $1)
          ${deps.warehouse.kind === 'postgres' ? 'on conflict (appointment_id) do nothing returning appointment_id' : ''}`,
         params,
+      );
+      return { recorded: deps.warehouse.kind === 'postgres' ? rows.length > 0 : true };
+    },
+
+    /**
+     * Writes a rated request's comment into its raw.rating_requests row: opens the sealed text (TELEGRAM_LINK_SECRET),
+     * cleans and caps it again, and sets `comment` only while it is null, so a retry (or a second comment) changes
+     * nothing and returns recorded: false. Failures never quote the comment.
+     */
+    async recordRatingComment(input: RecordRatingCommentInput): Promise<{ recorded: boolean }> {
+      const secret = deps.config.bot?.linkSecret;
+      if (!secret) throw ApplicationFailure.nonRetryable('TELEGRAM_LINK_SECRET is not set', 'InvalidConfig');
+      const opened = openComment(input.sealedComment, input.appointmentId, secret);
+      if (opened === undefined) {
+        throw ApplicationFailure.nonRetryable('the sealed comment does not open for this appointment', 'InvalidInput');
+      }
+      const { text } = cleanComment(opened);
+      if (!text) return { recorded: false };
+      const rows = await deps.warehouse.query<{ appointment_id: number }>(
+        `update ${RATING_REQUESTS} set comment = $3
+         where appointment_id = $1 and patient_id = $2 and status = 'rated' and comment is null
+         ${deps.warehouse.kind === 'postgres' ? 'returning appointment_id' : ''}`,
+        [input.appointmentId, input.patientId, text],
       );
       return { recorded: deps.warehouse.kind === 'postgres' ? rows.length > 0 : true };
     },

@@ -9,19 +9,40 @@
  * linked or opted out, or for a workflow that does not exist or rejects the Update, is answered "this request has
  * expired" and changes nothing. The Update id is the callback query's id, so Telegram delivering the same press
  * twice runs the Update once.
+ *
+ * A text message that replies to the bot's comment invitation (a rated visit's ForceReply message) becomes the
+ * Update `patientComment` of `ratingRequest-<appointmentId>`: the appointment comes from the signed reference on the
+ * invitation's last line (callback-data.ts, parseReplyRef, checked against the replying chat), the comment is cleaned,
+ * capped at 500 characters and sealed (comment.ts) before it leaves the bot, and the Update id is the Telegram update
+ * id. The patient is told it was received (or that only the first 500 characters were kept), or that the visit can no
+ * longer be commented on (forged or foreign reference, unlinked or opted-out chat, a second comment, too late). The
+ * comment's text is never logged.
  */
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Telegraf, type Context } from 'telegraf';
 import type { Update } from 'telegraf/types';
 import type { Config } from '../config.js';
-import { PATIENT_ANSWER_UPDATE, type PatientAnswer } from '../workflow-ids.js';
-import { CALLBACK_KINDS, parseCallbackData } from './callback-data.js';
+import {
+  PATIENT_ANSWER_UPDATE,
+  PATIENT_COMMENT_UPDATE,
+  workflowIds,
+  type PatientAnswer,
+  type PatientComment,
+} from '../workflow-ids.js';
+import { CALLBACK_KINDS, parseCallbackData, parseReplyRef } from './callback-data.js';
+import { cleanComment, sealComment } from './comment.js';
 import type { ContactStore } from './contacts.js';
 import { verifyLinkToken } from './link-token.js';
 import { languageOf, TEXTS } from './texts.js';
 
 /** How long a press waits for its Update before the patient is answered anyway (Telegram shows a spinner till then). */
 export const CALLBACK_ANSWER_WITHIN_MS = 800;
+
+/**
+ * How long a comment waits for its Update before the patient is told it was received anyway (nothing presses for
+ * time here, unlike a button's spinner; the Update then finishes on its own, see settle).
+ */
+export const COMMENT_ANSWER_WITHIN_MS = 10_000;
 
 /** What happened to one button press, for logs and tests. */
 export type CallbackOutcome = 'accepted' | 'pending' | 'expired' | 'refused' | 'error';
@@ -35,6 +56,8 @@ export interface PatientBotDeps {
   now?: () => Date;
   /** Called after each press with its outcome (tests, metrics). */
   onCallback?: (outcome: CallbackOutcome) => void;
+  /** Called after each reply to a comment invitation with its outcome (tests, the demo's count). */
+  onComment?: (outcome: CallbackOutcome) => void;
 }
 
 export interface PatientBot {
@@ -133,6 +156,56 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
     }
     await ctx.answerCbQuery(answer);
     deps.onCallback?.(outcome);
+  });
+
+  telegraf.on('message', async (ctx, next) => {
+    const msg = ctx.message;
+    if (!('text' in msg) || !msg.reply_to_message) return next();
+    const t = texts(ctx);
+    const replied = msg.reply_to_message;
+    const appointmentId = parseReplyRef('text' in replied ? replied.text : undefined, ctx.chat.id, secret);
+    const { text, truncated } = cleanComment(msg.text);
+    if (appointmentId !== undefined && !text) return; // nothing but control characters or spaces: nothing to keep
+    let outcome: CallbackOutcome = 'refused';
+    let answer: string = t.commentExpired;
+    try {
+      const contact = appointmentId !== undefined ? await contacts.byChat(String(ctx.chat.id)) : undefined;
+      if (appointmentId !== undefined && contact && !contact.optedOutAt && deps.temporal) {
+        const workflowId = workflowIds.ratingRequest(appointmentId);
+        const arg: PatientComment = {
+          patientId: contact.patientId,
+          sealedComment: sealComment(text, appointmentId, secret),
+        };
+        const update = deps.temporal.workflow
+          .getHandle(workflowId)
+          .executeUpdate(PATIENT_COMMENT_UPDATE, { args: [arg], updateId: `telegram-update-${ctx.update.update_id}` })
+          .then(
+            (): CallbackOutcome => 'accepted',
+            (err: unknown): CallbackOutcome => {
+              if (isExpired(err)) return 'expired';
+              log(`bot: comment update of ${workflowId} failed: ${(err as Error).name}`);
+              return 'error';
+            },
+          );
+        inFlight.add(update);
+        void update.finally(() => inFlight.delete(update));
+        outcome = await Promise.race([update, sleep(COMMENT_ANSWER_WITHIN_MS)]);
+        answer =
+          outcome === 'expired'
+            ? t.commentExpired
+            : outcome === 'error'
+              ? t.tryLater
+              : truncated
+                ? t.commentTruncated
+                : t.commentReceived;
+      }
+    } catch (err) {
+      log(`bot: comment failed: ${(err as Error).name}`);
+      outcome = 'error';
+      answer = t.tryLater;
+    }
+    await ctx.reply(answer);
+    deps.onComment?.(outcome);
   });
 
   telegraf.catch((err) => log(`bot: update failed: ${(err as Error).message}`));

@@ -53,3 +53,24 @@ export function parseCallbackData(raw: string, chatId: number | string, secret: 
   if (!(CALLBACK_KINDS[kind].actions as readonly string[]).includes(action)) return undefined;
   return { kind, appointmentId: Number(id), action };
 }
+
+/**
+ * The reference printed on the last line of a comment invitation, `ref. <appointmentId>-<sig>`: the same 72-bit
+ * HMAC as a button's, over `c:<appointmentId>:comment` and the chat it was sent to. A reply to the invitation carries
+ * the invitation's text (`reply_to_message`), so the bot learns which appointment the comment is for from the message
+ * itself, statelessly, and a reference copied into another chat or made up fails the check.
+ */
+export function createReplyRef(appointmentId: number, chatId: number | string, secret: string): string {
+  if (!Number.isSafeInteger(appointmentId) || appointmentId <= 0) throw new Error('bad appointment id');
+  return `ref. ${appointmentId}-${sign(secret, `c:${appointmentId}:comment`, chatId)}`;
+}
+
+/** The appointment of the reference on the last line of `text`, verified for `chatId`; undefined otherwise. */
+export function parseReplyRef(text: string | undefined, chatId: number | string, secret: string): number | undefined {
+  const m = /(?:^|\n)ref\. (\d{1,15})-([A-Za-z0-9_-]{12})\s*$/.exec(text ?? '');
+  if (!m) return undefined;
+  const [, id, sig] = m as unknown as [string, string, string];
+  const expected = sign(secret, `c:${id}:comment`, chatId);
+  if (!timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return undefined;
+  return Number(id);
+}

@@ -23,6 +23,11 @@ export const TEXTS = {
     received: 'Resposta recebida, obrigado!',
     tryLater: 'Não foi possível registar agora. Tente de novo daqui a pouco.',
     ratingQuestion: 'Como foi a sua consulta com {doctor}? Toque numa das estrelas (1 = muito má, 5 = excelente).',
+    commentInvitation:
+      'Obrigado pela sua avaliação! Se quiser, responda a esta mensagem com um comentário nas próximas {hours} horas (até 500 caracteres).',
+    commentReceived: 'Comentário recebido, obrigado!',
+    commentTruncated: 'Comentário recebido, obrigado! Guardamos os primeiros 500 caracteres.',
+    commentExpired: 'Já não é possível comentar esta consulta.',
   },
   en: {
     linked:
@@ -37,12 +42,22 @@ export const TEXTS = {
     received: 'Answer received, thank you!',
     tryLater: 'That could not be recorded right now. Please try again in a moment.',
     ratingQuestion: 'How was your visit with {doctor}? Tap a star (1 = very poor, 5 = excellent).',
+    commentInvitation:
+      'Thank you for your rating! If you like, reply to this message with a comment within the next {hours} hours (up to 500 characters).',
+    commentReceived: 'Comment received, thank you!',
+    commentTruncated: 'Comment received, thank you! We kept the first 500 characters.',
+    commentExpired: 'This visit can no longer be commented on.',
   },
 } as const satisfies Record<Language, Record<string, string>>;
 
 /** The rating request's question for `doctor` (the full name, with its title) in `language`. */
 export function ratingQuestion(language: Language, doctor: string): string {
   return TEXTS[language].ratingQuestion.replace('{doctor}', doctor);
+}
+
+/** The invitation to comment sent after a rating, naming the window in whole hours. */
+export function commentInvitation(language: Language, hours: number): string {
+  return TEXTS[language].commentInvitation.replace('{hours}', String(hours));
 }
 
 /** The rating request's buttons: 1–5 stars, one row (the action is the number of stars). */

@@ -2,7 +2,8 @@
  * `raw.rating_requests`: one row per `ratingRequest-<appointmentId>` workflow that finished, written once by its
  * last activity: the 1–5 rating the patient pressed on Telegram, or that no answer came within the wait, or that the
  * request could not be delivered. It is not a batch table (the pipeline's loads never touch it, rows arrive at any
- * time of day), so it has a primary key instead of a batch_date; dbt reads its rated rows as the Telegram ratings
+ * time of day), so it has a primary key instead of a batch_date. The optional comment arrives later and fills the
+ * row's `comment` once (only while it is null), so a retry or a second comment changes nothing. dbt reads its rated rows as the Telegram ratings
  * (`stg_telegram_ratings`) beside the generated survey feedback. One definition, so the DDL
  * (src/activities/warehouse/ddl.ts) and dbt's sources YAML (src/domain/dbt-sources.ts) cannot disagree.
  */
@@ -13,6 +14,18 @@ export const RATING_REQUESTS_TABLE = 'rating_requests';
 
 /** `raw.rating_requests`. */
 export const RATING_REQUESTS = `${RAW_SCHEMA}.${RATING_REQUESTS_TABLE}`;
+
+/**
+ * How long after a rating the patient may reply with a comment (the bot's invitation names it in hours). A day: long
+ * enough to answer later in the day, short enough that the comment still belongs to the visit.
+ */
+export const RATING_COMMENT_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** The longest comment kept, in characters (code points); a longer one is truncated (src/bot/comment.ts). */
+export const COMMENT_MAX_CHARS = 500;
+
+/** The longest sealed comment a workflow accepts: 500 code points of up to 4 UTF-8 bytes, IV and tag, base64url. */
+export const SEALED_COMMENT_MAX_CHARS = Math.ceil(((COMMENT_MAX_CHARS * 4 + 12 + 16) * 4) / 3);
 
 /** How a rating request ended. */
 export const RATING_REQUEST_STATUSES = ['rated', 'no-response', 'undeliverable'] as const;
@@ -36,7 +49,8 @@ export const RATING_REQUESTS_COLUMNS: readonly Column[] = [
     type: 'text',
     maxLength: 1000,
     nullable: true,
-    description: 'Free-text comment; not collected yet (always null).',
+    description:
+      'The patient’s optional comment, a reply to the invitation sent after the rating (within 24 hours; control characters removed, at most 500 characters); null when none.',
   },
   {
     name: 'answered_at',

@@ -46,4 +46,9 @@ export const PATCHES = {
    * round trip through the task queue, so each reminder costs one workflow task and one activity fewer.
    */
   reminderLocalEvents: 'reminder-local-events',
+  /**
+   * ratingRequest, once rated (and recorded), invites a comment (ForceReply) and waits up to 24 hours for the
+   * patientComment Update, then writes the comment into the rating's row. Decided once, when the request starts.
+   */
+  ratingComment: 'rating-comment',
 } as const;

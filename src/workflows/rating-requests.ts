@@ -9,13 +9,21 @@
  *       once, throttled) → waits for the patientAnswer Update on a durable timer (72 hours) → writes the rating, or
  *       "no-response", or "undeliverable" (not linked, opted out, blocked) to raw.rating_requests, once.
  *
- * The optional comment is not collected yet. A rating request's history is about 25 events.
+ *   Then (patch rating-comment), once rated and recorded: an invitation to comment (ForceReply, a second message
+ *       `comment-invite`) → waits for the patientComment Update on a durable timer (24 hours) → writes the comment
+ *       into the same raw.rating_requests row. The comment arrives sealed by the bot (src/bot/comment.ts) and is
+ *       opened only by recordRatingComment, so histories never hold it in the clear, with or without the codec.
+ *
+ * Behind the same patch the rating and the comment are written by local activities. A rating request's history is
+ * about 30 events when rated without a comment, about 45 with one (under 50).
  */
 import {
   condition,
   continueAsNew,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   workflowInfo,
@@ -23,11 +31,16 @@ import {
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { z } from 'zod';
 import type { ActivityTypes } from '../activities/index.js';
-import type { RatingRequestStatus } from '../domain/rating-requests.js';
+import {
+  RATING_COMMENT_WINDOW_MS,
+  SEALED_COMMENT_MAX_CHARS,
+  type RatingRequestStatus,
+} from '../domain/rating-requests.js';
 import { workflowIds } from '../workflow-ids.js';
 import { checkDateInput, isoDate, parseInput } from './input.js';
 import { quickActivities } from './quick-activities.js';
-import { patientAnswerUpdate } from './signals.js';
+import { PATCHES } from './patches.js';
+import { patientAnswerUpdate, patientCommentUpdate } from './signals.js';
 
 /** How long a patient has to answer. */
 export const RATING_ANSWER_WINDOW_MS = 72 * 60 * 60 * 1000;
@@ -53,6 +66,20 @@ const { recordRatingOutcome } = proxyActivities<ActivityTypes>({
   retry: { maximumAttempts: 20, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
+/**
+ * Requests started after patch rating-comment write the rating and the comment with local activities (one insert or
+ * update each): a marker and no task-queue round trip, which keeps a rated and commented request under 50 events.
+ */
+const { recordRatingOutcome: recordRatingOutcomeLocally, recordRatingComment: recordRatingCommentLocally } =
+  proxyLocalActivities<ActivityTypes>({
+    startToCloseTimeout: '1 minute',
+    retry: {
+      maximumAttempts: 10,
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: ['InvalidInput', 'InvalidConfig'],
+    },
+  });
+
 const answerWindow = z
   .number()
   .int()
@@ -61,12 +88,21 @@ const answerWindow = z
   .optional()
   .describe('ms to wait for the answer (tests); default 72 hours');
 
+const commentWindow = z
+  .number()
+  .int()
+  .positive()
+  .max(RATING_COMMENT_WINDOW_MS)
+  .optional()
+  .describe('ms to wait for a comment after the rating (tests); default 24 hours');
+
 const ratingRequestsInput = z.strictObject({
   runDate: isoDate,
   afterAppointmentId: z.number().int().nonnegative().optional(),
   requested: z.number().int().nonnegative().optional(),
   alreadyRequested: z.number().int().nonnegative().optional(),
   answerWindowMs: answerWindow,
+  commentWindowMs: commentWindow,
 });
 export type RatingRequestsInput = z.input<typeof ratingRequestsInput>;
 
@@ -102,6 +138,7 @@ export async function ratingRequests(rawInput: RatingRequestsInput): Promise<Rat
             patientId,
             appointmentDay: runDate,
             ...(input.answerWindowMs !== undefined ? { answerWindowMs: input.answerWindowMs } : {}),
+            ...(input.commentWindowMs !== undefined ? { commentWindowMs: input.commentWindowMs } : {}),
           },
         ],
         // Never twice: a closed request of any outcome refuses a new start, a running one too.
@@ -136,6 +173,7 @@ const ratingRequestInput = z.strictObject({
   patientId: z.number().int().positive(),
   appointmentDay: isoDate,
   answerWindowMs: answerWindow,
+  commentWindowMs: commentWindow,
 });
 export type RatingRequestInput = z.input<typeof ratingRequestInput>;
 
@@ -146,14 +184,21 @@ export interface RatingRequestResult {
   rating?: number;
   /** The sender's outcome: delivered, unknown (may have arrived: the answer is awaited), not-linked, opted-out, blocked. */
   delivery: string;
+  /** Rated requests started after patch rating-comment: whether a comment was written to the row. */
+  commented?: boolean;
 }
 
 /** One appointment's rating request; see the module comment. */
 export async function ratingRequest(rawInput: RatingRequestInput): Promise<RatingRequestResult> {
   const input = parseInput('ratingRequest', ratingRequestInput, rawInput);
   const { appointmentId, patientId } = input;
+  // Decided once, before the first command: a request that was already running at the deploy keeps the old path.
+  const withComment = patched(PATCHES.ratingComment);
+  const commentWindowMs = input.commentWindowMs ?? RATING_COMMENT_WINDOW_MS;
   let waiting = false;
   let answer: { rating: number; answeredAt: string } | undefined;
+  let waitingForComment = false;
+  let sealedComment: string | undefined;
   setHandler(
     patientAnswerUpdate,
     ({ action }) => {
@@ -170,8 +215,34 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
       },
     },
   );
+  setHandler(
+    patientCommentUpdate,
+    (c) => {
+      sealedComment = c.sealedComment;
+      return 'comment received';
+    },
+    {
+      // Refused without a trace in history (the payload of a refused Update is not kept): the bot says "expired".
+      validator: (c) => {
+        if (c.patientId !== patientId) throw new Error('not this patient’s appointment');
+        if (!answer) throw new Error('not rated yet');
+        if (sealedComment !== undefined) throw new Error('already commented');
+        if (!waitingForComment) throw new Error('not waiting for a comment');
+        if (
+          typeof c.sealedComment !== 'string' ||
+          !c.sealedComment ||
+          c.sealedComment.length > SEALED_COMMENT_MAX_CHARS
+        )
+          throw new Error('not a sealed comment');
+      },
+    },
+  );
 
-  const question = await ratingRequestQuestion({ appointmentId, patientId });
+  const question = await ratingRequestQuestion(
+    withComment
+      ? { appointmentId, patientId, commentWindowHours: Math.max(1, Math.round(commentWindowMs / 3_600_000)) }
+      : { appointmentId, patientId },
+  );
   const sent = await sendPatientMessage({
     scope: workflowInfo().workflowId,
     name: 'rating-request',
@@ -186,12 +257,35 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
     waiting = false;
     status = answer ? 'rated' : 'no-response';
   }
-  await recordRatingOutcome({
+  await (withComment ? recordRatingOutcomeLocally : recordRatingOutcome)({
     appointmentId,
     patientId,
     appointmentDay: input.appointmentDay,
     status,
     ...(answer ? { rating: answer.rating, answeredAt: answer.answeredAt } : {}),
   });
-  return { appointmentId, status, ...(answer ? { rating: answer.rating } : {}), delivery: sent.status };
+  const result: RatingRequestResult = {
+    appointmentId,
+    status,
+    ...(answer ? { rating: answer.rating } : {}),
+    delivery: sent.status,
+  };
+  if (!withComment || !answer) return result;
+
+  // The rating is recorded; now the optional comment, which never delays it.
+  const invited = await sendPatientMessage({
+    scope: workflowInfo().workflowId,
+    name: 'comment-invite',
+    patientId,
+    text: question.commentInvitation,
+    replyTo: { appointmentId },
+  });
+  if (invited.status === 'delivered' || invited.status === 'unknown') {
+    waitingForComment = true;
+    await condition(() => sealedComment !== undefined, commentWindowMs);
+    waitingForComment = false;
+  }
+  result.commented = sealedComment !== undefined;
+  if (sealedComment !== undefined) await recordRatingCommentLocally({ appointmentId, patientId, sealedComment });
+  return result;
 }

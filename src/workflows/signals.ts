@@ -5,7 +5,12 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { EntityName } from '../domain/entities.js';
 import type { PipelineProgress, StepState } from '../domain/types.js';
-import { PATIENT_ANSWER_UPDATE, type PatientAnswer } from '../workflow-ids.js';
+import {
+  PATIENT_ANSWER_UPDATE,
+  PATIENT_COMMENT_UPDATE,
+  type PatientAnswer,
+  type PatientComment,
+} from '../workflow-ids.js';
 
 export interface EntityProgressUpdate {
   entity: EntityName;
@@ -22,3 +27,6 @@ export const progressQuery = defineQuery<PipelineProgress>('progress');
 
 /** A patient's button press, sent by the bot (src/bot/bot.ts) to `reminder-<id>` and `ratingRequest-<id>`. */
 export const patientAnswerUpdate = defineUpdate<string, [PatientAnswer]>(PATIENT_ANSWER_UPDATE);
+
+/** A patient's reply to the comment invitation of `ratingRequest-<id>`, sent by the bot (sealed text). */
+export const patientCommentUpdate = defineUpdate<string, [PatientComment]>(PATIENT_COMMENT_UPDATE);

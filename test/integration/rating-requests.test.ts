@@ -2,7 +2,7 @@
  * Patients rate their visits, on the real stack: two generated days in a database of this file's own, dbt, the
  * worker (ratingRequests → ratingRequest-<appointmentId>), the patients' bot polling the stack's Telegram emulator,
  * and simulated patients pressing its buttons. The answer window is shortened through the workflow's input
- * (`answerWindowMs`), never a 72-hour wait.
+ * (`answerWindowMs`), never a 72-hour wait, and so is the comment window (`commentWindowMs`), never 24 hours.
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDbtActivities } from '../../src/activities/dbt.js';
-import { createCallbackData } from '../../src/bot/callback-data.js';
+import { createCallbackData, createReplyRef } from '../../src/bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
 import { startBot, type RunningBot } from '../../src/bot/run.js';
 import { callbackAnswers, SimulatedPatient } from '../../src/bot/simulator.js';
@@ -27,6 +27,8 @@ import { unusedDate } from '../support/workflow-runs.js';
 const SECRET = `rating-link-secret-${'r'.repeat(24)}`;
 /** Long enough for a simulated patient to press on a loaded machine, short enough to wait for "no response". */
 const ANSWER_WINDOW_MS = 30_000;
+/** The comment window: long enough for the test's replies, short enough to wait for its end. */
+const COMMENT_WINDOW_MS = 30_000;
 
 interface Visit {
   appointment_id: number;
@@ -83,7 +85,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
       [day],
     );
     visits = visits.map((v) => ({ ...v, appointment_id: Number(v.appointment_id), patient_id: Number(v.patient_id) }));
-    assert.ok(visits.length >= 4, `attended visits on ${day}: ${visits.length}`);
+    assert.ok(visits.length >= 5, `attended visits on ${day}: ${visits.length}`);
   });
 
   after(async () => {
@@ -104,7 +106,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     h.client.workflow.execute<(i: object) => Promise<RatingRequestsResult>>(WORKFLOW_TYPES.ratingRequests, {
       taskQueue: h.config.temporal.taskQueue,
       workflowId: workflowIds.ratingRequests(day),
-      args: [{ runDate: day, answerWindowMs: ANSWER_WINDOW_MS }],
+      args: [{ runDate: day, answerWindowMs: ANSWER_WINDOW_MS, commentWindowMs: COMMENT_WINDOW_MS }],
     });
   /** Presses `data` as `who` and returns the text the bot answered the press with. */
   const pressed = async (who: SimulatedPatient, data: string): Promise<string | undefined> => {
@@ -119,18 +121,44 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     }
   };
 
-  test('linked patients are asked once; 4 stars are recorded once and count in the next day’s doctor rating; silence is "no response"; opted-out patients get nothing', async () => {
-    const [rater, silent, optedOut, unlinked] = visits as [Visit, Visit, Visit, Visit];
+  /** Sends a message as `who` (with `send`) and returns the text the bot replied with in that chat. */
+  const botReplyTo = async (who: SimulatedPatient, send: () => Promise<void>): Promise<string> => {
+    const n = (await who.messages()).length;
+    await send();
+    return (await who.waitForMessage(n, 20_000)).text;
+  };
+  /** Waits until the request's row is written (the rating is recorded before any comment is invited). */
+  const recorded = async (appointmentId: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const rows = await outcomes(appointmentId);
+      if (rows.length > 0) return rows;
+      if (Date.now() > deadline) throw new Error(`no row for appointment ${appointmentId}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const commentOf = async (appointmentId: number) =>
+    (
+      await h.warehouse.query<{ comment: string | null }>(
+        `select comment from ${RATING_REQUESTS} where appointment_id = $1`,
+        [appointmentId],
+      )
+    ).map((r) => r.comment);
+
+  test('linked patients are asked once; 4 stars are recorded at once and count in the next day’s doctor rating; a comment is recorded once with it (capped at 500), foreign, forged, early, second and late comments change nothing; silence is "no response"; opted-out patients get nothing', async () => {
+    const [rater, silent, optedOut, unlinked, quiet] = visits as [Visit, Visit, Visit, Visit, Visit];
     const alice = patient(rater);
     const bob = patient(silent, 'en');
     const carol = patient(optedOut);
     await contacts.link(alice.patientId, String(alice.chatId), 'pt');
     await contacts.link(bob.patientId, String(bob.chatId), 'en');
     await contacts.link(carol.patientId, String(carol.chatId), 'pt');
+    const dave = patient(quiet);
+    await contacts.link(dave.patientId, String(dave.chatId), 'pt');
     await contacts.optOutPatient(carol.patientId);
 
     const started = await askDay();
-    assert.deepEqual(started, { runDate: day, requested: 2, alreadyRequested: 0 });
+    assert.deepEqual(started, { runDate: day, requested: 3, alreadyRequested: 0 });
 
     // Alice is asked in Portuguese, naming her doctor, with five star buttons signed for her chat.
     const question = await alice.waitForMessage(0, 30_000);
@@ -159,26 +187,90 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     assert.equal(await pressed(bob, bobsForAlice), TEXTS.en.expired);
     assert.equal(await pressed(alice, `q:${rater.appointment_id}:5:AAAAAAAAAAAA`), TEXTS.pt.expired);
 
-    // Alice presses 4 stars: recorded; a replayed press (5 stars) is refused.
+    // A comment before any rating is refused: Bob replies with a reference to his own (well-signed) request.
+    const bobRef = createReplyRef(silent.appointment_id, bob.chatId, SECRET);
+    assert.equal(
+      await botReplyTo(bob, () => bob.sendWithReplyTo('Too early', { message_id: 1, text: `Hi\n\n${bobRef}` })),
+      TEXTS.en.commentExpired,
+    );
+
+    // Alice presses 4 stars: recorded at once (before any comment); a replayed press (5 stars) is refused.
     assert.equal(await pressed(alice, buttons[3]!), TEXTS.pt.received);
     const aliceRun = h.client.workflow.getHandle(workflowIds.ratingRequest(rater.appointment_id));
+    assert.deepEqual(await recorded(rater.appointment_id), [{ status: 'rated', rating: 4 }]);
+    assert.deepEqual(await commentOf(rater.appointment_id), [null]);
+    assert.equal(await pressed(alice, buttons[4]!), TEXTS.pt.expired);
+
+    // She is invited to comment, in Portuguese, as a ForceReply carrying a reference signed for her chat.
+    const invitation = await alice.waitForMessage(1, 30_000);
+    assert.ok(invitation.text.startsWith(TEXTS.pt.commentInvitation.split('{hours}')[0]!), invitation.text);
+    assert.ok(invitation.text.endsWith(createReplyRef(rater.appointment_id, alice.chatId, SECRET)));
+    assert.deepEqual(invitation.replyMarkup, { force_reply: true });
+    assert.equal(typeof invitation.messageId, 'number');
+
+    // Foreign and forged replies change nothing: Alice's invitation replayed from Bob's chat, a made-up reference.
+    assert.equal(
+      await botReplyTo(bob, () =>
+        bob.sendWithReplyTo('Not mine', { message_id: invitation.messageId!, text: invitation.text }),
+      ),
+      TEXTS.en.commentExpired,
+    );
+    assert.equal(
+      await botReplyTo(alice, () =>
+        alice.sendWithReplyTo('Forged', { message_id: 1, text: `ref. ${rater.appointment_id}-AAAAAAAAAAAA` }),
+      ),
+      TEXTS.pt.commentExpired,
+    );
+
+    // Alice replies with 600 characters and control characters: 500 are kept, the bot says so; a second is refused.
+    const long = `Muito bom\u0007 atendimento.\u0000 ${'x'.repeat(600)}`;
+    assert.equal(await botReplyTo(alice, () => alice.reply(long, invitation.messageId)), TEXTS.pt.commentTruncated);
+    assert.equal(await botReplyTo(alice, () => alice.reply('Mais uma coisa')), TEXTS.pt.commentExpired);
     const result = (await aliceRun.result()) as RatingRequestResult;
     assert.deepEqual(result, {
       appointmentId: rater.appointment_id,
       status: 'rated',
       rating: 4,
       delivery: 'delivered',
+      commented: true,
     });
-    assert.equal(await pressed(alice, buttons[4]!), TEXTS.pt.expired);
+    const expectedComment = `Muito bom atendimento. ${'x'.repeat(600)}`.slice(0, 500);
+    assert.deepEqual(await commentOf(rater.appointment_id), [expectedComment]);
     assert.deepEqual(await outcomes(rater.appointment_id), [{ status: 'rated', rating: 4 }]);
     const events = (await aliceRun.fetchHistory()).events ?? [];
-    console.log(`ratingRequest history (rated): ${events.length} events`);
+    console.log(`ratingRequest history (rated and commented): ${events.length} events`);
     assert.ok(events.length < 50, `ratingRequest history: ${events.length} events`);
+    // Without the payload codec the history holds the comment only sealed.
+    const historyJson = JSON.stringify(await aliceRun.fetchHistory());
+    assert.ok(!historyJson.includes(Buffer.from('Muito bom').toString('base64')), 'the comment is not in the history');
+    assert.ok(!historyJson.includes('Muito bom'));
 
-    // Bob never answers: "no response" once the window has passed.
+    // Dave rates 2 stars and lets the comment window pass: no comment; a reply after it is refused, nothing changes.
+    await dave.waitForMessage(0, 30_000);
+    assert.equal(await pressed(dave, (await dave.buttons())[1]!), TEXTS.pt.received);
+    const daveInvitation = await dave.waitForMessage(1, 30_000);
+    const daveRun = h.client.workflow.getHandle(workflowIds.ratingRequest(quiet.appointment_id));
+    assert.deepEqual(await daveRun.result(), {
+      appointmentId: quiet.appointment_id,
+      status: 'rated',
+      rating: 2,
+      delivery: 'delivered',
+      commented: false,
+    });
+    assert.equal(
+      await botReplyTo(dave, () => dave.reply('Tarde demais', daveInvitation.messageId)),
+      TEXTS.pt.commentExpired,
+    );
+    assert.deepEqual(await commentOf(quiet.appointment_id), [null]);
+
+    // Bob never answers: "no response" once the window has passed, and no invitation to comment.
     const bobRun = h.client.workflow.getHandle(workflowIds.ratingRequest(silent.appointment_id));
     assert.equal(((await bobRun.result()) as RatingRequestResult).status, 'no-response');
     assert.deepEqual(await outcomes(silent.appointment_id), [{ status: 'no-response', rating: null }]);
+    assert.equal(
+      (await bob.messages()).filter((m) => m.replyMarkup && 'force_reply' in (m.replyMarkup as object)).length,
+      0,
+    );
 
     // Carol opted out and the fourth patient never linked: no workflow, no message, no row.
     for (const v of [optedOut, unlinked]) {
@@ -188,16 +280,24 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     assert.equal((await carol.messages()).length, 0);
 
     // A rerun of the date asks nobody again.
+    const aliceMessages = (await alice.messages()).length;
     const rerun = await askDay();
-    assert.deepEqual(rerun, { runDate: day, requested: 0, alreadyRequested: 2 });
-    assert.equal((await alice.messages()).length, 1);
+    assert.deepEqual(rerun, { runDate: day, requested: 0, alreadyRequested: 3 });
+    assert.equal((await alice.messages()).length, aliceMessages);
 
-    // The next day's build counts the Telegram rating in the doctor's ranking, by source.
+    // The next day's build counts the Telegram rating in the doctor's ranking, by source, with its comment.
     assert.equal((await runDbt({ runDate: nextDay, scope: 'day' })).testsFailed, 0);
-    const telegram = await h.warehouse.query<{ appointment_id: string; rating: number; source: string }>(
-      'select appointment_id, rating, source from staging.stg_telegram_ratings',
-    );
-    assert.deepEqual(telegram, [{ appointment_id: String(rater.appointment_id), rating: 4, source: 'telegram' }]);
+    const telegram = await h.warehouse.query<{
+      appointment_id: string;
+      rating: number;
+      source: string;
+      comment: string | null;
+    }>('select appointment_id, rating, source, comment from staging.stg_telegram_ratings where appointment_id = $1', [
+      String(rater.appointment_id),
+    ]);
+    assert.deepEqual(telegram, [
+      { appointment_id: String(rater.appointment_id), rating: 4, source: 'telegram', comment: expectedComment },
+    ]);
     const ranking = await h.warehouse.query<{
       as_of_on: string;
       telegram_rating_count: number;
@@ -212,7 +312,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
       ranking.map((r) => [r.as_of_on, Number(r.telegram_rating_count), r.counts_add_up]),
       [
         [day, 0, true],
-        [nextDay, 1, true],
+        [nextDay, quiet.doctor_id === rater.doctor_id ? 2 : 1, true],
       ],
     );
   });

@@ -134,6 +134,33 @@ describe('replay of recorded histories', () => {
     );
   });
 
+  test('a rating recorded before rating-comment replays its old path: rated, recorded, no invitation', async () => {
+    // It was rated (the patientAnswer Update) and recorded, then completed; rated requests now go on to invite a
+    // comment behind patched(PATCHES.ratingComment), decided when the request starts, so a request waiting for its
+    // answer at that deploy still replays (and still completes without inviting).
+    installQuietRuntime();
+    const history = historyFromJson(
+      await readFile(
+        path.join(HISTORIES_DIR, BEFORE_PATCHES, 'rating-request-rated-before-rating-comment.json'),
+        'utf8',
+      ),
+    );
+    assert.deepEqual(patchIds(history), []);
+    assert.deepEqual(scheduledActivities(history), [
+      'ratingRequestQuestion',
+      'sendPatientMessage',
+      'recordRatingOutcome',
+    ]);
+    assert.ok(
+      (history.events ?? []).some((e) => e.workflowExecutionUpdateCompletedEventAttributes),
+      'the patient rated it',
+    );
+    await Worker.runReplayHistory(
+      { workflowsPath: WORKFLOWS_PATH, replayName: 'healthsynth-replay-rating-comment' },
+      history,
+    );
+  });
+
   test('replay detects a mismatch: a history whose first activity differs from the code fails', async () => {
     // Guards the guard: if replay silently passed everything, the test above would prove nothing.
     installQuietRuntime();

@@ -1,5 +1,6 @@
 -- The ratings patients pressed on Telegram (ratingRequest-<appointmentId>), in the columns of stg_feedback plus
--- the appointment's day. raw.rating_requests is not a batch table: a row is written once, when its workflow ends,
+-- the appointment's day. raw.rating_requests is not a batch table: a row is written once, when its rating is pressed
+-- (or its wait ends), and its comment filled in at most once later,
 -- so there is no published-batch filter here and no batch_on.
 -- Retention (retentionCleanup) deletes a rating with its appointment, by the appointment's day. A rating whose
 -- appointment is older than the oldest appointments batch left (written after its appointment expired, or left by
