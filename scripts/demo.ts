@@ -195,7 +195,8 @@ async function patientLoop(
         `day ${i + 1}/${runDates.length} ${runDate}: ${linked} new links; ` +
           `reminders ${remind?.reminded ?? 0} sent + ${remind?.holdout ?? 0} held out${noModel}` +
           `${remind?.skipped ? ` (${remind.skipped})` : ''}; patients pressed confirm ${r.confirm}, cancel ${r.cancel}, ` +
-          `left ${r.ignore}; rating requests ${day.ratings.received}, ${day.ratings.answered} rated; ` +
+          `left ${r.ignore}; rating requests ${day.ratings.received}, ${day.ratings.answered} rated, ` +
+          `${day.ratings.commented} commented; ` +
           `${day.expired} reminder presses refused as expired; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
       );
     }
@@ -226,6 +227,7 @@ function loopReport(t: LoopTotals, runDates: string[]): string {
       `${r.waiting} waiting for an answer until their appointment starts; ${r.undeliverable} undeliverable`,
     `  rating requests  ${q.sent} sent: ${q.rated} rated${q.meanStars !== undefined ? ` (mean ${q.meanStars.toFixed(2)} stars)` : ''}, ` +
       `${q.noResponse} no response, ${q.undeliverable} undeliverable; the rest wait up to 72 hours for an answer`,
+    `                   ${q.commented} comments received (replies to the invitation sent after a rating)`,
   ];
   if (t.pressesExpired > 0) {
     lines.push(

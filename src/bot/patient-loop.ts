@@ -3,7 +3,9 @@
  * Telegram emulator) runs in this process, and simulated patients (./simulator.ts) behave as ./demo-patients.ts
  * says: before each day's run, a share of the patients tomorrow's schedule holds open a real deep link
  * (`/start <token>`); after it, they press the real buttons of the reminders and rating requests the workflows sent
- * them. At the end, what the warehouse recorded: links, reminders by outcome, rating requests and ratings.
+ * them, and a share of those who rate (`commentShare`, a hash of seed, patient and appointment) reply to the invitation
+ * to comment. At the end, what the warehouse recorded: links, reminders by outcome, rating requests, ratings and
+ * comments.
  *
  * A reminder waits for its answer only until its appointment starts (real time): the reminders of a past day end as
  * no-answer as soon as they are sent, so their presses are refused ("expired") and only the last day's reminders,
@@ -21,7 +23,7 @@ import { PATIENT_CONTACTS } from './contacts.js';
 import { plannedLinks, ratingReply, reminderReply } from './demo-patients.js';
 import { createLinkToken, deepLink } from './link-token.js';
 import { startBot, type RunningBot } from './run.js';
-import { callbackAnswers, SimulatedPatient, simulatedChatId } from './simulator.js';
+import { callbackAnswers, commentsOn, SimulatedPatient, simulatedChatId, simulatedComment } from './simulator.js';
 import type { SentMessage } from '../stack/telegram-emulator.js';
 
 export interface PatientLoopOptions {
@@ -37,13 +39,15 @@ export interface PatientLoopOptions {
   log: (line: string) => void;
   /** How long to wait for a day's messages before going on with those that came (default 3 minutes). */
   waitMs?: number;
+  /** Share of ratings followed by a comment (default 0.25). */
+  commentShare?: number;
 }
 
 /** What the simulated patients did after one day's run. */
 export interface DayAnswers {
   runDate: string;
   reminders: { received: number; confirm: number; cancel: number; ignore: number };
-  ratings: { received: number; answered: number; ignored: number };
+  ratings: { received: number; answered: number; ignored: number; commented: number };
   /** Reminder presses the bot refused as expired: the reminder had ended, as its appointment had started. */
   expired: number;
 }
@@ -63,7 +67,15 @@ export interface LoopTotals {
     /** Sent and not yet ended: waiting for an answer until the appointment starts. */
     waiting: number;
   };
-  ratingRequests: { sent: number; rated: number; noResponse: number; undeliverable: number; meanStars?: number };
+  ratingRequests: {
+    sent: number;
+    rated: number;
+    noResponse: number;
+    undeliverable: number;
+    meanStars?: number;
+    /** Rated requests whose row holds a comment. */
+    commented: number;
+  };
   /** Reminder presses refused as expired (see {@link DayAnswers.expired}). */
   pressesExpired: number;
 }
@@ -229,7 +241,7 @@ export class PatientLoop {
     const day: DayAnswers = {
       runDate,
       reminders: { received: 0, confirm: 0, cancel: 0, ignore: 0 },
-      ratings: { received: 0, answered: 0, ignored: 0 },
+      ratings: { received: 0, answered: 0, ignored: 0, commented: 0 },
       expired: 0,
     };
     const presses = { r: [] as Press[], q: [] as Press[] };
@@ -284,7 +296,53 @@ export class PatientLoop {
       presses.q,
       `select appointment_id from ${RATING_REQUESTS} where appointment_id = any($1)`,
     );
+    day.ratings.commented = await this.comment(
+      presses.q.filter((x) =>
+        commentsOn(
+          { seed: this.opts.seed, commentShare: this.opts.commentShare },
+          x.patient.patientId,
+          x.appointmentId,
+        ),
+      ),
+    );
     return day;
+  }
+
+  /**
+   * The patients of `rated` reply to their invitation to comment (a sentence chosen per seed, in their language);
+   * returns how many comments the warehouse then holds for them.
+   */
+  private async comment(rated: readonly Press[]): Promise<number> {
+    if (rated.length === 0) return 0;
+    const token = this.opts.config.telegram.botToken ?? '';
+    let invitations = new Map<number, SentMessage>();
+    await this.until(`${rated.length} invitations to comment`, async () => {
+      const res = await fetch(`${this.opts.emulatorUrl}/_emulator/sent?botToken=${encodeURIComponent(token)}`);
+      const { result } = (await res.json()) as { result: SentMessage[] };
+      invitations = new Map(
+        result.flatMap((m) => {
+          const ref = /\nref\. (\d+)-[\w-]+$/.exec(m.text);
+          return ref && m.at >= this.since ? [[Number(ref[1]), m] as const] : [];
+        }),
+      );
+      return rated.every((x) => invitations.has(x.appointmentId));
+    });
+    const replies = rated.filter((x) => invitations.has(x.appointmentId));
+    await pool(replies, async ({ patient, data, appointmentId }) => {
+      const stars = Number(data.split(':')[2]);
+      const text = simulatedComment(
+        this.opts.seed,
+        patient.patientId,
+        appointmentId,
+        stars,
+        patient.languageCode === 'en',
+      );
+      await patient.reply(text, invitations.get(appointmentId)?.messageId);
+    });
+    const ids = replies.map((x) => x.appointmentId);
+    const sql = `select appointment_id from ${RATING_REQUESTS} where appointment_id = any($1) and comment is not null`;
+    await this.until(`${ids.length} comments`, async () => (await this.ids(sql, ids)).size >= ids.length);
+    return (await this.ids(sql, ids)).size;
   }
 
   /** Presses each button and waits until the bot has answered every press. */
@@ -337,12 +395,12 @@ export class PatientLoop {
     const sent = count('reminded', 'sent');
     const ended = count('reminded', 'confirmed') + count('reminded', 'cancelled') + count('reminded', 'no-answer');
     const { rows: rated } = await this.db
-      .query<{ status: string; n: string; stars: string | null }>(
-        `select status, count(*) as n, avg(rating) as stars from ${RATING_REQUESTS}
+      .query<{ status: string; n: string; stars: string | null; comments: string }>(
+        `select status, count(*) as n, avg(rating) as stars, count(comment) as comments from ${RATING_REQUESTS}
         where appointment_day = any(cast($1 as date[])) group by status`,
         [runDates],
       )
-      .catch(() => ({ rows: [] as { status: string; n: string; stars: string | null }[] }));
+      .catch(() => ({ rows: [] as { status: string; n: string; stars: string | null; comments: string }[] }));
     const status = (s: string) => rated.find((r) => r.status === s);
     const ratingSent = (await this.ourButtons()).filter(
       (m) => m.button.kind === 'q' && runDates.includes(appointmentDay(m.button.appointmentId)),
@@ -367,6 +425,7 @@ export class PatientLoop {
         noResponse: Number(status('no-response')?.n ?? 0),
         undeliverable: Number(status('undeliverable')?.n ?? 0),
         ...(stars ? { meanStars: Number(stars) } : {}),
+        commented: Number(status('rated')?.comments ?? 0),
       },
       pressesExpired: this.expired,
     };
