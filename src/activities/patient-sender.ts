@@ -7,7 +7,10 @@
  *   and written around the request exactly as the staff deliveries do (delivery.ts): `delivered` is never sent again,
  *   `sending` left by a dead attempt becomes `unknown` and is not resent.
  * - **Throttled** to Telegram's limits, 25 messages/s per bot and 1 per chat per second, with bottleneck: one
- *   limiter of 40 ms minimum spacing for the bot and a group of 1 s limiters keyed by chat. Bottleneck throttles
+ *   limiter of 40 ms minimum spacing for the bot that holds nothing but the HTTP request (the delivery record is
+ *   written before it: an object-store write of varying length inside the limiter let requests that waited on
+ *   slow writes leave together, measured 35 in one second under load), and a group of one-at-a-time queues keyed
+ *   by chat, each waiting until its chat's last request is 1.1 s old. Bottleneck throttles
  *   within one worker process; Temporal's task-queue rate limit (`maxTaskQueueActivitiesPerSecond`) is global but
  *   cannot key by chat, and it would throttle every activity of the queue. With several workers sending, each keeps
  *   its own 25/s, so the bot can exceed it: Telegram then answers 429 with `retry_after`, which is honoured below.
@@ -25,10 +28,14 @@ import { activityContext, DELIVERY_FAILURE_TYPES, unlessCancelledBeforeSending }
 import { DeliveryError, type Notifier } from './notifier.js';
 import type { ObjectStore } from './storage.js';
 
+/** Waits until `at` by the clock (a timer may fire a millisecond early). */
+async function sleepUntil(at: number): Promise<void> {
+  for (let left = at - Date.now(); left > 0; left = at - Date.now()) await new Promise((r) => setTimeout(r, left));
+}
+
 /**
- * Telegram's documented limits for one bot: about 30 messages/s overall (we keep 25) and 1 per chat per second. The
- * limiters space the start of each send; the delivery record written between that start and the request varies by
- * tens of ms (measured 933 ms between two arrivals at a 1,000 ms spacing), so a chat's spacing carries 100 ms margin.
+ * Telegram's documented limits for one bot: about 30 messages/s overall (we keep 25) and 1 per chat per second. Both
+ * are measured between the starts of the HTTP requests; a chat's spacing carries 100 ms margin for the network.
  */
 export const PATIENT_SEND_LIMITS = { perBotPerSecond: 25, perChatIntervalMs: 1100 } as const;
 
@@ -84,10 +91,21 @@ export interface PatientSenderDeps {
 export function createPatientSenderActivities(deps: PatientSenderDeps) {
   let contacts = deps.contacts;
   const contactStore = () => (contacts ??= createContactStore(deps.config));
-  const perBot = new Bottleneck({
-    minTime: Math.ceil(1000 / (deps.perBotPerSecond ?? PATIENT_SEND_LIMITS.perBotPerSecond)),
-  });
-  const perChat = new Bottleneck.Group({ maxConcurrent: 1, minTime: PATIENT_SEND_LIMITS.perChatIntervalMs });
+  // Bottleneck's minTime spaces the starts it plans; one its timer runs late is followed by the next on time (gaps of
+  // 1 ms measured), so the queues here are one job at a time and each job waits for the spacing by the clock.
+  const perBot = new Bottleneck({ maxConcurrent: 1 });
+  const botIntervalMs = Math.ceil(1000 / (deps.perBotPerSecond ?? PATIENT_SEND_LIMITS.perBotPerSecond));
+  let lastBotRequestAt = 0;
+  const perChat = new Bottleneck.Group({ maxConcurrent: 1 });
+  /** When each chat's last request started; an entry goes once it no longer delays anything. */
+  const lastRequestAt = new Map<string, number>();
+  const requested = (chatId: string) => {
+    const at = Date.now();
+    lastRequestAt.set(chatId, at);
+    setTimeout(() => {
+      if (lastRequestAt.get(chatId) === at) lastRequestAt.delete(chatId);
+    }, PATIENT_SEND_LIMITS.perChatIntervalMs).unref();
+  };
 
   async function readRecord(key: string): Promise<PatientDeliveryRecord | undefined> {
     const text = await deps.store.getTextIfExists(key);
@@ -163,17 +181,28 @@ export function createPatientSenderActivities(deps: PatientSenderDeps) {
           };
       const beat = ctx ? setInterval(() => ctx.heartbeat(), 5_000) : undefined;
       try {
-        await perChat.key(contact.chatId).schedule(() =>
-          perBot.schedule(async () => {
-            await record('sending');
-            await unlessCancelledBeforeSending(ctx, async (detail) => void (await record('retrying', { detail })));
-            await deps.notifier.sendTelegramChat(
+        // One request at a time per chat, each 1.1 s after the chat's last; then the bot's 40 ms spacing, which
+        // holds only the request. `sending` is written just before the bot's queue, whose wait is short (at most
+        // the worker's activity slots × 40 ms): a kill in that wait leaves `unknown` for a message never sent.
+        await perChat.key(contact.chatId).schedule(async () => {
+          await sleepUntil((lastRequestAt.get(contact.chatId) ?? 0) + PATIENT_SEND_LIMITS.perChatIntervalMs);
+          await record('sending');
+          await unlessCancelledBeforeSending(ctx, async (detail) => void (await record('retrying', { detail })));
+          // The bot's queue holds only the start of each request, 40 ms after the last one's start.
+          const request = await perBot.schedule(async () => {
+            await sleepUntil(lastBotRequestAt + botIntervalMs);
+            lastBotRequestAt = Date.now();
+            requested(contact.chatId);
+            const done = deps.notifier.sendTelegramChat(
               contact.chatId,
               { text, ...(replyMarkup ? { replyMarkup } : {}) },
               ctx?.cancellationSignal,
             );
-          }),
-        );
+            done.catch(() => undefined); // awaited below, once the queue has let go
+            return { done };
+          });
+          await request.done;
+        });
       } catch (err) {
         if (err instanceof CancelledFailure) throw err; // cancelled before sending: recorded as not sent
         const failure =
