@@ -17,9 +17,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { startBot } from '../src/bot/run.js';
 import { createContactStore } from '../src/bot/contacts.js';
-import { callbackAnswers, SimulatedPatient } from '../src/bot/simulator.js';
+import { callbackAnswers, SimulatedPatient, simulatedReminderFacts } from '../src/bot/simulator.js';
 import { loadConfig } from '../src/config.js';
-import type { ReminderFacts } from '../src/domain/reminders.js';
 import { recreateDatabase } from '../src/stack/postgres.js';
 import { connectClient } from '../src/temporal.js';
 import { startWorker } from '../src/worker.js';
@@ -83,32 +82,21 @@ export async function benchReminders(
   const firstId = randomInt(1, 1_000_000) * 10_000 + 8_000_000_000;
   const patients = Array.from({ length: count }, (_, i) => new SimulatedPatient(emulatorUrl, botToken, firstId + i));
   const startsAt = new Date(Date.now() + 10 * 60_000);
-  const today = startsAt.toISOString().slice(0, 10);
   try {
     await contacts.ensureTable();
     for (const p of patients) await contacts.link(p.patientId, String(p.chatId));
 
     log(`reminders: ${count} appointmentReminder workflows started at once, sends throttled to ${SEND_LIMIT_PER_S}/s…`);
     await Promise.all(
-      patients.map((p) => {
-        const facts: ReminderFacts = {
-          appointmentId: p.patientId,
-          patientId: p.patientId,
-          decidedOn: today,
-          appointmentOn: today,
-          probability: 0.5,
-          arm: 'reminded',
-          startsAt: startsAt.toISOString(),
-          localTime: startsAt.toISOString().slice(11, 16),
-          doctorName: 'Dra. Bench',
-          clinicName: 'Clínica Bench',
-        };
-        return client.workflow.start(WORKFLOW_TYPES.appointmentReminder, {
+      patients.map((p) =>
+        client.workflow.start(WORKFLOW_TYPES.appointmentReminder, {
           taskQueue: config.temporal.taskQueue,
           workflowId: workflowIds.reminder(p.patientId),
-          args: [facts],
-        });
-      }),
+          args: [
+            simulatedReminderFacts(p.patientId, startsAt, { doctorName: 'Dra. Bench', clinicName: 'Clínica Bench' }),
+          ],
+        }),
+      ),
     );
     const ours = async () => {
       const res = await fetch(`${emulatorUrl}/_emulator/sent?botToken=${encodeURIComponent(botToken)}`);

@@ -99,6 +99,34 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
   const telegraf = new Telegraf(token, { telegram: apiRoot ? { apiRoot } : {}, handlerTimeout: 30_000 });
   const texts = (ctx: Context) => TEXTS[languageOf(ctx.from?.language_code)];
 
+  /**
+   * Sends one Update (its id makes a redelivered press or message run it once) and tracks it until it finishes
+   * (see settle); resolves to accepted, expired (no such workflow, closed, or refused by the validator) or error.
+   * Failures are logged by name and message only: an Update's argument never reaches the log.
+   */
+  function runUpdate(
+    temporal: Client,
+    workflowId: string,
+    name: string,
+    arg: PatientAnswer | PatientComment,
+    updateId: string,
+  ): Promise<CallbackOutcome> {
+    const update = temporal.workflow
+      .getHandle(workflowId)
+      .executeUpdate(name, { args: [arg], updateId })
+      .then(
+        (): CallbackOutcome => 'accepted',
+        (err: unknown): CallbackOutcome => {
+          if (isExpired(err)) return 'expired';
+          log(`bot: ${name} update of ${workflowId} failed: ${(err as Error).name}: ${(err as Error).message}`);
+          return 'error';
+        },
+      );
+    inFlight.add(update);
+    void update.finally(() => inFlight.delete(update));
+    return update;
+  }
+
   telegraf.start(async (ctx) => {
     const t = texts(ctx);
     const payload = ctx.payload.trim();
@@ -133,19 +161,13 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
       if (cb && contact && !contact.optedOutAt && deps.temporal) {
         const workflowId = CALLBACK_KINDS[cb.kind].workflowId(cb.appointmentId);
         const arg: PatientAnswer = { action: cb.action, patientId: contact.patientId };
-        const update = deps.temporal.workflow
-          .getHandle(workflowId)
-          .executeUpdate(PATIENT_ANSWER_UPDATE, { args: [arg], updateId: `telegram-callback-${query.id}` })
-          .then(
-            (): CallbackOutcome => 'accepted',
-            (err: unknown): CallbackOutcome => {
-              if (isExpired(err)) return 'expired';
-              log(`bot: update of ${workflowId} failed: ${(err as Error).message}`);
-              return 'error';
-            },
-          );
-        inFlight.add(update);
-        void update.finally(() => inFlight.delete(update));
+        const update = runUpdate(
+          deps.temporal,
+          workflowId,
+          PATIENT_ANSWER_UPDATE,
+          arg,
+          `telegram-callback-${query.id}`,
+        );
         outcome = await Promise.race([update, sleep(CALLBACK_ANSWER_WITHIN_MS)]);
         answer = outcome === 'expired' ? t.expired : outcome === 'error' ? t.tryLater : t.received;
       }
@@ -176,19 +198,13 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
           patientId: contact.patientId,
           sealedComment: sealComment(text, appointmentId, secret),
         };
-        const update = deps.temporal.workflow
-          .getHandle(workflowId)
-          .executeUpdate(PATIENT_COMMENT_UPDATE, { args: [arg], updateId: `telegram-update-${ctx.update.update_id}` })
-          .then(
-            (): CallbackOutcome => 'accepted',
-            (err: unknown): CallbackOutcome => {
-              if (isExpired(err)) return 'expired';
-              log(`bot: comment update of ${workflowId} failed: ${(err as Error).name}`);
-              return 'error';
-            },
-          );
-        inFlight.add(update);
-        void update.finally(() => inFlight.delete(update));
+        const update = runUpdate(
+          deps.temporal,
+          workflowId,
+          PATIENT_COMMENT_UPDATE,
+          arg,
+          `telegram-update-${ctx.update.update_id}`,
+        );
         outcome = await Promise.race([update, sleep(COMMENT_ANSWER_WITHIN_MS)]);
         answer =
           outcome === 'expired'

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TelegramClient } from 'telegram-test-api/lib/modules/telegramClient.js';
+import type { ReminderFacts } from '../domain/reminders.js';
 import type { SentMessage } from '../stack/telegram-emulator.js';
 
 /** A uniform number in [0, 1) from (seed, patient, purpose): the simulator's only source of chance. */
@@ -226,4 +227,27 @@ export function choose<T>(
     if (x < 0) return choices[i]!;
   }
   return choices[choices.length - 1]!;
+}
+
+/**
+ * The facts of a reminder for a simulated patient's own appointment (its id is the patient's), starting at
+ * `startsAt`: what the reminders benchmark and the fault suite start `appointmentReminder` with, past the selection.
+ */
+export function simulatedReminderFacts(
+  patientId: number,
+  startsAt: Date,
+  names: Pick<ReminderFacts, 'doctorName' | 'clinicName'>,
+): ReminderFacts {
+  const day = startsAt.toISOString().slice(0, 10);
+  return {
+    appointmentId: patientId,
+    patientId,
+    decidedOn: day,
+    appointmentOn: day,
+    probability: 0.5,
+    arm: 'reminded',
+    startsAt: startsAt.toISOString(),
+    localTime: startsAt.toISOString().slice(11, 16),
+    ...names,
+  };
 }
