@@ -3,8 +3,8 @@
  * last activity: the 1–5 rating the patient pressed on Telegram, or that no answer came within the wait, or that the
  * request could not be delivered. It is not a batch table (the pipeline's loads never touch it, rows arrive at any
  * time of day), so it has a primary key instead of a batch_date. The optional comment arrives later and fills the
- * row's `comment` once (only while it is null), so a retry or a second comment changes nothing. dbt reads its rated rows as the Telegram ratings
- * (`stg_telegram_ratings`) beside the generated survey feedback. One definition, so the DDL
+ * row's `comment` once (only while it is null), so a retry or a second comment changes nothing. dbt reads its rated
+ * rows as the Telegram ratings (`stg_telegram_ratings`) beside the generated survey feedback. One definition, so the DDL
  * (src/activities/warehouse/ddl.ts) and dbt's sources YAML (src/domain/dbt-sources.ts) cannot disagree.
  */
 import { RAW_SCHEMA, type Column } from './entities.js';
