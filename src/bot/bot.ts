@@ -18,7 +18,8 @@
  * longer be commented on (forged or foreign reference, unlinked or opted-out chat, a second comment, too late). The
  * comment's text is never logged.
  */
-import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, isGrpcServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import pRetry from 'p-retry';
 import { Telegraf, type Context } from 'telegraf';
 import type { Update } from 'telegraf/types';
 import type { Config } from '../config.js';
@@ -74,6 +75,16 @@ export interface PatientBot {
 /** How long stopping the bot waits for Updates in flight. */
 export const SETTLE_WITHIN_MS = 30_000;
 
+/**
+ * How long an Update that failed for a passing reason (Temporal unreachable, overloaded, the call timed out) is
+ * tried again with the same id, which Temporal runs at most once. The patient may already have been told
+ * "received", so giving up early would drop an answer that was acknowledged.
+ */
+export const UPDATE_RETRY_FOR_MS = 15 * 60_000;
+
+/** gRPC codes that no retry mends: the bot's own configuration is wrong (logged, not retried). */
+const PERMANENT_GRPC_CODES = new Set([3, 7, 12, 16]); // INVALID_ARGUMENT, PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED
+
 const sleep = (ms: number) => new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref());
 
 /** Whether a failed Update means the request is gone (no such workflow, closed, or the validator said no). */
@@ -82,6 +93,13 @@ function isExpired(err: unknown): boolean {
   const e = err as { name?: string; code?: number; details?: string };
   // gRPC NOT_FOUND (5) / FAILED_PRECONDITION (9): the workflow does not exist or has completed.
   return e.name === 'ServiceError' && /not found|already completed/i.test(String(e.details ?? (err as Error).message));
+}
+
+/** Whether trying a failed Update again cannot help: it expired, or the request itself is refused. */
+function isFinal(err: unknown): boolean {
+  if (isExpired(err)) return true;
+  const cause = (err as { cause?: unknown }).cause;
+  return isGrpcServiceError(cause) && PERMANENT_GRPC_CODES.has(cause.code);
 }
 
 /** Builds the bot; see the module comment. Requires TELEGRAM_BOT_TOKEN and TELEGRAM_LINK_SECRET. */
@@ -102,6 +120,8 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
   /**
    * Sends one Update (its id makes a redelivered press or message run it once) and tracks it until it finishes
    * (see settle); resolves to accepted, expired (no such workflow, closed, or refused by the validator) or error.
+   * A passing failure is tried again with the same id for up to {@link UPDATE_RETRY_FOR_MS}: the gRPC client's own
+   * retries end after about 20 s, and an answer the patient was told is received must not be dropped then.
    * Failures are logged by name and message only: an Update's argument never reaches the log.
    */
   function runUpdate(
@@ -111,17 +131,33 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
     arg: PatientAnswer | PatientComment,
     updateId: string,
   ): Promise<CallbackOutcome> {
-    const update = temporal.workflow
-      .getHandle(workflowId)
-      .executeUpdate(name, { args: [arg], updateId })
-      .then(
-        (): CallbackOutcome => 'accepted',
-        (err: unknown): CallbackOutcome => {
-          if (isExpired(err)) return 'expired';
-          log(`bot: ${name} update of ${workflowId} failed: ${(err as Error).name}: ${(err as Error).message}`);
-          return 'error';
-        },
-      );
+    const handle = temporal.workflow.getHandle(workflowId);
+    const update = pRetry(
+      () =>
+        handle.executeUpdate(name, { args: [arg], updateId }).catch((err: unknown) => {
+          throw isFinal(err) ? new pRetry.AbortError(err as Error) : err;
+        }),
+      {
+        retries: 1_000,
+        factor: 2,
+        minTimeout: 1_000,
+        maxTimeout: 30_000,
+        maxRetryTime: UPDATE_RETRY_FOR_MS,
+        // A retry does not hold the process open: stopping the bot waits for it only as long as settle allows.
+        unref: true,
+        onFailedAttempt: (err) =>
+          log(
+            `bot: ${name} update of ${workflowId} failed (attempt ${err.attemptNumber}): ${err.name}: ${err.message}`,
+          ),
+      },
+    ).then(
+      (): CallbackOutcome => 'accepted',
+      (err: unknown): CallbackOutcome => {
+        if (isExpired(err)) return 'expired';
+        log(`bot: ${name} update of ${workflowId} failed: ${(err as Error).name}: ${(err as Error).message}`);
+        return 'error';
+      },
+    );
     inFlight.add(update);
     void update.finally(() => inFlight.delete(update));
     return update;

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Client } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pg from 'pg';
+import { createPatientBot } from '../../src/bot/bot.js';
 import { createCallbackData } from '../../src/bot/callback-data.js';
+import { createContactStore } from '../../src/bot/contacts.js';
 import { createLinkToken, deepLink, verifyLinkToken } from '../../src/bot/link-token.js';
 import { startBot, WEBHOOK_PATH, type RunningBot } from '../../src/bot/run.js';
 import { callbackAnswers, planPatients, SimulatedPatient } from '../../src/bot/simulator.js';
@@ -20,6 +22,7 @@ import { connectClient } from '../../src/temporal.js';
 import { workflowIds } from '../../src/workflow-ids.js';
 import { answersQuery, finishSignal } from '../support/answer-workflows.js';
 import { testConfig, uniq } from '../support/env.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const SECRET = `test-link-secret-${'x'.repeat(24)}`;
 const WEBHOOK_SECRET = `hook_${uniq()}_${'s'.repeat(16)}`;
@@ -275,6 +278,67 @@ describe('patients’ Telegram bot', () => {
       } else {
         await handle.terminate('test over');
       }
+    }
+  });
+
+  test('a press whose Update cannot reach Temporal for a while is tried again with its id until it arrives', async () => {
+    const dan = new SimulatedPatient(emulatorUrl, botToken, base + 12);
+    const n = (await dan.messages()).length;
+    await dan.openLink(link(dan.patientId));
+    await dan.waitForMessage(n);
+    const appointmentId = base + 950;
+    const handle = await client.workflow.start('answerProbe', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: workflowIds.reminder(appointmentId),
+      args: [dan.patientId],
+    });
+    assert.deepEqual(await handle.query(answersQuery), []);
+    // A second bot whose Temporal connection runs through a proxy we can cut. Its gRPC client gives up after 4
+    // attempts (about 1 s) instead of the default 10 (about 20 s), so a short outage outlasts it.
+    const [host, port] = config.temporal.address.split(':');
+    const proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    const connection = await Connection.connect({
+      address: proxy.address,
+      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
+    });
+    const contacts = createContactStore(config);
+    const lines: string[] = [];
+    const flaky = createPatientBot({
+      config,
+      contacts,
+      temporal: new Client({ connection, namespace: config.temporal.namespace }),
+      log: (line) => void lines.push(line),
+    });
+    try {
+      proxy.cut();
+      const callbackId = `cut-${uniq()}`;
+      await flaky.handleUpdate({
+        update_id: 3,
+        callback_query: {
+          id: callbackId,
+          from: { id: dan.chatId, is_bot: false, first_name: 'Dan' },
+          chat_instance: '1',
+          message: { message_id: 1, date: 0, chat: { id: dan.chatId, type: 'private', first_name: 'Dan' } },
+          data: createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, dan.chatId, SECRET),
+        },
+      } as never);
+      const answered = (await callbackAnswers(emulatorUrl)).find((a) => a.callbackQueryId === callbackId);
+      assert.equal(answered?.text, TEXTS.pt.received, 'the patient is told the answer was received');
+      await new Promise((r) => setTimeout(r, 5_000));
+      assert.ok(
+        lines.some((l) => l.includes(`update of ${workflowIds.reminder(appointmentId)} failed (attempt 2)`)),
+        `the Update failed while Temporal was unreachable and was tried again: ${lines.join(' | ')}`,
+      );
+      assert.deepEqual(await handle.query(answersQuery), [], 'nothing arrived while the connection was cut');
+      proxy.restore();
+      assert.deepEqual(await flaky.settle(60_000), { unsettled: 0 });
+      assert.deepEqual(await handle.query(answersQuery), [{ action: 'confirm', patientId: dan.patientId }]);
+    } finally {
+      await handle.signal(finishSignal);
+      await handle.result();
+      await connection.close();
+      await contacts.close();
+      await proxy.close();
     }
   });
 
