@@ -17,7 +17,7 @@ import { after, describe, test } from 'node:test';
 import { patientDeliveryKey } from '../../src/activities/patient-sender.js';
 import { createContactStore } from '../../src/bot/contacts.js';
 import { startBot, type RunningBot } from '../../src/bot/run.js';
-import { SimulatedPatient, simulatedReminderFacts } from '../../src/bot/simulator.js';
+import { callbackAnswers, SimulatedPatient, simulatedReminderFacts } from '../../src/bot/simulator.js';
 import { loadConfig } from '../../src/config.js';
 import type { SentMessage } from '../../src/stack/telegram-emulator.js';
 import { WORKFLOW_TYPES, workflowIds } from '../../src/workflow-ids.js';
@@ -59,7 +59,9 @@ describe('reminders with the worker killed mid-send', { timeout: Math.max(900_00
     } finally {
       await contacts.close();
     }
-    bot = await startBot(config, { mode: 'polling', temporal: client, log: () => undefined });
+    // The bot's log is kept for the failure message: a press answered "received" whose Update then failed says so.
+    const botLog: string[] = [];
+    bot = await startBot(config, { mode: 'polling', temporal: client, log: (line) => void botLog.push(line) });
     await s.startWorker();
 
     // Their appointments start in an hour: every reminder is still waiting for its answer when the presses come.
@@ -173,7 +175,33 @@ describe('reminders with the worker killed mid-send', { timeout: Math.max(900_00
       },
       // Alone, 600 answers are recorded in about 10 s; beside other suites on two cores it took minutes.
       { timeoutMs: Math.max(300_000, expected.size * 500), intervalMs: 1000 },
-    );
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await whyUnanswered()}`);
+    });
+    /** What a failed wait reports: how many are missing, how the bot answered the presses, what it logged, and
+     * where the first missing reminders stand. */
+    async function whyUnanswered(): Promise<string> {
+      const recorded = new Set((await answered()).map((r) => Number(r.appointment_id)));
+      const missingIds = [...expected.keys()].filter((id) => !recorded.has(id));
+      const answers = await callbackAnswers(emulatorUrl);
+      const answerTexts = new Map<string, number>();
+      for (const a of answers) answerTexts.set(a.text ?? '', (answerTexts.get(a.text ?? '') ?? 0) + 1);
+      const states = await Promise.all(
+        missingIds.slice(0, 5).map(async (id) => {
+          const handle = client.workflow.getHandle(workflowIds.reminder(id));
+          const d = await handle.describe();
+          const events = (await handle.fetchHistory()).events ?? [];
+          const types = events.slice(-6).map((e) => String(e.eventType));
+          return `${d.workflowId}: ${d.status.name}, ${d.historyLength} events, last ${types.join(' ')}`;
+        }),
+      );
+      return [
+        `${missingIds.length} of ${expected.size} answers not recorded`,
+        `${answers.length} presses answered, as ${JSON.stringify(Object.fromEntries(answerTexts))}`,
+        `bot log (last 20 of ${botLog.length}): ${botLog.slice(-20).join(' | ')}`,
+        ...states,
+      ].join('\n');
+    }
     const wrong = outcomes.filter((r) => r.events.join() !== expected.get(Number(r.appointment_id)));
     assert.deepEqual(wrong, [], 'each answer recorded once, as pressed');
     assert.equal(outcomes.length, expected.size);
