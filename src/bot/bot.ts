@@ -163,6 +163,12 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
     return update;
   }
 
+  /** A press the patient was told is received, whose Update then did not arrive: an answer lost, worth a log line. */
+  function warnIfLost(late: CallbackOutcome, workflowId: string) {
+    if (late === 'expired')
+      log(`bot: a press on ${workflowId} was answered "received" and then refused by its workflow`);
+  }
+
   telegraf.start(async (ctx) => {
     const t = texts(ctx);
     const payload = ctx.payload.trim();
@@ -206,6 +212,7 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
         );
         outcome = await Promise.race([update, sleep(CALLBACK_ANSWER_WITHIN_MS)]);
         answer = outcome === 'expired' ? t.expired : outcome === 'error' ? t.tryLater : t.received;
+        if (outcome === 'pending') void update.then((late) => warnIfLost(late, workflowId));
       }
     } catch (err) {
       log(`bot: callback failed: ${(err as Error).message}`);

@@ -156,13 +156,15 @@ export interface ReminderResult {
 /**
  * One appointment's reminder: sends it once, waits for Confirm or Cancel until the appointment starts, and records
  * what happened. The Update's validator refuses (without touching history) an answer from another patient, a
- * second answer, an answer before the message was sent or after the appointment started, and unknown buttons; the
- * bot then tells the patient the request has expired. About 30 history events.
+ * second answer, an answer after the appointment started, and unknown buttons; the bot then tells the patient the
+ * request has expired. An answer may come before the workflow learns that its send succeeded: a worker that dies
+ * after the message left loses the send's result until the activity runs again, and a patient who presses at once
+ * can land in the same workflow task as that result, whose Updates run first. Its buttons are signed for this
+ * chat, so the message reached it: the answer is kept. About 20 history events.
  */
 export async function appointmentReminder(rawFacts: ReminderFacts): Promise<ReminderResult> {
   const facts = parseInput('appointmentReminder', reminderInput, rawFacts);
   const startsAt = Date.parse(facts.startsAt);
-  let sent = false;
   let over = false;
   let answer: ReminderAnswer | undefined;
   setHandler(
@@ -175,7 +177,6 @@ export async function appointmentReminder(rawFacts: ReminderFacts): Promise<Remi
       validator: (a) => {
         if (a.patientId !== facts.patientId) throw new Error('not this patient’s appointment');
         if (!Object.hasOwn(REMINDER_ANSWERS, a.action)) throw new Error('unknown answer');
-        if (!sent) throw new Error('no reminder was sent');
         if (answer !== undefined) throw new Error('already answered');
         if (over || Date.now() >= startsAt) throw new Error('the appointment has started');
       },
@@ -203,8 +204,8 @@ export async function appointmentReminder(rawFacts: ReminderFacts): Promise<Remi
   });
   let outcome: ReminderOutcome = 'undeliverable';
   // `unknown`: an attempt was cut off while sending, so it may have arrived; it is treated as sent (never resent).
-  if (delivery.status === 'delivered' || delivery.status === 'unknown') {
-    sent = true;
+  // An answer already taken proves it arrived whatever the sender concluded.
+  if (delivery.status === 'delivered' || delivery.status === 'unknown' || answer !== undefined) {
     await record('sent');
     const left = startsAt - Date.now();
     if (left > 0 && answer === undefined) await condition(() => answer !== undefined, left);

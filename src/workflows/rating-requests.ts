@@ -195,7 +195,8 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
   // Decided once, before the first command: a request that was already running at the deploy keeps the old path.
   const withComment = patched(PATCHES.ratingComment);
   const commentWindowMs = input.commentWindowMs ?? RATING_COMMENT_WINDOW_MS;
-  let waiting = false;
+  /** The answer window has ended (or the question could not be delivered): a star pressed now is refused. */
+  let closed = false;
   let answer: { rating: number; answeredAt: string } | undefined;
   let waitingForComment = false;
   let sealedComment: string | undefined;
@@ -209,7 +210,9 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
       // Refused without a trace in history: the bot tells the patient the request has expired.
       validator: (a) => {
         if (a.patientId !== patientId) throw new Error('not this patient’s appointment');
-        if (!waiting) throw new Error('not waiting for an answer');
+        // Taken even before the send's result is known (see appointmentReminder: a crash, or a press landing in
+        // the same workflow task as the send's result, whose Updates run first).
+        if (closed) throw new Error('not waiting for an answer');
         if (answer) throw new Error('already answered');
         if (!/^[1-5]$/.test(a.action)) throw new Error('not a rating');
       },
@@ -251,12 +254,12 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
     buttons: { kind: 'q', appointmentId, options: question.options },
   });
   let status: RatingRequestStatus = 'undeliverable';
-  if (sent.status === 'delivered' || sent.status === 'unknown') {
-    waiting = true;
+  // An answer already taken proves the question arrived whatever the sender concluded.
+  if (sent.status === 'delivered' || sent.status === 'unknown' || answer !== undefined) {
     await condition(() => answer !== undefined, input.answerWindowMs ?? RATING_ANSWER_WINDOW_MS);
-    waiting = false;
     status = answer ? 'rated' : 'no-response';
   }
+  closed = true;
   await (withComment ? recordRatingOutcomeLocally : recordRatingOutcome)({
     appointmentId,
     patientId,

@@ -14,7 +14,7 @@ import { createDbtActivities } from '../../src/activities/dbt.js';
 import { createCallbackData, createReplyRef } from '../../src/bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
 import { startBot, type RunningBot } from '../../src/bot/run.js';
-import { callbackAnswers, SimulatedPatient } from '../../src/bot/simulator.js';
+import { callbackAnswers, control, SimulatedPatient } from '../../src/bot/simulator.js';
 import { TEXTS } from '../../src/bot/texts.js';
 import { weekdaysFrom } from '../../src/domain/dates.js';
 import { RATING_REQUESTS } from '../../src/domain/rating-requests.js';
@@ -315,5 +315,38 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
         [nextDay, quiet.doctor_id === rater.doctor_id ? 2 : 1, true],
       ],
     );
+  });
+
+  test('a star pressed before the workflow knows its question was sent is kept', async () => {
+    const visit = visits[3]!; // the first test's unlinked patient: never asked there
+    const erin = patient(visit);
+    await contacts.link(erin.patientId, String(erin.chatId), 'pt');
+    // Telegram answers the first send 429 (retry after 3 s): the workflow waits for its send's result meanwhile,
+    // as it does when a worker died after the message left.
+    await control(emulatorUrl, 'faults', { chatId: erin.chatId, rateLimit: { count: 1, retryAfter: 3 } });
+    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.ratingRequest(visit.appointment_id),
+      args: [
+        {
+          appointmentId: visit.appointment_id,
+          patientId: visit.patient_id,
+          appointmentDay: day,
+          answerWindowMs: ANSWER_WINDOW_MS,
+          commentWindowMs: 1_000,
+        },
+      ],
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await erin.messages()).length, 0, 'the question has not arrived yet');
+    const five = createCallbackData(
+      { kind: 'q', appointmentId: visit.appointment_id, action: '5' },
+      erin.chatId,
+      SECRET,
+    );
+    assert.equal(await pressed(erin, five), TEXTS.pt.received);
+    const result = (await handle.result()) as RatingRequestResult;
+    assert.deepEqual([result.status, result.rating, result.delivery], ['rated', 5, 'delivered']);
+    assert.deepEqual(await outcomes(visit.appointment_id), [{ status: 'rated', rating: 5 }]);
   });
 });

@@ -12,7 +12,7 @@ import { createReminderActivities, inHoldout } from '../../src/activities/remind
 import { createCallbackData } from '../../src/bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
 import { startBot, type RunningBot } from '../../src/bot/run.js';
-import { callbackAnswers, SimulatedPatient } from '../../src/bot/simulator.js';
+import { callbackAnswers, control, SimulatedPatient, simulatedReminderFacts } from '../../src/bot/simulator.js';
 import { TEXTS } from '../../src/bot/texts.js';
 import { addDays } from '../../src/domain/dates.js';
 import { reminderKeys, type ReminderFacts } from '../../src/domain/reminders.js';
@@ -252,5 +252,36 @@ describe('appointment reminders', { timeout: 300_000 }, () => {
       ...[`${confirmId},confirmed`, `${cancelId},cancelled`, `${silentId},`, `${foreignId},`].sort(),
     ]);
     assert.deepEqual(await activities.remindedSetFor({ runDate: addDays(today, 1) }), { reminded: 0 });
+  });
+
+  test('a press that comes before the workflow knows its reminder was sent is kept', async () => {
+    const appointmentId = base + 500;
+    const early = patient(appointmentId);
+    await contacts.link(early.patientId, String(early.chatId), 'pt');
+    // Telegram answers the first send 429 (retry after 3 s): the workflow waits for its send's result meanwhile,
+    // as it does when a worker died after the message left.
+    await control(emulatorUrl, 'faults', { chatId: early.chatId, rateLimit: { count: 1, retryAfter: 3 } });
+    const handle = await h.client.workflow.start(WORKFLOW_TYPES.appointmentReminder, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.reminder(appointmentId),
+      args: [
+        {
+          ...simulatedReminderFacts(early.patientId, new Date(Date.now() + 60_000), {
+            doctorName: 'Dra. Ana Souza',
+            clinicName: 'Clínica Jardim Camburi',
+          }),
+          appointmentId,
+        } satisfies ReminderFacts,
+      ],
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await early.messages()).length, 0, 'the reminder has not arrived yet');
+    const confirm = createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, early.chatId, SECRET);
+    assert.equal(await press(early, confirm), TEXTS.pt.received);
+    const result = (await handle.result()) as ReminderResult;
+    assert.equal(result.outcome, 'confirmed');
+    assert.equal(result.delivery, 'delivered');
+    assert.equal((await early.messages()).length, 1, 'sent once');
+    assert.deepEqual((await events(appointmentId)).sort(), ['reminded:confirmed', 'reminded:sent']);
   });
 });
