@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pg from 'pg';
+import type { Update } from 'telegraf/types';
 import { createPatientBot } from '../../src/bot/bot.js';
 import { createCallbackData } from '../../src/bot/callback-data.js';
 import { createContactStore } from '../../src/bot/contacts.js';
@@ -25,6 +26,18 @@ import { testConfig, uniq } from '../support/env.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const SECRET = `test-link-secret-${'x'.repeat(24)}`;
+
+/** The Update Telegram delivers for a button press with callback query `id` in `chatId`. */
+const callbackUpdate = (id: string, chatId: number, data: string): Update => ({
+  update_id: 1,
+  callback_query: {
+    id,
+    from: { id: chatId, is_bot: false, first_name: 'Patient' },
+    chat_instance: '1',
+    message: { message_id: 1, date: 0, chat: { id: chatId, type: 'private', first_name: 'Patient' } },
+    data,
+  } as Update.CallbackQueryUpdate['callback_query'],
+});
 const WEBHOOK_SECRET = `hook_${uniq()}_${'s'.repeat(16)}`;
 
 describe('patients’ Telegram bot', () => {
@@ -79,6 +92,20 @@ describe('patients’ Telegram bot', () => {
     ).rows[0] as { chat_id: string; linked_at: Date; opted_out_at: Date | null } | undefined;
   const link = (patientId: number, ttlMs = 86_400_000) =>
     deepLink('HealthSynthTestBot', createLinkToken(patientId, new Date(Date.now() + ttlMs), SECRET));
+
+  /** Links `p`'s chat through its deep link, as the patient would, and waits for the bot's reply. */
+  const linkChat = async (p: SimulatedPatient) => {
+    const n = (await p.messages()).length;
+    await p.openLink(link(p.patientId));
+    await p.waitForMessage(n);
+  };
+  /** A stand-in reminder workflow for `patientId`'s appointment, waiting for its answer. */
+  const startProbe = (appointmentId: number, patientId: number, taskQueue = config.temporal.taskQueue) =>
+    client.workflow.start('answerProbe', {
+      taskQueue,
+      workflowId: workflowIds.reminder(appointmentId),
+      args: [patientId],
+    });
 
   test('a link token is at most 64 base64url characters and verifies only with its secret', () => {
     const token = createLinkToken(9_123_456_789, new Date(Date.now() + 60_000), SECRET);
@@ -159,17 +186,9 @@ describe('patients’ Telegram bot', () => {
   test('a press reaches its workflow as an Update once; a replay, another patient’s button and a missing workflow change nothing', async () => {
     const alice = new SimulatedPatient(emulatorUrl, botToken, base + 7);
     const bob = new SimulatedPatient(emulatorUrl, botToken, base + 8, 'en');
-    for (const p of [alice, bob]) {
-      const n = (await p.messages()).length;
-      await p.openLink(link(p.patientId));
-      await p.waitForMessage(n);
-    }
+    for (const p of [alice, bob]) await linkChat(p);
     const appointmentId = base + 700;
-    const handle = await client.workflow.start('answerProbe', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: workflowIds.reminder(appointmentId),
-      args: [alice.patientId],
-    });
+    const handle = await startProbe(appointmentId, alice.patientId);
     try {
       const answered = async (count: number) => {
         const deadline = Date.now() + 10_000;
@@ -207,16 +226,13 @@ describe('patients’ Telegram bot', () => {
       assert.ok((answers[start + 3]?.at ?? Infinity) - t0 < 1000, 'answered within a second');
       // Telegram delivering the same press again (same callback query id) runs the Update once.
       const cbId = answers[start + 3]!.callbackQueryId;
-      await polling.bot.handleUpdate({
-        update_id: 1,
-        callback_query: {
-          id: cbId,
-          from: { id: alice.chatId, is_bot: false, first_name: 'Alice' },
-          chat_instance: '1',
-          message: { message_id: 1, date: 0, chat: { id: alice.chatId, type: 'private', first_name: 'Alice' } },
-          data: createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, alice.chatId, SECRET),
-        },
-      } as never);
+      await polling.bot.handleUpdate(
+        callbackUpdate(
+          cbId,
+          alice.chatId,
+          createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, alice.chatId, SECRET),
+        ),
+      );
       // A second press (a new callback) after the answer: refused by the validator.
       await alice.press(createCallbackData({ kind: 'r', appointmentId, action: 'cancel' }, alice.chatId, SECRET));
       answers = await answered(start + 6);
@@ -237,17 +253,11 @@ describe('patients’ Telegram bot', () => {
 
   test('a press answered before its workflow took it: stopping the bot waits for the Update (settle)', async () => {
     const carol = new SimulatedPatient(emulatorUrl, botToken, base + 11);
-    const n = (await carol.messages()).length;
-    await carol.openLink(link(carol.patientId));
-    await carol.waitForMessage(n);
+    await linkChat(carol);
     // Nobody polls this task queue yet, so the Update cannot be accepted: the patient is told "received" anyway.
     const lateQueue = `${config.temporal.taskQueue}-late-${uniq()}`;
     const appointmentId = base + 900;
-    const handle = await client.workflow.start('answerProbe', {
-      taskQueue: lateQueue,
-      workflowId: workflowIds.reminder(appointmentId),
-      args: [carol.patientId],
-    });
+    const handle = await startProbe(appointmentId, carol.patientId, lateQueue);
     let late: Worker | undefined;
     let lateRun: Promise<void> | undefined;
     try {
@@ -283,15 +293,9 @@ describe('patients’ Telegram bot', () => {
 
   test('a press whose Update cannot reach Temporal for a while is tried again with its id until it arrives', async () => {
     const dan = new SimulatedPatient(emulatorUrl, botToken, base + 12);
-    const n = (await dan.messages()).length;
-    await dan.openLink(link(dan.patientId));
-    await dan.waitForMessage(n);
+    await linkChat(dan);
     const appointmentId = base + 950;
-    const handle = await client.workflow.start('answerProbe', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: workflowIds.reminder(appointmentId),
-      args: [dan.patientId],
-    });
+    const handle = await startProbe(appointmentId, dan.patientId);
     assert.deepEqual(await handle.query(answersQuery), []);
     // A second bot whose Temporal connection runs through a proxy we can cut. Its gRPC client gives up after 4
     // attempts (about 1 s) instead of the default 10 (about 20 s), so a short outage outlasts it.
@@ -312,16 +316,13 @@ describe('patients’ Telegram bot', () => {
     try {
       proxy.cut();
       const callbackId = `cut-${uniq()}`;
-      await flaky.handleUpdate({
-        update_id: 3,
-        callback_query: {
-          id: callbackId,
-          from: { id: dan.chatId, is_bot: false, first_name: 'Dan' },
-          chat_instance: '1',
-          message: { message_id: 1, date: 0, chat: { id: dan.chatId, type: 'private', first_name: 'Dan' } },
-          data: createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, dan.chatId, SECRET),
-        },
-      } as never);
+      await flaky.handleUpdate(
+        callbackUpdate(
+          callbackId,
+          dan.chatId,
+          createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, dan.chatId, SECRET),
+        ),
+      );
       const answered = (await callbackAnswers(emulatorUrl)).find((a) => a.callbackQueryId === callbackId);
       assert.equal(answered?.text, TEXTS.pt.received, 'the patient is told the answer was received');
       await new Promise((r) => setTimeout(r, 5_000));
