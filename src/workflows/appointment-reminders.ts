@@ -209,9 +209,10 @@ export async function appointmentReminder(rawFacts: ReminderFacts): Promise<Remi
     await record('sent');
     const left = startsAt - Date.now();
     if (left > 0 && answer === undefined) await condition(() => answer !== undefined, left);
-    over = true;
     outcome = answer === undefined ? 'no-answer' : REMINDER_ANSWERS[answer];
   }
+  // Closed before the outcome is recorded, on every path: an answer taken now would be told "received" and lost.
+  over = true;
   await record(outcome);
   return { appointmentId: facts.appointmentId, outcome, delivery: delivery.status };
 }

@@ -64,8 +64,9 @@ describe('reminders with the worker killed mid-send', { timeout: Math.max(900_00
     bot = await startBot(config, { mode: 'polling', temporal: client, log: (line) => void botLog.push(line) });
     await s.startWorker();
 
-    // Their appointments start in an hour: every reminder is still waiting for its answer when the presses come.
-    const startsAt = new Date(Date.now() + 60 * 60_000);
+    // Their appointments start in an hour or more: every reminder is still waiting for its answer when the presses
+    // come. A 10,000-reminder day with a kill took about an hour here, so the window grows with the count (1 s each).
+    const startsAt = new Date(Date.now() + Math.max(60 * 60_000, COUNT * 1000));
     const ids = patients.map((p) => workflowIds.reminder(p.patientId));
     for (let i = 0; i < COUNT; i += 200) {
       await Promise.all(
