@@ -4,7 +4,8 @@
  * package lacks:
  *
  * - `getUpdates` long polling: the package answers at once, so telegraf's polling loop would spin; the front waits
- *   up to the request's `timeout` (at most 50 s, as Telegram) for an update.
+ *   up to the request's `timeout` (at most 50 s, as Telegram) for an update. And it returns an update again until a
+ *   later call's `offset` confirms it, as Telegram does (the package forgets an update once it has returned it).
  * - `sendPhoto` (multipart, the staff chart): stored as a bot message whose text is the caption.
  * - Faults a real chat produces: a chat marked blocked answers 403 "bot was blocked by the user"; a chat (or every
  *   chat) given a rate limit answers 429 with `parameters.retry_after` for the next N sends.
@@ -27,6 +28,10 @@ import path from 'node:path';
 import { TelegramServer } from 'telegram-test-api/lib/telegramServer.js';
 
 type TelegramServerInstance = TelegramServer;
+type StoredUpdate = TelegramServer['storage']['userMessages'][number];
+/** The package's own Update shape for a stored user update (a static method its typings call private). */
+const formatUpdate = (u: StoredUpdate): unknown =>
+  (TelegramServer as unknown as { formatUpdate(u: StoredUpdate): unknown }).formatUpdate(u);
 
 /** Telegram's own cap on a getUpdates long poll. */
 const MAX_POLL_S = 50;
@@ -148,6 +153,19 @@ export async function startTelegramEmulator(opts: {
     return undefined;
   }
 
+  /** A bot's updates that no getUpdates has confirmed yet, oldest first. */
+  const unconfirmed = (token: string) =>
+    server.storage.userMessages.filter((u) => u.botToken === token && !u.isRead).sort((a, b) => a.updateId - b.updateId);
+
+  /**
+   * Telegram's acknowledgement: a getUpdates with `offset` confirms every update below it, and until then an update is
+   * returned again by every call. (The package marks an update read as soon as it returns it, so a bot that died
+   * between fetching and handling would lose it here and not on Telegram.) The package keeps confirmation in `isRead`.
+   */
+  function confirmUpdates(token: string, offset: number) {
+    for (const u of server.storage.userMessages) if (u.botToken === token && u.updateId < offset) u.isRead = true;
+  }
+
   function waitForUpdate(token: string, timeoutS: number): Promise<void> {
     return new Promise((resolve) => {
       const events = ['AddedUserMessage', 'AddedUserCommand', 'AddedUserCallbackQuery'];
@@ -175,10 +193,10 @@ export async function startTelegramEmulator(opts: {
       case 'getUpdates': {
         const p = await params(req, url);
         const timeoutS = Math.min(MAX_POLL_S, Math.max(0, Number(p.timeout ?? 0) || 0));
-        if (timeoutS > 0 && !server.storage.userMessages.some((u) => u.botToken === token && !u.isRead)) {
-          await waitForUpdate(token, timeoutS);
-        }
-        json(res, 200, { ok: true, result: server.getUpdates(token) });
+        const limit = Math.min(100, Math.max(1, Number(p.limit ?? 100) || 100));
+        confirmUpdates(token, Number(p.offset ?? 0) || 0);
+        if (timeoutS > 0 && !unconfirmed(token).length) await waitForUpdate(token, timeoutS);
+        json(res, 200, { ok: true, result: unconfirmed(token).slice(0, limit).map(formatUpdate) });
         return true;
       }
       case 'sendMessage':

@@ -171,6 +171,30 @@ describe('patients’ Telegram bot', () => {
     );
   });
 
+  test('the emulator returns an update again until a getUpdates offset confirms it, as Telegram does', async () => {
+    // A bot token no bot polls: this test is the only reader of its updates.
+    const quietToken = `${randomInt(100_000, 999_999)}:bot-quiet-${uniq()}`;
+    const patient = new SimulatedPatient(emulatorUrl, quietToken, base + 7);
+    await patient.command('/help');
+    await patient.command('/stop');
+    const getUpdates = async (query: string) => {
+      const res = await fetch(`${emulatorUrl}/bot${quietToken}/getUpdates?${query}`);
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { result: Update.MessageUpdate[] }).result;
+    };
+    const texts = (updates: Update.MessageUpdate[]) => updates.map((u) => (u.message as { text: string }).text);
+
+    const first = await getUpdates('timeout=0');
+    assert.deepEqual(texts(first), ['/help', '/stop']);
+    // A bot that died before handling them asks again without an offset: Telegram hands them out again.
+    assert.deepEqual(texts(await getUpdates('timeout=0')), ['/help', '/stop']);
+    assert.deepEqual(texts(await getUpdates('timeout=0&limit=1')), ['/help'], 'limit caps the batch');
+    const [help, stop] = first as [Update.MessageUpdate, Update.MessageUpdate];
+    assert.deepEqual(texts(await getUpdates(`timeout=0&offset=${help.update_id + 1}`)), ['/stop']);
+    assert.deepEqual(await getUpdates(`timeout=0&offset=${stop.update_id + 1}`), []);
+    assert.deepEqual(await getUpdates('timeout=0'), [], 'a confirmed update stays confirmed');
+  });
+
   test('/stop opts the patient out (and a second /stop keeps the first time)', async () => {
     const p = new SimulatedPatient(emulatorUrl, botToken, base + 6);
     const n = (await p.messages()).length;
