@@ -15,8 +15,9 @@
  * invitation's last line (callback-data.ts, parseReplyRef, checked against the replying chat), the comment is cleaned,
  * capped at 500 characters and sealed (comment.ts) before it leaves the bot, and the Update id is the Telegram update
  * id. The patient is told it was received (or that only the first 500 characters were kept), or that the visit can no
- * longer be commented on (forged or foreign reference, unlinked or opted-out chat, a second comment, too late). The
- * comment's text is never logged.
+ * longer be commented on (forged or foreign reference, unlinked or opted-out chat, a second comment, too late). A
+ * reply to any other message (one without a reference line) is not a comment and gets no answer. The comment's text
+ * is never logged.
  */
 import { type Client, isGrpcServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import pRetry from 'p-retry';
@@ -30,7 +31,7 @@ import {
   type PatientAnswer,
   type PatientComment,
 } from '../workflow-ids.js';
-import { CALLBACK_KINDS, parseCallbackData, parseReplyRef } from './callback-data.js';
+import { CALLBACK_KINDS, hasReplyRef, parseCallbackData, parseReplyRef } from './callback-data.js';
 import { cleanComment, sealComment } from './comment.js';
 import type { ContactStore } from './contacts.js';
 import { verifyLinkToken } from './link-token.js';
@@ -228,7 +229,10 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
     if (!('text' in msg) || !msg.reply_to_message) return next();
     const t = texts(ctx);
     const replied = msg.reply_to_message;
-    const appointmentId = parseReplyRef('text' in replied ? replied.text : undefined, ctx.chat.id, secret);
+    const repliedText = 'text' in replied ? replied.text : undefined;
+    // A reply to anything but a comment invitation (the bot's other messages, the patient's own) is no comment.
+    if (!hasReplyRef(repliedText)) return next();
+    const appointmentId = parseReplyRef(repliedText, ctx.chat.id, secret);
     const { text, truncated } = cleanComment(msg.text);
     if (appointmentId !== undefined && !text) return; // nothing but control characters or spaces: nothing to keep
     let outcome: CallbackOutcome = 'refused';

@@ -65,9 +65,15 @@ export function createReplyRef(appointmentId: number, chatId: number | string, s
   return `ref. ${appointmentId}-${sign(secret, `c:${appointmentId}:comment`, chatId)}`;
 }
 
+/** A reference on the last line of a message's text (see createReplyRef). */
+const REPLY_REF = /(?:^|\n)ref\. (\d{1,15})-([A-Za-z0-9_-]{12})\s*$/;
+
+/** Whether `text` ends in a reference at all, signed or not: a comment invitation, or something made up to look like one. */
+export const hasReplyRef = (text: string | undefined): boolean => REPLY_REF.test(text ?? '');
+
 /** The appointment of the reference on the last line of `text`, verified for `chatId`; undefined otherwise. */
 export function parseReplyRef(text: string | undefined, chatId: number | string, secret: string): number | undefined {
-  const m = /(?:^|\n)ref\. (\d{1,15})-([A-Za-z0-9_-]{12})\s*$/.exec(text ?? '');
+  const m = REPLY_REF.exec(text ?? '');
   if (!m) return undefined;
   const [, id, sig] = m as unknown as [string, string, string];
   const expected = sign(secret, `c:${id}:comment`, chatId);

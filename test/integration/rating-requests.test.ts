@@ -225,7 +225,10 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     // Alice replies with 600 characters and control characters: 500 are kept, the bot says so; a second is refused.
     const long = `Muito bom\u0007 atendimento.\u0000 ${'x'.repeat(600)}`;
     assert.equal(await botReplyTo(alice, () => alice.reply(long, invitation.messageId)), TEXTS.pt.commentTruncated);
-    assert.equal(await botReplyTo(alice, () => alice.reply('Mais uma coisa')), TEXTS.pt.commentExpired);
+    assert.equal(
+      await botReplyTo(alice, () => alice.reply('Mais uma coisa', invitation.messageId)),
+      TEXTS.pt.commentExpired,
+    );
     const result = (await aliceRun.result()) as RatingRequestResult;
     assert.deepEqual(result, {
       appointmentId: rater.appointment_id,

@@ -195,6 +195,37 @@ describe('patients’ Telegram bot', () => {
     assert.deepEqual(await getUpdates('timeout=0'), [], 'a confirmed update stays confirmed');
   });
 
+  test('a reply to a bot message that is no comment invitation gets no answer; one made to look like it is refused', async () => {
+    const p = new SimulatedPatient(emulatorUrl, botToken, base + 8, 'en');
+    await linkChat(p);
+    const help = await p.ask('/help');
+    const replyTo = (text: string): Update => ({
+      update_id: 1,
+      message: {
+        message_id: 2,
+        date: Math.floor(Date.now() / 1000),
+        chat: { id: p.chatId, type: 'private', first_name: 'Patient' },
+        from: { id: p.chatId, is_bot: false, first_name: 'Patient', language_code: 'en' },
+        text: 'thanks!',
+        reply_to_message: {
+          message_id: help.messageId!,
+          date: 0,
+          chat: { id: p.chatId, type: 'private', first_name: 'Patient' },
+          text,
+        },
+      } as Update.MessageUpdate['message'],
+    });
+    // handleUpdate returns once the handlers are done, and the emulator records a reply before answering it.
+    const before = (await p.messages()).length;
+    await polling.bot.handleUpdate(replyTo(help.text));
+    assert.equal((await p.messages()).length, before, 'a reply to /help is not taken for a comment');
+    await polling.bot.handleUpdate(replyTo(`${help.text}\n\nref. 123-AAAAAAAAAAAA`));
+    assert.deepEqual(
+      (await p.messages()).slice(before).map((m) => m.text),
+      [TEXTS.en.commentExpired],
+    );
+  });
+
   test('/stop opts the patient out (and a second /stop keeps the first time)', async () => {
     const p = new SimulatedPatient(emulatorUrl, botToken, base + 6);
     const n = (await p.messages()).length;
