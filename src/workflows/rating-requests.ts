@@ -275,7 +275,10 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
   };
   if (!withComment || !answer) return result;
 
-  // The rating is recorded; now the optional comment, which never delays it.
+  // The rating is recorded; now the optional comment, which never delays it. A comment is taken from the moment the
+  // invitation may have left: its reference is signed for the patient's chat, so a reply proves it arrived, and the
+  // reply can come before the send's result does (a worker that died in between, a slow workflow task).
+  waitingForComment = true;
   const invited = await sendPatientMessage({
     scope: workflowInfo().workflowId,
     name: 'comment-invite',
@@ -284,10 +287,9 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
     replyTo: { appointmentId },
   });
   if (invited.status === 'delivered' || invited.status === 'unknown') {
-    waitingForComment = true;
     await condition(() => sealedComment !== undefined, commentWindowMs);
-    waitingForComment = false;
   }
+  waitingForComment = false;
   result.commented = sealedComment !== undefined;
   if (sealedComment !== undefined) await recordRatingCommentLocally({ appointmentId, patientId, sealedComment });
   return result;

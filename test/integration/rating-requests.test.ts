@@ -85,7 +85,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
       [day],
     );
     visits = visits.map((v) => ({ ...v, appointment_id: Number(v.appointment_id), patient_id: Number(v.patient_id) }));
-    assert.ok(visits.length >= 5, `attended visits on ${day}: ${visits.length}`);
+    assert.ok(visits.length >= 6, `attended visits on ${day}: ${visits.length}`);
   });
 
   after(async () => {
@@ -351,5 +351,43 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     const result = (await handle.result()) as RatingRequestResult;
     assert.deepEqual([result.status, result.rating, result.delivery], ['rated', 5, 'delivered']);
     assert.deepEqual(await outcomes(visit.appointment_id), [{ status: 'rated', rating: 5 }]);
+  });
+
+  test('a comment that comes before the workflow knows its invitation was sent is kept', async () => {
+    const visit = visits[5]!; // not asked by the other tests
+    const gil = patient(visit);
+    await contacts.link(gil.patientId, String(gil.chatId), 'pt');
+    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.ratingRequest(visit.appointment_id),
+      args: [
+        {
+          appointmentId: visit.appointment_id,
+          patientId: visit.patient_id,
+          appointmentDay: day,
+          answerWindowMs: ANSWER_WINDOW_MS,
+          commentWindowMs: COMMENT_WINDOW_MS,
+        },
+      ],
+    });
+    await gil.waitForMessage(0, 30_000);
+    // Telegram answers the invitation's first send 429 (retry after 5 s): the workflow waits for its result, as it
+    // does when a worker died after the invitation left. Gil replies meanwhile, with the invitation's reference.
+    await control(emulatorUrl, 'faults', { chatId: gil.chatId, rateLimit: { count: 1, retryAfter: 5 } });
+    assert.equal(await pressed(gil, (await gil.buttons())[4]!), TEXTS.pt.received);
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const { pendingActivities } = await handle.describe().then((d) => d.raw);
+      if (pendingActivities?.some((a) => (a.attempt ?? 0) >= 2)) break; // the invitation's send got its 429
+      if (Date.now() > deadline) throw new Error('the invitation was never answered 429');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ref = createReplyRef(visit.appointment_id, gil.chatId, SECRET);
+    assert.equal(
+      await botReplyTo(gil, () => gil.sendWithReplyTo('Excelente', { message_id: 1, text: `Comente?\n\n${ref}` })),
+      TEXTS.pt.commentReceived,
+    );
+    const result = (await handle.result()) as RatingRequestResult;
+    assert.deepEqual([result.status, result.rating, result.commented], ['rated', 5, true]);
+    assert.deepEqual(await commentOf(visit.appointment_id), ['Excelente']);
   });
 });
