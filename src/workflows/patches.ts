@@ -51,4 +51,9 @@ export const PATCHES = {
    * patientComment Update, then writes the comment into the rating's row. Decided once, when the request starts.
    */
   ratingComment: 'rating-comment',
+  /**
+   * ratingRequest completes (rated, the comment dropped) when its comment does not open with the worker's
+   * TELEGRAM_LINK_SECRET, instead of failing. Called only on that path, so other histories carry no marker.
+   */
+  unreadableComment: 'unreadable-comment',
 } as const;

@@ -18,8 +18,11 @@
  * about 30 events when rated without a comment, about 45 with one (under 50).
  */
 import {
+  ActivityFailure,
+  ApplicationFailure,
   condition,
   continueAsNew,
+  log,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -186,6 +189,8 @@ export interface RatingRequestResult {
   delivery: string;
   /** Rated requests started after patch rating-comment: whether a comment was written to the row. */
   commented?: boolean;
+  /** Set when a comment came but was not kept: it did not open with the worker's TELEGRAM_LINK_SECRET. */
+  commentDropped?: 'unreadable';
 }
 
 /** One appointment's rating request; see the module comment. */
@@ -291,6 +296,29 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
   }
   waitingForComment = false;
   result.commented = sealedComment !== undefined;
-  if (sealedComment !== undefined) await recordRatingCommentLocally({ appointmentId, patientId, sealedComment });
+  if (sealedComment !== undefined) {
+    try {
+      await recordRatingCommentLocally({ appointmentId, patientId, sealedComment });
+    } catch (err) {
+      // A comment that does not open (sealed under another TELEGRAM_LINK_SECRET than this worker's, as during a
+      // rotation, or not by the bot at all) can never be read: the rating stands and the request completes without
+      // it. Failing would leave a red workflow that no retry or rerun mends. Runs that failed here before the patch
+      // replay their failure.
+      if (!isUnreadableComment(err) || !patched(PATCHES.unreadableComment)) throw err;
+      log.warn('ratingRequest: the comment does not open with the worker’s TELEGRAM_LINK_SECRET and is dropped');
+      result.commented = false;
+      result.commentDropped = 'unreadable';
+    }
+  }
   return result;
+}
+
+/**
+ * recordRatingComment's refusal of a sealed comment that does not open for its appointment. A local activity's
+ * failure reaches the workflow as the activity's own ApplicationFailure (a scheduled one's would be wrapped in an
+ * ActivityFailure; both are accepted).
+ */
+function isUnreadableComment(err: unknown): boolean {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.type === 'InvalidInput';
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDbtActivities } from '../../src/activities/dbt.js';
 import { createCallbackData, createReplyRef } from '../../src/bot/callback-data.js';
+import { sealComment } from '../../src/bot/comment.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
 import { startBot, type RunningBot } from '../../src/bot/run.js';
 import { callbackAnswers, control, SimulatedPatient } from '../../src/bot/simulator.js';
@@ -19,7 +20,7 @@ import { TEXTS } from '../../src/bot/texts.js';
 import { weekdaysFrom } from '../../src/domain/dates.js';
 import { RATING_REQUESTS } from '../../src/domain/rating-requests.js';
 import type { RatingRequestResult, RatingRequestsResult } from '../../src/workflows/rating-requests.js';
-import { WORKFLOW_TYPES, workflowIds } from '../../src/workflow-ids.js';
+import { PATIENT_COMMENT_UPDATE, WORKFLOW_TYPES, workflowIds } from '../../src/workflow-ids.js';
 import { freshDatabase, harness, testConfig, uniq, uniqueDate, type TestHarness } from '../support/env.js';
 import { ingestDay } from '../support/ingest-day.js';
 import { unusedDate } from '../support/workflow-runs.js';
@@ -85,7 +86,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
       [day],
     );
     visits = visits.map((v) => ({ ...v, appointment_id: Number(v.appointment_id), patient_id: Number(v.patient_id) }));
-    assert.ok(visits.length >= 6, `attended visits on ${day}: ${visits.length}`);
+    assert.ok(visits.length >= 7, `attended visits on ${day}: ${visits.length}`);
   });
 
   after(async () => {
@@ -354,7 +355,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
   });
 
   test('a comment that comes before the workflow knows its invitation was sent is kept', async () => {
-    const visit = visits[5]!; // not asked by the other tests
+    const visit = visits[6]!; // not asked by the other tests
     const gil = patient(visit);
     await contacts.link(gil.patientId, String(gil.chatId), 'pt');
     const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
@@ -389,5 +390,40 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     const result = (await handle.result()) as RatingRequestResult;
     assert.deepEqual([result.status, result.rating, result.commented], ['rated', 5, true]);
     assert.deepEqual(await commentOf(visit.appointment_id), ['Excelente']);
+  });
+
+  test('a comment that does not open with the worker’s secret is dropped: the request still completes, rated', async () => {
+    const visit = visits[5]!; // not asked by the first test
+    const fay = patient(visit);
+    await contacts.link(fay.patientId, String(fay.chatId), 'pt');
+    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.ratingRequest(visit.appointment_id),
+      args: [
+        {
+          appointmentId: visit.appointment_id,
+          patientId: visit.patient_id,
+          appointmentDay: day,
+          answerWindowMs: ANSWER_WINDOW_MS,
+          commentWindowMs: COMMENT_WINDOW_MS,
+        },
+      ],
+    });
+    await fay.waitForMessage(0, 30_000);
+    assert.equal(await pressed(fay, (await fay.buttons())[2]!), TEXTS.pt.received);
+    await fay.waitForMessage(1, 30_000); // the invitation to comment
+    // A bot with another TELEGRAM_LINK_SECRET than the worker's (a rotation half done) seals Fay's comment.
+    const sealedComment = sealComment('Bom', visit.appointment_id, `${SECRET}-rotated`);
+    await handle.executeUpdate(PATIENT_COMMENT_UPDATE, { args: [{ patientId: visit.patient_id, sealedComment }] });
+    assert.deepEqual(await handle.result(), {
+      appointmentId: visit.appointment_id,
+      status: 'rated',
+      rating: 3,
+      delivery: 'delivered',
+      commented: false,
+      commentDropped: 'unreadable',
+    });
+    assert.deepEqual(await outcomes(visit.appointment_id), [{ status: 'rated', rating: 3 }]);
+    assert.deepEqual(await commentOf(visit.appointment_id), [null]);
   });
 });
