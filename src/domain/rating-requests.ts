@@ -47,7 +47,7 @@ export const RATING_REQUESTS_COLUMNS: readonly Column[] = [
   {
     name: 'comment',
     type: 'text',
-    maxLength: 1000,
+    maxLength: COMMENT_MAX_CHARS,
     nullable: true,
     description:
       'The patient’s optional comment, a reply to the invitation sent after the rating (within 24 hours; control characters removed, at most 500 characters); null when none.',
