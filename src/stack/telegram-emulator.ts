@@ -155,7 +155,9 @@ export async function startTelegramEmulator(opts: {
 
   /** A bot's updates that no getUpdates has confirmed yet, oldest first. */
   const unconfirmed = (token: string) =>
-    server.storage.userMessages.filter((u) => u.botToken === token && !u.isRead).sort((a, b) => a.updateId - b.updateId);
+    server.storage.userMessages
+      .filter((u) => u.botToken === token && !u.isRead)
+      .sort((a, b) => a.updateId - b.updateId);
 
   /**
    * Telegram's acknowledgement: a getUpdates with `offset` confirms every update below it, and until then an update is

@@ -138,6 +138,21 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  /** Starts one visit's ratingRequest by hand, with the short windows. */
+  const startRequest = (visit: Visit, commentWindowMs = COMMENT_WINDOW_MS) =>
+    h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
+      taskQueue: h.config.temporal.taskQueue,
+      workflowId: workflowIds.ratingRequest(visit.appointment_id),
+      args: [
+        {
+          appointmentId: visit.appointment_id,
+          patientId: visit.patient_id,
+          appointmentDay: day,
+          answerWindowMs: ANSWER_WINDOW_MS,
+          commentWindowMs,
+        },
+      ],
+    });
   const commentOf = async (appointmentId: number) =>
     (
       await h.warehouse.query<{ comment: string | null }>(
@@ -328,19 +343,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     // Telegram answers the first send 429 (retry after 3 s): the workflow waits for its send's result meanwhile,
     // as it does when a worker died after the message left.
     await control(emulatorUrl, 'faults', { chatId: erin.chatId, rateLimit: { count: 1, retryAfter: 3 } });
-    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
-      taskQueue: h.config.temporal.taskQueue,
-      workflowId: workflowIds.ratingRequest(visit.appointment_id),
-      args: [
-        {
-          appointmentId: visit.appointment_id,
-          patientId: visit.patient_id,
-          appointmentDay: day,
-          answerWindowMs: ANSWER_WINDOW_MS,
-          commentWindowMs: 1_000,
-        },
-      ],
-    });
+    const handle = await startRequest(visit, 1_000);
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal((await erin.messages()).length, 0, 'the question has not arrived yet');
     const five = createCallbackData(
@@ -358,25 +361,13 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     const visit = visits[6]!; // not asked by the other tests
     const gil = patient(visit);
     await contacts.link(gil.patientId, String(gil.chatId), 'pt');
-    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
-      taskQueue: h.config.temporal.taskQueue,
-      workflowId: workflowIds.ratingRequest(visit.appointment_id),
-      args: [
-        {
-          appointmentId: visit.appointment_id,
-          patientId: visit.patient_id,
-          appointmentDay: day,
-          answerWindowMs: ANSWER_WINDOW_MS,
-          commentWindowMs: COMMENT_WINDOW_MS,
-        },
-      ],
-    });
+    const handle = await startRequest(visit);
     await gil.waitForMessage(0, 30_000);
     // Telegram answers the invitation's first send 429 (retry after 5 s): the workflow waits for its result, as it
     // does when a worker died after the invitation left. Gil replies meanwhile, with the invitation's reference.
     await control(emulatorUrl, 'faults', { chatId: gil.chatId, rateLimit: { count: 1, retryAfter: 5 } });
     assert.equal(await pressed(gil, (await gil.buttons())[4]!), TEXTS.pt.received);
-    for (const deadline = Date.now() + 30_000; ; ) {
+    for (const deadline = Date.now() + 30_000; ;) {
       const { pendingActivities } = await handle.describe().then((d) => d.raw);
       if (pendingActivities?.some((a) => (a.attempt ?? 0) >= 2)) break; // the invitation's send got its 429
       if (Date.now() > deadline) throw new Error('the invitation was never answered 429');
@@ -396,19 +387,7 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     const visit = visits[5]!; // not asked by the first test
     const fay = patient(visit);
     await contacts.link(fay.patientId, String(fay.chatId), 'pt');
-    const handle = await h.client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
-      taskQueue: h.config.temporal.taskQueue,
-      workflowId: workflowIds.ratingRequest(visit.appointment_id),
-      args: [
-        {
-          appointmentId: visit.appointment_id,
-          patientId: visit.patient_id,
-          appointmentDay: day,
-          answerWindowMs: ANSWER_WINDOW_MS,
-          commentWindowMs: COMMENT_WINDOW_MS,
-        },
-      ],
-    });
+    const handle = await startRequest(visit);
     await fay.waitForMessage(0, 30_000);
     assert.equal(await pressed(fay, (await fay.buttons())[2]!), TEXTS.pt.received);
     await fay.waitForMessage(1, 30_000); // the invitation to comment
