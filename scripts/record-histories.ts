@@ -27,6 +27,8 @@
  *  - rating-requests / rating-request: after the completed pipeline, one patient of its date linked and the date's
  *    ratingRequests run again by hand (its own id) with a 1 s answer window: it starts that patient's
  *    ratingRequest-<appointmentId>, which asks (the fake Telegram takes the message) and ends "no-response".
+ *  - rating-request-commented: another patient of that date, linked afterwards, asked by a ratingRequest started by
+ *    hand: 4 stars and a comment (sealed as the bot seals it) arrive as Updates; rated, invited, commented.
  *
  *   node --import tsx scripts/record-histories.ts --only=dbt-full-refresh   records one scenario, keeps the rest
  *   node --import tsx scripts/record-histories.ts --only=retention-cleanup  the cleanup alone (started by hand, not as
@@ -42,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ScheduleOverlapPolicy,
   WorkflowFailedError,
+  WorkflowUpdateFailedError,
   type Client,
   type ScheduleOptions,
   type WorkflowHandle,
@@ -51,12 +54,14 @@ import * as prettier from 'prettier';
 import { ObjectStore } from '../src/activities/storage.js';
 import { inHoldout } from '../src/activities/reminders.js';
 import { createWarehouse } from '../src/activities/warehouse/index.js';
+import { sealComment } from '../src/bot/comment.js';
 import { createContactStore } from '../src/bot/contacts.js';
 import { reminderKeys } from '../src/domain/reminders.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { ENTITY_NAMES } from '../src/domain/entities.js';
 import { desiredSchedules, SCHEDULE_IDS } from '../src/schedules.js';
 import { connectClient, workflowIds, WORKFLOW_TYPES } from '../src/temporal.js';
+import { PATIENT_ANSWER_UPDATE, PATIENT_COMMENT_UPDATE } from '../src/workflow-ids.js';
 import { installQuietRuntime, startWorker } from '../src/worker.js';
 import type { dailyPipeline } from '../src/workflows/daily-pipeline.js';
 import type { dbtFullRefresh } from '../src/workflows/dbt-full-refresh.js';
@@ -265,13 +270,15 @@ async function recordRatingRequests(client: Client, config: Config): Promise<voi
   const contacts = createContactStore(config);
   try {
     await contacts.ensureTable();
-    const [visit] = await warehouse.query<{ appointment_id: number; patient_id: number }>(
+    const [visit, rated] = await warehouse.query<{ appointment_id: number; patient_id: number }>(
       `select cast(appointment_id as bigint) as appointment_id, cast(patient_id as bigint) as patient_id
        from marts.appointments where batch_on = cast($1 as date) and not is_no_show
-       order by 1 limit 1`,
+         and patient_id in (select patient_id from marts.appointments where batch_on = cast($1 as date)
+                            group by patient_id having count(*) = 1)
+       order by 1 limit 2`,
       [PIPELINE_DATE],
     );
-    if (!visit) throw new Error(`no attended visit on ${PIPELINE_DATE}`);
+    if (!visit || !rated) throw new Error(`fewer than two attended visits on ${PIPELINE_DATE}`);
     await contacts.link(Number(visit.patient_id), '-100400501');
     const run = await client.workflow.start<typeof ratingRequests>(WORKFLOW_TYPES.ratingRequests, {
       taskQueue: config.temporal.taskQueue,
@@ -283,10 +290,51 @@ async function recordRatingRequests(client: Client, config: Config): Promise<voi
     const request = client.workflow.getHandle(workflowIds.ratingRequest(Number(visit.appointment_id)));
     console.log(`rating request: ${JSON.stringify(await request.result())}`);
     await record(client, 'rating-request', request.workflowId);
+    await recordRatedAndCommented(client, config, contacts, {
+      appointmentId: Number(rated.appointment_id),
+      patientId: Number(rated.patient_id),
+    });
   } finally {
     await contacts.close();
     await warehouse.close();
   }
+}
+
+/**
+ * Scenario rating-request-commented: a second patient of the date, linked after ratingRequests ran, asked by a
+ * ratingRequest started by hand; 4 stars and then a comment (sealed as the bot seals it) arrive as the bot's Updates
+ * would. Each Update is tried until the workflow takes it: a refused one leaves nothing in history.
+ */
+async function recordRatedAndCommented(
+  client: Client,
+  config: Config,
+  contacts: ReturnType<typeof createContactStore>,
+  visit: { appointmentId: number; patientId: number },
+): Promise<void> {
+  await contacts.link(visit.patientId, '-100400502');
+  const handle = await client.workflow.start(WORKFLOW_TYPES.ratingRequest, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: workflowIds.ratingRequest(visit.appointmentId),
+    args: [{ ...visit, appointmentDay: PIPELINE_DATE, answerWindowMs: 60_000, commentWindowMs: 60_000 }],
+  });
+  const untilTaken = async (name: string, arg: object) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.executeUpdate(name, { args: [arg], updateId: `record-${name}` });
+      } catch (err) {
+        if (!(err instanceof WorkflowUpdateFailedError) || attempt >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+  const secret = config.bot.linkSecret!;
+  await untilTaken(PATIENT_ANSWER_UPDATE, { action: '4', patientId: visit.patientId });
+  await untilTaken(PATIENT_COMMENT_UPDATE, {
+    patientId: visit.patientId,
+    sealedComment: sealComment('Recorded comment', visit.appointmentId, secret),
+  });
+  console.log(`rating request (rated, commented): ${JSON.stringify(await handle.result())}`);
+  await record(client, 'rating-request-commented', handle.workflowId);
 }
 
 /**
