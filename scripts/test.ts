@@ -3,17 +3,21 @@
  *
  * Ensures the toolchain, brings the local stack up unless it is already running (remembering what
  * it started), creates a fresh test database and an emptied test bucket, points the tests at them
- * through environment variables, runs node's test runner one file at a time over test/unit,
- * test/workflow and test/integration (in that order) and, beside them, test/e2e (its own databases,
- * task queues and stack; its output is printed when it is done), then stops what it started, also
- * on Ctrl-C. The exit code is the test runner's.
+ * through environment variables, and runs node's test runner: test/unit first, one file at a time;
+ * then the test/workflow and test/integration files in two lanes (HEALTHSYNTH_TEST_LANES), one file
+ * at a time per lane, the longest first by the durations of the last run (kept in
+ * ~/.cache/healthsynth/test-durations.json), each lane with a bucket of its own; and, beside all of
+ * them, test/e2e (its own databases, task queues and stack). Output that runs beside other output
+ * is printed when its file or layer is done. Then it stops what it started, also on Ctrl-C. The
+ * exit code is the test runner's.
  *
  *   npm test                         all layers
  *   npm test -- unit integration     some layers
  *   npm test -- test/unit/config.test.ts
  *
  * Environment: HEALTHSYNTH_TEST_DATABASE (default healthsynth_test), HEALTHSYNTH_TEST_BUCKET
- * (default healthsynth-test), plus the HEALTHSYNTH_*_PORT and HEALTHSYNTH_DATA_DIR of the stack.
+ * (default healthsynth-test; lanes add -lane1, -lane2…, e2e -beside), HEALTHSYNTH_TEST_LANES (1-8,
+ * default 2), plus the HEALTHSYNTH_*_PORT and HEALTHSYNTH_DATA_DIR of the stack.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -25,7 +29,7 @@ import { loadConfig } from '../src/config.js';
 import { localStackEnv, type ServiceName, StackError, stackDown, stackUp } from '../src/stack/index.js';
 import { localPgUrl, withPg } from '../src/stack/postgres.js';
 import { ensureLocalBucket, localS3 } from '../src/stack/s3.js';
-import { ensureFullToolchain, REPO_ROOT, ToolchainError } from '../src/stack/toolchain.js';
+import { cacheRoot, ensureFullToolchain, REPO_ROOT, ToolchainError } from '../src/stack/toolchain.js';
 
 const LAYERS = ['unit', 'workflow', 'integration', 'e2e'] as const;
 type Layer = (typeof LAYERS)[number];
@@ -124,11 +128,39 @@ async function freshBucket(port: number, bucket: string): Promise<void> {
   }
 }
 
+/** How many workflow and integration files run at once (HEALTHSYNTH_TEST_LANES, default 2: this machine's cores). */
+function testLanes(): number {
+  const raw = process.env.HEALTHSYNTH_TEST_LANES ?? '2';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`HEALTHSYNTH_TEST_LANES must be 1 to 8, got "${raw}"`);
+  return n;
+}
+
+/** Each test file's wall time in its last run (ms), by path under test/: the order of the next run's lanes. */
+const DURATIONS_FILE = path.join(cacheRoot(), 'test-durations.json');
+
+async function loadDurations(): Promise<Record<string, number>> {
+  try {
+    const parsed: unknown = JSON.parse(await fs.readFile(DURATIONS_FILE, 'utf8'));
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, number>) : {};
+  } catch {
+    return {}; // first run, or an unreadable file: unknown files simply go first
+  }
+}
+
+async function saveDurations(durations: Record<string, number>): Promise<void> {
+  await fs.mkdir(path.dirname(DURATIONS_FILE), { recursive: true });
+  const tmp = `${DURATIONS_FILE}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, `${JSON.stringify(durations, null, 1)}\n`);
+  await fs.rename(tmp, DURATIONS_FILE);
+}
+
 /** The closing count line, set once the test runs are over. */
 let summary: string | undefined;
 
 async function main(): Promise<number> {
   const groups = await selectGroups(process.argv.slice(2));
+  const lanes = testLanes();
   const fileCount = groups.reduce((n, g) => n + g.files.length, 0);
   if (fileCount === 0) {
     console.error('npm test: no *.test.ts files found for this selection');
@@ -176,9 +208,16 @@ async function main(): Promise<number> {
     const total: Counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
     let exitCode = 0;
 
-    /** Runs one group's files in one test-runner process, output to the terminal or to `logFile`; adds its counts. */
-    const runGroup = async (group: Group, logFile?: string, groupEnv: NodeJS.ProcessEnv = env): Promise<void> => {
-      const tap = path.join(tapDir, `${group.name}.tap`);
+    /**
+     * Runs one group's files in one test-runner process, its output to the terminal or, with `logFile`, to that file
+     * (printed when the group is done, under `heading`); adds its counts and returns its wall time in ms.
+     */
+    const runGroup = async (
+      group: Group,
+      opts: { logFile?: string; heading?: string; env?: NodeJS.ProcessEnv } = {},
+    ): Promise<number> => {
+      const started = Date.now();
+      const tap = path.join(tapDir, `${group.name.replace(/\W/g, '_')}.tap`);
       // prettier-ignore
       const args = [
         '--import', 'tsx', '--test', '--test-concurrency=1',
@@ -186,13 +225,12 @@ async function main(): Promise<number> {
         '--test-reporter=tap', `--test-reporter-destination=${tap}`,
         ...group.files,
       ];
-      const heading = `\n=== ${group.name}: ${group.files.length} file(s) ===`;
-      if (logFile) console.log(`\n=== ${group.name}: ${group.files.length} file(s), beside the other layers ===`);
-      else console.log(heading);
-      const log = logFile ? await fs.open(logFile, 'w') : undefined;
+      const heading = opts.heading ?? `\n=== ${group.name}: ${group.files.length} file(s) ===`;
+      if (!opts.logFile) console.log(heading);
+      const log = opts.logFile ? await fs.open(opts.logFile, 'w') : undefined;
       const proc = spawn(process.execPath, args, {
         stdio: log ? ['ignore', log.fd, log.fd] : 'inherit',
-        env: groupEnv,
+        env: opts.env ?? env,
         cwd: process.cwd(),
       });
       children.add(proc);
@@ -204,33 +242,73 @@ async function main(): Promise<number> {
         });
       });
       children.delete(proc);
-      if (log && logFile) {
+      const elapsedMs = Date.now() - started;
+      if (log && opts.logFile) {
         await log.close();
-        console.log(`${heading} (ran beside the other layers; its output:)`);
-        process.stdout.write(await fs.readFile(logFile, 'utf8'));
+        console.log(`${heading} (${(elapsedMs / 1000).toFixed(1)} s)`);
+        process.stdout.write(await fs.readFile(opts.logFile, 'utf8'));
       }
       const counts = await tapCounts(tap);
       if (counts) for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
       else total.fail += 1; // the runner died before it could report
       if (code !== 0 && exitCode === 0) exitCode = code;
+      return elapsedMs;
+    };
+
+    /**
+     * Runs the workflow and integration files in `lanes` lanes, one file at a time per lane, the longest first (by
+     * the durations of earlier runs, unknown files first), so that the lanes end together. Each file's output is
+     * printed when it is done. Files already use their own databases and task queues; each lane gets a bucket of
+     * its own, because a pipeline's retention sweep deletes every day folder older than its cutoff in its bucket.
+     */
+    const runPool = async (files: string[]): Promise<void> => {
+      const queue = [...files].sort((a, b) => (durations[b] ?? Infinity) - (durations[a] ?? Infinity));
+      await Promise.all(
+        Array.from({ length: Math.min(lanes, queue.length) }, async (_, i) => {
+          const laneBucket = `${bucket}-lane${i + 1}`;
+          await freshBucket(config.localPorts.s3, laneBucket);
+          for (let file = queue.shift(); file && !interrupted; file = queue.shift()) {
+            const name = path.relative(path.join(REPO_ROOT, 'test'), path.resolve(file));
+            durations[name] = await runGroup(
+              { name, files: [file] },
+              {
+                logFile: path.join(tapDir, `${name.replace(/\W/g, '_')}.log`),
+                heading: `\n=== ${name} (lane ${i + 1}) ===`,
+                env: { ...env, S3_BUCKET: laneBucket },
+              },
+            );
+          }
+        }),
+      );
+      await saveDurations(durations);
     };
 
     // The e2e layer uses its own databases, task queues and (first contact) its own stack, and mostly waits on
-    // servers; it runs beside the other layers, which keep their order, with its output printed when it is done.
-    // It gets a bucket of its own too: a pipeline's retention sweeps every raw/ and truth/ day folder older than
-    // its cutoff in its bucket, which would delete objects the other layers' runs are still loading or reading.
+    // servers; it runs beside the other layers with its output printed when it is done, and with a bucket of its
+    // own (see runPool). Unit tests run first, alone; then the workflow and integration files share the lanes.
     const beside = groups.length > 1 ? groups.filter((g) => g.name === 'e2e') : [];
     const besideBucket = `${bucket}-beside`;
     if (beside.length > 0) await freshBucket(config.localPorts.s3, besideBucket);
-    const inOrder = groups.filter((g) => !beside.includes(g));
+    const pooled = groups.filter((g) => g.name === 'workflow' || g.name === 'integration').flatMap((g) => g.files);
+    const usePool = lanes > 1 && pooled.length > 1;
+    const durations = usePool ? await loadDurations() : {};
     try {
       await Promise.all([
         (async () => {
-          for (const group of inOrder) if (!interrupted) await runGroup(group);
+          for (const group of groups) {
+            if (interrupted || beside.includes(group)) continue;
+            if (!usePool || (group.name !== 'workflow' && group.name !== 'integration')) await runGroup(group);
+            else if (group.name === 'workflow' || !groups.some((g) => g.name === 'workflow')) await runPool(pooled);
+          }
         })(),
-        ...beside.map((group) =>
-          runGroup(group, path.join(tapDir, `${group.name}.log`), { ...env, S3_BUCKET: besideBucket }),
-        ),
+        ...beside.map((group) => {
+          console.log(`\n=== ${group.name}: ${group.files.length} file(s), beside the other layers ===`);
+          return runGroup(group, {
+            logFile: path.join(tapDir, `${group.name}.log`),
+            heading: `\n=== ${group.name}: ${group.files.length} file(s) === (ran beside the other layers; its output:)`,
+            env: { ...env, S3_BUCKET: besideBucket },
+          });
+        }),
       ]);
     } finally {
       await fs.rm(tapDir, { recursive: true, force: true });
