@@ -262,13 +262,15 @@ async function main(): Promise<number> {
      * its own, because a pipeline's retention sweep deletes every day folder older than its cutoff in its bucket.
      */
     const runPool = async (files: string[]): Promise<void> => {
-      const queue = [...files].sort((a, b) => (durations[b] ?? Infinity) - (durations[a] ?? Infinity));
+      const key = (file: string) => path.relative(path.join(REPO_ROOT, 'test'), path.resolve(file));
+      const known = (file: string) => durations[key(file)] ?? Number.MAX_SAFE_INTEGER;
+      const queue = [...files].sort((a, b) => known(b) - known(a));
       await Promise.all(
         Array.from({ length: Math.min(lanes, queue.length) }, async (_, i) => {
           const laneBucket = `${bucket}-lane${i + 1}`;
           await freshBucket(config.localPorts.s3, laneBucket);
           for (let file = queue.shift(); file && !interrupted; file = queue.shift()) {
-            const name = path.relative(path.join(REPO_ROOT, 'test'), path.resolve(file));
+            const name = key(file);
             durations[name] = await runGroup(
               { name, files: [file] },
               {
