@@ -126,11 +126,11 @@ export async function benchReminders(
     for (const p of patients.slice(0, presses)) {
       const [confirm] = await p.buttons();
       if (!confirm) throw new Error(`bench reminders: no buttons for chat ${p.chatId}`);
-      const before = (await callbackAnswers(emulatorUrl)).length;
+      const before = (await callbackAnswers(emulatorUrl, botToken)).length;
       const pressedAt = Date.now();
       await p.press(confirm);
       const answer = await until('the bot to answer a press', 30_000, async () => {
-        const all = await callbackAnswers(emulatorUrl);
+        const all = await callbackAnswers(emulatorUrl, botToken);
         return all.length > before ? all[before] : undefined;
       });
       latencies.push(answer.at - pressedAt);

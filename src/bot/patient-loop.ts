@@ -347,11 +347,11 @@ export class PatientLoop {
 
   /** Presses each button and waits until the bot has answered every press. */
   private async pressAll(presses: readonly Press[]): Promise<void> {
-    const before = (await callbackAnswers(this.opts.emulatorUrl)).length;
+    const answered = async () =>
+      (await callbackAnswers(this.opts.emulatorUrl, this.opts.config.telegram.botToken ?? '')).length;
+    const before = await answered();
     await pool(presses, ({ patient, data }) => patient.press(data));
-    await this.until(`${presses.length} answers to presses`, async () => {
-      return (await callbackAnswers(this.opts.emulatorUrl)).length - before >= presses.length;
-    });
+    await this.until(`${presses.length} answers to presses`, async () => (await answered()) - before >= presses.length);
   }
 
   /** Presses, then presses again (up to four rounds) those `endedSql` does not find ended. */

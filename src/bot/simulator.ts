@@ -142,11 +142,13 @@ export async function control(emulatorUrl: string, route: string, body: object):
   if (!res.ok) throw new Error(`emulator ${route}: HTTP ${res.status}`);
 }
 
-/** The answerCallbackQuery calls the emulator received, oldest first. */
+/** The answerCallbackQuery calls the emulator received from the bot with `botToken`, oldest first. */
 export async function callbackAnswers(
   emulatorUrl: string,
+  botToken: string,
 ): Promise<{ callbackQueryId: string; text?: string; at: number }[]> {
-  const res = await fetch(`${emulatorUrl}/_emulator/callback-answers`);
+  const res = await fetch(`${emulatorUrl}/_emulator/callback-answers?${new URLSearchParams({ botToken })}`);
+  if (!res.ok) throw new Error(`emulator callback-answers: HTTP ${res.status}`);
   return ((await res.json()) as { result: { callbackQueryId: string; text?: string; at: number }[] }).result;
 }
 

@@ -47,6 +47,8 @@ export interface EmulatorFault {
 
 /** An answerCallbackQuery the emulator received. */
 export interface CallbackAnswer {
+  /** The bot that answered: `/_emulator/callback-answers?botToken=` lists one bot's answers. */
+  botToken: string;
   callbackQueryId: string;
   text?: string;
   at: number;
@@ -233,6 +235,7 @@ export async function startTelegramEmulator(opts: {
       case 'answerCallbackQuery': {
         const p = await params(req, url);
         callbackAnswers.push({
+          botToken: token,
           callbackQueryId: String(p.callback_query_id ?? ''),
           ...(p.text !== undefined ? { text: String(p.text) } : {}),
           at: Date.now(),
@@ -274,8 +277,13 @@ export async function startTelegramEmulator(opts: {
         if (p.rateLimit) rateLimits.set(key, { ...p.rateLimit });
         return json(res, 200, { ok: true });
       }
-      case 'callback-answers':
-        return json(res, 200, { ok: true, result: callbackAnswers });
+      case 'callback-answers': {
+        // One bot's answers (its token): tests and simulators that run beside each other share the emulator, and
+        // a count of every bot's answers moves under one of them whenever another presses a button.
+        const token = url.searchParams.get('botToken');
+        if (!token) return json(res, 400, { ok: false, description: 'callback-answers needs ?botToken=' });
+        return json(res, 200, { ok: true, result: callbackAnswers.filter((a) => a.botToken === token) });
+      }
       case 'sent': {
         // Filters: one chat, one bot (its token), or both; a poller then parses its own messages, not every bot's.
         const chatId = url.searchParams.get('chatId');

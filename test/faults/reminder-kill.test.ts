@@ -183,7 +183,7 @@ describe('reminders with the worker killed mid-send', { timeout: Math.max(900_00
     async function whyUnanswered(): Promise<string> {
       const recorded = new Set((await answered()).map((r) => Number(r.appointment_id)));
       const missingIds = [...expected.keys()].filter((id) => !recorded.has(id));
-      const answers = await callbackAnswers(emulatorUrl);
+      const answers = await callbackAnswers(emulatorUrl, botToken);
       const answerTexts = new Map<string, number>();
       for (const a of answers) answerTexts.set(a.text ?? '', (answerTexts.get(a.text ?? '') ?? 0) + 1);
       const states = await Promise.all(

@@ -13,7 +13,7 @@ import { createPatientSenderActivities, patientDeliveryKey } from '../../src/act
 import { ObjectStore } from '../../src/activities/storage.js';
 import { parseCallbackData } from '../../src/bot/callback-data.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
-import { control, SimulatedPatient } from '../../src/bot/simulator.js';
+import { callbackAnswers, control, SimulatedPatient } from '../../src/bot/simulator.js';
 import type { SentMessage } from '../../src/stack/telegram-emulator.js';
 import type { Config } from '../../src/config.js';
 import { connectClient } from '../../src/temporal.js';
@@ -206,5 +206,32 @@ describe('sendPatientMessage', () => {
     assert.ok(busiest <= 25, `${busiest} requests within one second`);
     const perSecond = ((starts.length - 1) * 1000) / (starts.at(-1)! - starts[0]!);
     assert.ok(perSecond <= 25, `${perSecond.toFixed(2)} requests/s over the burst`);
+  });
+
+  test('the emulator lists one bot’s callback answers: files running beside each other share it', async () => {
+    const otherBot = `${randomInt(100_000, 999_999)}:other-test-${uniq()}`;
+    const answer = async (token: string, id: string) => {
+      const res = await fetch(`${emulatorUrl}/bot${token}/answerCallbackQuery`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ callback_query_id: id, text: `from ${id}` }),
+      });
+      assert.equal(res.status, 200);
+    };
+    const before = await callbackAnswers(emulatorUrl, botToken);
+    await answer(otherBot, 'other-1');
+    await answer(botToken, 'own-1');
+    await answer(otherBot, 'other-2');
+    const own = (await callbackAnswers(emulatorUrl, botToken)).slice(before.length);
+    assert.deepEqual(
+      own.map((a) => [a.callbackQueryId, a.text]),
+      [['own-1', 'from own-1']],
+    );
+    assert.deepEqual(
+      (await callbackAnswers(emulatorUrl, otherBot)).map((a) => a.callbackQueryId),
+      ['other-1', 'other-2'],
+    );
+    const all = await fetch(`${emulatorUrl}/_emulator/callback-answers`);
+    assert.equal(all.status, 400, 'every bot’s answers at once is what let one file read another’s');
   });
 });

@@ -111,11 +111,11 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     });
   /** Presses `data` as `who` and returns the text the bot answered the press with. */
   const pressed = async (who: SimulatedPatient, data: string): Promise<string | undefined> => {
-    const n = (await callbackAnswers(emulatorUrl)).length;
+    const n = (await callbackAnswers(emulatorUrl, botToken)).length;
     await who.press(data);
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const all = await callbackAnswers(emulatorUrl);
+      const all = await callbackAnswers(emulatorUrl, botToken);
       if (all.length > n) return all[n]?.text;
       if (Date.now() > deadline) throw new Error('the bot did not answer the press');
       await new Promise((r) => setTimeout(r, 50));

@@ -142,11 +142,11 @@ describe('appointment reminders', { timeout: 300_000 }, () => {
     ).map((r) => `${r.arm}:${r.event}`);
   /** Presses `data` as `who` and returns the bot's answer to the press. */
   const press = async (who: SimulatedPatient, data: string) => {
-    const n = (await callbackAnswers(emulatorUrl)).length;
+    const n = (await callbackAnswers(emulatorUrl, botToken)).length;
     await who.press(data);
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const all = await callbackAnswers(emulatorUrl);
+      const all = await callbackAnswers(emulatorUrl, botToken);
       if (all.length > n) return all[n]?.text;
       if (Date.now() > deadline) throw new Error('the bot did not answer the press');
       await new Promise((r) => setTimeout(r, 50));

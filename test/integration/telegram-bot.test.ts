@@ -248,7 +248,7 @@ describe('patients’ Telegram bot', () => {
       const answered = async (count: number) => {
         const deadline = Date.now() + 10_000;
         for (;;) {
-          const all = await callbackAnswers(emulatorUrl);
+          const all = await callbackAnswers(emulatorUrl, botToken);
           if (all.length >= count) return all;
           if (Date.now() > deadline) throw new Error(`only ${all.length} callback answers, expected ${count}`);
           await new Promise((r) => setTimeout(r, 50));
@@ -256,10 +256,10 @@ describe('patients’ Telegram bot', () => {
       };
       // The workflow's first task has run (a cold worker could otherwise take longer than the answer's second).
       assert.deepEqual(await handle.query(answersQuery), []);
-      const start = (await callbackAnswers(emulatorUrl)).length;
+      const start = (await callbackAnswers(emulatorUrl, botToken)).length;
       /** Presses and returns the text the bot answered the press with. */
       const pressed = async (who: SimulatedPatient, data: string) => {
-        const n = (await callbackAnswers(emulatorUrl)).length;
+        const n = (await callbackAnswers(emulatorUrl, botToken)).length;
         await who.press(data);
         return (await answered(n + 1))[n]?.text;
       };
@@ -316,13 +316,13 @@ describe('patients’ Telegram bot', () => {
     let late: Worker | undefined;
     let lateRun: Promise<void> | undefined;
     try {
-      const before = (await callbackAnswers(emulatorUrl)).length;
+      const before = (await callbackAnswers(emulatorUrl, botToken)).length;
       await carol.press(createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, carol.chatId, SECRET));
-      for (let i = 0; (await callbackAnswers(emulatorUrl)).length <= before; i++) {
+      for (let i = 0; (await callbackAnswers(emulatorUrl, botToken)).length <= before; i++) {
         assert.ok(i < 200, 'the press was answered');
         await new Promise((r) => setTimeout(r, 50));
       }
-      assert.equal((await callbackAnswers(emulatorUrl))[before]?.text, TEXTS.pt.received);
+      assert.equal((await callbackAnswers(emulatorUrl, botToken))[before]?.text, TEXTS.pt.received);
       assert.deepEqual(await polling.bot.settle(300), { unsettled: 1 }, 'its Update is still waiting');
 
       late = await Worker.create({
@@ -378,7 +378,7 @@ describe('patients’ Telegram bot', () => {
           createCallbackData({ kind: 'r', appointmentId, action: 'confirm' }, dan.chatId, SECRET),
         ),
       );
-      const answered = (await callbackAnswers(emulatorUrl)).find((a) => a.callbackQueryId === callbackId);
+      const answered = (await callbackAnswers(emulatorUrl, botToken)).find((a) => a.callbackQueryId === callbackId);
       assert.equal(answered?.text, TEXTS.pt.received, 'the patient is told the answer was received');
       await new Promise((r) => setTimeout(r, 5_000));
       assert.ok(
