@@ -23,6 +23,7 @@ import { recreateDatabase } from '../src/stack/postgres.js';
 import { connectClient } from '../src/temporal.js';
 import { startWorker } from '../src/worker.js';
 import { WORKFLOW_TYPES, workflowIds } from '../src/workflow-ids.js';
+import { peakRssMb } from './spawn-worker.js';
 
 /** The sender's throttle: Telegram's 30 messages/s per bot, kept at 25 (src/activities/patient-sender.ts). */
 export const SEND_LIMIT_PER_S = 25;
@@ -36,6 +37,14 @@ export interface RemindersBench {
   presses: number;
   callback_p50_ms: number;
   callback_p95_ms: number;
+  /** The worker's workflow cache once every reminder was sent, and its bound (WORKER_MAX_CACHED_WORKFLOWS). */
+  cached_workflows: number;
+  max_cached_workflows: number;
+  /**
+   * Peak RSS of this process (worker, bot and bench in one; VmHWM) when the reminders run first in it
+   * (`--skip generation,load,dbt,e2e,predict`); otherwise earlier benches' peaks are in it too.
+   */
+  peak_rss_mb: number;
 }
 
 const quantile = (sorted: number[], q: number): number =>
@@ -114,6 +123,7 @@ export async function benchReminders(
       },
       1_000,
     );
+    const cachedWorkflows = worker.worker.getStatus().numCachedWorkflows;
     const at = sent.map((m) => m.at).sort((a, b) => a - b);
     const spanS = ((at.at(-1) ?? 0) - (at[0] ?? 0)) / 1000;
     const sendsPerS = spanS > 0 ? (at.length - 1) / spanS : Number.NaN;
@@ -144,8 +154,14 @@ export async function benchReminders(
       presses: latencies.length,
       callback_p50_ms: quantile(latencies, 0.5),
       callback_p95_ms: quantile(latencies, 0.95),
+      cached_workflows: cachedWorkflows,
+      max_cached_workflows: worker.worker.options.maxCachedWorkflows,
+      peak_rss_mb: await peakRssMb(process.pid),
     };
     log(`  callback to answer: p50 ${result.callback_p50_ms} ms, p95 ${result.callback_p95_ms} ms`);
+    log(
+      `  workflow cache ${cachedWorkflows} of ${result.max_cached_workflows} once all were sent; peak RSS ${result.peak_rss_mb} MB`,
+    );
     return result;
   } finally {
     // The unanswered reminders would wait 10 minutes for their appointment; end them now.

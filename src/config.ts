@@ -293,6 +293,7 @@ const envSchema = z.object({
       .refine((h) => isIP(h) !== 0, 'must be an IP address such as 127.0.0.1, or 0.0.0.0 for every interface'),
   ),
   WORKER_MAX_CONCURRENT_ACTIVITIES: optional(int(1, 1_000)),
+  WORKER_MAX_CACHED_WORKFLOWS: optional(int(2, 100_000)),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -410,6 +411,11 @@ export interface Config {
   workerMetricsHost: string;
   /** Activities one worker runs at once; more workers, not more slots, scale CPU-bound shards. */
   workerMaxConcurrentActivities: number;
+  /**
+   * Workflows one worker keeps in its workflow cache (the SDK's maxCachedWorkflows); one evicted is replayed from
+   * its history at its next task. Unset: the SDK's default, from the heap limit (about 2,300 with a 4 GB heap).
+   */
+  workerMaxCachedWorkflows?: number;
 }
 
 /** A configuration error: names every bad setting and what is wrong, never a secret value. */
@@ -576,6 +582,9 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
     workerMetricsPort: env.WORKER_METRICS_PORT ?? LOCAL.workerMetricsPort,
     workerMetricsHost: env.WORKER_METRICS_HOST ?? '127.0.0.1',
     workerMaxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES ?? 4,
+    ...(env.WORKER_MAX_CACHED_WORKFLOWS !== undefined
+      ? { workerMaxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS }
+      : {}),
   };
 }
 

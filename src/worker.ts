@@ -120,10 +120,17 @@ export async function startWorker(
       dataConverter,
       shutdownGraceTime: '20 seconds',
       maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities,
-      // Workflow-side options stay at the SDK's defaults (1.24): reuseV8Context is on, so one workflow thread
-      // (one V8 isolate with the bundle; a second measured +30 MB idle) serves every workflow. maxCachedWorkflows
-      // (default from the heap limit, about 2,300 here) only bounds the cache; a run holds about 9 open, and 40
-      // measured the same large-run peak RSS (262/269 vs 271 MB), so it is not set.
+      // reuseV8Context stays on (the SDK's default in 1.24): one workflow thread, one V8 isolate with the bundle,
+      // serves every workflow. The cache keeps the SDK's default (from the heap limit, about 2,300 here) unless
+      // WORKER_MAX_CACHED_WORKFLOWS bounds it: 500 cost 7% of the reminder send rate with 1,000 reminders open and
+      // saved no memory (README, worker memory). A workflow evicted from it replays its history at its next task.
+      ...(config.workerMaxCachedWorkflows !== undefined
+        ? {
+            maxCachedWorkflows: config.workerMaxCachedWorkflows,
+            // The SDK's 40 workflow tasks at once, but never more than the cache holds (the SDK requires it).
+            maxConcurrentWorkflowTaskExecutions: Math.min(40, config.workerMaxCachedWorkflows),
+          }
+        : {}),
     });
   } catch (err) {
     await warehouse.close();

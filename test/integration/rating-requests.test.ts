@@ -61,6 +61,9 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
         TELEGRAM_API_ROOT: emulatorUrl,
         TELEGRAM_BOT_TOKEN: botToken,
         TELEGRAM_LINK_SECRET: SECRET,
+        // The smallest cache: the three open requests below cannot all stay in it, so every test here also proves
+        // that a request evicted from the worker's cache picks up its answers after a replay.
+        WORKER_MAX_CACHED_WORKFLOWS: '2',
       }),
     );
     // A date no earlier run asked about: appointment ids, and so ratingRequest-<id>, are the date's own.
@@ -186,6 +189,12 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     const buttons = await alice.buttons();
     assert.equal(buttons.length, 5);
     assert.match((await bob.waitForMessage(0, 30_000)).text ?? '', /^How was your visit with Dr/);
+    await dave.waitForMessage(0, 30_000);
+    // Three requests wait for an answer; the worker's cache holds two (WORKER_MAX_CACHED_WORKFLOWS).
+    assert.ok(
+      h.worker!.worker.getStatus().numCachedWorkflows <= 2,
+      `cached: ${h.worker!.worker.getStatus().numCachedWorkflows}`,
+    );
 
     // Foreign and forged presses change nothing: Alice's button pressed in Bob's chat, Bob's own well-signed button
     // for Alice's appointment, and a forged signature.

@@ -98,6 +98,14 @@ describe('loadConfig errors', () => {
     assert.equal(load({ WORKER_METRICS_HOST: '::1' }).workerMetricsHost, '::1');
   });
 
+  test('the worker cache is the SDK’s default unless WORKER_MAX_CACHED_WORKFLOWS bounds it (2 at least)', () => {
+    assert.equal(load({}).workerMaxCachedWorkflows, undefined);
+    assert.equal(load({ WORKER_MAX_CACHED_WORKFLOWS: '2000' }).workerMaxCachedWorkflows, 2000);
+    for (const bad of ['1', '0', '-5', '2.5', 'many']) {
+      assert.match(configError({ WORKER_MAX_CACHED_WORKFLOWS: bad }).message, /WORKER_MAX_CACHED_WORKFLOWS:/, bad);
+    }
+  });
+
   test('retention limits: a share in (0, 1] and whole days, with defaults 0.2 and 30', () => {
     const c = load({});
     assert.equal(c.retentionMaxDeleteShare, 0.2);
