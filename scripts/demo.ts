@@ -8,7 +8,8 @@
  * `--days N` (N ≥ 2) runs the patient loop instead: dailyPipeline for the N weekdays ending at --date (default
  * today), one after another on the same worker, with the patients' bot in this process and simulated patients
  * (src/bot/patient-loop.ts) who link before each day's run and answer the reminders and rating requests after it;
- * then what the loop recorded and the rows of marts.reminder_effect.
+ * then what the loop recorded and the rows of marts.reminder_effect. Its worker runs in a child process that is
+ * started again if it dies (src/worker-supervisor.ts), so a crash of the worker costs minutes, not the demo.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ import { awaitPipeline, startPipeline } from '../src/run-pipeline.js';
 import { stackUp } from '../src/stack/index.js';
 import { connectClient } from '../src/temporal.js';
 import { WorkerWatchdog } from '../src/worker-watchdog.js';
+import { SupervisedWorker } from '../src/worker-supervisor.js';
 
 /** Most days one demo runs (about three months of weekdays). */
 const MAX_DAYS = 60;
@@ -54,7 +56,7 @@ function share(option: string, value: string): number {
  * keep their values when set; when missing they get the emulator, its local bot token and {@link DEMO_LINK_SECRET}.
  * An API root elsewhere (real Telegram) is refused: simulated patients can only press buttons in the emulator.
  */
-function loopConfig(base: Config): { config: Config; emulatorUrl: string } {
+function loopConfig(base: Config): { config: Config; env: NodeJS.ProcessEnv; emulatorUrl: string } {
   const emulatorUrl = `http://127.0.0.1:${base.localPorts.telegram}`;
   const env = {
     ...process.env,
@@ -68,7 +70,7 @@ function loopConfig(base: Config): { config: Config; emulatorUrl: string } {
         `${env.TELEGRAM_API_ROOT}. Unset it for the demo.`,
     );
   }
-  return { config: loadConfig(env), emulatorUrl };
+  return { config: loadConfig(env), env, emulatorUrl };
 }
 
 async function main(): Promise<void> {
@@ -143,14 +145,18 @@ async function patientLoop(
   base: Config,
   opts: { runDates: string[]; scale: ScaleInput; linkShare: number; linkLimit: number },
 ): Promise<void> {
-  const { config, emulatorUrl } = loopConfig(base);
+  const { config, env, emulatorUrl } = loopConfig(base);
   const { runDates, scale } = opts;
   const client = await connectClient(config);
-  const watchdog = new WorkerWatchdog({ client, config, mode: 'always' });
+  let worker: SupervisedWorker | undefined;
   let loop: PatientLoop | undefined;
   const started = Date.now();
   try {
-    await watchdog.beforeStart();
+    worker = await SupervisedWorker.start({
+      env,
+      logFile: path.join(config.dataDir, 'logs', 'demo-worker.log'),
+      log: (line) => console.log(line),
+    });
     loop = await PatientLoop.start({
       config,
       temporal: client,
@@ -171,7 +177,6 @@ async function patientLoop(
       const t0 = Date.now();
       const linked = await loop.linkBefore(runDate, scale);
       const handle = await startPipeline(client, config, { runDate, scale });
-      await watchdog.attach(handle);
       const outcome = await awaitPipeline(config, handle);
       webUiUrl = outcome.webUiUrl;
       if (!outcome.summary) {
@@ -209,7 +214,8 @@ async function patientLoop(
     console.log('The stack keeps running for the Web UI; `npm run stack:down` stops it.');
   } finally {
     await loop?.stop();
-    await watchdog.close();
+    const restarts = (await worker?.stop())?.restarts ?? 0;
+    if (restarts > 0) console.log(`The worker died ${restarts} time(s) and was started again each time.`);
     await client.connection.close();
   }
 }

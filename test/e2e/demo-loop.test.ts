@@ -4,6 +4,8 @@
  * Scale 1000, the smallest at which the first day has the 1,000 outcomes the model needs, so the first day's
  * scores choose reminders for the second day, whose outcomes and reminder effect the second run builds. The dates
  * are in the past: the reminders end as no-answer once sent (their appointments have started), which the demo says.
+ * The demo's worker is killed with SIGKILL once the first day is done (a crash like the ten-day demo's on its eighth
+ * day): the demo starts another and finishes.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,13 +29,24 @@ test('npm run demo -- --days 2 links patients, sends reminders and rating reques
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  let killed: number | undefined;
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const pid = /^worker: pid (\d+), polling/m.exec(out)?.[1];
+    if (killed === undefined && pid !== undefined && /^day 1\/2 /m.test(out)) {
+      killed = Number(pid);
+      process.kill(killed, 'SIGKILL');
+    }
+  });
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
   assert.equal(code, 0, out);
 
   assert.match(out, /^day 1\/2 \d{4}-\d{2}-\d{2}: \d+ new links; reminders [1-9]\d* sent \+ \d+ held out/m);
   assert.match(out, /^day 2\/2 /m);
+  assert.ok(killed !== undefined, `the test found no worker pid to kill:\n${out}`);
+  assert.match(out, new RegExp(`^worker: pid ${killed} died \\(SIGKILL\\)`, 'm'));
+  assert.match(out, /^The worker died 1 time\(s\) and was started again each time\.$/m);
   const links = Number(/^ {2}links +(\d+) patients linked to the bot \((\d+) by this demo\)$/m.exec(out)?.[1]);
   const sent = /^ +(\d+) sent: (\d+) confirmed, (\d+) cancelled, (\d+) no answer, (\d+) waiting/m.exec(out);
   const rated = /^ {2}rating requests +(\d+) sent: (\d+) rated/m.exec(out);
