@@ -6,6 +6,7 @@
  * loaded and built (`runDbt` scope `day`, as the daily pipeline runs it) in shuffled order, day 4 is rebuilt, day 1
  * is deleted by the retention cleanup the pipeline runs (backup, verify, delete), and day 11 is loaded and built.
  * Then every mart is read, `dbt build --full-refresh` rebuilds them from raw, and the two readings must be equal.
+ * A build that neither touches nor trims the oldest month leaves the monthly marts' rows of it as they were.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,6 +42,23 @@ describe('incremental marts', { timeout: 900_000 }, () => {
     await h?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
+
+  /**
+   * For each monthly mart, the transaction ids (PostgreSQL's xmin) that wrote its rows of the oldest month: they
+   * change only when a build deletes and inserts that month again.
+   */
+  const oldestMonthRows = async (): Promise<Record<string, string[]>> => {
+    const rows: Record<string, string[]> = {};
+    for (const mart of ['appointments_monthly', 'doctor_performance', 'patient_conditions_monthly']) {
+      const found = await h.warehouse.query<{ xmin: string }>(
+        `select xmin::text as xmin from marts.${mart}
+          where month_start_on = (select min(month_start_on) from marts.${mart}) order by 1`,
+      );
+      assert.ok(found.length > 0, `${mart} has rows`);
+      rows[mart] = found.map((r) => r.xmin);
+    }
+    return rows;
+  };
 
   /** Generates, loads and publishes one day, as ingestEntity and publishDay do. */
   const ingest = (date: string): Promise<void> => ingestDay(h, date);
@@ -85,7 +103,11 @@ describe('incremental marts', { timeout: 900_000 }, () => {
     for (const date of order) {
       await ingest(date);
       await remind(date);
+      // Day 8 is the last built and lies in the second month: its build leaves the first, oldest month alone
+      // (nothing trimmed it), so that month's rows are the very rows written before (the same xmin).
+      const before = date === day(8) ? await oldestMonthRows() : undefined;
       built.push(await runDbt({ runDate: date, scope: 'day' }));
+      if (before) assert.deepEqual(await oldestMonthRows(), before, 'the untrimmed oldest month is not rewritten');
     }
     // Day 4 again: reloaded (same bytes: the ledger skips the loads) and rebuilt.
     await ingest(day(4));

@@ -1,11 +1,12 @@
 -- One row per month and clinic: how many appointments were booked, kept and missed, and what they billed.
--- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+-- Incremental by month: a build recomputes the months its batch touches and the oldest
+-- month when retention trimmed it (macros/months_to_build.sql).
 {{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    {{ months_to_build(ref('appointments')) }}
+    {{ months_to_build(ref('appointments'), 'sum(appointments)', 'count(*)') }}
 
 ),
 

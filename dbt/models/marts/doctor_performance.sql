@@ -1,11 +1,12 @@
 -- One row per doctor and month (of the appointment day): volume, no-shows, billing and ratings.
--- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+-- Incremental by month: a build recomputes the months its batch touches and the oldest
+-- month when retention trimmed it (macros/months_to_build.sql).
 {{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    {{ months_to_build(ref('appointments')) }}
+    {{ months_to_build(ref('appointments'), 'sum(appointments)', 'count(*)') }}
 
 ),
 

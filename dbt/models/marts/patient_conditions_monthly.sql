@@ -1,12 +1,13 @@
 -- One row per month and primary diagnosis: how many patients were treated for it, what it billed, and how
 -- many of those patients live with each chronic condition recorded at registration.
--- Incremental by month: a build recomputes the months its batch touches (macros/months_to_build.sql).
+-- Incremental by month: a build recomputes the months its batch touches and the oldest
+-- month when retention trimmed it (macros/months_to_build.sql).
 {{ monthly_incremental_config() }}
 with
 
 appointments as (
 
-    {{ months_to_build(ref('appointments')) }}
+    {{ months_to_build(ref('appointments'), 'sum(records)', 'sum(case when has_record then 1 else 0 end)') }}
 
 ),
 
