@@ -26,3 +26,35 @@
         select coalesce(min({{ upstream_column }}), cast('9999-12-31' as date)) from {{ upstream }}
     )
 {%- endmacro %}
+
+{#
+  delete+insert on PostgreSQL, with the delete found through the key's index. dbt's own statement is
+  `delete from <target> where (<key>) in (select distinct <key> from <the new rows>)`; the new rows are a temporary
+  table without statistics, so the planner guesses 200 keys and scans the whole target in a hash join: every daily
+  build of a batch-keyed mart read all of its history to delete one batch (measured on a 6.4M-row copy of the
+  appointments mart: 3.0 s, against 0.15 s through the index). `<key> = any(array(...))` reads the keys once and
+  probes the index for each. Same rows deleted, same insert; for a composite key, and on Redshift (no arrays; its
+  delete finds rows through sort-key zone maps), dbt's own statement is used.
+#}
+{% macro postgres__get_incremental_delete_insert_sql(arg_dict) -%}
+    {%- set unique_key = arg_dict["unique_key"] -%}
+    {%- set key = unique_key if unique_key is string else (unique_key[0] if unique_key | length == 1 else none) -%}
+    {%- if target.type != 'postgres' or key is none -%}
+        {{ return(dbt.default__get_incremental_delete_insert_sql(arg_dict)) }}
+    {%- endif -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    delete from {{ arg_dict["target_relation"] }} as DBT_INTERNAL_DEST
+    where {{ key }} = any(array(
+        select distinct {{ key }}
+        from {{ arg_dict["temp_relation"] }} as DBT_INTERNAL_SOURCE
+    ))
+    {%- for predicate in arg_dict["incremental_predicates"] or [] %}
+        and {{ predicate }}
+    {%- endfor %};
+
+    insert into {{ arg_dict["target_relation"] }} ({{ dest_cols_csv }})
+    (
+        select {{ dest_cols_csv }}
+        from {{ arg_dict["temp_relation"] }}
+    )
+{%- endmacro %}

@@ -9,7 +9,7 @@
  * A build that neither touches nor trims the oldest month leaves the monthly marts' rows of it as they were.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -140,6 +140,20 @@ describe('incremental marts', { timeout: 900_000 }, () => {
     await remind(day(11));
     const last = await runDbt({ runDate: day(11), scope: 'day' });
     assert.equal(last.testsFailed, 0);
+    // Its deletes find the batch through the key's index (macros/incremental.sql), not by a hash join over the
+    // whole mart: dbt's own `where (batch_on) in (select ...)` is not among the statements it ran.
+    const runDirs = (await readdir(path.join(dataDir, 'dbt'))).filter((d) => d.startsWith(`${day(11)}-`));
+    const log = (
+      await Promise.all(runDirs.map((d) => readFile(path.join(dataDir, 'dbt', d, 'logs', 'dbt.log'), 'utf8')))
+    ).join('\n');
+    for (const mart of ['appointments', 'no_show_features', 'no_show_daily', 'appointments_monthly']) {
+      assert.match(
+        log,
+        new RegExp(`delete from "[^"]+"\\."marts"\\."${mart}" as DBT_INTERNAL_DEST\\s+where \\w+ = any\\(array\\(`),
+        `${mart}: no indexed delete in the dbt logs of ${day(11)} (${runDirs.join(', ') || 'none found'})`,
+      );
+    }
+    assert.doesNotMatch(log, /where \(\w+\) in \(\s*select distinct/, "dbt's own delete+insert statement ran");
     const incremental = await readMarts(day(11));
 
     const batches = await h.warehouse.query<{ batch_on: string }>(
