@@ -39,6 +39,12 @@ export interface RatingQuestion {
 /** The question's input: whose appointment, and (for the comment invitation) the comment window in whole hours. */
 export interface RatingQuestionInput extends RatingCandidate {
   commentWindowHours?: number;
+  /**
+   * The appointment's day (its batch): the lookup then reads that batch through the mart's batch_on index.
+   * Without it (requests started before it was passed) it finds the appointment by id alone, which reads the whole
+   * mart: about 0.35 s per request with seven medium days, growing with history.
+   */
+  appointmentDay?: string;
 }
 
 export interface RecordRatingCommentInput {
@@ -105,14 +111,18 @@ export function createRatingRequestActivities(deps: RatingRequestDeps) {
      * appointment (the doctor is read through the appointment and the patient id must match). Read-only.
      */
     async ratingRequestQuestion(input: RatingQuestionInput): Promise<RatingQuestion> {
+      const day = input.appointmentDay;
+      if (day !== undefined && !DATE.test(day))
+        throw ApplicationFailure.nonRetryable('appointmentDay must be YYYY-MM-DD', 'InvalidInput');
       await contactsReady();
       const [row] = await deps.warehouse.query<{ full_name: string; language: string | null }>(
         `select d.full_name, c.language
          from marts.appointments a
          join staging.stg_doctors d on d.doctor_id = a.doctor_id
          left join ${PATIENT_CONTACTS} c on c.patient_id = cast(a.patient_id as bigint)
-         where cast(a.appointment_id as bigint) = $1 and cast(a.patient_id as bigint) = $2`,
-        [input.appointmentId, input.patientId],
+         where cast(a.appointment_id as bigint) = $1 and cast(a.patient_id as bigint) = $2
+           ${day === undefined ? '' : 'and a.batch_on = cast($3 as date) and a.appointment_on = cast($3 as date)'}`,
+        day === undefined ? [input.appointmentId, input.patientId] : [input.appointmentId, input.patientId, day],
       );
       if (!row) {
         throw ApplicationFailure.nonRetryable(

@@ -246,10 +246,18 @@ export async function ratingRequest(rawInput: RatingRequestInput): Promise<Ratin
     },
   );
 
+  // The appointment's day bounds the lookup to its batch. Replay compares an activity's type, not its input, so
+  // adding it needs no patch.
+  const appointmentDay = input.appointmentDay;
   const question = await ratingRequestQuestion(
     withComment
-      ? { appointmentId, patientId, commentWindowHours: Math.max(1, Math.round(commentWindowMs / 3_600_000)) }
-      : { appointmentId, patientId },
+      ? {
+          appointmentId,
+          patientId,
+          appointmentDay,
+          commentWindowHours: Math.max(1, Math.round(commentWindowMs / 3_600_000)),
+        }
+      : { appointmentId, patientId, appointmentDay },
   );
   const sent = await sendPatientMessage({
     scope: workflowInfo().workflowId,

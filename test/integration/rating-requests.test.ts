@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createDbtActivities } from '../../src/activities/dbt.js';
+import { createRatingRequestActivities } from '../../src/activities/rating-requests.js';
 import { createCallbackData, createReplyRef } from '../../src/bot/callback-data.js';
 import { sealComment } from '../../src/bot/comment.js';
 import { createContactStore, type ContactStore } from '../../src/bot/contacts.js';
@@ -413,5 +414,20 @@ describe('rating requests', { timeout: 1_200_000 }, () => {
     });
     assert.deepEqual(await outcomes(visit.appointment_id), [{ status: 'rated', rating: 3 }]);
     assert.deepEqual(await commentOf(visit.appointment_id), [null]);
+  });
+
+  test('the question is read from the appointment’s own day: another day or a malformed one finds nothing', async () => {
+    const visit = visits[6]!;
+    const { ratingRequestQuestion } = createRatingRequestActivities({ config: h.config, warehouse: h.warehouse });
+    const [doctor] = await h.warehouse.query<{ full_name: string }>(
+      'select full_name from staging.stg_doctors where doctor_id = $1',
+      [visit.doctor_id],
+    );
+    const ids = { appointmentId: visit.appointment_id, patientId: visit.patient_id };
+    const question = await ratingRequestQuestion({ ...ids, appointmentDay: day });
+    assert.ok(doctor && question.text.includes(doctor.full_name), `${question.text} names ${doctor?.full_name}`);
+    // The day bounds the lookup to one batch (the mart's batch_on index), so the wrong day does not find it.
+    await assert.rejects(ratingRequestQuestion({ ...ids, appointmentDay: nextDay }), /is not in marts\.appointments/);
+    await assert.rejects(ratingRequestQuestion({ ...ids, appointmentDay: '2026-13-01x' }), /appointmentDay must be/);
   });
 });
