@@ -14,7 +14,7 @@
 {% macro months_to_build(appointments, built_count, source_count) -%}
     select * from {{ appointments }}
     {% if is_incremental() %}
-    where month_start_on in (
+    {%- set months -%}
         select month_start_on from {{ appointments }} where batch_on = {{ run_date() }}
         union
         select min(month_start_on) from {{ appointments }}
@@ -25,7 +25,18 @@
             select {{ built_count }} from {{ this }}
             where month_start_on = (select min(month_start_on) from {{ appointments }})
         ), -1)
+    {%- endset %}
+    {#- On PostgreSQL `in (<months>)` is planned as a join estimated at the batch's 100k rows, not its one or two
+        months: a scan and sort of the whole mart (9.0 s at 12M rows, 120 days). An array is read once and then
+        probes the month_start_on index (4.0 s, reading only those months). Redshift has no arrays; its sort key
+        prunes blocks either way. #}
+    {%- if target.type == 'postgres' %}
+    where month_start_on = any(array({{ months }}
+    ))
+    {%- else %}
+    where month_start_on in ({{ months }}
     )
+    {%- endif %}
     {% endif %}
 {%- endmacro %}
 
