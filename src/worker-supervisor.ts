@@ -49,11 +49,6 @@ export class SupervisedWorker {
     return supervisor;
   }
 
-  /** The running worker's pid (undefined between a crash and the next start). */
-  get pid(): number | undefined {
-    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
-  }
-
   /** Stops the worker cleanly (SIGTERM: it finishes its tasks in flight) and stops starting it again. */
   async stop(): Promise<SupervisorSummary> {
     this.stopping = true;
@@ -79,21 +74,25 @@ export class SupervisedWorker {
     });
     closeSync(fd);
     this.child = child;
+    // Only the output before the polling line is kept and searched; the listener goes once it is found.
     let out = '';
     const polling = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`the worker did not poll within ${START_TIMEOUT_MS / 1000} s (log: ${this.opts.logFile})`)),
-        START_TIMEOUT_MS,
-      );
-      child.stdout?.on('data', (d: Buffer) => {
+      const timer = setTimeout(() => {
+        // Not left running: the next start would otherwise make it a second worker.
+        child.kill('SIGKILL');
+        reject(new Error(`the worker did not poll within ${START_TIMEOUT_MS / 1000} s (log: ${this.opts.logFile})`));
+      }, START_TIMEOUT_MS);
+      const onData = (d: Buffer): void => {
         out += d.toString();
         const pid = /polling task queue.*\bpid (\d+)/.exec(out)?.[1];
         if (pid !== undefined) {
           clearTimeout(timer);
+          child.stdout?.off('data', onData);
+          out = '';
           resolve(Number(pid));
         }
-      });
+      };
+      child.stdout?.on('data', onData);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`the worker exited with ${signal ?? code} before it polled (log: ${this.opts.logFile})`));
