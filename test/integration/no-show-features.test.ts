@@ -47,6 +47,12 @@ describe('no-show features', { timeout: 900_000 }, () => {
       .map((r) => r.line)
       .sort();
 
+  /** Every batch's feature rows, as sorted text lines. */
+  const allFeatures = async (): Promise<string[]> =>
+    (await h.warehouse.query<{ line: string }>('select f::text as line from marts.no_show_features f'))
+      .map((r) => r.line)
+      .sort();
+
   test('features of day D are the same with data up to D and up to D+5', async () => {
     for (const date of days.slice(0, 4)) {
       await ingestDay(h, date);
@@ -69,9 +75,17 @@ describe('no-show features', { timeout: 900_000 }, () => {
     }
     await runDbt({ runDate: D, scope: 'day' });
     assert.deepEqual(await featuresOfD(), asOfD, 'D rebuilt incrementally with D+1..D+5 loaded');
+    // A daily build continues each patient's running totals from their latest earlier row; built in order, every
+    // day's rows equal the full rebuild's, which sums each patient's whole history again.
+    const daily = await allFeatures();
+    const returning = daily.filter((line) => !/,0,0,0,0,\)$/.test(line));
+    assert.ok(returning.length > 500, `rows with a history: ${returning.length}`);
 
     const full = await runDbt({ runDate: days[8] as string, scope: 'full', fullRefresh: true });
     assert.equal(full.testsFailed, 0);
     assert.deepEqual(await featuresOfD(), asOfD, 'everything rebuilt from raw with D+1..D+5 loaded');
+    const rebuilt = await allFeatures();
+    assert.equal(rebuilt.length, daily.length);
+    assert.deepEqual(rebuilt, daily, 'the running totals of nine daily builds equal the sums of the full rebuild');
   });
 });

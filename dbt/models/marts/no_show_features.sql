@@ -10,15 +10,15 @@
 -- the same batch with no outcome: the rows the model scores. Their patient is described as last seen on or before
 -- the batch day (age as of that visit); a patient on a first visit has no earlier row, and those features are
 -- missing (the model takes missing values), as they would be for a real clinic that has not seen the patient yet.
--- Incremental on the run date's batch (see macros/incremental.sql): the batch's rows plus the history of the
--- batch's patients, read from the appointments mart (and for the schedule, the patients' earlier rows here).
+-- Incremental on the run date's batch (see macros/incremental.sql): the batch's rows continue the running totals of
+-- each patient's latest earlier row here, so a day reads its own patients' last rows, not the warehouse's history.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='batch_on',
         on_schema_change='fail',
-        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}, {'columns': ['patient_id']}],
+        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}, {'columns': ['patient_id', 'appointment_on']}],
         sort=['batch_on', 'appointment_on'],
         dist='even',
         post_hook="{{ purge_below('batch_on', source('raw', 'appointments'), 'batch_date') }}",
@@ -88,8 +88,53 @@ scheduled as (
 
 ),
 
+{% if is_incremental() %}
+-- Each patient's latest row with an outcome on a day before the batch day: the running totals the batch continues
+-- (its own history counts plus its day's outcomes, below) and the patient as last seen. One index probe per patient
+-- of the batch and the schedule (the (patient_id, appointment_on) index), so a day costs the same on a warehouse of
+-- a year as of a week. Days built out of order are seen as they were built: a day loaded after a later day was
+-- built enters the later days' rows at the weekly full refresh (dbt-full-refresh), which sums all history again.
+latest_before as (
+
+    {%- set latest_columns -%}
+        t.patient_id, t.appointment_on, t.batch_on, t.prior_visits, t.prior_no_shows, t.prior_same_day_visits,
+        t.prior_same_day_no_shows, t.patient_age_years, t.patient_gender, t.neighbourhood, t.has_scholarship,
+        t.has_hypertension, t.has_diabetes, t.has_alcoholism, t.handicap_count
+    {%- endset %}
+    {%- set earlier_outcomes -%}
+        t.appointment_on < {{ run_date() }} and t.is_no_show is not null
+    {%- endset %}
+    {% if target.type == 'postgres' %}
+    select latest.*
+    from (
+        select patient_id from appointments
+        union
+        select patient_id from scheduled
+    ) as batch_patients
+    cross join lateral (
+        select {{ latest_columns }}
+        from {{ this }} as t
+        where t.patient_id = batch_patients.patient_id and {{ earlier_outcomes }}
+        order by t.appointment_on desc
+        limit 1
+    ) as latest
+    {% else %}
+    select * from (
+        select
+            {{ latest_columns }},
+            row_number() over (partition by t.patient_id order by t.appointment_on desc, t.appointment_id) as recency
+        from {{ this }} as t
+        where {{ earlier_outcomes }}
+        and t.patient_id in (select patient_id from appointments union select patient_id from scheduled)
+    ) as ranked
+    where recency = 1
+    {% endif %}
+
+),
+
+{% endif %}
 -- Each patient's attributes as of each batch day on which they had an appointment: this batch's rows and, when
--- building one batch, the earlier batches' rows already in this table (a full rebuild has them all in booked).
+-- building one batch, the patient's latest earlier row (a full rebuild has them all in booked).
 patient_seen as (
 
     select
@@ -101,10 +146,7 @@ patient_seen as (
         select
             patient_id, batch_on, patient_age_years, patient_gender, neighbourhood, has_scholarship,
             has_hypertension, has_diabetes, has_alcoholism, handicap_count
-        from {{ this }}
-        where is_no_show is not null
-        and batch_on < {{ run_date() }}
-        and patient_id in (select patient_id from scheduled)
+        from latest_before
     {% endif %}
 
 ),
@@ -176,16 +218,84 @@ featured as (
 
 ),
 
--- Every day on which a patient of these rows had appointments (with their outcomes), plus the days being featured,
+{% if is_incremental() %}
+-- The batch continues each patient's running totals: the latest earlier row's own history counts plus the outcomes
+-- of its day (the patient's history before the batch day), then the batch's own outcomes for the schedule's later
+-- day. A full rebuild sums the same from all history (below); the two are equal for days built in order
+-- (test/integration/no-show-features.test.ts).
+outcomes as (
+
+    select
+        patient_id,
+        appointment_on,
+        count(*) as visits,
+        sum(case when is_no_show then 1 else 0 end) as no_shows,
+        sum(case when lead_time_days = 0 then 1 else 0 end) as same_day_visits,
+        sum(case when lead_time_days = 0 and is_no_show then 1 else 0 end) as same_day_no_shows
+
+    from (
+        select t.patient_id, t.appointment_on, t.is_no_show, t.lead_time_days
+        from {{ this }} as t
+        inner join latest_before
+            on t.patient_id = latest_before.patient_id
+            and t.appointment_on = latest_before.appointment_on
+        where t.is_no_show is not null
+        union all
+        select patient_id, appointment_on, is_no_show, lead_time_days
+        from booked
+    ) as known
+    group by patient_id, appointment_on
+
+),
+
+before_batch as (
+
+    select
+        latest_before.patient_id,
+        latest_before.prior_visits + outcomes.visits as prior_visits,
+        latest_before.prior_no_shows + outcomes.no_shows as prior_no_shows,
+        latest_before.prior_same_day_visits + outcomes.same_day_visits as prior_same_day_visits,
+        latest_before.prior_same_day_no_shows + outcomes.same_day_no_shows as prior_same_day_no_shows,
+        latest_before.appointment_on as last_visit_on
+
+    from latest_before
+    inner join outcomes
+        on latest_before.patient_id = outcomes.patient_id
+        and latest_before.appointment_on = outcomes.appointment_on
+
+),
+
+history as (
+
+    select
+        featured_days.patient_id,
+        featured_days.appointment_on,
+        coalesce(max(before_batch.prior_visits), 0) + coalesce(sum(batch_days.visits), 0) as prior_visits,
+        coalesce(max(before_batch.prior_no_shows), 0) + coalesce(sum(batch_days.no_shows), 0) as prior_no_shows,
+        coalesce(max(before_batch.prior_same_day_visits), 0) + coalesce(sum(batch_days.same_day_visits), 0)
+            as prior_same_day_visits,
+        coalesce(max(before_batch.prior_same_day_no_shows), 0) + coalesce(sum(batch_days.same_day_no_shows), 0)
+            as prior_same_day_no_shows,
+        coalesce(max(batch_days.appointment_on), max(before_batch.last_visit_on)) as last_visit_on
+
+    from (select distinct patient_id, appointment_on from featured) as featured_days
+    left join before_batch
+        on featured_days.patient_id = before_batch.patient_id
+    left join outcomes as batch_days
+        on featured_days.patient_id = batch_days.patient_id
+        and batch_days.appointment_on >= {{ run_date() }}
+        and batch_days.appointment_on < featured_days.appointment_on
+    group by featured_days.patient_id, featured_days.appointment_on
+
+),
+
+{% else %}
+-- A full rebuild: every day on which a patient had appointments (with their outcomes), plus the days being featured,
 -- so each row finds its own (patient, day) below. Only strictly earlier days feed a row's history.
 past as (
 
     select patient_id, appointment_on, is_no_show, lead_time_days
     from {{ ref('appointments') }}
-    {% if is_incremental() %}
-        where patient_id in (select patient_id from featured)
-        and appointment_on <= (select max(appointment_on) from featured)
-    {% endif %}
 
 ),
 
@@ -242,6 +352,7 @@ history as (
 
 ),
 
+{% endif %}
 final as (
 
     select
