@@ -19,12 +19,22 @@
 {#
   Post-hook: deletes this model's rows whose `column` is below the smallest `upstream_column` left in `upstream`
   (everything when `upstream` is empty). Rows below it have lost their source (retention deleted it).
+  The bound is read first and written into the delete as a literal: with a subquery the planner cannot know how
+  few rows lie below it, guesses a third of the table and scans all of it (1.6-1.9 s a day on the 12M-row
+  no_show_features of 120 medium days, for a delete that usually finds nothing); with the literal it reads the
+  column's statistics and probes its index (PostgreSQL) or skips blocks by the sort key (Redshift).
 #}
 {% macro purge_below(column, upstream, upstream_column) -%}
+    {%- if execute -%}
+        {%- set bound = run_query(
+            "select cast(coalesce(min(" ~ upstream_column ~ "), cast('9999-12-31' as date)) as varchar(10)) from "
+            ~ upstream
+        ).columns[0].values()[0] -%}
+    {%- else -%}
+        {%- set bound = '9999-12-31' -%}
+    {%- endif -%}
     delete from {{ this }}
-    where {{ column }} < (
-        select coalesce(min({{ upstream_column }}), cast('9999-12-31' as date)) from {{ upstream }}
-    )
+    where {{ column }} < cast('{{ bound }}' as date)
 {%- endmacro %}
 
 {#
