@@ -381,15 +381,18 @@ export class PostgresWarehouse implements Warehouse {
           rows: prior.rows,
         });
       }
-      // One scan counts the rows due, the whole table (for the share limit) and the key sum of the rows due.
-      const counted = await client.query<{ n: number; total: number; key_sum: string }>(
-        `SELECT count(*) FILTER (WHERE ${where}) AS n, count(*) AS total, ` +
-          `COALESCE(sum(${spec.key}) FILTER (WHERE ${where}), 0)::text AS key_sum FROM ${retentionTableName(table)}`,
+      // The rows due and their key sum, found through the date column's index. The whole table is counted (for
+      // the share limit) only when some rows are due: until the warehouse is older than the retention, a daily
+      // cleanup finds nothing and reads nothing else (a full count of raw.appointments at 120 medium days: 0.5 s).
+      const counted = await client.query<{ n: number; key_sum: string }>(
+        `SELECT count(*) AS n, COALESCE(sum(${spec.key}), 0)::text AS key_sum ` +
+          `FROM ${retentionTableName(table)} WHERE ${where}`,
       );
       const n = counted.rows[0]?.n ?? 0;
-      const total = counted.rows[0]?.total ?? 0;
       const keySum = counted.rows[0]?.key_sum ?? '0';
       if (n === 0) return { table, cutoff, rowsBackedUp: 0, rowsDeleted: 0, status: 'nothing-to-clean' };
+      const all = await client.query<{ total: number }>(`SELECT count(*) AS total FROM ${retentionTableName(table)}`);
+      const total = all.rows[0]?.total ?? 0;
       if (!withinDeleteShare(n, total, maxDeleteShare)) {
         throw retentionLimitExceeded(table, n, total, maxDeleteShare ?? 1);
       }
