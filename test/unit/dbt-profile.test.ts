@@ -29,7 +29,29 @@ describe('dbt profile environment', () => {
       DBT_PG_PASSWORD: 'p@ss/w:rd',
       DBT_PG_DATABASE: 'ware_house',
       DBT_PG_SSLMODE: 'require',
+      PGOPTIONS: '-c jit=off',
     });
+  });
+
+  test("PostgreSQL sessions run without JIT; an operator's PGOPTIONS is kept, and its own jit setting wins", () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db.internal/w' });
+    assert.equal(dbtProfileEnv(config, {}).PGOPTIONS, '-c jit=off');
+    assert.equal(
+      dbtProfileEnv(config, { PGOPTIONS: '-c statement_timeout=600000' }).PGOPTIONS,
+      '-c statement_timeout=600000 -c jit=off',
+    );
+    assert.equal(dbtProfileEnv(config, { PGOPTIONS: '-c jit=on' }).PGOPTIONS, '-c jit=on');
+    const redshift = loadConfig({
+      WAREHOUSE: 'redshift',
+      REDSHIFT_CLUSTER_ID: 'analytics',
+      REDSHIFT_DB_USER: 'etl',
+      REDSHIFT_DATABASE: 'health',
+      REDSHIFT_IAM_ROLE: 'arn:aws:iam::123456789012:role/redshift-s3',
+      REDSHIFT_REGION: 'eu-west-1',
+      S3_BUCKET: 'health-raw',
+      S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
+    });
+    assert.equal(dbtProfileEnv(redshift, {}).PGOPTIONS, undefined);
   });
 
   test('Redshift settings become DBT_REDSHIFT_*; the endpoint and overrides pass through from the environment', () => {
