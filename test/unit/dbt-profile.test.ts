@@ -12,6 +12,19 @@ import { dbtProfileEnv, resolveDbtBin } from '../../src/activities/dbt.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureDbt } from '../../src/stack/toolchain.js';
 
+/** A provisioned Redshift cluster with IAM credentials. */
+const redshiftConfig = () =>
+  loadConfig({
+    WAREHOUSE: 'redshift',
+    REDSHIFT_CLUSTER_ID: 'analytics',
+    REDSHIFT_DB_USER: 'etl',
+    REDSHIFT_DATABASE: 'health',
+    REDSHIFT_IAM_ROLE: 'arn:aws:iam::123456789012:role/redshift-s3',
+    REDSHIFT_REGION: 'eu-west-1',
+    S3_BUCKET: 'health-raw',
+    S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
+  });
+
 describe('dbt profile environment', () => {
   test('DATABASE_URL becomes DBT_PG_* with decoded credentials; nothing else leaks in', () => {
     const config = loadConfig({
@@ -41,30 +54,11 @@ describe('dbt profile environment', () => {
       '-c statement_timeout=600000 -c jit=off',
     );
     assert.equal(dbtProfileEnv(config, { PGOPTIONS: '-c jit=on' }).PGOPTIONS, '-c jit=on');
-    const redshift = loadConfig({
-      WAREHOUSE: 'redshift',
-      REDSHIFT_CLUSTER_ID: 'analytics',
-      REDSHIFT_DB_USER: 'etl',
-      REDSHIFT_DATABASE: 'health',
-      REDSHIFT_IAM_ROLE: 'arn:aws:iam::123456789012:role/redshift-s3',
-      REDSHIFT_REGION: 'eu-west-1',
-      S3_BUCKET: 'health-raw',
-      S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
-    });
-    assert.equal(dbtProfileEnv(redshift, {}).PGOPTIONS, undefined);
+    assert.equal(dbtProfileEnv(redshiftConfig(), {}).PGOPTIONS, undefined);
   });
 
   test('Redshift settings become DBT_REDSHIFT_*; the endpoint and overrides pass through from the environment', () => {
-    const config = loadConfig({
-      WAREHOUSE: 'redshift',
-      REDSHIFT_CLUSTER_ID: 'analytics',
-      REDSHIFT_DB_USER: 'etl',
-      REDSHIFT_DATABASE: 'health',
-      REDSHIFT_IAM_ROLE: 'arn:aws:iam::123456789012:role/redshift-s3',
-      REDSHIFT_REGION: 'eu-west-1',
-      S3_BUCKET: 'health-raw',
-      S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
-    });
+    const config = redshiftConfig();
     const env = dbtProfileEnv(config, {
       DBT_REDSHIFT_HOST: 'analytics.abc.eu-west-1.redshift.amazonaws.com',
       PATH: '/bin',
