@@ -29,8 +29,9 @@ export function dbtTarget(config: Pick<Config, 'warehouse'>): 'local' | 'redshif
 
 /**
  * Environment variables read by dbt/profiles.yml, derived from the config: DATABASE_URL becomes DBT_PG_*,
- * the Redshift settings become DBT_REDSHIFT_*; PostgreSQL sessions get PGOPTIONS `-c jit=off`. Settings the app config has no field for (the Redshift host,
- * a password for method `database`) pass through from the worker's environment unchanged.
+ * the Redshift settings become DBT_REDSHIFT_*; PostgreSQL sessions get PGOPTIONS `-c jit=off`. Settings the app
+ * config has no field for (the Redshift host, a password for method `database`) pass through from the worker's
+ * environment unchanged.
  */
 export function dbtProfileEnv(
   config: Pick<Config, 'warehouse' | 'dbt'>,
