@@ -218,6 +218,7 @@ const envSchema = z.object({
   ML_PYTHON: optional(z.string()),
   TRAIN_WINDOW_DAYS: optional(int(1, 3650)),
   MAX_TRAIN_ROWS: optional(int(1000, 100_000_000)),
+  RETRAIN_EVERY_DAYS: optional(int(1, 60)),
 
   SLACK_WEBHOOK_URL: optional(url),
   TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, 'must look like 123456:ABC-DEF (from @BotFather)')),
@@ -366,9 +367,10 @@ export interface Config {
   dbt: { bin?: string; threads: number; daemon: boolean };
   /**
    * The no-show model: `python` (ML_PYTHON; unset = the virtualenv `npm run setup` built), the training window in days
-   * of outcomes before the run date, and the most training rows (a larger window is sampled deterministically).
+   * of outcomes before the run date, the most training rows (a larger window is sampled deterministically), and for
+   * how many days a model trained on a full sample serves before the next one is trained.
    */
-  model: { python?: string; trainWindowDays: number; maxTrainRows: number };
+  model: { python?: string; trainWindowDays: number; maxTrainRows: number; retrainEveryDays: number };
   /** The bearer token `healthsynth codec-server` requires (secret); unset = it refuses to start. */
   codecServer: { token?: string };
   slack: { webhookUrl?: string };
@@ -541,6 +543,7 @@ function fromEnv(env: Env, cwd: string, retired: string[]): Config {
       python: env.ML_PYTHON,
       trainWindowDays: env.TRAIN_WINDOW_DAYS ?? 60,
       maxTrainRows: env.MAX_TRAIN_ROWS ?? 1_000_000,
+      retrainEveryDays: env.RETRAIN_EVERY_DAYS ?? 7,
     },
     codecServer: { token: env.CODEC_SERVER_TOKEN },
     slack: { webhookUrl: env.SLACK_WEBHOOK_URL },

@@ -84,7 +84,10 @@ export interface TrainInput {
 export interface TrainedModel {
   version: string;
   sha256: string;
-  /** True when the run date's model already existed (a rerun): nothing was trained. */
+  /**
+   * True when nothing was trained: the run date's model already existed (a rerun), or a recent model of a full sample
+   * serves the date (RETRAIN_EVERY_DAYS; `version` is then that model's).
+   */
   reused: boolean;
   trainRows: number;
   windowFrom: string;
@@ -142,6 +145,18 @@ export interface Evaluation {
   metrics?: EvaluationMetrics & { model_version: string };
   predictionsKey?: string;
 }
+
+/** A row of marts.model_registry, dates as YYYY-MM-DD. */
+interface RegistryRow {
+  model_version: string;
+  sha256: string;
+  artifact_key: string;
+  train_rows: number;
+  window_from: string;
+  window_to: string;
+}
+const REGISTRY_COLUMNS = `model_version, sha256, artifact_key, train_rows, to_char(window_from, 'YYYY-MM-DD') as window_from,
+  to_char(window_to, 'YYYY-MM-DD') as window_to`;
 
 const sha256Of = async (file: string): Promise<string> =>
   createHash('sha256')
@@ -224,19 +239,32 @@ export function createPredictActivities({
   /** The recorded model of a version, or undefined. */
   const registered = async (version: string) =>
     (
-      await warehouse.query<{
-        sha256: string;
-        artifact_key: string;
-        train_rows: number;
-        window_from: string;
-        window_to: string;
-      }>(
-        `select sha256, artifact_key, train_rows, to_char(window_from, 'YYYY-MM-DD') as window_from,
-                to_char(window_to, 'YYYY-MM-DD') as window_to
-         from marts.model_registry where model_version = $1`,
+      await warehouse.query<RegistryRow>(
+        `select ${REGISTRY_COLUMNS} from marts.model_registry where model_version = $1`,
         [version],
       )
     )[0];
+
+  /**
+   * The model that serves `runDate` without training: the newest recorded one (not an ablation) whose window ends
+   * within the RETRAIN_EVERY_DAYS days up to runDate and that was trained on a sample of a larger window (its
+   * manifest's share below 1). Undefined when there is none, or when every run date trains (RETRAIN_EVERY_DAYS=1).
+   */
+  const servingModel = async (runDate: string): Promise<RegistryRow | undefined> => {
+    if (config.model.retrainEveryDays <= 1) return undefined;
+    const [newest] = await warehouse.query<RegistryRow>(
+      `select ${REGISTRY_COLUMNS} from marts.model_registry
+        where window_to between cast($1 as date) and cast($2 as date) and model_version not like '%-without-history'
+        order by window_to desc limit 1`,
+      [addDays(runDate, -(config.model.retrainEveryDays - 1)), runDate],
+    );
+    if (!newest) return undefined;
+    const manifestKey = `${modelKeys.model(newest.model_version)}manifest.json`;
+    const manifest = (await store.head(manifestKey))
+      ? (JSON.parse(await store.getText(manifestKey)) as { sampledShare?: number })
+      : {};
+    return (manifest.sampledShare ?? 1) < 1 ? newest : undefined;
+  };
 
   /**
    * Downloads a model's file and meta into `dir` and checks it against the registry and `expected`: an unknown
@@ -279,7 +307,11 @@ export function createPredictActivities({
      * every time), and records its sha256 in marts.model_registry after its files are stored under
      * `models/no-show/<version>/` (model.skops, model.json: features and metrics, manifest.json: window, rows,
      * sha256). Idempotent: a run date whose model is recorded reuses it (after checking its hash) and trains
-     * nothing. With fewer than MIN_TRAIN_ROWS outcomes it trains nothing and says so. Heartbeats while it works.
+     * nothing. A model trained on a full sample (its window held more than MAX_TRAIN_ROWS outcomes) serves the
+     * RETRAIN_EVERY_DAYS days from its run date: a later date within them reuses the newest such model instead of
+     * training (at medium scale training is most of the step, and a week-old model of a 60-day window loses
+     * nothing measurable); a model of a young or small warehouse is retrained daily, each day adding a real share
+     * of its data. With fewer than MIN_TRAIN_ROWS outcomes it trains nothing and says so. Heartbeats while it works.
      */
     async trainNoShowModel(input: TrainInput): Promise<TrainedModel | NotTrained> {
       const runDate = checkDate('runDate', input.runDate);
@@ -288,11 +320,11 @@ export function createPredictActivities({
       const prefix = modelKeys.model(version);
       await warehouse.ensureModelTables();
       const windowFrom = addDays(runDate, -(config.model.trainWindowDays - 1));
-      const existing = await registered(version);
+      const existing = (await registered(version)) ?? (input.withoutHistory ? undefined : await servingModel(runDate));
       if (existing) {
-        await inFolder((dir) => trustedModel(version, existing.sha256, dir));
+        await inFolder((dir) => trustedModel(existing.model_version, existing.sha256, dir));
         return {
-          version,
+          version: existing.model_version,
           sha256: existing.sha256,
           reused: true,
           trainRows: existing.train_rows,

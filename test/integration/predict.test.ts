@@ -5,7 +5,8 @@
  * Eight weekdays at 3,000 appointments a day (the harness's fixed seed) are loaded and built. Then: a model trained
  * on days 1-7 scores day 8's appointments out of time and beats a lead-time-only baseline; training and scoring
  * the same date again reuse the model and the scores; a corrupt, unknown or unexpected model file is refused before
- * Python sees it; an AUC above the Bayes AUC fails as a leak; and the predictNoShows workflow runs end to end.
+ * Python sees it; an AUC above the Bayes AUC fails as a leak; the predictNoShows workflow runs end to end; and a model
+ * trained on a full sample serves the next RETRAIN_EVERY_DAYS days while a young warehouse's is retrained daily.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { createPredictActivities, modelKeys, type TrainedModel } from '../../src
 import { HIGH_RISK_DECILE } from '../../src/activities/risk-chart.js';
 import { keys } from '../../src/activities/storage.js';
 import { createTruthActivities, rocAuc, truthPrefix } from '../../src/activities/truth.js';
-import { weekdaysFrom } from '../../src/domain/dates.js';
+import { addDays, weekdaysFrom } from '../../src/domain/dates.js';
 import { workflowIds } from '../../src/workflow-ids.js';
 import type { PredictResult } from '../../src/workflows/predict-no-shows.js';
 import { freshDatabase, harness, testConfig, uniq, type TestHarness } from '../support/env.js';
@@ -235,5 +236,43 @@ describe('no-show model', { timeout: 1_500_000 }, () => {
       }),
       (err: unknown) => /InvalidInput|invalid input/.test(String((err as { cause?: unknown }).cause ?? err)),
     );
+  });
+
+  test('a model of a full sample serves RETRAIN_EVERY_DAYS days; a young warehouse retrains daily', async () => {
+    type Settings = Partial<TestHarness['config']['model']> & { withoutHistory?: boolean };
+    const trained = async (runDate: string, { withoutHistory, ...model }: Settings = {}) => {
+      const m = await createPredictActivities({
+        config: { model: { ...h.config.model, ...model } },
+        store: h.store,
+        warehouse: h.warehouse,
+      }).trainNoShowModel({ runDate, ...(withoutHistory ? { withoutHistory } : {}) });
+      assert.ok('version' in m, `a model for ${runDate}`);
+      return m;
+    };
+    assert.equal(h.config.model.retrainEveryDays, 7, 'the default');
+    // Every outcome fits under MAX_TRAIN_ROWS here: the day after testDay trains its own model, not testDay's.
+    const young = await trained(addDays(testDay, 1));
+    assert.deepEqual([young.version, young.reused], [`no-show-${addDays(testDay, 1)}`, false]);
+
+    // With MAX_TRAIN_ROWS below the window's outcomes, a sampled model serves the six days after its own.
+    const capped = { maxTrainRows: 5000 };
+    const first = addDays(testDay, 2);
+    const sampled = await trained(first, capped);
+    assert.deepEqual([sampled.version, sampled.reused], [`no-show-${first}`, false]);
+    assert.ok(sampled.trainRows < 6000, `${sampled.trainRows} rows sampled`);
+    const served = await trained(addDays(first, 6), capped);
+    assert.deepEqual(
+      [served.version, served.sha256, served.reused, served.windowTo],
+      [sampled.version, sampled.sha256, true, first],
+    );
+    const week = await trained(addDays(first, 7), capped);
+    assert.deepEqual([week.version, week.reused], [`no-show-${addDays(first, 7)}`, false], 'a week later: trained');
+    const daily = await trained(addDays(first, 1), { ...capped, retrainEveryDays: 1 });
+    assert.deepEqual([daily.version, daily.reused], [`no-show-${addDays(first, 1)}`, false], 'RETRAIN_EVERY_DAYS=1');
+    const newest = await trained(addDays(first, 3), capped);
+    assert.deepEqual([newest.version, newest.reused], [daily.version, true], 'the newest model of the week serves');
+    // The ablation never borrows a served model.
+    const ablation = await trained(addDays(first, 3), { ...capped, withoutHistory: true });
+    assert.deepEqual([ablation.version, ablation.reused], [`no-show-${addDays(first, 3)}-without-history`, false]);
   });
 });
