@@ -6,6 +6,9 @@
  *    directly ({@link loadDays}: entities in parallel, two days in flight), then one dbt build of everything
  *    (`--full-refresh`, tests scoped to the last day), in this process;
  *  - `empty`: no days, the same build (it creates the marts, empty).
+ * Both then train the eve's no-show model as the pipeline's run of the last history day would have (the empty
+ * warehouse has no outcomes and trains nothing); its time is reported as `eve_train_s`, the cost a retraining day
+ * (once every RETRAIN_EVERY_DAYS) adds to the measured day, which reuses that model.
  * Then one more weekday, the same date in both, runs as a full dailyPipeline on a fresh worker process of each
  * (the worker's dbt daemon starts cold in both, with the parse state the build saved), the empty warehouse first.
  * The ratios are that day's wall time and dbt step (runDbt's busy time) on the history warehouse over the same on
@@ -16,7 +19,9 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { createDbtActivities } from '../src/activities/dbt.js';
 import { DBT_DAEMONS } from '../src/activities/dbt-daemon.js';
+import { createPredictActivities } from '../src/activities/predict.js';
 import { ObjectStore } from '../src/activities/storage.js';
+import { createWarehouse } from '../src/activities/warehouse/index.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { addDays, dayOfWeek } from '../src/domain/dates.js';
 import type { ScaleInput } from '../src/domain/types.js';
@@ -64,6 +69,8 @@ export interface HistoryResult {
   /** Loading the history (generation, loads, publish) and its one dbt build, in seconds. */
   load_s: number;
   build_s: number;
+  /** Training the eve's model on the history warehouse (what a retraining day adds to the measured day). */
+  eve_train_s: number;
   size: WarehouseSize;
   history: HistoryDayRun;
   empty: HistoryDayRun;
@@ -166,10 +173,23 @@ export async function benchHistory(
     await createDbtActivities({ config: p.config }).runDbt({ runDate: lastDay, scope: 'day', fullRefresh: true });
     await DBT_DAEMONS.stopAll();
   };
+  /** The eve's model, as the last history day's run trained it; seconds. */
+  const trainEve = async (p: Prepared): Promise<number> => {
+    const store = ObjectStore.fromConfig(p.config.s3);
+    const warehouse = createWarehouse(p.config, store);
+    try {
+      const started = Date.now();
+      await createPredictActivities({ config: p.config, store, warehouse }).trainNoShowModel({ runDate: lastDay });
+      return (Date.now() - started) / 1000;
+    } finally {
+      await warehouse.close();
+    }
+  };
 
   log(`history: an empty warehouse, then ${days} weekdays at ${scale} (${history[0]} … ${lastDay}), then ${runDate}…`);
   const empty = await prepare('history_empty', [], scale, log);
   await build(empty);
+  await trainEve(empty);
 
   const started = Date.now();
   const full = await prepare('history', history, scale, log);
@@ -177,6 +197,8 @@ export async function benchHistory(
   const buildStarted = Date.now();
   await build(full);
   const buildS = (Date.now() - buildStarted) / 1000;
+  const eveTrainS = await trainEve(full);
+  log(`  the eve's model trained in ${eveTrainS.toFixed(1)} s`);
   const size = await warehouseSize(full.config.warehouse.kind === 'postgres' ? full.config.warehouse.databaseUrl : '');
   log(
     `  loaded in ${loadS.toFixed(0)} s, built in ${buildS.toFixed(0)} s: ${size.appointments.toLocaleString('en-US')} ` +
@@ -197,6 +219,7 @@ export async function benchHistory(
     run_date: runDate,
     load_s: loadS,
     build_s: buildS,
+    eve_train_s: eveTrainS,
     size,
     history: onHistory,
     empty: onEmpty,
