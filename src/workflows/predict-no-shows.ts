@@ -1,7 +1,8 @@
 /**
  * predictNoShows: the day's no-show model, after dbt, beside the report and the cleanup.
  *
- *   train on the outcomes up to runDate → score the schedule booked for the next weekday → marts.no_show_risk
+ *   train on the outcomes up to runDate (or reuse the week's model, RETRAIN_EVERY_DAYS)
+ *     → score the schedule booked for the next weekday → marts.no_show_risk
  *   (then) expected no-shows by clinic → reports/dt=<date>/no-show-risk.png → staff (Slack, Telegram), once per date
  *   evaluate the scores made for runDate's appointments → Bayes AUC from truth/ → marts.model_performance
  *
