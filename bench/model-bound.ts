@@ -5,13 +5,18 @@
  *
  * The true probability of an appointment is the generator's table at (lead time, SMS, age group, patient level),
  * where the level is the visible part (scholarship, alcoholism, a chronic condition, neighbourhood) plus a hidden
- * part drawn once per patient. The Bayes AUC uses the hidden part itself. The attainable predictor replaces it by
- * its posterior given the patient's outcomes on earlier days in the warehouse (the same history the features see):
- * the posterior predictive Σ_h prior(h) · L(history | h) · p(appointment | h) / Σ_h prior(h) · L(history | h).
- * With no history that is the prior mean, which is the bound of a model of the visible attributes only.
+ * part drawn once per patient from the prior of the patient's visit class. The Bayes AUC uses the hidden part
+ * itself. The attainable predictor replaces the class and the hidden part by their posterior given the patient's
+ * visits on the W earlier days in the warehouse (the same history the features see): k visits weigh class c by
+ * a_c · r_c^k · (1 − r_c)^(W − k) (a_c its share of appointments, r_c its daily rate), and the outcomes weigh each
+ * hidden level h by L(history | h); the posterior predictive is
+ * Σ_c,h w_c · prior_c(h) · L(history | h) · p(appointment | h) / Σ_c,h w_c · prior_c(h) · L(history | h).
+ * With no history at all (class unknown, a_c only) that is the prior mean, the bound of a model of the visible
+ * attributes only.
  */
-import { clampNoShowLevel, HIDDEN_LEVEL_PRIOR, visibleNoShowLevel } from '../src/domain/generator/patients.js';
+import { clampNoShowLevel, HIDDEN_LEVEL_PRIORS, visibleNoShowLevel } from '../src/domain/generator/patients.js';
 import { VITORIA_NEIGHBOURHOODS } from '../src/domain/generator/catalog.js';
+import { VISIT_CLASSES } from '../src/domain/generator/population.js';
 import { noShowProbabilityAt } from '../src/domain/generator/visits.js';
 import { rocAuc } from '../src/activities/truth.js';
 import type { Warehouse } from '../src/activities/warehouse/index.js';
@@ -41,6 +46,9 @@ export interface AttainableBound {
 }
 
 const NEIGHBOURHOOD = new Map(VITORIA_NEIGHBOURHOODS.map(([name], i) => [name, i]));
+const VISITS = VISIT_CLASSES.map((c) => c.share * c.rate);
+/** Each visit class's share of appointments. */
+const APPOINTMENT_SHARE = VISITS.map((v) => v / VISITS.reduce((a, b) => a + b, 0));
 
 /** The attainable bound of `day`'s held appointments, from marts.no_show_features (outcomes of earlier days). */
 export async function attainableBound(warehouse: Warehouse, day: string): Promise<AttainableBound> {
@@ -58,6 +66,11 @@ export async function attainableBound(warehouse: Warehouse, day: string): Promis
        and patient_id in (select patient_id from marts.no_show_features where batch_on = cast($1 as date))`,
     [day],
   );
+  const [earlier] = await warehouse.query<{ days: number }>(
+    `select count(distinct batch_on) as days from marts.no_show_features where batch_on < cast($1 as date)`,
+    [day],
+  );
+  const days = Number(earlier?.days ?? 0);
   const history = new Map<string, Row[]>();
   for (const r of past) {
     const list = history.get(r.patient_id);
@@ -69,21 +82,26 @@ export async function attainableBound(warehouse: Warehouse, day: string): Promis
   const labels: number[] = [];
   for (const r of today) {
     const visible = visibleNoShowLevel(r.scholarship, r.alcoholism, r.chronic, NEIGHBOURHOOD.get(r.neighbourhood) ?? 0);
+    const past = history.get(r.patient_id) ?? [];
     let num = 0;
     let den = 0;
     let mean = 0;
-    for (const { offset, share } of HIDDEN_LEVEL_PRIOR) {
-      const level = clampNoShowLevel(visible + offset);
-      const p = noShowProbabilityAt(r.lead, r.sms, r.age, level);
-      let likelihood = 1;
-      for (const h of history.get(r.patient_id) ?? []) {
-        const q = noShowProbabilityAt(h.lead, h.sms, h.age, level);
-        likelihood *= h.y ? q : 1 - q;
+    VISIT_CLASSES.forEach(({ rate }, c) => {
+      const a = APPOINTMENT_SHARE[c] as number;
+      const visits = a * rate ** past.length * (1 - rate) ** Math.max(0, days - past.length);
+      for (const { offset, share } of HIDDEN_LEVEL_PRIORS[c] ?? []) {
+        const level = clampNoShowLevel(visible + offset);
+        const p = noShowProbabilityAt(r.lead, r.sms, r.age, level);
+        let likelihood = visits * share;
+        for (const h of past) {
+          const q = noShowProbabilityAt(h.lead, h.sms, h.age, level);
+          likelihood *= h.y ? q : 1 - q;
+        }
+        num += likelihood * p;
+        den += likelihood;
+        mean += a * share * p;
       }
-      num += share * likelihood * p;
-      den += share * likelihood;
-      mean += share * p;
-    }
+    });
     posterior.push(den > 0 ? num / den : mean);
     prior.push(mean);
     labels.push(r.y ? 1 : 0);

@@ -285,20 +285,22 @@ describe('cancellations after a reminder', () => {
 });
 
 describe('without a reminded set, the bytes are those of the generator before reminders and the schedule', () => {
-  // Recorded from main at c162007 (before this change) with the same specs: every shard of each day, concatenated.
+  // Recorded with the same specs (every shard of each day, concatenated): from main at c162007, before reminders and
+  // the schedule existed; patients and what follows from them again when the chronic visit class and its hidden
+  // propensity changed the generated data on purpose (2026-12-06), clinics and doctors unchanged since c162007.
   const RECORDED: Record<string, string> = {
     'clinics/2026-03-06/small': '5e87530d70bf83b4',
     'clinics/2026-03-09/5000': '377990ef76f509f8',
     'doctors/2026-03-06/small': 'c3a973aa2b0c545f',
     'doctors/2026-03-09/5000': '92567af3987f7fa6',
-    'patients/2026-03-06/small': '346f876ce5a38523',
-    'patients/2026-03-09/5000': '00497a4ff3e7d06d',
-    'appointments/2026-03-06/small': 'd1a7203f633f57ea',
-    'appointments/2026-03-09/5000': '00d64d1745ec9088',
-    'records/2026-03-06/small': '0846cecc9b813d99',
-    'records/2026-03-09/5000': '9085853761db7e6a',
-    'feedback/2026-03-06/small': '46f1d89d06c451c4',
-    'feedback/2026-03-09/5000': 'f0695a318be56632',
+    'patients/2026-03-06/small': '02dd165cf80f12ce',
+    'patients/2026-03-09/5000': '4c1b9393df9a5975',
+    'appointments/2026-03-06/small': '288e0ea55ade92f3',
+    'appointments/2026-03-09/5000': '5d3295297d396c27',
+    'records/2026-03-06/small': '73a188b35c8d846d',
+    'records/2026-03-09/5000': '5453ae3660c6b8d1',
+    'feedback/2026-03-06/small': '6c84c2fea7a398d3',
+    'feedback/2026-03-09/5000': 'd4adca0a29cdc126',
   };
   const hash = (entity: EntityName, runDate: string, scale: 'small' | number) => {
     const h = createHash('sha256');

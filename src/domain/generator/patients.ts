@@ -14,7 +14,7 @@ import {
 import { csvField } from './csv.js';
 import { PATIENT_NAME_PARTS } from './pools.js';
 import { fmix32, keyHash } from './prng.js';
-import type { Tenure } from './population.js';
+import { VISIT_CLASSES, type Tenure } from './population.js';
 
 /** Appointment ids encode `day * ID_DAY_STRIDE + index`; indexes run below the scale, at most 10^7 (parseScale's limit). */
 export const ID_DAY_STRIDE = 10_000_000;
@@ -43,9 +43,11 @@ export interface Patient {
   family2: number;
   /**
    * The patient's stable no-show propensity as a log-odds offset, quantized to a level
-   * 0..NO_SHOW_LEVELS-1 (offset = level / 8 - 4): part from visible attributes, part hidden.
+   * 0..NO_SHOW_LEVELS-1 (offset = level / 8 - 8): part from visible attributes, part hidden (chronic patients).
    */
   noShowLevel: number;
+  /** The slot's visit class (index into VISIT_CLASSES): truth side, never written to a file. */
+  visitClass: number;
   scholarship: boolean;
   hypertension: boolean;
   diabetes: boolean;
@@ -66,6 +68,7 @@ export function emptyPatient(): Patient {
     family1: 0,
     family2: 0,
     noShowLevel: 0,
+    visitClass: 0,
     scholarship: false,
     hypertension: false,
     diabetes: false,
@@ -74,10 +77,10 @@ export function emptyPatient(): Patient {
   };
 }
 
-/** Quantized no-show offsets: levels 0..63 stand for log-odds offsets -4 .. +3.875 in steps of 1/8. */
-export const NO_SHOW_LEVELS = 64;
+/** Quantized no-show offsets: levels 0..127 stand for log-odds offsets -8 .. +7.875 in steps of 1/8. */
+export const NO_SHOW_LEVELS = 128;
 const LEVELS_PER_UNIT = 8;
-const LEVEL_ZERO = 32;
+const LEVEL_ZERO = 64;
 
 /** A stable log-odds effect per neighbourhood in [-0.35, 0.35] (fixed, like the neighbourhoods). */
 const NEIGHBOURHOOD_EFFECT = Float64Array.from(
@@ -85,15 +88,17 @@ const NEIGHBOURHOOD_EFFECT = Float64Array.from(
   (_, n) => ((fmix32(n + 0x6e656967) >>> 0) / 4294967296 - 0.5) * 0.7,
 );
 /**
- * The hidden part of the propensity: a logistic distribution (heavier tails than a normal, so a few
- * patients miss most of their appointments) with scale 0.62 (sd 1.12), by a 12-bit uniform.
+ * The hidden part of the propensity, per visit class: a logistic distribution (heavier tails than a normal, so a few
+ * patients miss most of their appointments) with the class's `hiddenScale` (chronic patients: 1.3, sd 2.4; the other
+ * classes none), by a 12-bit uniform. In no-show levels (eighths of a log-odds unit), rounded: 4 KiB a class, so the
+ * lookup stays in L1.
  */
-const HIDDEN_SCALE = 0.62;
-/** In no-show levels (eighths of a log-odds unit), rounded: 4 KiB, so the lookup stays in L1. */
-const HIDDEN_LEVELS = Int8Array.from({ length: 4096 }, (_, k) => {
-  const u = (k + 0.5) / 4096;
-  return Math.max(-127, Math.min(127, Math.round(HIDDEN_SCALE * Math.log(u / (1 - u)) * 8)));
-});
+const HIDDEN_LEVELS: readonly Int8Array[] = VISIT_CLASSES.map(({ hiddenScale }) =>
+  Int8Array.from({ length: 4096 }, (_, k) => {
+    const u = (k + 0.5) / 4096;
+    return Math.max(-127, Math.min(127, Math.round(hiddenScale * Math.log(u / (1 - u)) * LEVELS_PER_UNIT)));
+  }),
+);
 /** The visible part's mean over patients (about 0.05), taken off so offsets centre on 0. */
 const VISIBLE_MEAN = 0.05;
 
@@ -118,7 +123,14 @@ const lo16 = (w: number) => (w & 0xffff) * INV_2_16;
  * the data format. `full` adds what only the patients file shows (handicap, name); the rest is
  * what an appointment's outcome needs.
  */
-export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient, full: boolean): Patient {
+export function derivePatient(
+  tag: number,
+  t: Tenure,
+  slot: number,
+  visitClass: number,
+  out: Patient,
+  full: boolean,
+): Patient {
   const tenure = t.tenure;
   const h = keyHash(tag, tenure, slot);
   const salt = Math.imul(slot, 0x27d4eb2f);
@@ -170,8 +182,9 @@ export function derivePatient(tag: number, t: Tenure, slot: number, out: Patient
   // chronic condition a little less; the hidden part (12 bits of the first word) only history reveals.
   const level =
     visibleNoShowLevel(scholarship, alcoholism, hypertension || diabetes, neighbourhood) +
-    (HIDDEN_LEVELS[(h >>> 4) & 0xfff] as number);
+    ((HIDDEN_LEVELS[visitClass] as Int8Array)[(h >>> 4) & 0xfff] as number);
   out.noShowLevel = clampNoShowLevel(level);
+  out.visitClass = visitClass;
   return out;
 }
 
@@ -200,31 +213,37 @@ export const clampNoShowLevel = (level: number): number =>
   level < 0 ? 0 : level >= NO_SHOW_LEVELS ? NO_SHOW_LEVELS - 1 : level;
 
 /**
- * The prior of the hidden part: each hidden level offset (in no-show levels) with its share of patients. Exported
- * for the benchmark's attainable bound, truth side only.
+ * The prior of the hidden part per visit class: each hidden level offset (in no-show levels) with its share of the
+ * class's patients. Exported for the benchmark's attainable bound, truth side only.
  */
-export const HIDDEN_LEVEL_PRIOR: ReadonlyArray<{ offset: number; share: number }> = (() => {
-  const counts = new Map<number, number>();
-  for (const offset of HIDDEN_LEVELS) counts.set(offset, (counts.get(offset) ?? 0) + 1);
-  return [...counts].map(([offset, n]) => ({ offset, share: n / HIDDEN_LEVELS.length }));
-})();
+export const HIDDEN_LEVEL_PRIORS: ReadonlyArray<ReadonlyArray<{ offset: number; share: number }>> = HIDDEN_LEVELS.map(
+  (levels) => {
+    const counts = new Map<number, number>();
+    for (const offset of levels) counts.set(offset, (counts.get(offset) ?? 0) + 1);
+    return [...counts].map(([offset, n]) => ({ offset, share: n / levels.length }));
+  },
+);
 
 /** The log-odds offset of a no-show level. */
 export const noShowOffset = (level: number): number => (level - LEVEL_ZERO) / LEVELS_PER_UNIT;
 
 /**
- * The share of patients at each no-show level, from 16,384 patients of a fixed stream: what the
- * no-show table's calibration averages over (visit classes do not depend on the attributes, so this
- * is also the share of appointments).
+ * The share of appointments at each no-show level, from 16,384 patients of a fixed stream in each visit class,
+ * weighted by the class's share of appointments: what the no-show table's calibration averages over.
  */
 export const PROPENSITY_WEIGHTS: Float64Array = (() => {
   const n = 16_384;
   const weights = new Float64Array(NO_SHOW_LEVELS);
   const p = emptyPatient();
   const t: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
-  for (let slot = 0; slot < n; slot++) {
-    const level = derivePatient(0x63616c69, t, slot, p, false).noShowLevel;
-    weights[level] = (weights[level] as number) + 1 / n;
-  }
+  const visits = VISIT_CLASSES.map((c) => c.share * c.rate);
+  const total = visits.reduce((a, b) => a + b, 0);
+  VISIT_CLASSES.forEach((_, c) => {
+    const w = (visits[c] as number) / total / n;
+    for (let slot = 0; slot < n; slot++) {
+      const level = derivePatient(0x63616c69, t, slot, c, p, false).noShowLevel;
+      weights[level] = (weights[level] as number) + w;
+    }
+  });
   return weights;
 })();

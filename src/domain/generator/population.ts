@@ -3,7 +3,7 @@
  * alone (no day depends on an earlier one).
  *
  * A scale of A appointments a day has a population of about {@link SLOTS_PER_APPOINTMENT} × A slots.
- * Each slot belongs to a visit class (chronic patients come about weekly, most patients a few times
+ * Each slot belongs to a visit class (chronic patients come every few days, most patients a few times
  * a year or less: a heavy tail, as in the public data where 44% of six weeks' appointments are by a
  * patient already seen in them). A slot is held by successive patients, one per tenure (they move
  * away and someone new registers): patient_id = tenure × 10^9 + slot.
@@ -22,15 +22,30 @@ import { fmix32, hash32 } from './prng.js';
 export const PATIENT_ID_STRIDE = 1_000_000_000;
 
 /**
- * Visit classes: share of the population and chance of an appointment on a given day. Tuned with
- * bench/population.ts against the public data (repeat visits, no-show concentration).
+ * Visit classes: share of the population, chance of an appointment on a given day, and the scale of the hidden part
+ * of a patient's no-show propensity (patients.ts; a logistic on the log-odds, 0 = none). Tuned with
+ * bench/population.ts against the public data (repeat visits, no-show concentration) and, for the hidden part, with
+ * bench/hidden-propensity.py: only the chronic patients' attendance has a hidden part. Their many visits reveal it
+ * (about ten in six weeks); a hidden part of a patient seen once or twice in the window is noise no model can learn,
+ * and with one for every patient (scale 0.62) the best possible model stayed 0.08 AUC below the true
+ * probabilities'.
  */
-export const VISIT_CLASSES: ReadonlyArray<{ readonly share: number; readonly rate: number }> = [
-  { share: 0.02, rate: 1 / 5 }, // chronic: about weekly
-  { share: 0.08, rate: 1 / 20 }, // frequent: about monthly
-  { share: 0.3, rate: 1 / 90 }, // occasional: a few times a year
-  { share: 0.6, rate: 1 / 400 }, // rare
+export const VISIT_CLASSES: ReadonlyArray<{
+  readonly share: number;
+  readonly rate: number;
+  readonly hiddenScale: number;
+}> = [
+  { share: 0.012, rate: 1 / 3, hiddenScale: 1.3 }, // chronic: dialysis, physiotherapy, treatment series
+  { share: 0.08, rate: 1 / 20, hiddenScale: 0 }, // frequent: about monthly
+  { share: 0.3, rate: 1 / 90, hiddenScale: 0 }, // occasional: a few times a year
+  { share: 0.608, rate: 1 / 400, hiddenScale: 0 }, // rare
 ];
+
+/** Where an appointment of the day goes: filled by {@link slotForAppointment}. */
+export interface Placement {
+  /** Index into VISIT_CLASSES of the slot's class. */
+  visitClass: number;
+}
 
 const MEAN_RATE = VISIT_CLASSES.reduce((s, c) => s + c.share * c.rate, 0);
 /** Population slots per daily appointment (about 78). */
@@ -149,12 +164,13 @@ export function planDay(pop: Population, seed: number, day: number, appointments
   };
 }
 
-/** The population slot with appointment `index` on the plan's day. */
-export function slotForAppointment(plan: DayPlan, index: number): number {
+/** The population slot with appointment `index` on the plan's day; its visit class goes to `placement`. */
+export function slotForAppointment(plan: DayPlan, index: number, placement: Placement): number {
   const pos = permute(plan.indexes, plan.k1, plan.k2, index);
   const from = plan.from;
   // The class (VISIT_CLASSES has four): branch-free, as the classes of consecutive appointments are random.
   const c = +(pos >= (from[1] as number)) + +(pos >= (from[2] as number)) + +(pos >= (from[3] as number));
+  placement.visitClass = c;
   const pop = plan.pop;
   // The class's j-th appointment of the day goes to a position of the j-th of A_c equal strata of the
   // class's N_c positions, drawn from (seed, day, class, j): distinct strata, so no position twice a day;

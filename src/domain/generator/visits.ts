@@ -17,7 +17,15 @@ import {
   noShowOffset,
   type Patient,
 } from './patients.js';
-import { buildPopulation, planDay, slotForAppointment, tenureOn, type DayPlan, type Tenure } from './population.js';
+import {
+  buildPopulation,
+  planDay,
+  slotForAppointment,
+  tenureOn,
+  type DayPlan,
+  type Placement,
+  type Tenure,
+} from './population.js';
 import { Rng, STREAM, streamTag } from './prng.js';
 
 /** Longest lead time (booking to appointment) in days. */
@@ -154,7 +162,7 @@ const NO_SHOW = (() => {
     for (let q = 0; q < NO_SHOW_LEVELS; q++) m += (weights[q] as number) * sigmoid(logit + noShowOffset(q));
     return m;
   };
-  // Float32 (12 KiB, a quarter of L1) rather than Float64: the lookups were a measurable share of an appointment's cost.
+  // Float32 (24 KiB, within L1) rather than Float64: the lookups were a measurable share of an appointment's cost.
   const table = new Float32Array(6 * 2 * 4 * NO_SHOW_LEVELS);
   for (let l = 0; l < 6; l++) {
     const p = baseByLead[l] as number;
@@ -217,6 +225,7 @@ export interface Reminded {
 export class VisitDeriver {
   private readonly rng = new Rng();
   private readonly tenure: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
+  private readonly placement: Placement = { visitClass: 0 };
   readonly visit: Visit;
 
   /**
@@ -276,11 +285,12 @@ export class VisitDeriver {
 
     // Patient: the population slot the day's plan gives this index, in its current tenure.
     const plan = ctx.plan;
-    const slot = slotForAppointment(plan, index);
+    const slot = slotForAppointment(plan, index, this.placement);
     const p = derivePatient(
       ctx.patientTag,
       tenureOn(plan.pop, slot, day, this.tenure),
       slot,
+      this.placement.visitClass,
       v.patient,
       this.fullPatients,
     );
