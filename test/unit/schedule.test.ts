@@ -293,14 +293,14 @@ describe('without a reminded set, the bytes are those of the generator before re
     'clinics/2026-03-09/5000': '377990ef76f509f8',
     'doctors/2026-03-06/small': 'c3a973aa2b0c545f',
     'doctors/2026-03-09/5000': '92567af3987f7fa6',
-    'patients/2026-03-06/small': '02dd165cf80f12ce',
-    'patients/2026-03-09/5000': '4c1b9393df9a5975',
-    'appointments/2026-03-06/small': '288e0ea55ade92f3',
-    'appointments/2026-03-09/5000': '5d3295297d396c27',
-    'records/2026-03-06/small': '73a188b35c8d846d',
-    'records/2026-03-09/5000': '5453ae3660c6b8d1',
-    'feedback/2026-03-06/small': '6c84c2fea7a398d3',
-    'feedback/2026-03-09/5000': 'd4adca0a29cdc126',
+    'patients/2026-03-06/small': 'baf5bf17fbc7638a',
+    'patients/2026-03-09/5000': 'fd4be7039901a174',
+    'appointments/2026-03-06/small': '6625050d93368b3b',
+    'appointments/2026-03-09/5000': '8d6ded3e09cba1ad',
+    'records/2026-03-06/small': '5cdf014a9e6e5e81',
+    'records/2026-03-09/5000': '7a1a29ecc9331ca0',
+    'feedback/2026-03-06/small': '658e5aa85091e049',
+    'feedback/2026-03-09/5000': '95c097ea9592e4d5',
   };
   const hash = (entity: EntityName, runDate: string, scale: 'small' | number) => {
     const h = createHash('sha256');

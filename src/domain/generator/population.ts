@@ -25,20 +25,20 @@ export const PATIENT_ID_STRIDE = 1_000_000_000;
  * Visit classes: share of the population, chance of an appointment on a given day, and the scale of the hidden part
  * of a patient's no-show propensity (patients.ts; a logistic on the log-odds, 0 = none). Tuned with
  * bench/population.ts against the public data (repeat visits, no-show concentration) and, for the hidden part, with
- * bench/hidden-propensity.py: only the chronic patients' attendance has a hidden part. Their many visits reveal it
- * (about ten in six weeks); a hidden part of a patient seen once or twice in the window is noise no model can learn,
- * and with one for every patient (scale 0.62) the best possible model stayed 0.08 AUC below the true
- * probabilities'.
+ * bench/hidden-propensity.py: only the chronic patients' attendance has a hidden part. They come every second
+ * weekday, so their fifteen or so visits in six weeks reveal it; a hidden part of a patient seen once or twice in the
+ * window is noise no model can learn, and with one for every patient (scale 0.62) the best possible model stayed
+ * 0.08 AUC below the true probabilities'.
  */
 export const VISIT_CLASSES: ReadonlyArray<{
   readonly share: number;
   readonly rate: number;
   readonly hiddenScale: number;
 }> = [
-  { share: 0.012, rate: 1 / 3, hiddenScale: 1.3 }, // chronic: dialysis, physiotherapy, treatment series
+  { share: 0.007, rate: 1 / 2, hiddenScale: 1.3 }, // chronic: dialysis, physiotherapy, treatment series
   { share: 0.08, rate: 1 / 20, hiddenScale: 0 }, // frequent: about monthly
   { share: 0.3, rate: 1 / 90, hiddenScale: 0 }, // occasional: a few times a year
-  { share: 0.608, rate: 1 / 400, hiddenScale: 0 }, // rare
+  { share: 0.613, rate: 1 / 400, hiddenScale: 0 }, // rare
 ];
 
 /** Where an appointment of the day goes: filled by {@link slotForAppointment}. */
