@@ -18,7 +18,7 @@
  */
 import { fmix32, hash32 } from './prng.js';
 
-/** Patient ids are `tenure * PATIENT_ID_STRIDE + slot`; slots stay below it (population ≤ 78 × 10^7). */
+/** Patient ids are `tenure * PATIENT_ID_STRIDE + slot`; slots stay below it (population ≤ 81 × 10^7). */
 export const PATIENT_ID_STRIDE = 1_000_000_000;
 
 /**
@@ -48,7 +48,7 @@ export interface Placement {
 }
 
 const MEAN_RATE = VISIT_CLASSES.reduce((s, c) => s + c.share * c.rate, 0);
-/** Population slots per daily appointment (about 78). */
+/** Population slots per daily appointment (about 81). */
 export const SLOTS_PER_APPOINTMENT = 1 / MEAN_RATE;
 
 /** Shortest and longest tenure of a patient in a slot, in days (1 to 6 years). */
