@@ -22,7 +22,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import type { Config } from '../config.js';
 import { addDays } from '../domain/dates.js';
-import { ML_SCRIPT, mlVenvPython } from '../stack/toolchain.js';
+import { ML_SCRIPT, ML_SCRIPT_ENV, mlVenvPython } from '../stack/toolchain.js';
 import { withHeartbeat } from './heartbeat.js';
 import type { ObjectStore } from './storage.js';
 import { modelCsvHeader, type Warehouse } from './warehouse/index.js';
@@ -209,9 +209,7 @@ export function createPredictActivities({
       res = await execa(python, [ML_SCRIPT, ...args], {
         reject: false,
         stdin: 'ignore',
-        // One OpenMP thread: on the shared 2-core machine under load, scikit-learn's spinning threads made a 20k-row
-        // fit take 40 s instead of 2.8 s (measured 2026-12-03 at load average 14).
-        env: { OMP_NUM_THREADS: '1', PYTHONHASHSEED: '0' },
+        env: ML_SCRIPT_ENV,
         ...(signal ? { cancelSignal: signal } : {}),
       });
     } catch (err) {

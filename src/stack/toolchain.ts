@@ -18,7 +18,7 @@ import { ensurePostgresBinaries } from './toolchain/postgres.js';
 export { cacheRoot, REPO_ROOT, ToolchainError, type ToolchainOptions, type ToolName } from './toolchain/common.js';
 export { DBT_REQUIREMENTS, DBT_SERIES, dbtVenvBin, dbtVenvDir, ensureDbt } from './toolchain/dbt.js';
 export { ensureChartFonts } from './toolchain/fonts.js';
-export { ensureMl, ML_REQUIREMENTS, ML_SCRIPT, ML_SERIES, mlVenvPython } from './toolchain/ml.js';
+export { ensureMl, ML_REQUIREMENTS, ML_SCRIPT, ML_SCRIPT_ENV, ML_SERIES, mlVenvPython } from './toolchain/ml.js';
 export {
   ensureTemporalCli,
   ensureVersitygw,

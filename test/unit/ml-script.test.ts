@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { FEATURE_COLUMNS } from '../../src/activities/predict.js';
-import { ML_SCRIPT, mlVenvPython } from '../../src/stack/toolchain.js';
+import { ML_SCRIPT, ML_SCRIPT_ENV, mlVenvPython } from '../../src/stack/toolchain.js';
 
 let dir: string;
 before(async () => {
@@ -60,7 +60,7 @@ test('a feature never observed in the window is left out of the model, which the
   const features = path.join(dir, 'train.csv');
   await writeFile(features, firstVisits(3000));
   const out = path.join(dir, 'model');
-  await execa(mlVenvPython(), [ML_SCRIPT, 'train', '--features', features, '--out', out]);
+  await execa(mlVenvPython(), [ML_SCRIPT, 'train', '--features', features, '--out', out], { env: ML_SCRIPT_ENV });
   const meta = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8')) as {
     features: string[];
     unobserved: string[];
@@ -70,12 +70,16 @@ test('a feature never observed in the window is left out of the model, which the
   assert.ok(meta.features.includes('lead_time_days') && meta.features.includes('prior_visits'));
 
   const scores = path.join(dir, 'scores.csv');
-  await execa(mlVenvPython(), [
-    ML_SCRIPT,
-    'score',
-    ...['--model', path.join(out, 'model.skops'), '--meta', path.join(out, 'model.json')],
-    ...['--features', features, '--out', scores, '--version', 'test', '--scored-on', '2020-01-03'],
-  ]);
+  await execa(
+    mlVenvPython(),
+    [
+      ML_SCRIPT,
+      'score',
+      ...['--model', path.join(out, 'model.skops'), '--meta', path.join(out, 'model.json')],
+      ...['--features', features, '--out', scores, '--version', 'test', '--scored-on', '2020-01-03'],
+    ],
+    { env: ML_SCRIPT_ENV },
+  );
   const lines = (await readFile(scores, 'utf8')).trim().split('\n');
   assert.equal(lines.length, 3001);
   const probability = (line: string) => Number(line.split(',')[4]);
@@ -95,7 +99,7 @@ test('a feature seen in a handful of rows is left out too: early stopping could 
   const features = path.join(dir, 'train-rare.csv');
   await writeFile(features, firstVisits(12_000, 3));
   const out = path.join(dir, 'model-rare');
-  await execa(mlVenvPython(), [ML_SCRIPT, 'train', '--features', features, '--out', out]);
+  await execa(mlVenvPython(), [ML_SCRIPT, 'train', '--features', features, '--out', out], { env: ML_SCRIPT_ENV });
   const meta = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8')) as { unobserved: string[] };
   assert.deepEqual(meta.unobserved, ['days_since_last_visit']);
 });

@@ -15,6 +15,13 @@ export const ML_REQUIREMENTS = path.join(REPO_ROOT, 'ml', 'requirements.txt');
 /** The model script the predict activities run (a pure function from input files to output files). */
 export const ML_SCRIPT = path.join(REPO_ROOT, 'ml', 'no_show.py');
 
+/**
+ * The environment the script runs with, in the activities and in tests. One OpenMP thread: on the shared 2-core
+ * machine under load, scikit-learn's spinning threads made a 20k-row fit take 40 s instead of 2.8 s (measured
+ * 2026-12-03 at load average 14), and a 12,000-row unit test 70 s in CI. A fixed hash seed.
+ */
+export const ML_SCRIPT_ENV = { OMP_NUM_THREADS: '1', PYTHONHASHSEED: '0' } as const;
+
 const ML_VENV: PythonVenvSpec = {
   tool: 'ml',
   series: ML_SERIES,
