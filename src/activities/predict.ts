@@ -246,7 +246,8 @@ export function createPredictActivities({
   /**
    * The model that serves `runDate` without training: the newest recorded one (not an ablation) whose window ends
    * within the RETRAIN_EVERY_DAYS days up to runDate and that was trained on a sample of a larger window (its
-   * manifest's share below 1). Undefined when there is none, or when every run date trains (RETRAIN_EVERY_DAYS=1).
+   * manifest's share below 1). Undefined when there is none, when its manifest is missing or unreadable (the date
+   * trains), or when every run date trains (RETRAIN_EVERY_DAYS=1).
    */
   const servingModel = async (runDate: string): Promise<RegistryRow | undefined> => {
     if (config.model.retrainEveryDays <= 1) return undefined;
@@ -258,10 +259,15 @@ export function createPredictActivities({
     );
     if (!newest) return undefined;
     const manifestKey = `${modelKeys.model(newest.model_version)}manifest.json`;
-    const manifest = (await store.head(manifestKey))
-      ? (JSON.parse(await store.getText(manifestKey)) as { sampledShare?: number })
-      : {};
-    return (manifest.sampledShare ?? 1) < 1 ? newest : undefined;
+    let sampledShare: unknown;
+    if (await store.head(manifestKey)) {
+      try {
+        ({ sampledShare } = JSON.parse(await store.getText(manifestKey)) as { sampledShare?: unknown });
+      } catch {
+        // A manifest that is not JSON says nothing about the sample: the date trains, as without one.
+      }
+    }
+    return typeof sampledShare === 'number' && sampledShare < 1 ? newest : undefined;
   };
 
   /**

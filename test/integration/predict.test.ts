@@ -271,6 +271,10 @@ describe('no-show model', { timeout: 1_500_000 }, () => {
     assert.deepEqual([daily.version, daily.reused], [`no-show-${addDays(first, 1)}`, false], 'RETRAIN_EVERY_DAYS=1');
     const newest = await trained(addDays(first, 3), capped);
     assert.deepEqual([newest.version, newest.reused], [daily.version, true], 'the newest model of the week serves');
+    // A served model's manifest that is not JSON: the date trains instead of failing.
+    await h.store.put(`${modelKeys.model(daily.version)}manifest.json`, '{"sampledShare": 0.', 'application/json');
+    const unreadable = await trained(addDays(first, 4), capped);
+    assert.deepEqual([unreadable.version, unreadable.reused], [`no-show-${addDays(first, 4)}`, false]);
     // The ablation never borrows a served model.
     const ablation = await trained(addDays(first, 3), { ...capped, withoutHistory: true });
     assert.deepEqual([ablation.version, ablation.reused], [`no-show-${addDays(first, 3)}-without-history`, false]);
