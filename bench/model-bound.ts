@@ -16,7 +16,7 @@
  */
 import { clampNoShowLevel, HIDDEN_LEVEL_PRIORS, visibleNoShowLevel } from '../src/domain/generator/patients.js';
 import { VITORIA_NEIGHBOURHOODS } from '../src/domain/generator/catalog.js';
-import { VISIT_CLASSES } from '../src/domain/generator/population.js';
+import { VISIT_CLASS_APPOINTMENT_SHARE, VISIT_CLASSES } from '../src/domain/generator/population.js';
 import { noShowProbabilityAt } from '../src/domain/generator/visits.js';
 import { rocAuc } from '../src/activities/truth.js';
 import type { Warehouse } from '../src/activities/warehouse/index.js';
@@ -46,9 +46,6 @@ export interface AttainableBound {
 }
 
 const NEIGHBOURHOOD = new Map(VITORIA_NEIGHBOURHOODS.map(([name], i) => [name, i]));
-const VISITS = VISIT_CLASSES.map((c) => c.share * c.rate);
-/** Each visit class's share of appointments. */
-const APPOINTMENT_SHARE = VISITS.map((v) => v / VISITS.reduce((a, b) => a + b, 0));
 
 /** The attainable bound of `day`'s held appointments, from marts.no_show_features (outcomes of earlier days). */
 export async function attainableBound(warehouse: Warehouse, day: string): Promise<AttainableBound> {
@@ -87,7 +84,7 @@ export async function attainableBound(warehouse: Warehouse, day: string): Promis
     let den = 0;
     let mean = 0;
     VISIT_CLASSES.forEach(({ rate }, c) => {
-      const a = APPOINTMENT_SHARE[c] as number;
+      const a = VISIT_CLASS_APPOINTMENT_SHARE[c] as number;
       const visits = a * rate ** past.length * (1 - rate) ** Math.max(0, days - past.length);
       for (const { offset, share } of HIDDEN_LEVEL_PRIORS[c] ?? []) {
         const level = clampNoShowLevel(visible + offset);

@@ -314,7 +314,8 @@ export function createPredictActivities({
      * nothing. A model trained on a full sample (its window held more than MAX_TRAIN_ROWS outcomes) serves the
      * RETRAIN_EVERY_DAYS days from its run date: a later date within them reuses the newest such model instead of
      * training (at medium scale training is most of the step; a week-old model scored 0.001 AUC below the eve's,
-     * README); a model of a young or small warehouse is retrained daily, each day adding a real share of its data. With fewer than MIN_TRAIN_ROWS outcomes it trains nothing and says so. Heartbeats while it works.
+     * README); a model of a young or small warehouse is retrained daily, each day adding a real share of its data.
+     * With fewer than MIN_TRAIN_ROWS outcomes it trains nothing and says so. Heartbeats while it works.
      */
     async trainNoShowModel(input: TrainInput): Promise<TrainedModel | NotTrained> {
       const runDate = checkDate('runDate', input.runDate);

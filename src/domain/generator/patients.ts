@@ -14,7 +14,7 @@ import {
 import { csvField } from './csv.js';
 import { PATIENT_NAME_PARTS } from './pools.js';
 import { fmix32, keyHash } from './prng.js';
-import { VISIT_CLASSES, type Tenure } from './population.js';
+import { VISIT_CLASS_APPOINTMENT_SHARE, VISIT_CLASSES, type Tenure } from './population.js';
 
 /** Appointment ids encode `day * ID_DAY_STRIDE + index`; indexes run below the scale, at most 10^7 (parseScale's limit). */
 export const ID_DAY_STRIDE = 10_000_000;
@@ -46,8 +46,6 @@ export interface Patient {
    * 0..NO_SHOW_LEVELS-1 (offset = level / 8 - 8): part from visible attributes, part hidden (chronic patients).
    */
   noShowLevel: number;
-  /** The slot's visit class (index into VISIT_CLASSES): truth side, never written to a file. */
-  visitClass: number;
   scholarship: boolean;
   hypertension: boolean;
   diabetes: boolean;
@@ -68,7 +66,6 @@ export function emptyPatient(): Patient {
     family1: 0,
     family2: 0,
     noShowLevel: 0,
-    visitClass: 0,
     scholarship: false,
     hypertension: false,
     diabetes: false,
@@ -184,7 +181,6 @@ export function derivePatient(
     visibleNoShowLevel(scholarship, alcoholism, hypertension || diabetes, neighbourhood) +
     ((HIDDEN_LEVELS[visitClass] as Int8Array)[(h >>> 4) & 0xfff] as number);
   out.noShowLevel = clampNoShowLevel(level);
-  out.visitClass = visitClass;
   return out;
 }
 
@@ -236,10 +232,8 @@ export const PROPENSITY_WEIGHTS: Float64Array = (() => {
   const weights = new Float64Array(NO_SHOW_LEVELS);
   const p = emptyPatient();
   const t: Tenure = { tenure: 0, registeredOn: 0, middle: 0 };
-  const visits = VISIT_CLASSES.map((c) => c.share * c.rate);
-  const total = visits.reduce((a, b) => a + b, 0);
-  VISIT_CLASSES.forEach((_, c) => {
-    const w = (visits[c] as number) / total / n;
+  VISIT_CLASS_APPOINTMENT_SHARE.forEach((share, c) => {
+    const w = share / n;
     for (let slot = 0; slot < n; slot++) {
       const level = derivePatient(0x63616c69, t, slot, c, p, false).noShowLevel;
       weights[level] = (weights[level] as number) + w;

@@ -48,6 +48,10 @@ export interface Placement {
 }
 
 const MEAN_RATE = VISIT_CLASSES.reduce((s, c) => s + c.share * c.rate, 0);
+/** Each visit class's share of all appointments (its patients' share times their daily rate, normalized). */
+export const VISIT_CLASS_APPOINTMENT_SHARE: readonly number[] = VISIT_CLASSES.map(
+  (c) => (c.share * c.rate) / MEAN_RATE,
+);
 /** Population slots per daily appointment (about 81). */
 export const SLOTS_PER_APPOINTMENT = 1 / MEAN_RATE;
 
