@@ -107,7 +107,28 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
     createRatingRequestsSql(dialect),
     createReminderEventsSql(dialect),
   );
+  if (dialect === 'postgres') stmts.push(...retentionIndexesSql());
   return stmts;
+}
+
+/**
+ * PostgreSQL: an index on each retention table's date column (where it is not batch_date, indexed above), so the
+ * daily cleanup finds the rows due through it. Without one it read the whole table every day to find none: 0.7 s
+ * for raw.appointments at 120 medium days (EXPLAIN ANALYZE), up to 2.0 s inside the cleanup, where raw.patients's
+ * cleanup waited for it (it locks raw.appointments). Created as the batch_date indexes are (no table lock when
+ * present). Redshift has no indexes: its zone maps skip the blocks of any column.
+ */
+export function retentionIndexesSql(): string[] {
+  const specs: [string, RetentionSpec][] = Object.entries(RETENTION_TABLES);
+  return specs
+    .filter(([, spec]) => spec.dateColumn !== 'batch_date')
+    .map(([table, spec]) => {
+      const name = `${table}_${spec.dateColumn}_idx`;
+      return (
+        `DO $$ BEGIN IF to_regclass('${RAW_SCHEMA}.${name}') IS NULL THEN ` +
+        `CREATE INDEX ${name} ON ${RAW_SCHEMA}.${table} (${spec.dateColumn}); END IF; END $$`
+      );
+    });
 }
 
 /**
