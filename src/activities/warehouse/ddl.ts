@@ -84,13 +84,7 @@ export function ensureRawTablesSql(dialect: Dialect): string[] {
   for (const entity of Object.keys(ENTITIES) as EntityName[]) {
     stmts.push(createRawTableSql(entity, dialect));
     if (dialect === 'postgres') {
-      // Not CREATE INDEX IF NOT EXISTS: that takes a SHARE lock on the table before it finds the index, so every
-      // worker's first load would queue behind a cleanup's EXCLUSIVE lock. The catalog check takes no table lock.
-      const index = `${RAW_SCHEMA}.${entity}_batch_date_idx`;
-      stmts.push(
-        `DO $$ BEGIN IF to_regclass('${index}') IS NULL THEN ` +
-          `CREATE INDEX ${entity}_batch_date_idx ON ${rawTable(entity)} (batch_date); END IF; END $$`,
-      );
+      stmts.push(createRawIndexSql(entity, 'batch_date'));
     }
   }
   stmts.push(
@@ -122,13 +116,20 @@ export function retentionIndexesSql(): string[] {
   const specs: [string, RetentionSpec][] = Object.entries(RETENTION_TABLES);
   return specs
     .filter(([, spec]) => spec.dateColumn !== 'batch_date')
-    .map(([table, spec]) => {
-      const name = `${table}_${spec.dateColumn}_idx`;
-      return (
-        `DO $$ BEGIN IF to_regclass('${RAW_SCHEMA}.${name}') IS NULL THEN ` +
-        `CREATE INDEX ${name} ON ${RAW_SCHEMA}.${table} (${spec.dateColumn}); END IF; END $$`
-      );
-    });
+    .map(([table, spec]) => createRawIndexSql(table, spec.dateColumn));
+}
+
+/**
+ * PostgreSQL: `raw.<table>_<column>_idx` on raw.<table> (column), unless it exists. Not CREATE INDEX IF NOT EXISTS:
+ * that takes a SHARE lock on the table before it finds the index, so every worker's first load would queue behind a
+ * cleanup's EXCLUSIVE lock. The catalog check takes no table lock.
+ */
+function createRawIndexSql(table: string, column: string): string {
+  const name = `${table}_${column}_idx`;
+  return (
+    `DO $$ BEGIN IF to_regclass('${RAW_SCHEMA}.${name}') IS NULL THEN ` +
+    `CREATE INDEX ${name} ON ${RAW_SCHEMA}.${table} (${column}); END IF; END $$`
+  );
 }
 
 /**
