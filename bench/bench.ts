@@ -11,8 +11,8 @@
  * (bench/model.ts, which also runs on its own); opt-in, since it loads 3M appointments and builds the marts.
  *
  * `history` (`--with history [--history-days N]`, default 120): N weekdays of history at medium loaded quickly, then
- * one more day's dailyPipeline timed against the same day on an empty warehouse (bench/history.ts); opt-in, since
- * it loads 12M appointments and took 20 minutes on this machine (load average 7-14).
+ * three more days' dailyPipeline, each timed against the same day on an empty warehouse, and the median ratio
+ * (bench/history.ts); opt-in, since it loads 12M appointments and takes about 30 minutes on this machine.
  *
  * `workers` (two workers on one task queue, one SIGKILLed mid-generation) runs only with `--with workers` (two
  * large runs take minutes). It runs at the first of `--scales` when given, else at medium, with SHARD_ROWS 20,000
