@@ -40,7 +40,13 @@ import {
 } from './ddl.js';
 import { firstLine, HEADER_PROBE_BYTES, headerMismatch } from './csv-header.js';
 import type { BackupVerifier, CleanupPlan, LoadOptions, LoadProgress, Warehouse } from './index.js';
-import { ensureModelTablesSql, exportCsvPostgres, replaceRowsPostgres, type ReplaceRowsInput } from './model-tables.js';
+import {
+  ensureModelTablesSql,
+  exportCsvPostgres,
+  modelTable,
+  replaceRowsPostgres,
+  type ReplaceRowsInput,
+} from './model-tables.js';
 import { dayProblems, validPublishInput } from './publish.js';
 import { retentionLimitExceeded, tableCleaned, withinDeleteShare } from './retention-limit.js';
 
@@ -451,9 +457,17 @@ export class PostgresWarehouse implements Warehouse {
     return this.transaction((client) => exportCsvPostgres(client, this.store, select, prefix));
   }
 
-  /** model-tables.ts: DELETE the value's rows and COPY the object in, one transaction. */
+  /** model-tables.ts: DELETE the value's rows and COPY the object in, one transaction; then fresh statistics. */
   async replaceRows(input: ReplaceRowsInput): Promise<number> {
-    return this.transaction((client) => replaceRowsPostgres(client, this.store, input));
+    const rows = await this.transaction((client) => replaceRowsPostgres(client, this.store, input));
+    // The day just loaded is the one read next (selectReminders joins tomorrow's scores to the schedule seconds
+    // later), and autovacuum analyzes only about a minute after a large change. With statistics from before it, the
+    // planner expects ~1 row for the new scored_on: on a warehouse a few days old selectReminders took 151 s instead
+    // of 0.1 s (history bench, 2026-12-07; README, "Cost with history").
+    await this.transaction((_client, run) =>
+      run(`analyzing ${modelTable(input.table)}`, `ANALYZE ${modelTable(input.table)}`),
+    );
+    return rows;
   }
 
   async close(): Promise<void> {
