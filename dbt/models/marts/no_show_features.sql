@@ -389,3 +389,9 @@ final as (
 )
 
 select * from final
+{#- A day's rows go into the (patient_id, appointment_on) index at random places: in that order, each leaf page is
+    read and written once instead of once per row (the insert of a 165k-row day into 19.7M rows took 3.0-3.9 s
+    instead of 5.0-5.5 s at 120 medium days). #}
+{%- if is_incremental() and target.type == 'postgres' %}
+order by patient_id, appointment_on
+{%- endif %}
