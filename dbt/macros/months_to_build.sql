@@ -1,12 +1,13 @@
 {#
-  The input of a monthly aggregate: the appointments mart's rows of the months this build recomputes. In an
+  The input of a monthly aggregate: the rows of the months this build recomputes from `appointments`, a model with
+  batch_on and month_start_on (the appointments mart, or doctor_days, its daily sums). In an
   incremental build those are the months the run date's batch touches, and the oldest month left when retention
   has trimmed it since this model last built it; a full build reads every month. See macros/incremental.sql.
 
-  Retention only deletes, so a trimmed month has fewer rows in the appointments mart than this model counted when
-  it built that month: `built_count` is that count read from this model's rows (an aggregate over one month's
-  rows, e.g. 'sum(appointments)'), `source_count` the same count over the mart's rows of the month (e.g.
-  'count(*)', one index range). Rows are only ever added to a month by a batch of that month, which the first half
+  Retention only deletes, so a trimmed month has fewer appointments upstream than this model counted when it built
+  that month: `built_count` is that count read from this model's rows (an aggregate over one month's rows, e.g.
+  'sum(appointments)'), `source_count` the same count over the upstream rows of the month (e.g. 'count(*)' of the
+  appointments mart, 'sum(appointments)' of doctor_days; one index range). Rows are only ever added to a month by a batch of that month, which the first half
   recomputes. A month this model lacks, or has with other counts (a doctor missing from stg_doctors), is
   recomputed, as every oldest month was before: that read the oldest month whole on every run, 1.5M appointments
   of a 100k-row day at medium with 120 days of history (README, Cost with history).

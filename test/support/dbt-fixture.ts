@@ -31,6 +31,8 @@ export type Row = Record<string, string | number | boolean | null>;
 /** Every mart of the dbt project, in a stable order (the tests that compare marts row for row read them all). */
 export const MARTS = [
   'appointments',
+  'doctor_days',
+  'diagnosis_days',
   'no_show_daily',
   'doctor_performance',
   'appointments_monthly',

@@ -47,7 +47,7 @@ describe('dbt-full-refresh', { timeout: 600_000 }, () => {
     );
     assert.equal(summary.success, true);
     assert.equal(summary.testsFailed, 0);
-    assert.equal(summary.modelsBuilt, 18);
+    assert.equal(summary.modelsBuilt, 20);
     assert.equal(summary.unitTestsPassed, 7);
     assert.ok(summary.testsPassed > day.testsPassed, `${summary.testsPassed} tests vs ${day.testsPassed} in a day`);
     assert.equal(

@@ -1,12 +1,12 @@
 -- One row per month and clinic: how many appointments were booked, kept and missed, and what they billed.
 -- Incremental by month: a build recomputes the months its batch touches and the oldest
--- month when retention trimmed it (macros/months_to_build.sql).
+-- month when retention trimmed it (macros/months_to_build.sql), from doctor_days' daily rows of those months.
 {{ monthly_incremental_config() }}
 with
 
-appointments as (
+days as (
 
-    {{ months_to_build(ref('appointments'), 'sum(appointments)', 'count(*)') }}
+    {{ months_to_build(ref('doctor_days'), 'sum(appointments)', 'sum(appointments)') }}
 
 ),
 
@@ -21,18 +21,23 @@ monthly as (
     select
         month_start_on,
         clinic_id,
-        count(*) as appointments,
-        sum(case when is_no_show then 0 else 1 end) as attended_appointments,
-        sum(case when is_no_show then 1 else 0 end) as no_shows,
-        sum(case when has_sms_reminder then 1 else 0 end) as sms_reminders,
-        count(distinct patient_id) as patients,
+        cast(sum(appointments) as {{ dbt.type_bigint() }}) as appointments,
+        cast(sum(appointments) - sum(no_shows) as {{ dbt.type_bigint() }}) as attended_appointments,
+        cast(sum(no_shows) as {{ dbt.type_bigint() }}) as no_shows,
+        cast(sum(sms_reminders) as {{ dbt.type_bigint() }}) as sms_reminders,
         count(distinct doctor_id) as doctors,
-        coalesce(sum(billing_amount), 0) as billing_total_amount,
-        count(rating) as rating_count,
-        avg(cast(rating as {{ dbt.type_numeric() }})) as avg_rating
+        coalesce(sum(billing_total_amount), 0) as billing_total_amount,
+        cast(sum(rating_count) as {{ dbt.type_bigint() }}) as rating_count,
+        cast(sum(rating_sum) as {{ dbt.type_numeric() }}) / nullif(sum(rating_count), 0) as avg_rating
 
-    from appointments
+    from days
     group by month_start_on, clinic_id
+
+),
+
+patients as (
+
+    {{ distinct_patients('days', ['month_start_on', 'clinic_id'], 'month_start_on in (select month_start_on from days)') }}
 
 ),
 
@@ -47,13 +52,16 @@ final as (
         monthly.no_shows,
         cast({{ safe_ratio('monthly.no_shows', 'monthly.appointments') }} as numeric(5, 4)) as no_show_rate,
         monthly.sms_reminders,
-        monthly.patients,
+        patients.patients,
         monthly.doctors,
         cast(monthly.billing_total_amount as {{ type_money() }}) as billing_total_amount,
         cast(round(monthly.avg_rating, 2) as numeric(3, 2)) as avg_rating,
         monthly.rating_count
 
     from monthly
+    inner join patients
+        on monthly.month_start_on = patients.month_start_on
+        and monthly.clinic_id = patients.clinic_id
     inner join clinics
         on monthly.clinic_id = clinics.clinic_id
 

@@ -1,12 +1,12 @@
 -- One row per doctor and month (of the appointment day): volume, no-shows, billing and ratings.
 -- Incremental by month: a build recomputes the months its batch touches and the oldest
--- month when retention trimmed it (macros/months_to_build.sql).
+-- month when retention trimmed it (macros/months_to_build.sql), from doctor_days' daily rows of those months.
 {{ monthly_incremental_config() }}
 with
 
-appointments as (
+days as (
 
-    {{ months_to_build(ref('appointments'), 'sum(appointments)', 'count(*)') }}
+    {{ months_to_build(ref('doctor_days'), 'sum(appointments)', 'sum(appointments)') }}
 
 ),
 
@@ -27,15 +27,20 @@ monthly as (
     select
         doctor_id,
         month_start_on,
-        count(*) as appointments,
-        count(distinct patient_id) as patients,
-        sum(case when is_no_show then 1 else 0 end) as no_shows,
-        coalesce(sum(billing_amount), 0) as billing_total_amount,
-        count(rating) as rating_count,
-        avg(cast(rating as {{ dbt.type_numeric() }})) as avg_rating
+        cast(sum(appointments) as {{ dbt.type_bigint() }}) as appointments,
+        cast(sum(no_shows) as {{ dbt.type_bigint() }}) as no_shows,
+        coalesce(sum(billing_total_amount), 0) as billing_total_amount,
+        cast(sum(rating_count) as {{ dbt.type_bigint() }}) as rating_count,
+        cast(sum(rating_sum) as {{ dbt.type_numeric() }}) / nullif(sum(rating_count), 0) as avg_rating
 
-    from appointments
+    from days
     group by doctor_id, month_start_on
+
+),
+
+patients as (
+
+    {{ distinct_patients('days', ['doctor_id', 'month_start_on'], 'month_start_on in (select month_start_on from days)') }}
 
 ),
 
@@ -49,17 +54,20 @@ final as (
         doctors.clinic_id,
         clinics.clinic_name,
         monthly.appointments,
-        monthly.patients,
+        patients.patients,
         monthly.no_shows,
         cast({{ safe_ratio('monthly.no_shows', 'monthly.appointments') }} as numeric(5, 4)) as no_show_rate,
         cast(monthly.billing_total_amount as {{ type_money() }}) as billing_total_amount,
         cast(
-            round(monthly.billing_total_amount / monthly.patients, 2) as {{ type_money() }}
+            round(monthly.billing_total_amount / patients.patients, 2) as {{ type_money() }}
         ) as avg_billing_per_patient_amount,
         cast(round(monthly.avg_rating, 2) as numeric(3, 2)) as avg_rating,
         monthly.rating_count
 
     from monthly
+    inner join patients
+        on monthly.doctor_id = patients.doctor_id
+        and monthly.month_start_on = patients.month_start_on
     inner join doctors
         on monthly.doctor_id = doctors.doctor_id
     inner join clinics

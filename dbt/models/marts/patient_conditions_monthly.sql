@@ -1,31 +1,21 @@
 -- One row per month and primary diagnosis: how many patients were treated for it, what it billed, and how
 -- many of those patients live with each chronic condition recorded at registration.
 -- Incremental by month: a build recomputes the months its batch touches and the oldest
--- month when retention trimmed it (macros/months_to_build.sql).
+-- month when retention trimmed it (macros/months_to_build.sql), from diagnosis_days' daily rows of those months.
 {{ monthly_incremental_config() }}
+{%- set months = 'month_start_on in (select month_start_on from days)' %}
 with
 
-appointments as (
+days as (
 
-    {{ months_to_build(ref('appointments'), 'sum(records)', 'sum(case when has_record then 1 else 0 end)') }}
+    {{ months_to_build(ref('diagnosis_days'), 'sum(records)', 'sum(records)') }}
 
 ),
 
 treated as (
 
-    select
-        appointments.month_start_on,
-        appointments.diagnosis,
-        appointments.record_id,
-        appointments.billing_amount,
-        appointments.patient_id,
-        appointments.patient_has_hypertension as has_hypertension,
-        appointments.patient_has_diabetes as has_diabetes,
-        appointments.patient_has_alcoholism as has_alcoholism,
-        appointments.patient_handicap_count as handicap_count
-
-    from appointments
-    where appointments.has_record
+    select * from days
+    where has_record
 
 ),
 
@@ -34,34 +24,57 @@ monthly as (
     select
         month_start_on,
         diagnosis,
-        count(*) as records,
-        count(distinct patient_id) as patients,
-        sum(billing_amount) as billing_total_amount,
-        count(distinct case when has_hypertension then patient_id end) as patients_with_hypertension,
-        count(distinct case when has_diabetes then patient_id end) as patients_with_diabetes,
-        count(distinct case when has_alcoholism then patient_id end) as patients_with_alcoholism,
-        count(distinct case when handicap_count > 0 then patient_id end) as patients_with_handicap
+        cast(sum(records) as {{ dbt.type_bigint() }}) as records,
+        sum(billing_total_amount) as billing_total_amount
 
     from treated
     group by month_start_on, diagnosis
 
 ),
 
+{% for condition, appointments_condition in [
+    ('patients', 'true'),
+    ('hypertension', 'patient_has_hypertension'),
+    ('diabetes', 'patient_has_diabetes'),
+    ('alcoholism', 'patient_has_alcoholism'),
+    ('handicap', 'patient_handicap_count > 0'),
+] %}
+{{ condition }} as (
+
+    {{ distinct_patients(
+        'treated',
+        ['month_start_on', 'diagnosis'],
+        months ~ ' and has_record',
+        ids=('patient_ids' if condition == 'patients' else condition ~ '_patient_ids'),
+        appointments_condition=appointments_condition,
+    ) }}
+
+),
+
+{% endfor %}
 final as (
 
     select
-        month_start_on,
-        diagnosis,
-        records,
-        patients,
-        cast(billing_total_amount as {{ type_money() }}) as billing_total_amount,
-        cast(round(billing_total_amount / records, 2) as {{ type_money() }}) as avg_billing_amount,
-        patients_with_hypertension,
-        patients_with_diabetes,
-        patients_with_alcoholism,
-        patients_with_handicap
+        monthly.month_start_on,
+        monthly.diagnosis,
+        monthly.records,
+        patients.patients,
+        cast(monthly.billing_total_amount as {{ type_money() }}) as billing_total_amount,
+        cast(round(monthly.billing_total_amount / monthly.records, 2) as {{ type_money() }}) as avg_billing_amount,
+        coalesce(hypertension.patients, 0) as patients_with_hypertension,
+        coalesce(diabetes.patients, 0) as patients_with_diabetes,
+        coalesce(alcoholism.patients, 0) as patients_with_alcoholism,
+        coalesce(handicap.patients, 0) as patients_with_handicap
 
     from monthly
+    inner join patients
+        on monthly.month_start_on = patients.month_start_on
+        and monthly.diagnosis = patients.diagnosis
+    {%- for condition in ['hypertension', 'diabetes', 'alcoholism', 'handicap'] %}
+    left join {{ condition }}
+        on monthly.month_start_on = {{ condition }}.month_start_on
+        and monthly.diagnosis = {{ condition }}.diagnosis
+    {%- endfor %}
 
 )
 

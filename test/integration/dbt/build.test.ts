@@ -70,7 +70,7 @@ describe('dbt project on PostgreSQL: build', { timeout: 600_000 }, () => {
     );
 
     assert.equal(summary.success, true);
-    assert.equal(summary.modelsBuilt, 18);
+    assert.equal(summary.modelsBuilt, 20);
     assert.equal(summary.testsFailed, 0);
     assert.equal(summary.unitTestsPassed, 7);
     assert.ok(summary.testsPassed > 100, `expected the full test suite to run, got ${summary.testsPassed}`);
