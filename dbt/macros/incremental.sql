@@ -2,12 +2,12 @@
   Incremental marts: each build adds or replaces one batch, the run date's (var('run_date')), so a day's build costs
   what the day's rows cost, not what the warehouse's history costs.
 
-  - Batch-keyed models (grain below the batch: appointments, doctor_days, no_show_daily) are delete+insert on `batch_on`: a build
-    replaces every row of its batch and no other, so reruns and backfills in any order give the same table as a
-    full rebuild. Their rows depend on their own batch only: an appointment joins the patient and doctor snapshots
-    and the record and feedback of its own batch.
-  - Monthly aggregates are delete+insert on `month_start_on` and recompute whole months from the appointments mart
-    or its daily sums (doctor_days): the months the batch touches, plus the oldest month left (the one retention
+  - Batch-keyed models (grain below the batch: appointments, doctor_days, diagnosis_days, no_show_daily) are
+    delete+insert on `batch_on`: a build replaces every row of its batch and no other, so reruns and backfills in
+    any order give the same table as a full rebuild. Their rows depend on their own batch only: an appointment
+    joins the patient and doctor snapshots and the record and feedback of its own batch.
+  - Monthly aggregates are delete+insert on `month_start_on` and recompute whole months from the daily sums
+    (doctor_days, diagnosis_days): the months the batch touches, plus the oldest month left (the one retention
     trims).
   - Retention deletes old rows from raw (retentionCleanup, after the day's build). The next build purges what no
     longer has a source: batch-keyed rows below the oldest batch left in their upstream, months below the oldest
