@@ -12,7 +12,10 @@
         indexes=[{'columns': ['batch_on']}, {'columns': ['month_start_on']}],
         sort=['batch_on', 'appointment_on'],
         dist='even',
-        post_hook="{{ purge_below('batch_on', ref('appointments'), 'batch_on') }}",
+        post_hook=[
+            "{{ purge_below('batch_on', ref('appointments'), 'batch_on') }}",
+            "{{ analyze_after_build() }}",
+        ],
     )
 }}
 
