@@ -19,7 +19,7 @@
         dist='even',
         post_hook=[
             "{{ purge_below('batch_on', ref('appointments'), 'batch_on') }}",
-            "{{ analyze_after_build() }}",
+            "{{ analyze_after_build(['batch_on', 'appointment_on', 'month_start_on', 'doctor_id', 'clinic_id', 'rated_on']) }}",
         ],
     )
 }}
