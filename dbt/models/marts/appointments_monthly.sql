@@ -35,7 +35,7 @@ monthly as (
 
 ),
 
-patients as (
+patients as {{ computed_once() }} (
 
     {{ distinct_patients('days', ['month_start_on', 'clinic_id'], 'month_start_on in (select month_start_on from days)') }}
 

@@ -38,7 +38,7 @@ monthly as (
 
 ),
 
-patients as (
+patients as {{ computed_once() }} (
 
     {{ distinct_patients('days', ['doctor_id', 'month_start_on'], 'month_start_on in (select month_start_on from days)') }}
 

@@ -96,7 +96,7 @@ days as (
 
 ),
 
-patients_per_doctor as (
+patients_per_doctor as {{ computed_once() }} (
 
     {{ distinct_patients(
         'days',

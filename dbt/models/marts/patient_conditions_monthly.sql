@@ -39,7 +39,7 @@ monthly as (
     ('alcoholism', 'patient_has_alcoholism'),
     ('handicap', 'patient_handicap_count > 0'),
 ] %}
-{{ condition }} as (
+{{ condition }} as {{ computed_once() }} (
 
     {{ distinct_patients(
         'treated',
