@@ -26,15 +26,3 @@
     group by {{ groups }}
     {%- endif %}
 {%- endmacro %}
-
-{#
-  Put between a CTE's name and its body for a CTE that holds distinct_patients' select: `patients as
-  {{ computed_once() }} (`. On PostgreSQL the CTE is then `materialized`: its count runs once however the planner
-  joins it. Joined as an inner side of a nested loop it was otherwise counted again for every outer row: on a young
-  warehouse, statistics that expected one doctor made doctor_performance count a month's patients once per doctor
-  (39.6 s instead of 1.7 s; test/integration/dbt-incremental.test.ts forces such a plan). Redshift has no such
-  keyword.
-#}
-{% macro computed_once() -%}
-    {%- if target.type == 'postgres' %}materialized{% endif -%}
-{%- endmacro %}

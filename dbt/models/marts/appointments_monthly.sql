@@ -10,7 +10,7 @@ days as (
 
 ),
 
-clinics as (
+clinics as {{ computed_once() }} (
 
     select * from {{ ref('stg_clinics') }}
 

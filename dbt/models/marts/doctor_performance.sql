@@ -10,13 +10,13 @@ days as (
 
 ),
 
-doctors as (
+doctors as {{ computed_once() }} (
 
     select * from {{ ref('stg_doctors') }}
 
 ),
 
-clinics as (
+clinics as {{ computed_once() }} (
 
     select * from {{ ref('stg_clinics') }}
 

@@ -44,13 +44,13 @@ appointments as (
 
 ),
 
-doctors as (
+doctors as {{ computed_once() }} (
 
     select * from {{ ref('stg_doctors') }}
 
 ),
 
-clinics as (
+clinics as {{ computed_once() }} (
 
     select * from {{ ref('stg_clinics') }}
 
