@@ -25,6 +25,14 @@
     )
 }}
 
+{#- What one appointment adds to its patient's history: the running totals below sum these. -#}
+{%- set outcome_flags -%}
+    1 as visits,
+    case when is_no_show then 1 else 0 end as no_shows,
+    case when lead_time_days = 0 then 1 else 0 end as same_day_visits,
+    case when lead_time_days = 0 and is_no_show then 1 else 0 end as same_day_no_shows
+{%- endset %}
+
 with
 
 appointments as (
@@ -262,10 +270,7 @@ outcomes as (
         select
             patient_id,
             appointment_on,
-            1 as visits,
-            case when is_no_show then 1 else 0 end as no_shows,
-            case when lead_time_days = 0 then 1 else 0 end as same_day_visits,
-            case when lead_time_days = 0 and is_no_show then 1 else 0 end as same_day_no_shows
+            {{ outcome_flags }}
         from booked
     ) as known
     group by patient_id, appointment_on
@@ -337,10 +342,7 @@ patient_days as (
         select
             patient_id,
             appointment_on,
-            1 as visits,
-            case when is_no_show then 1 else 0 end as no_shows,
-            case when lead_time_days = 0 then 1 else 0 end as same_day_visits,
-            case when lead_time_days = 0 and is_no_show then 1 else 0 end as same_day_no_shows
+            {{ outcome_flags }}
         from past
         union all
         select distinct
