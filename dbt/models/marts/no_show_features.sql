@@ -319,15 +319,10 @@ history as (
 ),
 
 {% else %}
--- A full rebuild: every day on which a patient had appointments (with their outcomes), plus the days being featured,
--- so each row finds its own (patient, day) below. Only strictly earlier days feed a row's history.
-past as (
-
-    select patient_id, appointment_on, is_no_show, lead_time_days
-    from {{ ref('appointments') }}
-
-),
-
+-- A full rebuild: every day on which a patient had appointments (with their outcomes: booked holds every batch's
+-- appointments here), plus the days being featured, so each row finds its own (patient, day) below. Only strictly
+-- earlier days feed a row's history. booked has the appointments mart's rows (the same joins); read from the mart,
+-- the features would wait for it in every daily build, though the daily branch never reads it.
 patient_days as (
 
     select
@@ -343,7 +338,7 @@ patient_days as (
             patient_id,
             appointment_on,
             {{ outcome_flags }}
-        from past
+        from booked
         union all
         select distinct
             patient_id, appointment_on, 0 as visits, 0 as no_shows, 0 as same_day_visits, 0 as same_day_no_shows
