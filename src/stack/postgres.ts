@@ -19,10 +19,18 @@ import { updateState } from './state.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
+/**
+ * runuser, by path when it is in one of `candidates`: it lives in /usr/sbin (or /sbin), which a root shell started by
+ * cron or `env -i` leaves off PATH. Called by name there, the spawn failed and `stack up` said only "initdb failed".
+ */
+export function runuserCommand(candidates: readonly string[] = ['/usr/sbin/runuser', '/sbin/runuser']): string {
+  return candidates.find((file) => existsSync(file)) ?? 'runuser';
+}
+
 /** Runs a PostgreSQL binary, as the `postgres` OS user when we are root. */
 function pgExec(binDir: string, bin: string, args: readonly string[], opts: { timeout?: number } = {}) {
   const file = path.join(binDir, bin);
-  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, [...args]];
+  const [cmd, argv] = isRoot() ? [runuserCommand(), ['-u', 'postgres', '--', file, ...args]] : [file, [...args]];
   return execa(cmd, argv, {
     reject: false,
     stdin: 'ignore',
@@ -45,7 +53,7 @@ async function chownToPostgres(target: string): Promise<void> {
 export async function clusterDir(dataDir: string): Promise<string> {
   const preferred = path.join(dataDir, 'postgres');
   if (!isRoot()) return preferred;
-  const reach = await execa('runuser', ['-u', 'postgres', '--', 'test', '-x', dataDir], {
+  const reach = await execa(runuserCommand(), ['-u', 'postgres', '--', 'test', '-x', dataDir], {
     reject: false,
     stdin: 'ignore',
   });
@@ -130,7 +138,11 @@ async function initCluster(ctx: ServiceContext, dir: string): Promise<void> {
       '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale',
     ]);
     await fs.writeFile(logFile, res.all ?? '');
-    if (res.exitCode !== 0) throw new StackError(`initdb failed (exit ${res.exitCode})${await logTail(logFile)}`);
+    if (res.exitCode !== 0) {
+      // No exit code: the command did not start (res.shortMessage names it, e.g. "spawn runuser ENOENT").
+      const why = res.exitCode === undefined ? res.shortMessage : `exit ${res.exitCode}`;
+      throw new StackError(`initdb failed (${why})${await logTail(logFile)}`);
+    }
   } finally {
     await fs.rm(pwfile, { force: true });
   }

@@ -10,6 +10,7 @@ import { memoryIo } from '../../src/cli/command.js';
 import { registerStackCommands } from '../../src/cli/stack.js';
 import { loadConfig } from '../../src/config.js';
 import { localStackEnv, stackStatus, stackUp } from '../../src/stack/index.js';
+import { runuserCommand } from '../../src/stack/postgres.js';
 import { readState } from '../../src/stack/state.js';
 
 /** Listens on a free loopback port and keeps it, standing in for "another process". */
@@ -127,4 +128,16 @@ describe('local stack', () => {
     );
     assert.deepEqual((await readState(dataDir)).services, {});
   });
+});
+
+test('runuser is called by its path when it is in sbin, which a root shell from cron or env -i leaves off PATH', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hs-runuser-'));
+  try {
+    const file = path.join(dir, 'runuser');
+    await fs.writeFile(file, '', { mode: 0o755 });
+    assert.equal(runuserCommand([path.join(dir, 'missing'), file]), file);
+    assert.equal(runuserCommand([path.join(dir, 'missing')]), 'runuser', 'not found: by name, from PATH');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
