@@ -96,6 +96,17 @@ function isExpired(err: unknown): boolean {
   return e.name === 'ServiceError' && /not found|already completed/i.test(String(e.details ?? (err as Error).message));
 }
 
+/**
+ * A failed Update for the log: its name and message, and the gRPC status under it ("Workflow Update failed" alone does
+ * not say whether the call timed out or Temporal refused it). Server messages only: the Update's argument is not in it.
+ */
+function describeFailure(err: unknown): string {
+  const e = err as Error;
+  const cause = (err as { cause?: unknown }).cause;
+  const grpc = isGrpcServiceError(cause) ? ` (gRPC ${cause.code}: ${cause.details})` : '';
+  return `${e.name}: ${e.message}${grpc}`;
+}
+
 /** Whether trying a failed Update again cannot help: it expired, or the request itself is refused. */
 function isFinal(err: unknown): boolean {
   if (isExpired(err)) return true;
@@ -147,15 +158,13 @@ export function createPatientBot(deps: PatientBotDeps): PatientBot {
         // A retry does not hold the process open: stopping the bot waits for it only as long as settle allows.
         unref: true,
         onFailedAttempt: (err) =>
-          log(
-            `bot: ${name} update of ${workflowId} failed (attempt ${err.attemptNumber}): ${err.name}: ${err.message}`,
-          ),
+          log(`bot: ${name} update of ${workflowId} failed (attempt ${err.attemptNumber}): ${describeFailure(err)}`),
       },
     ).then(
       (): CallbackOutcome => 'accepted',
       (err: unknown): CallbackOutcome => {
         if (isExpired(err)) return 'expired';
-        log(`bot: ${name} update of ${workflowId} failed: ${(err as Error).name}: ${(err as Error).message}`);
+        log(`bot: ${name} update of ${workflowId} failed: ${describeFailure(err)}`);
         return 'error';
       },
     );

@@ -382,8 +382,13 @@ describe('patients’ Telegram bot', () => {
       assert.equal(answered?.text, TEXTS.pt.received, 'the patient is told the answer was received');
       await new Promise((r) => setTimeout(r, 5_000));
       assert.ok(
-        lines.some((l) => l.includes(`update of ${workflowIds.reminder(appointmentId)} failed (attempt 2)`)),
-        `the Update failed while Temporal was unreachable and was tried again: ${lines.join(' | ')}`,
+        lines.some(
+          (l) =>
+            l.includes(`update of ${workflowIds.reminder(appointmentId)} failed (attempt 2)`) &&
+            // The gRPC status under the SDK's "Workflow Update failed" says why.
+            /\(gRPC \d+: .+\)$/.test(l),
+        ),
+        `the Update failed while Temporal was unreachable and was tried again, with its gRPC status: ${lines.join(' | ')}`,
       );
       assert.deepEqual(await handle.query(answersQuery), [], 'nothing arrived while the connection was cut');
       proxy.restore();
