@@ -126,9 +126,19 @@ export interface RunCheck {
   lines: string[];
 }
 
+/**
+ * Node's fatal error in the SDK's workflow thread (temporalio/sdk-typescript#939, open; seen here on a long demo
+ * and under CI load). Production survives it by starting the worker again: compose's restart policy, the demo's
+ * supervisor (src/worker-supervisor.ts).
+ */
+export const KNOWN_WORKER_CRASH = /async hook stack has become corrupted/;
+
 export class FaultScenario {
   /** The worker processes started so far; the last one is the current worker. */
   readonly workers: WorkerProcess[] = [];
+  /** Workers that died of {@link KNOWN_WORKER_CRASH} and were started again (see startWorker). */
+  readonly knownCrashes: string[] = [];
+  private closing = false;
   /** The runs started, terminated by close() if a failed scenario left them running. */
   private readonly runs: WorkflowHandle[] = [];
   /** Sessions from session(), ended by close() (a failed scenario may leave one holding its locks). */
@@ -184,10 +194,23 @@ export class FaultScenario {
     return w;
   }
 
-  /** Starts a worker process (`bin/healthsynth.js worker`) on the scenario's task queue and waits until it polls. */
-  async startWorker(): Promise<WorkerProcess> {
+  /**
+   * Starts a worker process (`bin/healthsynth.js worker`) on the scenario's task queue and waits until it polls.
+   * With `restartOnKnownCrash`, a worker that dies of {@link KNOWN_WORKER_CRASH} is started again at once, as
+   * production's restart policy would, and listed in `knownCrashes`; any other exit (the scenario's SIGKILL, another
+   * crash) is left as it is.
+   */
+  async startWorker(opts: { restartOnKnownCrash?: boolean } = {}): Promise<WorkerProcess> {
     const w = await startWorkerProcess(this.workerEnv);
     this.workers.push(w);
+    if (opts.restartOnKnownCrash) {
+      // 'close', not 'exit': the crash's message may still be in the pipe when the process exits.
+      w.proc.once('close', (code, signal) => {
+        if (this.closing || !KNOWN_WORKER_CRASH.test(w.output())) return;
+        this.knownCrashes.push(`worker ${this.workers.indexOf(w) + 1} (exit ${signal ?? code})`);
+        this.startWorker(opts).catch((err: Error) => this.knownCrashes.push(`its restart failed: ${err.message}`));
+      });
+    }
     return w;
   }
 
@@ -484,6 +507,7 @@ export class FaultScenario {
       );
       if (open) await run.terminate('fault scenario ended').catch(() => undefined);
     }
+    this.closing = true;
     for (const w of this.workers) await stopWorker(w).catch(() => undefined);
     // What each worker printed, for reading after a failed run: <data folder>/logs/fault-<name>-worker-<n>.log.
     const logs = path.join(this.h.config.dataDir, 'logs');
