@@ -316,3 +316,33 @@ describe('PostgreSQL warehouse loads', () => {
     assert.equal(progress.at(-1), 500);
   });
 });
+
+describe('PostgreSQL warehouse whose raw tables vanish under it', () => {
+  test('a load that finds its tables gone fails, and the next attempt makes them again and loads', async () => {
+    // Its own database: the raw schema is dropped, as when a worker outlives its stack and a new, empty cluster
+    // comes up on the same port.
+    const { store, warehouse } = await postgresFixture('hs_wh_vanish');
+    const prefix = `test-warehouse-vanish-${randomUUID().slice(0, 8)}`;
+    try {
+      const day = uniqueDate('warehouse');
+      const shard = await putShard(
+        store,
+        `${prefix}/raw/appointments/dt=${day}/part-00000.csv`,
+        appointmentsCsv(day, 1, 50),
+        50,
+      );
+      const input = { entity: 'appointments' as const, batchDate: day, objects: [shard] };
+      assert.equal((await warehouse.loadBatch(input)).status, 'loaded');
+
+      await warehouse.query('DROP SCHEMA raw CASCADE');
+      await assert.rejects(warehouse.loadBatch(input), /does not exist/);
+      // Temporal's retry of the activity: the same warehouse object, as in a worker that kept running.
+      const retried = await warehouse.loadBatch(input);
+      assert.equal(retried.status, 'loaded');
+      assert.equal(await warehouse.countBatch('appointments', day), 50);
+    } finally {
+      await store.delete((await store.list(`${prefix}/`)).map((o) => o.key));
+      await warehouse.close();
+    }
+  });
+});

@@ -84,6 +84,8 @@ const MIN_SERVER_VERSION = 150_000;
 /** SQLSTATE of a lock wait past lock_timeout, and of a cancelled statement (statement_timeout or a cancel request). */
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
+/** PostgreSQL's undefined_table and invalid_schema_name: a table or schema the warehouse made is gone. */
+const MISSING_OBJECT_CODES = new Set(['42P01', '3F000']);
 
 /** Type parsers: bigint and numeric as numbers (counts, amounts), date and timestamps as the text PG sends. */
 const TYPES = {
@@ -504,6 +506,9 @@ export class PostgresWarehouse implements Warehouse {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       client.release(true);
+      // The raw tables were made once per process; a database emptied or replaced under a running worker (a new
+      // cluster on the same port) must not fail every retry: the next ensureRawTables makes them again.
+      if (MISSING_OBJECT_CODES.has((err as { code?: string }).code ?? '')) this.ensured = undefined;
       if (signal?.aborted) throw signal.reason;
       throw err;
     } finally {
