@@ -6,7 +6,7 @@
  *
  * PostgreSQL only for now (the local warehouse); on Redshift the bot refuses to start and says so.
  */
-import pg from 'pg';
+import { createPool } from '../pg-pool.js';
 import type { Config } from '../config.js';
 import type { Language } from './texts.js';
 
@@ -54,12 +54,19 @@ const toContact = (r: Row): PatientContact => ({
   language: r.language === 'en' ? 'en' : 'pt',
 });
 
+/** What the contact store's sessions are called in pg_stat_activity. */
+export const CONTACTS_APPLICATION_NAME = 'healthsynth-contacts';
+
 /** A {@link ContactStore} on the PostgreSQL warehouse of `config`. */
 export function createContactStore(config: Pick<Config, 'warehouse'>): ContactStore {
   if (config.warehouse.kind !== 'postgres') {
     throw new Error('patient contacts are kept in a PostgreSQL warehouse for now; Redshift is not supported yet');
   }
-  const pool = new pg.Pool({ connectionString: config.warehouse.databaseUrl, max: 4 });
+  const pool = createPool({
+    connectionString: config.warehouse.databaseUrl,
+    max: 4,
+    application_name: CONTACTS_APPLICATION_NAME,
+  });
   const one = async (sql: string, params: unknown[]): Promise<PatientContact | undefined> => {
     const { rows } = await pool.query<Row>(sql, params);
     return rows[0] ? toContact(rows[0]) : undefined;

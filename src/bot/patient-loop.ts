@@ -13,7 +13,8 @@
  * PostgreSQL warehouse only (like the contacts and reminder events).
  */
 import type { Client } from '@temporalio/client';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../pg-pool.js';
 import type { Config } from '../config.js';
 import { scheduledAppointments, nextWeekday, parseDayIndex, dayString } from '../domain/generator/index.js';
 import type { ScaleInput } from '../domain/types.js';
@@ -171,7 +172,7 @@ export class PatientLoop {
       if (/fail|stopped/i.test(line)) opts.log(`  ${line}`);
     };
     const bot = await startBot(config, { mode: 'polling', temporal: opts.temporal, log });
-    const db = new pg.Pool({ connectionString: config.warehouse.databaseUrl, max: 2 });
+    const db = createPool({ connectionString: config.warehouse.databaseUrl, max: 2 });
     const { rows } = await db.query<{ patient_id: string }>(`select patient_id from ${PATIENT_CONTACTS}`);
     const loop = new PatientLoop(opts, bot, db, new Set(rows.map((r) => Number(r.patient_id))));
     loop.linkedAtStart = rows.length;

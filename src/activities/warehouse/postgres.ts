@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
+import { createPool } from '../../pg-pool.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PG_TIMEOUT_DEFAULTS } from '../../config.js';
 import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
@@ -114,7 +115,7 @@ export class PostgresWarehouse implements Warehouse {
       lockTimeoutMs: opts.lockTimeoutMs ?? PG_TIMEOUT_DEFAULTS.lockTimeoutMs,
       statementTimeoutMs: opts.statementTimeoutMs ?? PG_TIMEOUT_DEFAULTS.statementTimeoutMs,
     };
-    this.pool = new pg.Pool({
+    this.pool = createPool({
       connectionString: opts.databaseUrl,
       max: opts.maxConnections ?? 8,
       types: TYPES,
@@ -123,12 +124,9 @@ export class PostgresWarehouse implements Warehouse {
       lock_timeout: this.timeouts.lockTimeoutMs,
       statement_timeout: this.timeouts.statementTimeoutMs,
     });
-    // An idle client losing its connection must not crash the worker; the next checkout reconnects.
-    this.pool.on('error', () => {});
-    // Nor a checked-out one (the server crashed or restarted mid-transaction): its running statement fails and the
-    // transaction discards the client, but pg also emits 'error' on the client itself, and the pool listens only
-    // while a client is idle. Without this, `pg_ctl stop -m immediate` during a load killed the worker process.
-    this.pool.on('connect', (client) => client.on('error', () => {}));
+    // createPool: a connection lost while idle or mid-transaction (the server crashed or restarted) must not crash
+    // the worker; the running statement fails, the transaction discards the client and the next checkout reconnects.
+    // Without it, `pg_ctl stop -m immediate` during a load killed the worker process.
     this.store = opts.store;
   }
 
