@@ -12,6 +12,7 @@ import { commentInvitation, ratingQuestion, RATING_OPTIONS } from '../bot/texts.
 import type { Config } from '../config.js';
 import { RATING_REQUESTS, RATING_REQUEST_STATUSES, type RatingRequestStatus } from '../domain/rating-requests.js';
 import type { Warehouse } from './warehouse/index.js';
+import { forgettingOnMissing, setupOnce } from './warehouse/setup-once.js';
 
 /** At most this many appointments per pick: the page a `ratingRequests` run starts children for. */
 export const MAX_RATING_PICK = 1000;
@@ -76,11 +77,11 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** The rating-request activities; see the module comment. */
 export function createRatingRequestActivities(deps: RatingRequestDeps) {
   let contacts = deps.contacts;
-  let ensured: Promise<void> | undefined;
   /** The contacts table may not exist yet (no patient ever linked): make it, so the pick's join finds none. */
-  const contactsReady = () => (ensured ??= (contacts ??= createContactStore(deps.config)).ensureTable());
+  const contactsTable = setupOnce(() => (contacts ??= createContactStore(deps.config)).ensureTable());
+  const contactsReady = contactsTable.ready;
 
-  return {
+  return forgettingOnMissing(contactsTable, {
     /**
      * The next page of `runDate`'s attended appointments (marts.appointments, not a no-show) whose patient is
      * linked and not opted out, by appointment id. Read-only, so a retry returns the same page (unless a patient
@@ -187,5 +188,5 @@ export function createRatingRequestActivities(deps: RatingRequestDeps) {
       );
       return { recorded: deps.warehouse.kind === 'postgres' ? rows.length > 0 : true };
     },
-  };
+  });
 }

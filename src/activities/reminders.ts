@@ -24,6 +24,7 @@ import {
 import type { ObjectStore } from './storage.js';
 import { createReminderEventsSql } from './warehouse/ddl.js';
 import type { Warehouse } from './warehouse/index.js';
+import { forgettingOnMissing, setupOnce } from './warehouse/setup-once.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -86,23 +87,18 @@ export interface ReminderDeps {
 
 export function createReminderActivities(deps: ReminderDeps) {
   const { config, store, warehouse } = deps;
-  let tablesReady: Promise<void> | undefined;
-
   /** Creates raw.reminder_events and raw.patient_contacts when missing (once per process; idempotent). */
-  const ensureTables = () =>
-    (tablesReady ??= (async () => {
-      const contacts = createContactStore(config);
-      try {
-        await contacts.ensureTable();
-      } finally {
-        await contacts.close();
-      }
-      await warehouse.ensureModelTables();
-      await warehouse.query(createReminderEventsSql('postgres'));
-    })().catch((err: unknown) => {
-      tablesReady = undefined;
-      throw err;
-    }));
+  const tables = setupOnce(async () => {
+    const contacts = createContactStore(config);
+    try {
+      await contacts.ensureTable();
+    } finally {
+      await contacts.close();
+    }
+    await warehouse.ensureModelTables();
+    await warehouse.query(createReminderEventsSql('postgres'));
+  });
+  const ensureTables = tables.ready;
 
   /** Inserts events, each at most once (the primary key; a repeat keeps the first row and its time). */
   async function insertEvents(rows: ReminderEventInput[]): Promise<number> {
@@ -132,7 +128,7 @@ export function createReminderActivities(deps: ReminderDeps) {
     return text === undefined ? undefined : (JSON.parse(text) as ReminderDecision);
   }
 
-  return {
+  return forgettingOnMissing(tables, {
     /**
      * Chooses the reminders for the appointments scored on `runDate` (tomorrow's schedule): those of linked patients
      * who have not opted out, scored at least REMINDER_RISK_THRESHOLD, the riskiest REMINDER_DAILY_LIMIT, split into
@@ -262,5 +258,5 @@ export function createReminderActivities(deps: ReminderDeps) {
       const reminded = text.split('\n').filter((l) => /^\d/.test(l)).length;
       return reminded > 0 ? { remindedKey: key, reminded } : { reminded };
     },
-  };
+  });
 }

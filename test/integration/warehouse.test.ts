@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLoadActivities } from '../../src/activities/load.js';
+import { createReminderActivities } from '../../src/activities/reminders.js';
+import { simulatedReminderFacts } from '../../src/bot/simulator.js';
 import { type ObjectStore } from '../../src/activities/storage.js';
 import { PostgresWarehouse } from '../../src/activities/warehouse/postgres.js';
 import type { Config } from '../../src/config.js';
@@ -342,6 +344,31 @@ describe('PostgreSQL warehouse whose raw tables vanish under it', () => {
       assert.equal(await warehouse.countBatch('appointments', day), 50);
     } finally {
       await store.delete((await store.list(`${prefix}/`)).map((o) => o.key));
+      await warehouse.close();
+    }
+  });
+
+  test('a reminder event whose tables vanished fails once, then the next attempt makes them again', async () => {
+    const { config, store, warehouse } = await postgresFixture('hs_wh_vanish_events');
+    try {
+      const { recordReminderEvent } = createReminderActivities({ config, store, warehouse });
+      const facts = simulatedReminderFacts(4242, new Date(Date.now() + 3_600_000), {
+        doctorName: 'Dra. Teste',
+        clinicName: 'Clínica Teste',
+      });
+      assert.equal(await recordReminderEvent({ facts, event: 'selected' }), true);
+
+      // Every table the reminders made (the events, the contacts) is gone, as in a new, empty database.
+      await warehouse.query('DROP SCHEMA raw CASCADE');
+      await assert.rejects(recordReminderEvent({ facts, event: 'sent' }), /does not exist/);
+      assert.equal(await recordReminderEvent({ facts, event: 'sent' }), true);
+      assert.deepEqual(
+        await warehouse.query<{ event: string }>('select event from raw.reminder_events where appointment_id = $1', [
+          facts.appointmentId,
+        ]),
+        [{ event: 'sent' }],
+      );
+    } finally {
       await warehouse.close();
     }
   });

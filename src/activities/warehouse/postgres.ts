@@ -49,6 +49,7 @@ import {
   type ReplaceRowsInput,
 } from './model-tables.js';
 import { dayProblems, validPublishInput } from './publish.js';
+import { isMissingObject, setupOnce } from './setup-once.js';
 import { retentionLimitExceeded, tableCleaned, withinDeleteShare } from './retention-limit.js';
 
 /** Connection, object store and session settings for {@link PostgresWarehouse}. */
@@ -85,8 +86,6 @@ const MIN_SERVER_VERSION = 150_000;
 /** SQLSTATE of a lock wait past lock_timeout, and of a cancelled statement (statement_timeout or a cancel request). */
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
-/** PostgreSQL's undefined_table and invalid_schema_name: a table or schema the warehouse made is gone. */
-const MISSING_OBJECT_CODES = new Set(['42P01', '3F000']);
 
 /** Type parsers: bigint and numeric as numbers (counts, amounts), date and timestamps as the text PG sends. */
 const TYPES = {
@@ -107,7 +106,6 @@ export class PostgresWarehouse implements Warehouse {
   private readonly store: ObjectStore;
   private readonly databaseUrl: string;
   private readonly timeouts: { lockTimeoutMs: number; statementTimeoutMs: number };
-  private ensured?: Promise<void>;
 
   constructor(opts: PostgresWarehouseOptions) {
     this.databaseUrl = opts.databaseUrl;
@@ -132,7 +130,12 @@ export class PostgresWarehouse implements Warehouse {
 
   /** Idempotent; serialized by an advisory lock because concurrent CREATE … IF NOT EXISTS can still race in PG. */
   ensureRawTables(): Promise<void> {
-    this.ensured ??= this.transaction(async (_client, run) => {
+    return this.rawTables.ready();
+  }
+
+  /** Made once per process, and again after a statement finds them gone (see transaction, setup-once.ts). */
+  private readonly rawTables = setupOnce(() =>
+    this.transaction(async (_client, run) => {
       const version = await run<{ v: number }>('reading the server version', 'SELECT current_setting($1)::int AS v', [
         'server_version_num',
       ]);
@@ -149,12 +152,8 @@ export class PostgresWarehouse implements Warehouse {
       ]);
       for (const sql of ensureRawTablesSql('postgres'))
         await run(`creating the raw tables (${sql.slice(0, 60)}…)`, sql);
-    }).catch((err: unknown) => {
-      this.ensured = undefined;
-      throw err;
-    });
-    return this.ensured;
-  }
+    }),
+  );
 
   /**
    * Every step reports its phase through `opts.onProgress` (the activity heartbeats it on a timer, so a lock wait or
@@ -504,9 +503,8 @@ export class PostgresWarehouse implements Warehouse {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       client.release(true);
-      // The raw tables were made once per process; a database emptied or replaced under a running worker (a new
-      // cluster on the same port) must not fail every retry: the next ensureRawTables makes them again.
-      if (MISSING_OBJECT_CODES.has((err as { code?: string }).code ?? '')) this.ensured = undefined;
+      // A database emptied or replaced under a running worker must not fail every retry: make the tables again.
+      if (isMissingObject(err)) this.rawTables.forget();
       if (signal?.aborted) throw signal.reason;
       throw err;
     } finally {
