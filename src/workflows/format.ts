@@ -9,12 +9,21 @@ import {
   TerminatedFailure,
   TimeoutFailure,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { StepFailure } from '../domain/messages.js';
 
 /** The innermost useful message of a failure chain (child → activity → application error). */
 export function describeError(err: unknown): string {
   const current = innermostFailure(err);
   if (current instanceof ApplicationFailure && current.type) return `${current.type}: ${current.message}`;
+  // A child's business id is taken while another run of the same date runs it: the second run started under another
+  // id (the temporal CLI's default is a random one), which Temporal could not refuse as a whole.
+  if (current instanceof WorkflowExecutionAlreadyStartedError) {
+    return (
+      `${current.workflowId} is running for another run of this date: let that run finish or terminate it; start ` +
+      `runs with --workflow-id daily-pipeline-<date> (as \`healthsynth run\` does) and Temporal refuses a second one`
+    );
+  }
   return current instanceof Error ? current.message : String(current);
 }
 

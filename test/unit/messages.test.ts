@@ -10,6 +10,7 @@ import {
   ChildWorkflowFailure,
   RetryState,
   TimeoutFailure,
+  WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/common';
 import {
   doctorRatingMessage,
@@ -51,6 +52,17 @@ describe('failureOf', () => {
     // The workflow's own failure keeps the text (operators read it in Temporal); the alert's part does not.
     assert.match(describeError(child), /CsvLoadError: .*"Ana Souza"/);
     assert.ok(!JSON.stringify(failureOf(child)).includes('Ana Souza'));
+  });
+
+  test('a child already running for another run of the date says which, and how to start runs', () => {
+    const err = new WorkflowExecutionAlreadyStartedError(
+      'Workflow execution already started',
+      'predict-no-shows-2026-12-03',
+      'predictNoShows',
+    );
+    const text = describeError(err);
+    assert.match(text, /^predict-no-shows-2026-12-03 is running for another run of this date/);
+    assert.match(text, /--workflow-id daily-pipeline-<date>/);
   });
 
   test('names timeouts by kind, and plain errors by class', () => {
