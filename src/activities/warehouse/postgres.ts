@@ -7,9 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { createPool } from '../../pg-pool.js';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { PG_TIMEOUT_DEFAULTS } from '../../config.js';
+import { createPool } from '../../pg-pool.js';
 import { ENTITY_NAMES, isEntityName, type EntityName } from '../../domain/entities.js';
 import { PUBLISHED_BATCHES_COLUMNS } from '../../domain/published.js';
 import type {
@@ -122,9 +122,8 @@ export class PostgresWarehouse implements Warehouse {
       lock_timeout: this.timeouts.lockTimeoutMs,
       statement_timeout: this.timeouts.statementTimeoutMs,
     });
-    // createPool: a connection lost while idle or mid-transaction (the server crashed or restarted) must not crash
-    // the worker; the running statement fails, the transaction discards the client and the next checkout reconnects.
-    // Without it, `pg_ctl stop -m immediate` during a load killed the worker process.
+    // A lost connection fails its statement, not the worker (see createPool; `pg_ctl stop -m immediate` during a load
+    // killed it before).
     this.store = opts.store;
   }
 
