@@ -53,6 +53,17 @@ describe('no-show features', { timeout: 900_000 }, () => {
       .map((r) => r.line)
       .sort();
 
+  /** The definitions of the table's indexes on (patient_id, appointment_on), which the daily probes use. */
+  const patientIndexes = async (): Promise<string[]> =>
+    (
+      await h.warehouse.query<{ def: string }>(
+        `select pg_get_indexdef(indexrelid) as def from pg_index
+          where indrelid = 'marts.no_show_features'::regclass
+            and pg_get_indexdef(indexrelid) like '%(patient_id, appointment_on)%'`,
+      )
+    ).map((r) => r.def);
+  const OUTCOMES_ONLY = /\(patient_id, appointment_on\) WHERE \(is_no_show IS NOT NULL\)$/;
+
   test('features of day D are the same with data up to D and up to D+5', async () => {
     for (const date of days.slice(0, 4)) {
       await ingestDay(h, date);
@@ -87,6 +98,11 @@ describe('no-show features', { timeout: 900_000 }, () => {
     const rebuilt = await allFeatures();
     assert.equal(rebuilt.length, daily.length);
     assert.deepEqual(rebuilt, daily, 'the running totals of nine daily builds equal the sums of the full rebuild');
+    // The probes' index holds the rows with an outcome only (macros/incremental.sql, patient_history_index), and the
+    // full refresh made it on the new table while the old one, with its own, still existed.
+    const afterRefresh = await patientIndexes();
+    assert.equal(afterRefresh.length, 1, afterRefresh.join('; '));
+    assert.match(afterRefresh[0]!, OUTCOMES_ONLY);
 
     // The full refresh recreated the table without statistics, as a large table stays for minutes until autovacuum
     // reaches it; the next daily build analyzes it before it plans anything (macros/incremental.sql). On this small
@@ -102,7 +118,14 @@ describe('no-show features', { timeout: 900_000 }, () => {
         )
       )[0]?.n ?? 0;
     assert.equal(await statistics(), 0, 'no statistics after the full refresh');
+    // A warehouse built before the index was partial has dbt's whole-table one: the next daily build replaces it.
+    await h.warehouse.query('create index on marts.no_show_features (patient_id, appointment_on)');
+    assert.equal((await patientIndexes()).length, 2);
     assert.equal((await runDbt({ runDate: days[8] as string, scope: 'day' })).testsFailed, 0);
     assert.ok((await statistics()) > 0, 'the daily build analyzed the rebuilt table');
+    const upgraded = await patientIndexes();
+    assert.equal(upgraded.length, 1, upgraded.join('; '));
+    assert.match(upgraded[0]!, OUTCOMES_ONLY);
+    assert.equal(upgraded[0], afterRefresh[0], 'the partial index was kept, the whole-table one dropped');
   });
 });

@@ -18,10 +18,13 @@
         incremental_strategy='delete+insert',
         unique_key='batch_on',
         on_schema_change='fail',
-        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}, {'columns': ['patient_id', 'appointment_on']}],
+        indexes=[{'columns': ['batch_on']}, {'columns': ['appointment_on']}],
         sort=['batch_on', 'appointment_on'],
         dist='even',
-        post_hook="{{ purge_below('batch_on', source('raw', 'appointments'), 'batch_date') }}",
+        post_hook=[
+            "{{ purge_below('batch_on', source('raw', 'appointments'), 'batch_date') }}",
+            "{{ patient_history_index() }}",
+        ],
     )
 }}
 
@@ -99,7 +102,8 @@ scheduled as (
 {% if is_incremental() %}
 -- Each patient's latest row with an outcome on a day before the batch day: the running totals the batch continues
 -- (its own history counts plus its day's outcomes, below) and the patient as last seen. One index probe per patient
--- of the batch and the schedule (the (patient_id, appointment_on) index), so a day costs the same on a warehouse of
+-- of the batch and the schedule (a (patient_id, appointment_on) index of the rows with an outcome, made by
+-- patient_history_index in macros/incremental.sql), so a day costs the same on a warehouse of
 -- a year as of a week. Days built out of order are seen as they were built: a day loaded after a later day was
 -- built enters the later days' rows at the weekly full refresh (dbt-full-refresh), which sums all history again.
 latest_before as (
