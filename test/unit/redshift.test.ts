@@ -279,6 +279,35 @@ describe('Redshift Data API adapter', () => {
     assert.match(err.message, /statement 2 of the batch\) FAILED: ERROR: Load into table 'stage_doctors' failed/);
   });
 
+  test('a statement that finds a raw table gone makes the next attempt create the raw tables again', async () => {
+    const batchDate = day();
+    const objects = [await putPart('doctors', batchDate, 'part-00000.csv', 3)];
+    written.push(manifestKey('doctors', batchDate, canonicalObjects(objects)));
+    rs.on(BatchExecuteStatementCommand).resolves({ Id: 'ddl' });
+    rs.on(ExecuteStatementCommand).resolves({ Id: 'ledger' });
+    rs.on(DescribeStatementCommand, { Id: 'ddl' }).resolves({ Status: 'FINISHED' });
+    const ledgerFails = (error: string) =>
+      rs.on(DescribeStatementCommand, { Id: 'ledger' }).resolves({ Status: 'FAILED', Error: error });
+    const ddl = JSON.stringify(ensureRawTablesSql('redshift'));
+    const ddlSent = () => sqlsSent().filter((sqls) => JSON.stringify(sqls) === ddl).length;
+    const w = warehouse(); // one worker process: its memo of the raw tables lives as long as the adapter
+    const attempt = () => w.loadBatch({ entity: 'doctors', batchDate, objects }).catch((e: unknown) => e);
+
+    // The schema was dropped (or the cluster restored from an older snapshot) after this process made the tables.
+    ledgerFails('ERROR: relation "raw._load_ledger" does not exist');
+    for (const n of [1, 2]) {
+      const err = await attempt();
+      assert.ok(err instanceof RedshiftStatementError, String(err));
+      assert.match(err.message, /relation "raw._load_ledger" does not exist/);
+      assert.equal(ddlSent(), n, `the raw tables are created before attempt ${n}`);
+    }
+    // A failure of another kind leaves the memo alone: the tables are there.
+    ledgerFails('ERROR: permission denied for relation _load_ledger');
+    await attempt();
+    await attempt();
+    assert.equal(ddlSent(), 3, 'made again once after the missing relation, not after the permission error');
+  });
+
   test("loadBatch reloads when the ledger matches but the table lost the batch's rows", async () => {
     const batchDate = day();
     const objects = [await putPart('clinics', batchDate, 'part-00000.csv', 12)];

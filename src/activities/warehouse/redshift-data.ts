@@ -45,6 +45,8 @@ export interface RedshiftDataApiOptions {
   poll?: Backoff;
   /** Retries of ActiveStatementsExceeded/Throttling before giving up with a retryable error. */
   throttle?: Backoff & { attempts: number };
+  /** Called with every statement that ended FAILED or ABORTED, before it is thrown. */
+  onFailed?: (err: RedshiftStatementError) => void;
 }
 
 /**
@@ -234,7 +236,7 @@ export class RedshiftDataApi {
         const subs = d.SubStatements ?? [];
         const idx = subs.findIndex((s) => s.Status === 'FAILED' || s.Status === 'ABORTED');
         const failed = idx >= 0 ? subs[idx] : undefined;
-        throw new RedshiftStatementError(
+        const err = new RedshiftStatementError(
           d.Status,
           id,
           failed?.Error ?? d.Error ?? '',
@@ -244,6 +246,8 @@ export class RedshiftDataApi {
           d.RedshiftPid,
           d.CreatedAt,
         );
+        this.opts.onFailed?.(err);
+        throw err;
       }
       await this.sleep(delay);
       delay = Math.min(this.poll.maxMs, delay * this.poll.factor);

@@ -29,6 +29,7 @@ import {
   type RedshiftTarget,
 } from './redshift-data.js';
 import { countBatch, loadBatch, publishDay } from './redshift-load.js';
+import { isMissingObject, setupOnce } from './setup-once.js';
 
 export { RedshiftStatementError, type Backoff, type RedshiftTarget };
 
@@ -56,11 +57,17 @@ export interface RedshiftWarehouseOptions {
 export class RedshiftWarehouse implements Warehouse {
   readonly kind = 'redshift';
   private readonly session: RedshiftSession;
-  private ensured?: Promise<void>;
 
   constructor(private readonly opts: RedshiftWarehouseOptions) {
     this.session = {
-      api: new RedshiftDataApi(opts),
+      // A statement that finds a raw table or schema gone (a cluster restored from an older snapshot, a schema
+      // dropped by hand) makes the next attempt create them again instead of failing every retry the same way.
+      api: new RedshiftDataApi({
+        ...opts,
+        onFailed: (err) => {
+          if (isMissingObject(err)) this.rawTables.forget();
+        },
+      }),
       store: opts.store,
       iamRole: opts.iamRole,
       region: opts.region,
@@ -85,15 +92,13 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   ensureRawTables(): Promise<void> {
-    this.ensured ??= this.session.api
-      .batch(ensureRawTablesSql('redshift'))
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        this.ensured = undefined;
-        throw err;
-      });
-    return this.ensured;
+    return this.rawTables.ready();
   }
+
+  /** Made once per process, and again after a statement finds them gone (setup-once.ts). */
+  private readonly rawTables = setupOnce(async () => {
+    await this.session.api.batch(ensureRawTablesSql('redshift'));
+  });
 
   /** redshift-load.ts: guarded COPY from a manifest, resumable from the heartbeat. */
   loadBatch(input: LoadBatchInput, opts: LoadOptions = {}): Promise<LoadResult> {

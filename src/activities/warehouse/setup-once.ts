@@ -7,9 +7,12 @@
 
 /** PostgreSQL's undefined_table and invalid_schema_name: a table or schema made earlier is gone. */
 const MISSING_OBJECT_CODES = new Set(['42P01', '3F000']);
+/** The same on Redshift, whose Data API reports the error text only (RedshiftStatementError.redshiftError). */
+const MISSING_OBJECT_TEXT = /\b(relation|schema) "[^"]*" does not exist/;
 
 export function isMissingObject(err: unknown): boolean {
-  return MISSING_OBJECT_CODES.has((err as { code?: string } | undefined)?.code ?? '');
+  const e = err as { code?: string; redshiftError?: string } | undefined;
+  return MISSING_OBJECT_CODES.has(e?.code ?? '') || MISSING_OBJECT_TEXT.test(e?.redshiftError ?? '');
 }
 
 export interface SetupOnce {
