@@ -112,7 +112,7 @@
   row, over the rows with an outcome only (`where is_no_show is not null`). The probes ask only for those; the
   schedule's rows (the next day's appointments, about two in five of the table) were in the index too, so every day
   wrote 165k entries at random places instead of 100k, and each probe read a larger index (at 120 medium days: 491 MB
-  for 20.0M rows against 370 MB for the 12.3M with an outcome). dbt's `indexes` config has no partial indexes, so
+  for 20.0M rows against 372 MB for the 12.3M with an outcome). dbt's `indexes` config has no partial indexes, so
   the hook makes it when the table has none, and drops the whole-table (patient_id, appointment_on) index that
   builds before it made (a warehouse upgraded in place). The index is left unnamed: during a full refresh the old
   table, with its index, still exists when the hook runs, and PostgreSQL picks a free name.
